@@ -1,0 +1,78 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "slipway",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "slipway", targets: ["slipway"]),
+        .executable(name: "hello-app", targets: ["hello-app"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+    ],
+    targets: [
+        .target(name: "SlipwayCore"),
+        .target(name: "SlipwayConfig", dependencies: [
+            "SlipwayCore", .product(name: "Yams", package: "Yams"),
+        ]),
+        .target(name: "SlipwayStore", dependencies: [
+            "SlipwayCore", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .target(name: "SlipwayRouter", dependencies: [
+            "SlipwayCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
+        .target(name: "CSlipwayProcess"),
+        .target(name: "SlipwayTargets", dependencies: [
+            "SlipwayCore", "CSlipwayProcess",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "SlipwayServer", dependencies: [
+            "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayRouter", "SlipwayTargets",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "slipway", dependencies: [
+            "SlipwayServer", "SlipwayConfig", "SlipwayCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "hello-app", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        .target(name: "SlipwayTesting", dependencies: [
+            "SlipwayCore",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
+        .testTarget(name: "SlipwayConfigTests", dependencies: ["SlipwayConfig"]),
+        .testTarget(name: "SlipwayStoreTests", dependencies: ["SlipwayStore", "SlipwayTesting"]),
+        .testTarget(name: "SlipwayRouterTests", dependencies: [
+            "SlipwayRouter", "SlipwayTesting",
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOTestUtils", package: "swift-nio"),
+        ]),
+        .testTarget(name: "SlipwayEndToEndTests", dependencies: ["SlipwayTesting", "SlipwayCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,169 @@
+import Foundation
+import SlipwayCore
+
+/// The field tables of `slipway.yml`. Each table drives parsing, unknown-key detection
+/// and the JSON Schema, so a key added here is accepted, suggested and documented at once.
+///
+/// To add a top-level section (`analysis`, `environments`, `hooks`, `notifications`):
+/// give `ServiceSpec` the property, write an `ObjectType` for it below and add one
+/// `Field` to `service`. To add a strategy kind: add a `Variant` to `strategy`.
+enum ServiceFields {
+    static let serviceNamePattern = "^[a-z][a-z0-9-]{0,62}$"
+    static let envNamePattern = "^[A-Za-z_][A-Za-z0-9_]*$"
+    static let hostnamePattern = "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+    static let replicaRange = 1...100
+    /// The placeholders `run` may contain; the target driver substitutes them at start.
+    static let placeholders = ["port", "version"]
+
+    static var service: ObjectType<ServiceSpec> {
+        ObjectType(
+            doc: "One service deployed by Slipway (slipway.yml).",
+            initial: ServiceSpec(name: "", run: []),
+            fields: [
+                Field("service", serviceName, \.name, required: true,
+                      doc: "The service name: lowercase letters, digits and '-', starting with a letter, at most 63 characters."),
+                Field("run", .list(of: runArgument, nonEmpty: true), \.run, required: true,
+                      doc: "The command line of one instance; {{port}} and {{version}} are replaced at start."),
+                Field("env", .map(keyPattern: envNamePattern, keyExplain: { "`\($0)` is not a valid environment variable name (letters, digits and '_', not starting with a digit)" }, values: .scalarText), \.env,
+                      doc: "Extra environment variables for every instance."),
+                Field("working_dir", .string.checked { $0.isEmpty ? "must not be empty" : nil }, \.workingDirectory,
+                      doc: "Working directory of instances, relative to the config file's directory (default: that directory)."),
+                Field("health", health.valueType, \.health,
+                      doc: "Active HTTP health checks of each instance."),
+                Field("listen", .listenAddress, \.listen,
+                      doc: "The router's public address for this service: HOST:PORT, :PORT or PORT."),
+                Field("hosts", .list(of: hostname).checked(duplicateHost), \.hosts,
+                      doc: "Host names routed to this service when several services share one listen port; empty answers every Host."),
+                Field("replicas", .integer(in: replicaRange), \.replicas,
+                      doc: "Instances per release."),
+                Field("upstream_timeout", .duration(positive: true), \.upstreamTimeout,
+                      doc: "How long the router waits for an instance's response head."),
+                Field("strategy", strategy, \.strategy,
+                      doc: "How a rollout moves traffic from the stable release to the new one; exactly one kind."),
+            ]
+        )
+    }
+
+    static var serviceName: ValueType<String> {
+        .string(pattern: serviceNamePattern) { name in
+            "\(quoted(name)) is not a valid service name: use lowercase letters, digits and '-', start with a letter, at most 63 characters"
+        }
+    }
+
+    static var runArgument: ValueType<String> {
+        ValueType<String>.scalarText.checked { argument in
+            let known = placeholders.map { "{{\($0)}}" }.joined(separator: " and ")
+            for placeholder in RunPlaceholders.scan(argument) {
+                guard let name = placeholder else {
+                    return "has `{{` without a closing `}}`; the known placeholders are \(known)"
+                }
+                if !placeholders.contains(name) {
+                    return "unknown placeholder `{{\(name)}}`; the known placeholders are \(known)"
+                }
+            }
+            return nil
+        }
+    }
+
+    static var hostname: ValueType<String> {
+        ValueType<String>.string
+            .schema(adding: [("pattern", .string(hostnamePattern)), ("maxLength", .integer(253))])
+            .checked { host in
+                matches(host, hostnamePattern) && host.count <= 253
+                    ? nil
+                    : "\(quoted(host)) is not a valid host name (letters, digits, '-' and '.', without a port)"
+            }
+            .lowercased()
+    }
+
+    static func duplicateHost(_ hosts: [String]) -> String? {
+        var seen: Set<String> = []
+        for host in hosts where !seen.insert(host).inserted {
+            return "lists \(quoted(host)) more than once"
+        }
+        return nil
+    }
+
+    static var health: ObjectType<HealthSpec> {
+        ObjectType(
+            doc: "Active HTTP health checks.",
+            initial: HealthSpec(),
+            fields: [
+                Field("path", ValueType<String>.string.checked { $0.hasPrefix("/") ? nil : "must start with / (got \(quoted($0)))" }
+                        .schema(adding: [("pattern", .string("^/"))]), \.path,
+                      doc: "The HTTP path checked with GET; a 2xx answer passes."),
+                Field("interval", .duration(positive: true), \.interval,
+                      doc: "Time between two checks of one instance."),
+                Field("timeout", .duration(positive: true), \.timeout,
+                      doc: "How long one check may take; not longer than interval (default: the smaller of 1s and interval)."),
+                Field("healthy", .integer(in: 1...Int.max), \.healthy,
+                      doc: "Consecutive passing checks before an instance counts as healthy."),
+                Field("unhealthy", .integer(in: 1...Int.max), \.unhealthy,
+                      doc: "Consecutive failing checks before a healthy instance counts as unhealthy."),
+                Field("grace", .duration(positive: false), \.grace,
+                      doc: "After start, failures during this period do not count toward unhealthy."),
+            ],
+            check: { health, scope in
+                // Without an explicit timeout, a short interval shortens the default timeout.
+                guard scope.isGiven("timeout") else {
+                    health.timeout = min(health.timeout, health.interval)
+                    return
+                }
+                guard scope.decoded.contains("timeout"),
+                      !scope.isGiven("interval") || scope.decoded.contains("interval"),
+                      health.timeout > health.interval else { return }
+                let timeout = scope.path.key("timeout"), interval = scope.path.key("interval")
+                scope.error(at: "timeout", "\(timeout) (\(DurationText.format(health.timeout))) must not be longer than \(interval) (\(DurationText.format(health.interval)))")
+            }
+        )
+    }
+
+    static var strategy: ValueType<StrategySpec> {
+        .oneKey("strategy", [
+            Variant("blue-green", blueGreen, doc: "Start the new release beside the old one, switch all traffic at once when it is healthy, keep the old one warm for a quick rollback.", wrap: StrategySpec.blueGreen),
+        ])
+    }
+
+    static var blueGreen: ObjectType<BlueGreenSpec> {
+        ObjectType(
+            doc: "Blue-green settings.",
+            initial: BlueGreenSpec(),
+            fields: [
+                Field("keep_previous", .duration(positive: false), \.keepPrevious,
+                      doc: "How long the previous release keeps running (warm, for instant rollback) after a switch."),
+                Field("deploy_timeout", .duration(positive: true), \.deployTimeout,
+                      doc: "How long new instances may take to become healthy before the rollout fails."),
+                Field("drain_timeout", .duration(positive: true), \.drainTimeout,
+                      doc: "How long old instances may take to finish in-flight requests after a switch."),
+            ]
+        )
+    }
+}
+
+extension ValueType where Value == String {
+    func lowercased() -> ValueType<String> {
+        var copy = self
+        let decode = self.decode
+        copy.decode = { node, path, diagnostics in decode(node, path, diagnostics)?.lowercased() }
+        return copy
+    }
+}
+
+/// `{{name}}` placeholders in a `run` argument.
+enum RunPlaceholders {
+    /// The names between `{{` and `}}` as written; nil for a `{{` that is never closed.
+    static func scan(_ text: String) -> [String?] {
+        var names: [String?] = []
+        var rest = text[...]
+        while let open = rest.range(of: "{{") {
+            let after = rest[open.upperBound...]
+            guard let close = after.range(of: "}}") else {
+                names.append(nil)
+                break
+            }
+            names.append(String(after[..<close.lowerBound]))
+            rest = after[close.upperBound...]
+        }
+        return names
+    }
+}

@@ -1,0 +1,30 @@
+/// Every default Slipway applies, in one place. The config parser, the JSON Schema,
+/// the CLI help and the README all read these constants.
+public enum Defaults {
+    public static let apiAddress = ListenAddress(host: "127.0.0.1", port: 7878)
+    public static let listen = ListenAddress(host: "127.0.0.1", port: 8080)
+    public static let replicas = 1
+    public static let healthPath = "/health"
+    public static let healthInterval: Duration = .seconds(1)
+    public static let healthTimeout: Duration = .seconds(1)
+    public static let healthyThreshold = 2
+    public static let unhealthyThreshold = 3
+    public static let healthGrace: Duration = .seconds(10)
+    public static let keepPrevious: Duration = .seconds(600)
+    public static let deployTimeout: Duration = .seconds(120)
+    public static let drainTimeout: Duration = .seconds(30)
+    public static let upstreamTimeout: Duration = .seconds(60)
+    public static let stopGrace: Duration = .seconds(10)
+    public static let statsWindow: Duration = .seconds(60)
+    /// Passive health: this many consecutive connection failures or 5xx responses eject
+    /// an instance from rotation for `passiveEjectCooldown`.
+    public static let passiveFailureRun = 5
+    public static let passiveEjectCooldown: Duration = .seconds(10)
+    /// Per-instance log files rotate at this size; this many rotated files are kept.
+    public static let logMaxBytes = 10 * 1024 * 1024
+    public static let logKeepFiles = 3
+    /// Crash restarts back off from `restartBackoffBase`, doubling up to `restartBackoffMax`.
+    public static let restartBackoffBase: Duration = .seconds(1)
+    public static let restartBackoffMax: Duration = .seconds(30)
+    public static let initialVersion = "v1"
+}

@@ -1,0 +1,49 @@
+/// A host and port, written `HOST:PORT` (`[::1]:8080` for IPv6) or `:PORT`.
+public struct ListenAddress: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    /// Parses `HOST:PORT`, `[V6]:PORT`, `:PORT` (all interfaces) or `PORT`.
+    /// Returns nil with no partial result on malformed input.
+    public init?(parsing text: String, defaultHost: String = "0.0.0.0") {
+        var host = defaultHost
+        var portText = Substring(text)
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            portText = rest.dropFirst()
+        } else if let colon = text.lastIndex(of: ":") {
+            let h = text[..<colon]
+            if h.contains(":") { return nil }
+            if !h.isEmpty { host = String(h) }
+            portText = text[text.index(after: colon)...]
+        }
+        guard let port = Int(portText), (0...65535).contains(port), !host.isEmpty else { return nil }
+        self.host = host
+        self.port = port
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let parsed = ListenAddress(parsing: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not HOST:PORT: \(text)"))
+        }
+        self = parsed
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}

@@ -1,0 +1,137 @@
+/// Records as the API returns them (JSON) and the store keeps them.
+
+public struct ServiceStatus: Codable, Sendable {
+    public var service: String
+    public var configVersion: Int
+    public var listen: ListenAddress
+    public var stableVersion: String?
+    public var previousVersion: String?
+    /// When the warm previous release will be stopped (seconds since 1970).
+    public var previousRetireAt: Double?
+    public var activeRollout: RolloutRecord?
+    public var instances: [InstanceRecord]
+    public var serviceURL: String
+
+    public init(service: String, configVersion: Int, listen: ListenAddress, stableVersion: String?, previousVersion: String?, previousRetireAt: Double?, activeRollout: RolloutRecord?, instances: [InstanceRecord], serviceURL: String) {
+        self.service = service
+        self.configVersion = configVersion
+        self.listen = listen
+        self.stableVersion = stableVersion
+        self.previousVersion = previousVersion
+        self.previousRetireAt = previousRetireAt
+        self.activeRollout = activeRollout
+        self.instances = instances
+        self.serviceURL = serviceURL
+    }
+}
+
+public struct RolloutRecord: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var service: String
+    public var kind: RolloutKind
+    public var fromVersion: String?
+    public var toVersion: String
+    public var phase: RolloutPhase
+    public var startedAt: Double
+    public var endedAt: Double?
+    public var reason: String?
+    /// Extra detail for a failure: last health-check error and the instance log tail.
+    public var details: String?
+    public var events: [RolloutEventRecord]?
+
+    public init(id: Int64, service: String, kind: RolloutKind, fromVersion: String?, toVersion: String, phase: RolloutPhase, startedAt: Double, endedAt: Double? = nil, reason: String? = nil, details: String? = nil, events: [RolloutEventRecord]? = nil) {
+        self.id = id
+        self.service = service
+        self.kind = kind
+        self.fromVersion = fromVersion
+        self.toVersion = toVersion
+        self.phase = phase
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.reason = reason
+        self.details = details
+        self.events = events
+    }
+}
+
+public struct RolloutEventRecord: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var rolloutID: Int64?
+    public var service: String
+    public var time: Double
+    public var kind: String
+    public var message: String
+
+    public init(id: Int64, rolloutID: Int64?, service: String, time: Double, kind: String, message: String) {
+        self.id = id
+        self.rolloutID = rolloutID
+        self.service = service
+        self.time = time
+        self.kind = kind
+        self.message = message
+    }
+}
+
+public enum InstanceState: String, Codable, Sendable {
+    case running
+    /// Exited unexpectedly; a restart is scheduled.
+    case crashed
+    case stopping
+    case stopped
+}
+
+public struct InstanceRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var service: String
+    public var version: String
+    public var port: Int
+    public var pid: Int32
+    /// The process start time from /proc (clock ticks since boot): tells a re-used pid apart.
+    public var pidStartTime: UInt64
+    public var state: InstanceState
+    public var restarts: Int
+    public var startedAt: Double
+    public var stoppedAt: Double?
+    public var lastExit: String?
+    public var restartAt: Double?
+    public var logPath: String
+    /// Filled in by the API from the router's view.
+    public var healthy: Bool?
+    public var lastHealthError: String?
+    public var inflight: Int?
+
+    public init(id: String, service: String, version: String, port: Int, pid: Int32, pidStartTime: UInt64, state: InstanceState, restarts: Int = 0, startedAt: Double, stoppedAt: Double? = nil, lastExit: String? = nil, restartAt: Double? = nil, logPath: String) {
+        self.id = id
+        self.service = service
+        self.version = version
+        self.port = port
+        self.pid = pid
+        self.pidStartTime = pidStartTime
+        self.state = state
+        self.restarts = restarts
+        self.startedAt = startedAt
+        self.stoppedAt = stoppedAt
+        self.lastExit = lastExit
+        self.restartAt = restartAt
+        self.logPath = logPath
+    }
+}
+
+public struct ReleaseRecord: Codable, Sendable, Equatable {
+    public var service: String
+    public var version: String
+    public var configVersion: Int
+    public var spec: ServiceSpec
+    /// `--set-env K=V` given when the release was first deployed.
+    public var extraEnv: [String: String]
+    public var createdAt: Double
+
+    public init(service: String, version: String, configVersion: Int, spec: ServiceSpec, extraEnv: [String: String], createdAt: Double) {
+        self.service = service
+        self.version = version
+        self.configVersion = configVersion
+        self.spec = spec
+        self.extraEnv = extraEnv
+        self.createdAt = createdAt
+    }
+}

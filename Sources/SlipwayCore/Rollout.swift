@@ -1,0 +1,82 @@
+/// Rollout vocabulary shared by the controller, the store, the API and the CLI.
+
+public enum RolloutKind: String, Codable, Sendable {
+    /// A new (or re-deployed) release replaces the stable one.
+    case deploy
+    /// Traffic goes back to an earlier release, skipping gates and steps but never health checks.
+    case rollback
+    /// The first release of a service: nothing to switch from.
+    case initial
+}
+
+public enum RolloutPhase: String, Codable, Sendable, CaseIterable {
+    /// Instances of the target release are starting; waiting for health checks to pass.
+    case waitingHealthy = "waiting_healthy"
+    /// Traffic is on the target release; old instances finish in-flight requests.
+    case draining
+    case succeeded
+    case failed
+
+    public var isTerminal: Bool { self == .succeeded || self == .failed }
+}
+
+/// One rollout's persisted progress: the input and output of `BlueGreenMachine`.
+/// Times are seconds since 1970 so the state survives a control-plane restart.
+public struct BlueGreenState: Codable, Sendable, Equatable {
+    public var kind: RolloutKind
+    public var phase: RolloutPhase
+    public var targetVersion: String
+    /// The stable release when the rollout began (nil for a first deploy).
+    public var fromVersion: String?
+    public var replicas: Int
+    /// The target's instances were already running and healthy (a warm rollback).
+    public var warm: Bool
+    public var spec: BlueGreenSpec
+    public var startedAt: Double
+    public var healthyDeadline: Double?
+    public var drainDeadline: Double?
+    public var switchedAt: Double?
+    public var endedAt: Double?
+    /// Why the rollout failed, in words.
+    public var failureReason: String?
+
+    public init(kind: RolloutKind, targetVersion: String, fromVersion: String?, replicas: Int, warm: Bool, spec: BlueGreenSpec, now: Double) {
+        self.kind = kind
+        self.phase = .waitingHealthy
+        self.targetVersion = targetVersion
+        self.fromVersion = fromVersion
+        self.replicas = replicas
+        self.warm = warm
+        self.spec = spec
+        self.startedAt = now
+    }
+}
+
+/// What the machine asks the controller to do. The controller performs these in order.
+public enum RolloutAction: Sendable, Equatable {
+    /// Start `count` instances of `version` and put them in the route table with weight 0
+    /// so the router health-checks them.
+    case startInstances(version: String, count: Int)
+    /// Atomically send all traffic to `version`; `from` keeps its instances (weight 0).
+    case switchTraffic(to: String, from: String?)
+    /// Stop every instance of `version` (after removing it from the route table).
+    case stopInstances(version: String)
+    /// Keep `version` running with no traffic until `at` (seconds since 1970), then stop it.
+    case keepWarm(version: String, until: Double)
+    /// Append an event to the rollout's history.
+    case record(kind: String, message: String)
+}
+
+/// What happened, as the machine sees it.
+public enum RolloutInput: Sendable, Equatable {
+    /// The rollout was created and may begin.
+    case begin
+    /// Router health of the target release: how many of its instances pass health checks.
+    case targetHealth(healthy: Int)
+    /// Requests still in flight on the previous release's instances.
+    case previousInflight(Int)
+    /// Time passed (deadlines).
+    case tick
+    /// A person or the system stops the rollout.
+    case abort(reason: String)
+}

@@ -1,0 +1,84 @@
+/// What the router reports back to the control plane (admin `GET /health`, `GET /stats`).
+
+/// The router's view of one instance's health.
+public struct EndpointHealth: Codable, Sendable, Equatable {
+    public var id: String
+    public var service: String
+    public var version: String
+    /// Passed `healthy` consecutive active checks and not (yet) failed `unhealthy`.
+    public var healthy: Bool
+    /// Ejected by passive health (connection failures or a run of 5xx) until this time
+    /// (seconds since 1970), or nil.
+    public var ejectedUntil: Double?
+    /// The last failing active check, in words (`connection refused`, `HTTP 500`, `timed out after 1s`).
+    public var lastError: String?
+    public var consecutiveSuccesses: Int
+    public var consecutiveFailures: Int
+    /// Requests currently being proxied to this instance.
+    public var inflight: Int
+
+    public init(id: String, service: String, version: String, healthy: Bool, ejectedUntil: Double? = nil, lastError: String? = nil, consecutiveSuccesses: Int = 0, consecutiveFailures: Int = 0, inflight: Int = 0) {
+        self.id = id
+        self.service = service
+        self.version = version
+        self.healthy = healthy
+        self.ejectedUntil = ejectedUntil
+        self.lastError = lastError
+        self.consecutiveSuccesses = consecutiveSuccesses
+        self.consecutiveFailures = consecutiveFailures
+        self.inflight = inflight
+    }
+}
+
+/// Traffic one version of a service received over a sliding window.
+public struct VersionStats: Codable, Sendable, Equatable {
+    public var service: String
+    public var version: String
+    public var windowSeconds: Double
+    public var requests: UInt64
+    public var status1xx: UInt64
+    public var status2xx: UInt64
+    public var status3xx: UInt64
+    public var status4xx: UInt64
+    public var status5xx: UInt64
+    /// Requests that got no upstream response (502/504 made by the router).
+    public var upstreamErrors: UInt64
+    public var latencyP50Ms: Double?
+    public var latencyP95Ms: Double?
+    public var latencyP99Ms: Double?
+    public var latencyMaxMs: Double?
+
+    public init(service: String, version: String, windowSeconds: Double, requests: UInt64 = 0, status1xx: UInt64 = 0, status2xx: UInt64 = 0, status3xx: UInt64 = 0, status4xx: UInt64 = 0, status5xx: UInt64 = 0, upstreamErrors: UInt64 = 0, latencyP50Ms: Double? = nil, latencyP95Ms: Double? = nil, latencyP99Ms: Double? = nil, latencyMaxMs: Double? = nil) {
+        self.service = service
+        self.version = version
+        self.windowSeconds = windowSeconds
+        self.requests = requests
+        self.status1xx = status1xx
+        self.status2xx = status2xx
+        self.status3xx = status3xx
+        self.status4xx = status4xx
+        self.status5xx = status5xx
+        self.upstreamErrors = upstreamErrors
+        self.latencyP50Ms = latencyP50Ms
+        self.latencyP95Ms = latencyP95Ms
+        self.latencyP99Ms = latencyP99Ms
+        self.latencyMaxMs = latencyMaxMs
+    }
+
+    /// Share of requests answered 5xx (including router-made 502/504); nil on no requests.
+    public var errorRate: Double? {
+        requests == 0 ? nil : Double(status5xx) / Double(requests)
+    }
+}
+
+/// An error binding a listen address, with the holder of the port when it could be found.
+public struct ListenFailure: Codable, Sendable, Equatable, Error {
+    public var address: ListenAddress
+    public var service: String
+    public var message: String
+    public init(address: ListenAddress, service: String, message: String) {
+        self.address = address
+        self.service = service
+        self.message = message
+    }
+}

@@ -1,0 +1,215 @@
+/// The validated form of one `slipway.yml`: everything Slipway needs to run a service.
+/// Durations are Swift `Duration`s; they encode to JSON as text (`"10s"`).
+public struct ServiceSpec: Codable, Sendable, Equatable {
+    /// The service name: lowercase letters, digits and `-`, starting with a letter.
+    public var name: String
+    /// The argv of one instance. `{{port}}` and `{{version}}` are substituted at start.
+    public var run: [String]
+    /// Extra environment variables for every instance.
+    public var env: [String: String]
+    /// Working directory of instances; relative `run[0]` paths resolve against it.
+    /// The config loader sets it to the config file's directory when the file names none.
+    public var workingDirectory: String?
+    public var health: HealthSpec
+    /// The router's public address for this service.
+    public var listen: ListenAddress
+    /// Host names routed to this service when several services share one `listen` port.
+    /// Empty: the service answers every Host on its port.
+    public var hosts: [String]
+    public var replicas: Int
+    public var strategy: StrategySpec
+    /// How long the router waits for an upstream response head.
+    public var upstreamTimeout: Duration
+
+    public init(
+        name: String,
+        run: [String],
+        env: [String: String] = [:],
+        workingDirectory: String? = nil,
+        health: HealthSpec = HealthSpec(),
+        listen: ListenAddress = Defaults.listen,
+        hosts: [String] = [],
+        replicas: Int = Defaults.replicas,
+        strategy: StrategySpec = .blueGreen(BlueGreenSpec()),
+        upstreamTimeout: Duration = Defaults.upstreamTimeout
+    ) {
+        self.name = name
+        self.run = run
+        self.env = env
+        self.workingDirectory = workingDirectory
+        self.health = health
+        self.listen = listen
+        self.hosts = hosts
+        self.replicas = replicas
+        self.strategy = strategy
+        self.upstreamTimeout = upstreamTimeout
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, run, env, workingDirectory, health, listen, hosts, replicas, strategy, upstreamTimeout
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        run = try c.decode([String].self, forKey: .run)
+        env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
+        workingDirectory = try c.decodeIfPresent(String.self, forKey: .workingDirectory)
+        health = try c.decodeIfPresent(HealthSpec.self, forKey: .health) ?? HealthSpec()
+        listen = try c.decodeIfPresent(ListenAddress.self, forKey: .listen) ?? Defaults.listen
+        hosts = try c.decodeIfPresent([String].self, forKey: .hosts) ?? []
+        replicas = try c.decodeIfPresent(Int.self, forKey: .replicas) ?? Defaults.replicas
+        strategy = try c.decodeIfPresent(StrategySpec.self, forKey: .strategy) ?? .blueGreen(BlueGreenSpec())
+        upstreamTimeout = try c.decodeIfPresent(TextDuration.self, forKey: .upstreamTimeout)?.value ?? Defaults.upstreamTimeout
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(run, forKey: .run)
+        try c.encode(env, forKey: .env)
+        try c.encodeIfPresent(workingDirectory, forKey: .workingDirectory)
+        try c.encode(health, forKey: .health)
+        try c.encode(listen, forKey: .listen)
+        try c.encode(hosts, forKey: .hosts)
+        try c.encode(replicas, forKey: .replicas)
+        try c.encode(strategy, forKey: .strategy)
+        try c.encode(TextDuration(upstreamTimeout), forKey: .upstreamTimeout)
+    }
+}
+
+/// Active HTTP health checks of each instance.
+public struct HealthSpec: Codable, Sendable, Equatable {
+    public var path: String
+    public var interval: Duration
+    public var timeout: Duration
+    /// Consecutive passing checks before an instance counts as healthy.
+    public var healthy: Int
+    /// Consecutive failing checks before a healthy instance counts as unhealthy.
+    public var unhealthy: Int
+    /// After start, failures during this period do not count toward `unhealthy`.
+    public var grace: Duration
+
+    public init(
+        path: String = Defaults.healthPath,
+        interval: Duration = Defaults.healthInterval,
+        timeout: Duration = Defaults.healthTimeout,
+        healthy: Int = Defaults.healthyThreshold,
+        unhealthy: Int = Defaults.unhealthyThreshold,
+        grace: Duration = Defaults.healthGrace
+    ) {
+        self.path = path
+        self.interval = interval
+        self.timeout = timeout
+        self.healthy = healthy
+        self.unhealthy = unhealthy
+        self.grace = grace
+    }
+
+    enum CodingKeys: String, CodingKey { case path, interval, timeout, healthy, unhealthy, grace }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = HealthSpec()
+        path = try c.decodeIfPresent(String.self, forKey: .path) ?? d.path
+        interval = try c.decodeIfPresent(TextDuration.self, forKey: .interval)?.value ?? d.interval
+        timeout = try c.decodeIfPresent(TextDuration.self, forKey: .timeout)?.value ?? d.timeout
+        healthy = try c.decodeIfPresent(Int.self, forKey: .healthy) ?? d.healthy
+        unhealthy = try c.decodeIfPresent(Int.self, forKey: .unhealthy) ?? d.unhealthy
+        grace = try c.decodeIfPresent(TextDuration.self, forKey: .grace)?.value ?? d.grace
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(path, forKey: .path)
+        try c.encode(TextDuration(interval), forKey: .interval)
+        try c.encode(TextDuration(timeout), forKey: .timeout)
+        try c.encode(healthy, forKey: .healthy)
+        try c.encode(unhealthy, forKey: .unhealthy)
+        try c.encode(TextDuration(grace), forKey: .grace)
+    }
+}
+
+/// How a rollout moves traffic. Canary and rolling arrive with the progressive-delivery work.
+public enum StrategySpec: Codable, Sendable, Equatable {
+    case blueGreen(BlueGreenSpec)
+
+    enum CodingKeys: String, CodingKey { case blueGreen = "blue-green" }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self = .blueGreen(try c.decodeIfPresent(BlueGreenSpec.self, forKey: .blueGreen) ?? BlueGreenSpec())
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .blueGreen(let spec): try c.encode(spec, forKey: .blueGreen)
+        }
+    }
+
+    public var blueGreen: BlueGreenSpec {
+        switch self { case .blueGreen(let s): return s }
+    }
+}
+
+public struct BlueGreenSpec: Codable, Sendable, Equatable {
+    /// How long the previous release's instances stay running (warm) after a switch.
+    public var keepPrevious: Duration
+    /// How long new instances may take to become healthy before the rollout fails.
+    public var deployTimeout: Duration
+    /// How long old instances may take to finish in-flight requests after a switch.
+    public var drainTimeout: Duration
+
+    public init(
+        keepPrevious: Duration = Defaults.keepPrevious,
+        deployTimeout: Duration = Defaults.deployTimeout,
+        drainTimeout: Duration = Defaults.drainTimeout
+    ) {
+        self.keepPrevious = keepPrevious
+        self.deployTimeout = deployTimeout
+        self.drainTimeout = drainTimeout
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case keepPrevious = "keep_previous", deployTimeout = "deploy_timeout", drainTimeout = "drain_timeout"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        keepPrevious = try c.decodeIfPresent(TextDuration.self, forKey: .keepPrevious)?.value ?? Defaults.keepPrevious
+        deployTimeout = try c.decodeIfPresent(TextDuration.self, forKey: .deployTimeout)?.value ?? Defaults.deployTimeout
+        drainTimeout = try c.decodeIfPresent(TextDuration.self, forKey: .drainTimeout)?.value ?? Defaults.drainTimeout
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(TextDuration(keepPrevious), forKey: .keepPrevious)
+        try c.encode(TextDuration(deployTimeout), forKey: .deployTimeout)
+        try c.encode(TextDuration(drainTimeout), forKey: .drainTimeout)
+    }
+}
+
+/// A `Duration` that encodes as `"10s"` text and decodes text or a number of seconds.
+public struct TextDuration: Codable, Sendable, Equatable {
+    public var value: Duration
+    public init(_ value: Duration) { self.value = value }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let seconds = try? c.decode(Double.self) {
+            value = .milliseconds(Int64(seconds * 1000))
+            return
+        }
+        let text = try c.decode(String.self)
+        guard let d = DurationText.parse(text) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "not a duration: \(text)")
+        }
+        value = d
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(DurationText.format(value))
+    }
+}

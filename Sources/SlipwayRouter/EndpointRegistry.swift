@@ -1,0 +1,88 @@
+import NIOCore
+import SlipwayCore
+import Synchronization
+
+/// Keeps the long-lived per-endpoint and per-version objects across table swaps and
+/// compiles `RouteTable`s into `RoutingSnapshot`s that share them.
+final class EndpointRegistry: Sendable {
+    private struct VersionKey: Hashable { var service: String; var version: String }
+    private struct State {
+        var endpoints: [String: EndpointState] = [:]
+        var recorders: [VersionKey: VersionStatsRecorder] = [:]
+        var poolKeys: [String: Int] = [:]
+    }
+
+    private let state = Mutex(State())
+    let shardCount: Int
+    private let now: @Sendable () -> NIODeadline
+
+    init(shardCount: Int, now: @escaping @Sendable () -> NIODeadline = { .now() }) {
+        self.shardCount = shardCount
+        self.now = now
+    }
+
+    /// Builds the snapshot for `table`. Endpoints keep their state when the id, address,
+    /// service and version are unchanged; endpoints not in `table` are forgotten.
+    func compile(_ table: RouteTable) -> RoutingSnapshot {
+        let firstSeen = now()
+        return state.withLock { state in
+            var keptEndpoints: [String: EndpointState] = [:]
+            var byListener: [ListenAddress: [ServiceState]] = [:]
+            for route in table.services {
+                var groups: [GroupState] = []
+                for group in route.groups {
+                    var endpoints: [EndpointState] = []
+                    for endpoint in group.endpoints {
+                        let existing = keptEndpoints[endpoint.id] ?? state.endpoints[endpoint.id]
+                        let endpointState: EndpointState
+                        if let existing, existing.endpoint == endpoint, existing.service == route.service, existing.version == group.version {
+                            endpointState = existing
+                        } else {
+                            let addressKey = "\(endpoint.host):\(endpoint.port)"
+                            let poolKey = state.poolKeys[addressKey] ?? state.poolKeys.count
+                            state.poolKeys[addressKey] = poolKey
+                            endpointState = EndpointState(endpoint: endpoint, service: route.service, version: group.version, poolKey: poolKey, health: route.health, firstSeen: firstSeen)
+                        }
+                        keptEndpoints[endpoint.id] = endpointState
+                        endpoints.append(endpointState)
+                    }
+                    let key = VersionKey(service: route.service, version: group.version)
+                    let recorder = state.recorders[key] ?? VersionStatsRecorder(service: route.service, version: group.version, shardCount: shardCount)
+                    state.recorders[key] = recorder
+                    groups.append(GroupState(version: group.version, weight: max(0, group.weight), endpoints: endpoints, stats: recorder))
+                }
+                byListener[route.listen, default: []].append(ServiceState(route: route, groups: groups))
+            }
+            state.endpoints = keptEndpoints
+            var listeners: [ListenAddress: ListenerRoutes] = [:]
+            for (address, services) in byListener {
+                listeners[address] = ListenerRoutes(address: address, services: services)
+            }
+            return RoutingSnapshot(table: table, listeners: listeners)
+        }
+    }
+
+    /// Recorders to report: those in `table` plus others that saw traffic within the last
+    /// `StatsWindow.seconds`. Older unused recorders are dropped.
+    func recorders(for table: RouteTable, nowNanos: UInt64) -> [VersionStatsRecorder] {
+        var inTable = Set<VersionKey>()
+        var ordered: [VersionKey] = []
+        for route in table.services {
+            for group in route.groups where inTable.insert(VersionKey(service: route.service, version: group.version)).inserted {
+                ordered.append(VersionKey(service: route.service, version: group.version))
+            }
+        }
+        let oldestKept = Int64(nowNanos / 1_000_000_000) - Int64(StatsWindow.seconds)
+        return state.withLock { state in
+            var result = ordered.compactMap { state.recorders[$0] }
+            for (key, recorder) in state.recorders where !inTable.contains(key) {
+                if let newest = recorder.newestSecond, newest > oldestKept {
+                    result.append(recorder)
+                } else {
+                    state.recorders[key] = nil
+                }
+            }
+            return result
+        }
+    }
+}

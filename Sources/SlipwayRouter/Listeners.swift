@@ -1,0 +1,61 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import SlipwayCore
+import Synchronization
+
+/// The router's server channels, one per listen address. Closing a listener stops new
+/// connections only; accepted connections run until their clients or the router end them.
+final class Listeners: Sendable {
+    private let group: any EventLoopGroup
+    private let contexts: LoopContexts
+    private let logger: Logger
+    private let channels = Mutex<[ListenAddress: any Channel]>([:])
+
+    init(group: any EventLoopGroup, contexts: LoopContexts, logger: Logger) {
+        self.group = group
+        self.contexts = contexts
+        self.logger = logger
+    }
+
+    var addresses: Set<ListenAddress> { channels.withLock { Set($0.keys) } }
+
+    func boundPort(for address: ListenAddress) -> Int? {
+        channels.withLock { $0[address]?.localAddress?.port }
+    }
+
+    /// Binds `address`; throws the bind error.
+    func bind(_ address: ListenAddress) async throws {
+        if channels.withLock({ $0[address] != nil }) { return }
+        let contexts = self.contexts
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let loop = contexts.context(for: channel.eventLoop)
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+                    try channel.pipeline.syncOperations.addHandler(ProxyServerHandler(loop: loop, listenAddress: address))
+                }
+            }
+            .bind(host: address.host, port: address.port)
+            .get()
+        channels.withLock { $0[address] = channel }
+        logger.info("listening", metadata: ["slipway.listen": "\(address)", "slipway.port": "\(channel.localAddress?.port ?? address.port)"])
+    }
+
+    /// Stops accepting on `address`.
+    func close(_ address: ListenAddress) async {
+        guard let channel = channels.withLock({ $0.removeValue(forKey: address) }) else { return }
+        try? await channel.close()
+        logger.info("stopped listening", metadata: ["slipway.listen": "\(address)"])
+    }
+
+    func closeAll() async {
+        for address in addresses { await close(address) }
+    }
+}

@@ -1,0 +1,31 @@
+import Logging
+import NIOCore
+
+/// The per-event-loop half of the router: the current routing snapshot, the upstream
+/// pool, the random source and the stats shard index. Only its loop touches it.
+final class LoopContext {
+    let loop: any EventLoop
+    /// Which stats shard this loop writes.
+    let index: Int
+    var snapshot: RoutingSnapshot
+    let pool: UpstreamConnectionPool
+    var random: FastRandom
+    let logger: Logger
+
+    init(loop: any EventLoop, index: Int, snapshot: RoutingSnapshot = .empty, connector: any UpstreamConnector, random: FastRandom = FastRandom(), logger: Logger) {
+        self.loop = loop
+        self.index = index
+        self.snapshot = snapshot
+        self.pool = UpstreamConnectionPool(loop: loop, connector: connector)
+        self.random = random
+        self.logger = logger
+    }
+
+    /// Installs a new snapshot and closes idle connections to endpoints that left it.
+    func install(_ snapshot: RoutingSnapshot) {
+        self.snapshot = snapshot
+        var keys = Set<Int>()
+        for (endpoint, _) in snapshot.endpoints { keys.insert(endpoint.poolKey) }
+        pool.retain(keys: keys)
+    }
+}

@@ -1,0 +1,494 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import SlipwayCore
+
+/// The client-facing end of a proxied connection. Sits after NIO's HTTP server codec and
+/// `HTTPServerPipelineHandler` (which serialises pipelined requests), picks an instance per
+/// request, and relays request and response parts with read backpressure both ways.
+final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum Phase {
+        case idle
+        /// Waiting for a connection to the chosen instance; request parts queue up.
+        case connecting
+        case proxying
+        /// A router-made response is ready; it is sent when the request ends.
+        case localPending(HTTPResponseStatus, String)
+        /// The response is complete; the rest of the request body is dropped.
+        case discarding
+    }
+
+    private let loop: LoopContext
+    private let listenAddress: ListenAddress
+    private var context: ChannelHandlerContext?
+    /// The client's address, read on the first request (nil until then).
+    private var clientIP: String?
+
+    private var cachedSnapshot: RoutingSnapshot?
+    private var cachedListener: ListenerRoutes?
+
+    private var holdingReads = false
+    private var readPending = false
+
+    // The current exchange.
+    private var phase = Phase.idle
+    private var upstreamHead = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+    private var clientVersion = HTTPVersion.http1_1
+    private var clientKeepAlive = true
+    private var requestID = ""
+    private var service: ServiceState?
+    private var group: GroupState?
+    private var endpoint: EndpointState?
+    private var upstream: UpstreamHandler?
+    private var pending: [HTTPClientRequestPart] = []
+    private var requestEnded = false
+    private var bodyForwarded = false
+    private var bodyPartsForwarded = 0
+    private var responseHeadSent = false
+    private var responseStatus: Int?
+    private var upstreamKeepAlive = false
+    private var closeAfterResponse = false
+    private var needsUpstreamFlush = false
+    private var attempts = 0
+    private var attemptToken = 0
+    private var started: UInt64 = 0
+    private var timeout: Scheduled<Void>?
+
+    init(loop: LoopContext, listenAddress: ListenAddress) {
+        self.loop = loop
+        self.listenAddress = listenAddress
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        abandonExchange()
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        abandonExchange()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): startRequest(head)
+        case .body(let buffer): requestBody(buffer)
+        case .end(let trailers): requestEnd(trailers)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if needsUpstreamFlush {
+            needsUpstreamFlush = false
+            upstream?.flush()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        upstream?.holdReads(!context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let malformed = error is HTTPParserError || error is ByteToMessageDecoderError
+        if malformed, !responseHeadSent, case .idle = phase {
+            clientKeepAlive = false
+            writeLocal(.badRequest, "bad request: the router could not parse this HTTP request (\(error))\n", close: true, record: false)
+            return
+        }
+        if malformed, !responseHeadSent, case .localPending = phase {
+            abandonExchange()
+            clientKeepAlive = false
+            writeLocal(.badRequest, "bad request: the router could not parse this HTTP request (\(error))\n", close: true, record: false)
+            return
+        }
+        abandonExchange()
+        context.close(promise: nil)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if holdingReads {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    private func holdClientReads(_ hold: Bool) {
+        holdingReads = hold
+        if !hold, readPending, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    // MARK: Request
+
+    private func startRequest(_ head: HTTPRequestHead) {
+        resetExchange()
+        started = NIODeadline.now().uptimeNanoseconds
+        clientVersion = head.version
+        clientKeepAlive = head.isKeepAlive
+        upstreamHead = head
+        let ip = clientIP ?? context?.channel.remoteAddress?.ipAddress ?? "unknown"
+        clientIP = ip
+        requestID = ProxyHeaders.prepareRequest(&upstreamHead, clientIP: ip, random: &loop.random)
+
+        let host = head.headers.first(name: "host")
+        guard let service = listener()?.service(forHost: host.map { Substring($0) }) else {
+            let name = host.map { HostHeader.normalise($0) } ?? "(none)"
+            phase = .localPending(.notFound, "no service for host \"\(name)\" on \(listenAddress)\n")
+            return
+        }
+        self.service = service
+        beginAttempt(excluding: nil)
+    }
+
+    private func requestBody(_ buffer: ByteBuffer) {
+        switch phase {
+        case .connecting:
+            bodyForwarded = true
+            bodyPartsForwarded &+= 1
+            pending.append(.body(.byteBuffer(buffer)))
+        case .proxying:
+            guard let upstream else { return }
+            bodyForwarded = true
+            bodyPartsForwarded &+= 1
+            upstream.write(.body(.byteBuffer(buffer)))
+            needsUpstreamFlush = true
+            if !upstream.isWritable {
+                upstream.flush()
+                needsUpstreamFlush = false
+                holdClientReads(true)
+            }
+        case .idle, .localPending, .discarding:
+            break
+        }
+    }
+
+    private func requestEnd(_ trailers: HTTPHeaders?) {
+        requestEnded = true
+        switch phase {
+        case .connecting:
+            pending.append(.end(trailers))
+            if bodyForwarded, let service { scheduleTimeout(service.upstreamTimeout) }
+        case .proxying:
+            upstream?.write(.end(trailers))
+            upstream?.flush()
+            needsUpstreamFlush = false
+            if bodyForwarded, let service { scheduleTimeout(service.upstreamTimeout) }
+        case .localPending(let status, let body):
+            writeLocal(status, body, close: false, record: true)
+        case .discarding:
+            phase = .idle
+        case .idle:
+            break
+        }
+    }
+
+    // MARK: Choosing and connecting
+
+    private func listener() -> ListenerRoutes? {
+        let snapshot = loop.snapshot
+        if snapshot !== cachedSnapshot {
+            cachedSnapshot = snapshot
+            cachedListener = snapshot.listeners[listenAddress]
+        }
+        return cachedListener
+    }
+
+    private func choose(_ service: ServiceState, excluding: EndpointState?) -> (GroupState, EndpointState)? {
+        let now = NIODeadline.now().uptimeNanoseconds
+        if let choice = ServiceSelector.pick(groups: service.groups, excluding: excluding, using: &loop.random, isAvailable: { $0.isAvailable(now: now) }) {
+            return choice
+        }
+        // Every actively healthy instance is ejected by passive health: use them anyway
+        // (nginx-style) rather than fail the whole service.
+        return ServiceSelector.pick(groups: service.groups, excluding: excluding, using: &loop.random, isAvailable: { $0.isActivelyHealthy })
+    }
+
+    private func beginAttempt(excluding: EndpointState?) {
+        guard let service else { return }
+        guard let (group, endpoint) = choose(service, excluding: excluding) else {
+            self.group = service.primaryGroup
+            failExchange(.badGateway, "no healthy instance of service \(service.name)\n")
+            return
+        }
+        attempts += 1
+        attemptToken &+= 1
+        self.group = group
+        self.endpoint = endpoint
+        endpoint.beginRequest()
+        scheduleTimeout(service.upstreamTimeout)
+
+        if let handler = loop.pool.takeIdle(for: endpoint) {
+            attach(handler)
+            return
+        }
+        phase = .connecting
+        holdClientReads(true)
+        let token = attemptToken
+        loop.pool.connect(to: endpoint).assumeIsolated().whenComplete { [self] result in
+            switch result {
+            case .success(let handler):
+                guard token == attemptToken, case .connecting = phase else {
+                    loop.pool.release(handler, for: endpoint, now: NIODeadline.now().uptimeNanoseconds)
+                    return
+                }
+                attach(handler)
+            case .failure(let error):
+                guard token == attemptToken, case .connecting = phase else { return }
+                attemptFailed(error)
+            }
+        }
+    }
+
+    private func attach(_ handler: UpstreamHandler) {
+        upstream = handler
+        handler.delegate = self
+        phase = .proxying
+        handler.write(.head(upstreamHead))
+        for part in pending { handler.write(part) }
+        pending.removeAll(keepingCapacity: true)
+        handler.flush()
+        handler.holdReads(!(context?.channel.isWritable ?? true))
+        holdClientReads(!handler.isWritable)
+    }
+
+    /// Arms the response-head timeout. While the request body is still arriving the timer
+    /// re-arms as long as body parts moved since the last firing (a long upload is not a
+    /// slow instance); once the request has ended the instance has `amount` to answer.
+    private func scheduleTimeout(_ amount: TimeAmount) {
+        timeout?.cancel()
+        let token = attemptToken
+        let progress = bodyPartsForwarded
+        timeout = loop.loop.assumeIsolated().scheduleTask(in: amount) { [self] in
+            guard token == attemptToken, !responseHeadSent else { return }
+            switch phase {
+            case .connecting, .proxying:
+                if !requestEnded && bodyPartsForwarded != progress {
+                    scheduleTimeout(amount)
+                    return
+                }
+                timeout = nil
+                let what = "instance \(endpoint?.id ?? "?") of service \(service?.name ?? "?")"
+                detachUpstream(reusable: false)
+                endAttempt(failed: true)
+                failExchange(.gatewayTimeout, "\(what) did not answer within \(ErrorDescription.format(amount))\n")
+            default:
+                break
+            }
+        }
+    }
+
+    // MARK: Upstream events
+
+    func upstreamRead(_ part: HTTPClientResponsePart) {
+        guard let context else { return }
+        switch part {
+        case .head(var head):
+            let code = head.status.code
+            if code >= 100 && code < 200 && code != 101 {
+                head.version = clientVersion
+                ProxyHeaders.stripHopByHop(&head.headers)
+                context.write(wrapOutboundOut(.head(head)), promise: nil)
+                return
+            }
+            timeout?.cancel()
+            timeout = nil
+            responseHeadSent = true
+            responseStatus = Int(code)
+            upstreamKeepAlive = head.isKeepAlive
+            closeAfterResponse = ProxyHeaders.prepareResponse(&head, requestID: requestID, clientVersion: clientVersion, clientKeepAlive: clientKeepAlive)
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+        case .body(let buffer):
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            if !context.channel.isWritable {
+                context.flush()
+                upstream?.holdReads(true)
+            }
+        case .end(let trailers):
+            detachUpstream(reusable: upstreamKeepAlive && requestEnded)
+            endAttempt(failed: (responseStatus ?? 0) >= 500)
+            record(status: responseStatus, routerError: false)
+            phase = requestEnded ? .idle : .discarding
+            writeEnd(trailers, close: closeAfterResponse)
+        }
+    }
+
+    func upstreamReadComplete() {
+        context?.flush()
+    }
+
+    func upstreamWritabilityChanged(isWritable: Bool) {
+        holdClientReads(!isWritable)
+    }
+
+    func upstreamFailed(_ error: any Error) {
+        switch phase {
+        case .connecting, .proxying: attemptFailed(error)
+        default: break
+        }
+    }
+
+    private func attemptFailed(_ error: any Error) {
+        timeout?.cancel()
+        timeout = nil
+        detachUpstream(reusable: false)
+        let failedEndpoint = endpoint
+        endAttempt(failed: true)
+        if responseHeadSent {
+            // Part of the response is out: the client can only learn by the close.
+            record(status: responseStatus, routerError: false)
+            phase = .idle
+            context?.close(promise: nil)
+            return
+        }
+        let method = upstreamHead.method
+        if attempts == 1, !bodyForwarded, method == .GET || method == .HEAD {
+            loop.logger.debug("retrying request on another instance", metadata: [
+                "slipway.endpoint": "\(failedEndpoint?.id ?? "?")", "slipway.error": "\(ErrorDescription.describe(error))",
+            ])
+            pending.removeAll(keepingCapacity: true)
+            if requestEnded { pending.append(.end(nil)) }
+            phase = .idle
+            beginAttempt(excluding: failedEndpoint)
+            return
+        }
+        failExchange(.badGateway, "instance \(failedEndpoint?.id ?? "?") of service \(service?.name ?? "?") failed: \(ErrorDescription.describe(error))\n")
+    }
+
+    // MARK: Finishing
+
+    /// Hands the upstream connection back to the pool, or closes it.
+    private func detachUpstream(reusable: Bool) {
+        defer { holdClientReads(false) }
+        guard let handler = upstream else { return }
+        upstream = nil
+        handler.delegate = nil
+        if reusable, let endpoint {
+            loop.pool.release(handler, for: endpoint, now: NIODeadline.now().uptimeNanoseconds)
+        } else {
+            handler.close()
+        }
+    }
+
+    /// Ends the in-flight count and feeds passive health for the current attempt.
+    private func endAttempt(failed: Bool) {
+        guard let endpoint else { return }
+        endpoint.endRequest()
+        if failed {
+            if endpoint.passive.recordFailure(now: NIODeadline.now().uptimeNanoseconds) {
+                loop.logger.warning("instance ejected after repeated failures", metadata: [
+                    "slipway.endpoint": "\(endpoint.id)", "slipway.service": "\(endpoint.service)",
+                ])
+            }
+        } else {
+            endpoint.passive.recordSuccess()
+        }
+        attemptToken &+= 1
+        self.endpoint = nil
+    }
+
+    /// Answers with a router-made error. Waits for the request end when it can (keeps the
+    /// connection); closes when part of a body was already streamed.
+    private func failExchange(_ status: HTTPResponseStatus, _ body: String) {
+        if requestEnded {
+            writeLocal(status, body, close: false, record: true)
+        } else if bodyForwarded {
+            writeLocal(status, body, close: true, record: true)
+        } else {
+            phase = .localPending(status, body)
+            holdClientReads(false)
+        }
+    }
+
+    private func writeLocal(_ status: HTTPResponseStatus, _ text: String, close: Bool, record shouldRecord: Bool) {
+        guard let context else { return }
+        let mustClose = close || !clientKeepAlive
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        headers.add(name: "Content-Length", value: String(text.utf8.count))
+        if !requestID.isEmpty { headers.add(name: ProxyHeaders.requestIDName, value: requestID) }
+        if mustClose {
+            headers.add(name: "Connection", value: "close")
+        } else if clientVersion.major == 1 && clientVersion.minor == 0 {
+            headers.add(name: "Connection", value: "keep-alive")
+        }
+        let version = clientVersion.major == 1 ? clientVersion : .http1_1
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
+        if shouldRecord {
+            record(status: Int(status.code), routerError: status == .badGateway || status == .gatewayTimeout)
+        }
+        phase = requestEnded ? .idle : .discarding
+        writeEnd(nil, close: mustClose)
+    }
+
+    private func writeEnd(_ trailers: HTTPHeaders?, close: Bool) {
+        guard let context else { return }
+        if close || !clientKeepAlive {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
+                channel.close(promise: nil)
+            }
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+        }
+    }
+
+    private func record(status: Int?, routerError: Bool) {
+        guard let group else { return }
+        let now = NIODeadline.now().uptimeNanoseconds
+        let latency = status == nil ? nil : (now &- started) / 1000
+        group.stats.record(shard: loop.index, status: status, routerError: routerError, latencyMicros: latency, nowNanos: now)
+        self.group = nil
+    }
+
+    /// The client went away or the handler is leaving: drop the upstream side.
+    private func abandonExchange() {
+        timeout?.cancel()
+        timeout = nil
+        switch phase {
+        case .connecting, .proxying:
+            detachUpstream(reusable: false)
+            if let endpoint {
+                endpoint.endRequest()
+                self.endpoint = nil
+            }
+            attemptToken &+= 1
+            record(status: nil, routerError: false)
+        default:
+            break
+        }
+        phase = .idle
+        pending.removeAll()
+    }
+
+    private func resetExchange() {
+        phase = .idle
+        service = nil
+        group = nil
+        endpoint = nil
+        pending.removeAll(keepingCapacity: true)
+        requestEnded = false
+        bodyForwarded = false
+        responseHeadSent = false
+        responseStatus = nil
+        upstreamKeepAlive = false
+        closeAfterResponse = false
+        needsUpstreamFlush = false
+        attempts = 0
+        requestID = ""
+    }
+}

@@ -1,0 +1,141 @@
+import Logging
+import NIOCore
+import SlipwayCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The data-plane HTTP/1.1 reverse proxy. The control plane hands it whole `RouteTable`s;
+/// requests read the table each event loop holds, with no locks or actor hops.
+public final class Router: Sendable {
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let registry: EndpointRegistry
+    private let contexts: LoopContexts
+    private let listeners: Listeners
+    private let checker: HealthChecker
+    private let applier = ApplyQueue()
+    private let current = Mutex(RoutingSnapshot.empty)
+
+    public convenience init(eventLoopGroup: any EventLoopGroup, logger: Logger) {
+        self.init(eventLoopGroup: eventLoopGroup, logger: logger, connector: PosixUpstreamConnector())
+    }
+
+    init(eventLoopGroup: any EventLoopGroup, logger: Logger, connector: any UpstreamConnector, now: @escaping @Sendable () -> NIODeadline = { .now() }) {
+        self.group = eventLoopGroup
+        self.logger = logger
+        self.contexts = LoopContexts(group: eventLoopGroup, connector: connector, logger: logger)
+        self.registry = EndpointRegistry(shardCount: contexts.count, now: now)
+        self.listeners = Listeners(group: eventLoopGroup, contexts: contexts, logger: logger)
+        self.checker = HealthChecker(group: eventLoopGroup, logger: logger, now: now)
+    }
+
+    /// Binds listeners for new addresses, closes listeners no longer used (after their
+    /// connections finish), runs health checks for the table's endpoints, and swaps the
+    /// table in atomically. Tables with a generation lower than the current one are ignored.
+    /// Returns one ListenFailure per address that could not be bound (the rest still apply).
+    public func apply(_ table: RouteTable) async -> [ListenFailure] {
+        await applier.run {
+            let previous = self.current.withLock { $0 }
+            if table.generation < previous.table.generation {
+                self.logger.debug("ignoring an older route table", metadata: [
+                    "slipway.generation": "\(table.generation)", "slipway.current": "\(previous.table.generation)",
+                ])
+                return []
+            }
+            let snapshot = self.registry.compile(table)
+            var failures: [ListenFailure] = []
+            let wanted = table.listenAddresses
+            for address in wanted.sorted(by: { $0.description < $1.description }) where !self.listeners.addresses.contains(address) {
+                do {
+                    try await self.listeners.bind(address)
+                } catch {
+                    let service = table.services.first { $0.listen == address }?.service ?? ""
+                    failures.append(ListenFailure(address: address, service: service, message: "could not listen on \(address): \(error)"))
+                    self.logger.error("could not listen", metadata: ["slipway.listen": "\(address)", "slipway.error": "\(error)"])
+                }
+            }
+            await self.contexts.install(snapshot)
+            self.current.withLock { $0 = snapshot }
+            self.checker.update(snapshot)
+            for address in self.listeners.addresses where !wanted.contains(address) {
+                await self.listeners.close(address)
+            }
+            self.logger.info("route table applied", metadata: [
+                "slipway.generation": "\(table.generation)", "slipway.services": "\(table.services.count)",
+            ])
+            return failures
+        }
+    }
+
+    public var currentTable: RouteTable { current.withLock { $0.table } }
+
+    public func health() -> [EndpointHealth] {
+        let snapshot = current.withLock { $0 }
+        let now = NIODeadline.now().uptimeNanoseconds
+        let wallNow = Router.wallClockSeconds()
+        return snapshot.endpoints.map { endpoint, _ in
+            let thresholds = endpoint.thresholds
+            let ejectedUntil = endpoint.passive.ejectedUntil(now: now).map { wallNow + Double($0 - now) / 1e9 }
+            return EndpointHealth(
+                id: endpoint.id, service: endpoint.service, version: endpoint.version,
+                healthy: endpoint.isActivelyHealthy, ejectedUntil: ejectedUntil, lastError: thresholds.lastError,
+                consecutiveSuccesses: thresholds.consecutiveSuccesses, consecutiveFailures: thresholds.consecutiveFailures,
+                inflight: endpoint.inflight.load(ordering: .relaxed)
+            )
+        }
+    }
+
+    public func stats(window: Duration) -> [VersionStats] {
+        let table = currentTable
+        let now = NIODeadline.now().uptimeNanoseconds
+        let seconds = max(1, min(StatsWindow.seconds, Int((Double(window.milliseconds) / 1000).rounded(.up))))
+        return registry.recorders(for: table, nowNanos: now).map { recorder in
+            recorder.summary(windowSeconds: seconds, nowNanos: now)
+                .versionStats(service: recorder.service, version: recorder.version, windowSeconds: Double(seconds))
+        }
+    }
+
+    /// The actual bound port for a listen address (useful when the table asks for port 0).
+    public func boundPort(for address: ListenAddress) -> Int? {
+        listeners.boundPort(for: address)
+    }
+
+    public func shutdown() async {
+        await applier.run {
+            self.checker.stopAll()
+            await self.listeners.closeAll()
+            await self.contexts.closePools()
+        }
+    }
+
+    static func wallClockSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+}
+
+/// Runs `apply` and `shutdown` one at a time, in call order.
+actor ApplyQueue {
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func run<T: Sendable>(_ body: @Sendable () async -> T) async -> T {
+        while busy {
+            await withCheckedContinuation { waiters.append($0) }
+        }
+        busy = true
+        defer {
+            busy = false
+            if !waiters.isEmpty { waiters.removeFirst().resume() }
+        }
+        return await body()
+    }
+}

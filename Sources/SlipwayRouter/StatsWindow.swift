@@ -1,0 +1,121 @@
+import Histogram
+
+/// Per-second traffic buckets for the last `StatsWindow.seconds` seconds of one version on
+/// one event loop. A value type with the time passed in, so the window maths is testable.
+struct StatsWindow: Sendable {
+    static let seconds = 300
+    /// Latencies are microseconds; anything slower is recorded as this (one hour).
+    static let highestLatencyMicros: UInt64 = 3_600_000_000
+
+    struct Slot: Sendable {
+        /// The uptime second this slot holds, or -1 when empty.
+        var second: Int64 = -1
+        var totals = StatsTotals()
+        var latency: Histogram<UInt64>?
+
+        mutating func reset(to second: Int64) {
+            self.second = second
+            totals = StatsTotals()
+            latency?.reset()
+        }
+    }
+
+    private(set) var slots = [Slot](repeating: Slot(), count: StatsWindow.seconds)
+
+    /// Records one finished request.
+    /// - Parameters:
+    ///   - status: the status sent to the client, nil when the client left before a response.
+    ///   - routerError: the router made the response (502/504) because the upstream did not answer.
+    ///   - latencyMicros: request head received to response end written.
+    mutating func record(status: Int?, routerError: Bool, latencyMicros: UInt64?, nowNanos: UInt64) {
+        let second = Int64(nowNanos / 1_000_000_000)
+        let index = Int(second % Int64(StatsWindow.seconds))
+        if slots[index].second != second { slots[index].reset(to: second) }
+        slots[index].totals.add(status: status, routerError: routerError)
+        if let latencyMicros {
+            if slots[index].latency == nil { slots[index].latency = StatsWindow.makeHistogram() }
+            slots[index].latency?.record(min(latencyMicros, StatsWindow.highestLatencyMicros))
+        }
+    }
+
+    /// Adds the last `windowSeconds` seconds (the current second included) into `summary`.
+    func collect(windowSeconds: Int, nowNanos: UInt64, into summary: inout StatsSummary) {
+        let now = Int64(nowNanos / 1_000_000_000)
+        let oldest = now - Int64(min(max(windowSeconds, 1), StatsWindow.seconds)) + 1
+        for slot in slots where slot.second >= oldest && slot.second <= now {
+            summary.totals.add(slot.totals)
+            if let latency = slot.latency, latency.totalCount > 0 {
+                if summary.latency == nil { summary.latency = StatsWindow.makeHistogram() }
+                summary.latency?.add(latency)
+            }
+        }
+    }
+
+    /// The newest second holding data, or nil.
+    var newestSecond: Int64? {
+        slots.lazy.filter { $0.totals.requests > 0 }.map(\.second).max()
+    }
+
+    static func makeHistogram() -> Histogram<UInt64> {
+        Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: highestLatencyMicros, numberOfSignificantValueDigits: .two)
+    }
+}
+
+struct StatsTotals: Sendable, Equatable {
+    var requests: UInt64 = 0
+    /// Index 1...5 for 1xx...5xx; index 0 unused.
+    var byClass: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
+    var upstreamErrors: UInt64 = 0
+
+    mutating func add(status: Int?, routerError: Bool) {
+        requests += 1
+        if routerError { upstreamErrors += 1 }
+        guard let status else { return }
+        switch status / 100 {
+        case 1: byClass.1 += 1
+        case 2: byClass.2 += 1
+        case 3: byClass.3 += 1
+        case 4: byClass.4 += 1
+        case 5: byClass.5 += 1
+        default: break
+        }
+    }
+
+    mutating func add(_ other: StatsTotals) {
+        requests += other.requests
+        upstreamErrors += other.upstreamErrors
+        byClass.1 += other.byClass.1
+        byClass.2 += other.byClass.2
+        byClass.3 += other.byClass.3
+        byClass.4 += other.byClass.4
+        byClass.5 += other.byClass.5
+    }
+
+    static func == (lhs: StatsTotals, rhs: StatsTotals) -> Bool {
+        lhs.requests == rhs.requests && lhs.upstreamErrors == rhs.upstreamErrors
+            && lhs.byClass.1 == rhs.byClass.1 && lhs.byClass.2 == rhs.byClass.2 && lhs.byClass.3 == rhs.byClass.3
+            && lhs.byClass.4 == rhs.byClass.4 && lhs.byClass.5 == rhs.byClass.5
+    }
+}
+
+/// Several windows merged, ready to report.
+struct StatsSummary: Sendable {
+    var totals = StatsTotals()
+    var latency: Histogram<UInt64>?
+
+    func versionStats(service: String, version: String, windowSeconds: Double) -> VersionStatsValue {
+        func ms(_ micros: UInt64) -> Double { Double(micros) / 1000 }
+        let latency = self.latency.flatMap { $0.totalCount > 0 ? $0 : nil }
+        return VersionStatsValue(
+            service: service, version: version, windowSeconds: windowSeconds,
+            requests: totals.requests,
+            status1xx: totals.byClass.1, status2xx: totals.byClass.2, status3xx: totals.byClass.3,
+            status4xx: totals.byClass.4, status5xx: totals.byClass.5,
+            upstreamErrors: totals.upstreamErrors,
+            latencyP50Ms: latency.map { ms($0.valueAtPercentile(50)) },
+            latencyP95Ms: latency.map { ms($0.valueAtPercentile(95)) },
+            latencyP99Ms: latency.map { ms($0.valueAtPercentile(99)) },
+            latencyMaxMs: latency.map { ms($0.max) }
+        )
+    }
+}

@@ -1,0 +1,109 @@
+import NIOCore
+import NIOHTTP1
+
+/// What an upstream connection reports to the request currently using it.
+protocol UpstreamDelegate: AnyObject {
+    func upstreamRead(_ part: HTTPClientResponsePart)
+    func upstreamReadComplete()
+    func upstreamWritabilityChanged(isWritable: Bool)
+    /// The connection failed or closed while this delegate was attached.
+    func upstreamFailed(_ error: any Error)
+}
+
+/// The last handler of an upstream (router → instance) channel. Relays response parts to
+/// the attached request and holds reads while the client side cannot take more bytes.
+final class UpstreamHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    weak var delegate: (any UpstreamDelegate)?
+    /// Set while the connection sits idle in a pool, so an upstream close removes it.
+    var onIdleClose: ((UpstreamHandler) -> Void)?
+    /// When the connection went idle (uptime nanoseconds).
+    var idleSince: UInt64 = 0
+
+    private(set) var context: ChannelHandlerContext?
+    private var holdingReads = false
+    private var readPending = false
+
+    var channel: Channel? { context?.channel }
+    var isActive: Bool { context?.channel.isActive ?? false }
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if let delegate {
+            delegate.upstreamRead(unwrapInboundIn(data))
+        } else {
+            // Bytes on an idle connection: the instance is confused; do not reuse it.
+            context.close(promise: nil)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        delegate?.upstreamReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        delegate?.upstreamWritabilityChanged(isWritable: context.channel.isWritable)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let delegate {
+            self.delegate = nil
+            delegate.upstreamFailed(ChannelError.eof)
+        }
+        if let onIdleClose {
+            self.onIdleClose = nil
+            onIdleClose(self)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let delegate {
+            self.delegate = nil
+            delegate.upstreamFailed(error)
+        }
+        context.close(promise: nil)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if holdingReads {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// Stops (true) or resumes (false) reading responses from the instance.
+    func holdReads(_ hold: Bool) {
+        holdingReads = hold
+        if !hold, readPending, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    func write(_ part: HTTPClientRequestPart) {
+        context?.write(wrapOutboundOut(part), promise: nil)
+    }
+
+    func flush() { context?.flush() }
+
+    func close() {
+        delegate = nil
+        onIdleClose = nil
+        context?.close(promise: nil)
+    }
+
+    /// Installs the HTTP client codec and an `UpstreamHandler` on a fresh upstream channel.
+    static func configure(_ channel: Channel) throws -> UpstreamHandler {
+        let handler = UpstreamHandler()
+        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+        try channel.pipeline.syncOperations.addHandler(handler)
+        return handler
+    }
+}

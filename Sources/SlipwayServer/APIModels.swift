@@ -1,0 +1,64 @@
+import Foundation
+import Hummingbird
+import SlipwayConfig
+import SlipwayCore
+
+/// Request and response bodies of the REST API (`/v1`). The CLI uses the same types.
+public struct ApplyRequest: Codable, Sendable {
+    /// Absolute path of the config file; its folder is the default working directory.
+    public var path: String
+    /// The file's text.
+    public var text: String
+    public init(path: String, text: String) {
+        self.path = path
+        self.text = text
+    }
+}
+
+public struct DeployRequest: Codable, Sendable {
+    public var version: String
+    public var env: [String: String]?
+    public init(version: String, env: [String: String]? = nil) {
+        self.version = version
+        self.env = env
+    }
+}
+
+public struct RollbackRequest: Codable, Sendable {
+    public var to: String?
+    public init(to: String? = nil) { self.to = to }
+}
+
+/// The body of every error answer: `{"error": {"message": …, "rolloutID": …, "configErrors": […]}}`.
+public struct APIErrorBody: Codable, Sendable {
+    public struct Detail: Codable, Sendable {
+        public var message: String
+        public var rolloutID: Int64?
+        public var configErrors: [ConfigErrorBody]?
+    }
+    public var error: Detail
+}
+
+public struct ConfigErrorBody: Codable, Sendable {
+    public var file: String
+    public var line: Int
+    public var column: Int
+    public var path: String
+    public var message: String
+}
+
+public struct ShutdownRequest: Codable, Sendable {
+    /// Also stop every instance and the data plane.
+    public var dataPlane: Bool
+    public init(dataPlane: Bool) { self.dataPlane = dataPlane }
+}
+
+public struct LivenessReply: Codable, Sendable {
+    public var status: String
+    public var version: String
+}
+
+extension ServiceStatus: ResponseEncodable {}
+extension RolloutRecord: ResponseEncodable {}
+extension Controller.ApplyResult: ResponseEncodable {}
+extension LivenessReply: ResponseEncodable {}

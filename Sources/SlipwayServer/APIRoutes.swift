@@ -1,0 +1,82 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SlipwayConfig
+import SlipwayCore
+import SlipwayTargets
+
+/// The REST API. Everything the CLI does goes through these routes.
+enum APIRoutes {
+    static func build(controller: Controller, shutdown: @escaping @Sendable (Bool) async -> Void) -> Hummingbird.Router<BasicRequestContext> {
+        let router = Hummingbird.Router()
+        router.add(middleware: ErrorMiddleware())
+
+        router.get("/healthz") { _, _ in LivenessReply(status: "ok", version: SlipwayVersion.current) }
+
+        let v1 = router.group("/v1")
+        v1.get("/services") { _, _ in try await controller.statuses() }
+        v1.put("/services") { request, context -> EditedResponse<Controller.ApplyResult> in
+            let body = try await request.decode(as: ApplyRequest.self, context: context)
+            let directory = (body.path as NSString).deletingLastPathComponent
+            let spec = try ConfigLoader.parse(body.text, fileName: body.path, baseDirectory: directory.isEmpty ? nil : directory)
+            let result = try await controller.apply(spec, source: body.path)
+            return EditedResponse(status: result.changed ? .created : .ok, response: result)
+        }
+        v1.get("/services/:name") { _, context in
+            try await controller.status(service: try context.parameters.require("name"))
+        }
+        v1.post("/services/:name/deploy") { request, context -> EditedResponse<RolloutRecord> in
+            let body = try await request.decode(as: DeployRequest.self, context: context)
+            let record = try await controller.deploy(service: try context.parameters.require("name"), version: body.version, extraEnv: body.env ?? [:])
+            return EditedResponse(status: .created, response: record)
+        }
+        v1.post("/services/:name/rollback") { request, context -> EditedResponse<RolloutRecord> in
+            let body = (try? await request.decode(as: RollbackRequest.self, context: context)) ?? RollbackRequest()
+            let record = try await controller.rollback(service: try context.parameters.require("name"), to: body.to)
+            return EditedResponse(status: .created, response: record)
+        }
+        v1.get("/services/:name/rollouts") { request, context in
+            let limit = request.uri.queryParameters.get("limit").flatMap(Int.init) ?? 50
+            return try await controller.history(service: try context.parameters.require("name"), limit: max(1, min(limit, 1000)))
+        }
+        v1.get("/services/:name/events") { request, context in
+            let limit = request.uri.queryParameters.get("limit").flatMap(Int.init) ?? 100
+            return try await controller.events(service: try context.parameters.require("name"), limit: max(1, min(limit, 10000)))
+        }
+        v1.get("/services/:name/stats") { request, context in
+            let seconds = request.uri.queryParameters.get("window").flatMap(Double.init) ?? Defaults.statsWindow.seconds
+            guard seconds > 0, seconds <= 300 else { throw APIError(.badRequest, "window must be between 0 and 300 seconds (got \(seconds))") }
+            return try await controller.stats(service: try context.parameters.require("name"), window: .milliseconds(Int64(seconds * 1000)))
+        }
+        v1.get("/services/:name/logs") { request, context -> Response in
+            let name = try context.parameters.require("name")
+            let version = request.uri.queryParameters.get("version")
+            let tail = request.uri.queryParameters.get("tail").flatMap(Int.init) ?? 100
+            let follow = ["1", "true", "yes"].contains(request.uri.queryParameters.get("follow") ?? "")
+            let files = try await controller.logFiles(service: name, version: version)
+            if files.isEmpty {
+                throw APIError(.notFound, "\(name) has no instance logs" + (version.map { " for version \($0)" } ?? ""))
+            }
+            return LogStream.response(files: files, tail: tail, follow: follow)
+        }
+        v1.get("/rollouts/:id") { _, context in
+            let text = try context.parameters.require("id")
+            guard let id = Int64(text) else { throw APIError(.badRequest, "rollout id must be a number (got \(text))") }
+            return try await controller.rollout(id: id)
+        }
+        v1.post("/shutdown") { request, context -> LivenessReply in
+            let body = (try? await request.decode(as: ShutdownRequest.self, context: context)) ?? ShutdownRequest(dataPlane: false)
+            if body.dataPlane { try await controller.stopEverything() }
+            Task { await shutdown(body.dataPlane) }
+            return LivenessReply(status: body.dataPlane ? "stopped control plane, instances and data plane" : "stopping control plane", version: SlipwayVersion.current)
+        }
+        return router
+    }
+}
+
+extension Array: @retroactive ResponseGenerator where Element: Encodable {}
+extension Array: @retroactive ResponseEncodable where Element: Encodable {}
+
+public enum SlipwayVersion {
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,180 @@
+import Foundation
+import Logging
+import SlipwayCore
+import SlipwayStore
+import SlipwayTargets
+
+extension Controller {
+    /// Feeds one input to a rollout's machine, persists the new state, then performs the
+    /// actions in order. Persisting first means a crash between the two is repaired on
+    /// restart by `recover()`, which re-establishes what the persisted state implies.
+    func step(id: Int64, service: String, machine: inout BlueGreenMachine, input: RolloutInput) async throws {
+        let before = machine.state
+        let actions = machine.handle(input, now: clock.now())
+        guard machine.state != before || !actions.isEmpty else { return }
+        var details: String?
+        if machine.state.phase == .failed, before.phase != .failed, !machine.state.warm {
+            details = failureDetails(service: service, version: machine.state.targetVersion)
+        }
+        try store.updateRollout(id: id, state: machine.state, details: details)
+        for action in actions {
+            try await perform(action, rolloutID: id, service: service)
+        }
+        if machine.state.phase.isTerminal {
+            logger.info("rollout ended", metadata: ["slipway.service": "\(service)", "slipway.rollout": "\(id)", "slipway.phase": "\(machine.state.phase.rawValue)"])
+        }
+    }
+
+    func perform(_ action: RolloutAction, rolloutID: Int64, service: String) async throws {
+        let now = clock.now()
+        switch action {
+        case .record(let kind, let message):
+            try store.appendEvent(service: service, rolloutID: rolloutID, kind: kind, message: message, time: now)
+
+        case .startInstances(let version, let count):
+            try await ensureInstances(service: service, version: version, count: count, rolloutID: rolloutID)
+
+        case .switchTraffic(let to, let from):
+            guard let current = try store.service(service) else { return }
+            // The release that was kept warm before this switch (if any, and not involved
+            // now) loses its place: it is stopped.
+            if let older = current.previousVersion, older != to, older != from {
+                try await stopInstances(service: service, version: older)
+            }
+            try store.setReleases(service: service, stable: to, previous: from, previousRetireAt: nil, now: now)
+            _ = try await pushRoutes()
+
+        case .stopInstances(let version):
+            try await stopInstances(service: service, version: version)
+
+        case .keepWarm(let version, let until):
+            guard let current = try store.service(service) else { return }
+            try store.setReleases(service: service, stable: current.stableVersion, previous: version, previousRetireAt: until, now: now)
+        }
+    }
+
+    /// Makes sure `count` live instances of `service`@`version` exist, starting the missing ones.
+    func ensureInstances(service: String, version: String, count: Int, rolloutID: Int64?) async throws {
+        let live = try store.liveInstances(service: service, version: version).filter { $0.state != .stopping }
+        guard live.count < count else { return }
+        guard let release = try store.release(service: service, version: version, creatingWith: nil, now: clock.now()) else {
+            throw ControllerError(.notFound, "release \(version) of \(service) is not recorded")
+        }
+        for _ in live.count..<count {
+            let id = "\(service)-\(version)-\(Self.randomSuffix())"
+            guard let port = LocalProcess.freePort() else {
+                throw ControllerError(.unavailable, "no free TCP port on 127.0.0.1 for a new instance")
+            }
+            let logPath = stateDirectory.instanceLog(service: service, instanceID: id)
+            var record = InstanceRecord(id: id, service: service, version: version, port: port, pid: 0, pidStartTime: 0,
+                                        state: .crashed, startedAt: clock.now(), logPath: logPath)
+            do {
+                let started = try spawn(release: release, instanceID: id, port: port, logPath: logPath)
+                record.pid = started.pid
+                record.pidStartTime = started.startTime
+                record.state = .running
+                try store.saveInstance(record)
+                try store.appendEvent(service: service, rolloutID: rolloutID, kind: "instance_started",
+                                      message: "instance \(id) of \(version) started (pid \(started.pid), port \(port))", time: clock.now())
+            } catch {
+                record.lastExit = "\(error)"
+                record.restartAt = clock.now() + Defaults.restartBackoffBase.seconds
+                try store.saveInstance(record)
+                try store.appendEvent(service: service, rolloutID: rolloutID, kind: "instance_failed_to_start",
+                                      message: "instance \(id) of \(version) could not start: \(error)", time: clock.now())
+            }
+        }
+        _ = try await pushRoutes()
+    }
+
+    func spawn(release: ReleaseRecord, instanceID: String, port: Int, logPath: String) throws -> LocalProcess.Started {
+        let launch = InstanceLaunch.make(release: release, instanceID: instanceID, port: port, logPath: logPath, inherited: inherited)
+        guard let program = launch.arguments.first,
+              let executable = LocalProcess.resolveExecutable(program, workingDirectory: launch.workingDirectory,
+                                                              extraSearchDirectories: searchDirectories, path: inherited["PATH"]) else {
+            throw ControllerError(.invalid, "cannot find the program \(release.spec.run.first ?? "?") of \(release.service) (looked in \(launch.workingDirectory ?? "."), \(searchDirectories.joined(separator: ", ")) and PATH)")
+        }
+        return try LocalProcess.spawn(executable: executable, arguments: launch.arguments, environment: launch.environment,
+                                      workingDirectory: launch.workingDirectory, logPath: logPath)
+    }
+
+    /// Takes every live instance of the version out of the route table, then stops them
+    /// (SIGTERM, SIGKILL after the grace period) in the background.
+    func stopInstances(service: String, version: String) async throws {
+        let victims = try store.liveInstances(service: service, version: version).filter { $0.state != .stopping }
+        guard !victims.isEmpty else { return }
+        for var instance in victims {
+            instance.state = .stopping
+            try store.saveInstance(instance)
+        }
+        _ = try await pushRoutes()
+        for instance in victims {
+            try store.appendEvent(service: service, rolloutID: nil, kind: "instance_stopping",
+                                  message: "stopping instance \(instance.id) of \(version)", time: clock.now())
+            finishStop(instance)
+        }
+    }
+
+    nonisolated func finishStop(_ instance: InstanceRecord) {
+        Task {
+            if instance.pid > 0 {
+                await LocalProcess.stop(pid: instance.pid, startTime: instance.pidStartTime, grace: Defaults.stopGrace)
+            }
+            await self.markStopped(instance)
+        }
+    }
+
+    func markStopped(_ instance: InstanceRecord) {
+        var stopped = instance
+        stopped.state = .stopped
+        stopped.stoppedAt = clock.now()
+        stopped.restartAt = nil
+        try? store.saveInstance(stopped)
+    }
+
+    /// Sends the table the store implies. Generations come from the store, above anything
+    /// the router has seen, so the newest state always wins.
+    @discardableResult
+    func pushRoutes() async throws -> [ListenFailure] {
+        let generation = try store.nextRouteGeneration(atLeast: routerGenerationFloor)
+        var inputs: [RouteTableBuilder.ServiceInput] = []
+        for name in try store.serviceNames() {
+            guard let s = try store.service(name) else { continue }
+            inputs.append(.init(spec: s.spec, stableVersion: s.stableVersion, instances: try store.liveInstances(service: name)))
+        }
+        let table = RouteTableBuilder.build(generation: generation, services: inputs)
+        do {
+            let reply = try await router.apply(table)
+            for failure in reply.failures {
+                logger.error("router cannot listen", metadata: ["slipway.service": "\(failure.service)", "slipway.error": "\(failure.message)"])
+            }
+            return reply.failures
+        } catch {
+            throw ControllerError(.unavailable, "\(error)")
+        }
+    }
+
+    /// The last health-check error of each instance of a failed release and its log tail.
+    func failureDetails(service: String, version: String) -> String {
+        var lines: [String] = []
+        let instances = (try? store.liveInstances(service: service, version: version)) ?? []
+        for instance in instances {
+            let health = routerHealth[instance.id]
+            lines.append("instance \(instance.id) (pid \(instance.pid), port \(instance.port)): last health check: \(health?.lastError ?? (health?.healthy == true ? "passing" : "no result yet"))")
+            if let exit = instance.lastExit { lines.append("  last exit: \(exit)") }
+            let tail = LogFiles.tail(path: instance.logPath, lines: 15)
+            if tail.isEmpty {
+                lines.append("  log \(instance.logPath) is empty")
+            } else {
+                lines.append("  last lines of \(instance.logPath):")
+                lines += tail.map { "    " + $0 }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func randomSuffix() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        return String((0..<6).map { _ in alphabet[Int.random(in: 0..<alphabet.count)] })
+    }
+}

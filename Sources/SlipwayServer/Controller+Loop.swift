@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+import SlipwayCore
+import SlipwayStore
+import SlipwayTargets
+
+extension Controller {
+    /// Runs after a (re)start, before the API opens: finds or starts the data plane,
+    /// adopts instances that are still running (no duplicates: they are matched by pid
+    /// and kernel start time), marks the dead ones crashed (they restart), resends the
+    /// route table, and re-establishes what each in-flight rollout's persisted state implies.
+    public func recover() async throws {
+        routerGenerationFloor = try await dataPlane.ensureRunning()
+        let now = clock.now()
+        var adopted = 0
+        for instance in try store.liveInstances() {
+            switch instance.state {
+            case .running:
+                if instance.pid > 0, case .running = LocalProcess.status(pid: instance.pid, startTime: instance.pidStartTime) {
+                    adopted += 1
+                } else {
+                    try recordCrash(instance, how: "was not running when the control plane started", now: now)
+                }
+            case .stopping:
+                finishStop(instance)
+            case .crashed, .stopped:
+                break
+            }
+        }
+        if adopted > 0 {
+            logger.info("adopted running instances", metadata: ["slipway.count": "\(adopted)"])
+        }
+        for active in try store.activeRollouts() {
+            try store.appendEvent(service: active.service, rolloutID: active.id, kind: "resumed",
+                                  message: "control plane restarted; rollout resumed in phase \(active.state.phase.rawValue)", time: now)
+            switch active.state.phase {
+            case .waitingHealthy where active.state.healthyDeadline == nil:
+                var machine = BlueGreenMachine(state: active.state)
+                try await step(id: active.id, service: active.service, machine: &machine, input: .begin)
+            case .waitingHealthy:
+                try await ensureInstances(service: active.service, version: active.state.targetVersion, count: active.state.replicas, rolloutID: active.id)
+            case .draining:
+                if let s = try store.service(active.service), s.stableVersion != active.state.targetVersion {
+                    try store.setReleases(service: active.service, stable: active.state.targetVersion, previous: active.state.fromVersion, previousRetireAt: nil, now: now)
+                }
+            case .succeeded, .failed:
+                break
+            }
+        }
+        try await pushRoutes()
+        await refreshHealth()
+    }
+
+    /// Runs the loop until the task is cancelled.
+    public func run(interval: Duration = .milliseconds(100)) async {
+        while !Task.isCancelled {
+            do {
+                try await tick()
+            } catch {
+                logger.error("controller tick failed", metadata: ["slipway.error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    func refreshHealth() async {
+        if let health = try? await router.health() {
+            routerHealth = Dictionary(health.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    /// One pass: data plane alive, instance exits and restarts, rollout inputs, warm
+    /// releases past their time, log rotation.
+    public func tick() async throws {
+        if let how = await dataPlane.checkChild() {
+            logger.error("data plane exited; restarting it", metadata: ["slipway.exit": "\(how)"])
+        }
+        if (try? await router.ping(timeout: .seconds(1))) == nil {
+            routerGenerationFloor = try await dataPlane.ensureRunning()
+            try await pushRoutes()
+        }
+        await refreshHealth()
+        let now = clock.now()
+        try superviseInstances(now: now)
+        try await restartDue(now: now)
+        try await advanceRollouts()
+        try await retireWarm(now: now)
+        if now - lastRotation >= 2 {
+            lastRotation = now
+            for instance in try store.liveInstances() {
+                LogFiles.rotateIfNeeded(path: instance.logPath, maxBytes: Defaults.logMaxBytes, keep: Defaults.logKeepFiles)
+            }
+            LogFiles.rotateIfNeeded(path: stateDirectory.routerLog, maxBytes: Defaults.logMaxBytes, keep: Defaults.logKeepFiles)
+        }
+    }
+
+    func superviseInstances(now: Double) throws {
+        for instance in try store.liveInstances() where instance.state == .running {
+            if case .exited(let how) = LocalProcess.status(pid: instance.pid, startTime: instance.pidStartTime) {
+                try recordCrash(instance, how: how, now: now)
+            }
+        }
+    }
+
+    func recordCrash(_ instance: InstanceRecord, how: String, now: Double) throws {
+        var crashed = instance
+        crashed.state = .crashed
+        crashed.lastExit = how
+        let exponent = min(instance.restarts, 10)
+        let delay = min(Defaults.restartBackoffBase.seconds * pow(2, Double(exponent)), Defaults.restartBackoffMax.seconds)
+        crashed.restartAt = now + delay
+        try store.saveInstance(crashed)
+        let rollout = try store.activeRollout(service: instance.service)?.id
+        try store.appendEvent(service: instance.service, rolloutID: rollout, kind: "instance_crashed",
+                              message: "instance \(instance.id) of \(instance.version) \(how); restarting in \(DurationText.format(.milliseconds(Int64(delay * 1000))))",
+                              time: now)
+        logger.warning("instance crashed", metadata: ["slipway.service": "\(instance.service)", "slipway.instance": "\(instance.id)", "slipway.exit": "\(how)"])
+    }
+
+    func restartDue(now: Double) async throws {
+        var restarted = false
+        for instance in try store.liveInstances() where instance.state == .crashed {
+            guard let at = instance.restartAt, at <= now else { continue }
+            guard let release = try store.release(service: instance.service, version: instance.version, creatingWith: nil, now: now) else { continue }
+            var record = instance
+            record.restarts += 1
+            record.startedAt = now
+            do {
+                let started = try spawn(release: release, instanceID: instance.id, port: instance.port, logPath: instance.logPath)
+                record.pid = started.pid
+                record.pidStartTime = started.startTime
+                record.state = .running
+                record.restartAt = nil
+                try store.saveInstance(record)
+                try store.appendEvent(service: instance.service, rolloutID: nil, kind: "instance_restarted",
+                                      message: "instance \(instance.id) of \(instance.version) restarted (restart \(record.restarts), pid \(started.pid))", time: now)
+                restarted = true
+            } catch {
+                record.lastExit = "\(error)"
+                record.restartAt = now + Defaults.restartBackoffMax.seconds
+                try store.saveInstance(record)
+            }
+        }
+        if restarted { try await pushRoutes() }
+    }
+
+    func advanceRollouts() async throws {
+        for active in try store.activeRollouts() {
+            var machine = BlueGreenMachine(state: active.state)
+            let state = active.state
+            switch state.phase {
+            case .waitingHealthy:
+                let target = try store.liveInstances(service: active.service, version: state.targetVersion).filter { $0.state == .running }
+                let healthy = target.filter { routerHealth[$0.id]?.healthy == true }.count
+                try await step(id: active.id, service: active.service, machine: &machine, input: .targetHealth(healthy: healthy))
+            case .draining:
+                if let from = state.fromVersion {
+                    let ids = Set(try store.liveInstances(service: active.service, version: from).map(\.id))
+                    let inflight = routerHealth.values.filter { ids.contains($0.id) }.reduce(0) { $0 + $1.inflight }
+                    try await step(id: active.id, service: active.service, machine: &machine, input: .previousInflight(inflight))
+                }
+            case .succeeded, .failed:
+                continue
+            }
+            if !machine.state.phase.isTerminal {
+                try await step(id: active.id, service: active.service, machine: &machine, input: .tick)
+            }
+        }
+    }
+
+    /// Stops warm releases whose keep_previous has passed, and instances of releases that
+    /// no longer have a role (orphans after a crash in the middle of a switch).
+    func retireWarm(now: Double) async throws {
+        for name in try store.serviceNames() {
+            guard var service = try store.service(name) else { continue }
+            if let previous = service.previousVersion, let at = service.previousRetireAt, at <= now {
+                try store.appendEvent(service: name, rolloutID: nil, kind: "retired",
+                                      message: "keep_previous elapsed; stopping warm release \(previous)", time: now)
+                try await stopInstances(service: name, version: previous)
+                try store.setReleases(service: name, stable: service.stableVersion, previous: previous, previousRetireAt: nil, now: now)
+                service.previousRetireAt = nil
+            }
+            let active = try store.activeRollout(service: name)
+            var keep: Set<String> = []
+            if let stable = service.stableVersion { keep.insert(stable) }
+            if let previous = service.previousVersion, service.previousRetireAt != nil { keep.insert(previous) }
+            if let active {
+                keep.insert(active.toVersion)
+                if let from = active.fromVersion { keep.insert(from) }
+            }
+            let orphans = Set(try store.liveInstances(service: name).filter { $0.state != .stopping && !keep.contains($0.version) }.map(\.version))
+            for version in orphans {
+                try store.appendEvent(service: name, rolloutID: nil, kind: "orphan", message: "instances of \(version) have no role any more; stopping them", time: now)
+                try await stopInstances(service: name, version: version)
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import SlipwayCore
+import SlipwayStore
+import SlipwayTargets
+
+extension Controller {
+    public func status(service name: String) async throws -> ServiceStatus {
+        let service = try requireService(name)
+        await refreshHealth()
+        var instances = try store.liveInstances(service: name)
+        for i in instances.indices {
+            let h = routerHealth[instances[i].id]
+            instances[i].healthy = h?.healthy
+            instances[i].lastHealthError = h?.lastError
+            instances[i].inflight = h?.inflight
+        }
+        instances.sort { ($0.version, $0.id) < ($1.version, $1.id) }
+        let listen = service.spec.listen
+        let host = listen.host == "0.0.0.0" || listen.host == "::" ? "127.0.0.1" : listen.host
+        let shown = ListenAddress(host: host, port: listen.port)
+        return ServiceStatus(service: name, configVersion: service.configVersion, listen: listen,
+                             stableVersion: service.stableVersion, previousVersion: service.previousVersion,
+                             previousRetireAt: service.previousRetireAt,
+                             activeRollout: try store.activeRollout(service: name),
+                             instances: instances, serviceURL: "http://\(shown)/")
+    }
+
+    public func statuses() async throws -> [ServiceStatus] {
+        var out: [ServiceStatus] = []
+        for name in try store.serviceNames() { out.append(try await status(service: name)) }
+        return out
+    }
+
+    public func history(service name: String, limit: Int) throws -> [RolloutRecord] {
+        _ = try requireService(name)
+        return try store.rollouts(service: name, limit: limit)
+    }
+
+    public func rollout(id: Int64) throws -> RolloutRecord {
+        guard let record = try store.rollout(id: id) else {
+            throw ControllerError(.notFound, "no rollout \(id)")
+        }
+        return record
+    }
+
+    public func events(service name: String, limit: Int) throws -> [RolloutEventRecord] {
+        _ = try requireService(name)
+        return try store.events(service: name, limit: limit)
+    }
+
+    /// Log files of the service's instances (most recent first), optionally one version.
+    /// Includes stopped instances so a failed release's logs can still be read.
+    public func logFiles(service name: String, version: String?) throws -> [(instance: String, version: String, path: String)] {
+        _ = try requireService(name)
+        let all = try store.instances(service: name, version: version, includeStopped: true, limit: 50)
+        let chosen: [InstanceRecord]
+        if version == nil {
+            let live = all.filter { $0.state != .stopped }
+            chosen = live.isEmpty ? Array(all.prefix(4)) : live
+        } else {
+            chosen = all
+        }
+        return chosen.map { ($0.id, $0.version, $0.logPath) }
+    }
+
+    public func stats(service name: String, window: Duration) async throws -> [VersionStats] {
+        _ = try requireService(name)
+        return try await router.stats(window: window).filter { $0.service == name }
+    }
+
+    /// Stops every instance and the data plane (`slipway down`).
+    public func stopEverything() async throws {
+        for name in try store.serviceNames() {
+            for version in Set(try store.liveInstances(service: name).map(\.version)) {
+                let victims = try store.liveInstances(service: name, version: version)
+                for var instance in victims {
+                    instance.state = .stopping
+                    try store.saveInstance(instance)
+                }
+                for instance in victims where instance.pid > 0 {
+                    await LocalProcess.stop(pid: instance.pid, startTime: instance.pidStartTime, grace: Defaults.stopGrace)
+                    markStopped(instance)
+                }
+            }
+        }
+        await dataPlane.stop()
+    }
+}
+

@@ -1,0 +1,172 @@
+import Foundation
+import Logging
+import SlipwayConfig
+import SlipwayCore
+import SlipwayStore
+import SlipwayTargets
+
+/// The control plane's brain: turns commands (apply, deploy, rollback) and observations
+/// (router health, process exits, time) into rollout-machine inputs, performs the
+/// machine's actions, and persists every transition. One actor; the router's hot path
+/// never waits on it.
+public actor Controller {
+    let store: Store
+    let stateDirectory: StateDirectory
+    let dataPlane: DataPlane
+    let clock: any WallClock
+    let logger: Logger
+    /// Where bare `run[0]` names are looked up before PATH (the slipway binary's folder).
+    let searchDirectories: [String]
+    let inherited: [String: String]
+    var routerHealth: [String: EndpointHealth] = [:]
+    var lastRotation: Double = 0
+    var routerGenerationFloor: UInt64 = 0
+
+    public init(store: Store, stateDirectory: StateDirectory, dataPlane: DataPlane, clock: any WallClock = SystemWallClock(), logger: Logger, searchDirectories: [String] = [SelfExecutable.directory]) {
+        self.store = store
+        self.stateDirectory = stateDirectory
+        self.dataPlane = dataPlane
+        self.clock = clock
+        self.logger = logger
+        self.searchDirectories = searchDirectories
+        self.inherited = ProcessInfo.processInfo.environment
+    }
+
+    var router: RouterClient { dataPlane.client }
+
+    // MARK: services
+
+    public struct ApplyResult: Codable, Sendable {
+        public var service: String
+        public var configVersion: Int
+        public var changed: Bool
+    }
+
+    /// Registers or updates a service from a validated spec.
+    public func apply(_ spec: ServiceSpec, source: String) async throws -> ApplyResult {
+        let now = clock.now()
+        for other in try store.serviceNames() where other != spec.name {
+            guard let o = try store.service(other) else { continue }
+            if o.spec.listen.port == spec.listen.port, Set(o.spec.hosts).intersection(spec.hosts).count > 0 || (o.spec.hosts.isEmpty && spec.hosts.isEmpty) {
+                throw ControllerError(.conflict, "service \(other) already answers \(o.spec.hosts.isEmpty ? "every host" : o.spec.hosts.joined(separator: ", ")) on port \(spec.listen.port); give one of them distinct `hosts:` or another `listen:` port")
+            }
+        }
+        let current = try await router.routes()
+        let bound = current.listenAddresses.contains { $0.port == spec.listen.port }
+        if !bound, spec.listen.port != 0, let error = PortHolder.tryBind(host: spec.listen.host, port: spec.listen.port) {
+            let holder = PortHolder.describe(port: spec.listen.port).map { "; it is held by \($0)" } ?? ""
+            throw ControllerError(.conflict, "listen address \(spec.listen) for service \(spec.name) is not available: \(error)\(holder)")
+        }
+        let (version, changed) = try store.apply(spec, source: source, now: now)
+        if changed {
+            try store.appendEvent(service: spec.name, rolloutID: nil, kind: "config_applied", message: "config version \(version) applied from \(source)", time: now)
+        }
+        let failures = try await pushRoutes()
+        if let failure = failures.first(where: { $0.service == spec.name }) {
+            throw ControllerError(.conflict, failure.message)
+        }
+        return ApplyResult(service: spec.name, configVersion: version, changed: changed)
+    }
+
+    func requireService(_ name: String) throws -> StoredService {
+        guard let service = try store.service(name) else {
+            let known = (try? store.serviceNames()) ?? []
+            let list = known.isEmpty ? "no service is registered yet (slipway apply -f slipway.yml)" : "known services: \(known.joined(separator: ", "))"
+            throw ControllerError(.notFound, "unknown service \(name); \(list)")
+        }
+        return service
+    }
+
+    // MARK: deploy and rollback
+
+    /// Starts a blue-green rollout of `version`. Returns at once with the rollout record;
+    /// the rollout goes on in the controller loop.
+    public func deploy(service name: String, version: String, extraEnv: [String: String]) async throws -> RolloutRecord {
+        let service = try requireService(name)
+        guard Self.isValidVersion(version) else {
+            throw ControllerError(.invalid, "version \(version.debugDescription) is not a valid label: use 1-64 letters, digits, '.', '_', '-' or '+'")
+        }
+        if let active = try store.activeRollout(service: name) {
+            throw ControllerError(.conflict, "rollout \(active.id) of \(name) (to \(active.toVersion)) is still running; wait for it to end or roll back", rolloutID: active.id)
+        }
+        if service.stableVersion == version {
+            throw ControllerError(.conflict, "\(version) is already the stable release of \(name)")
+        }
+        let now = clock.now()
+        if let existing = try store.release(service: name, version: version, creatingWith: nil, now: now), !extraEnv.isEmpty, existing.extraEnv != extraEnv {
+            throw ControllerError(.conflict, "release \(version) of \(name) already exists with other --set-env values; releases are immutable, use a new version label")
+        }
+        guard let release = try store.release(service: name, version: version, creatingWith: extraEnv, now: now) else {
+            throw ControllerError(.notFound, "cannot create release \(version)")
+        }
+        let kind: RolloutKind = service.stableVersion == nil ? .initial : .deploy
+        return try await begin(kind: kind, service: service, release: release)
+    }
+
+    /// Puts traffic back on the previous release (or `to`): at once when it is warm,
+    /// otherwise by starting it and waiting for health checks.
+    public func rollback(service name: String, to: String?) async throws -> RolloutRecord {
+        var service = try requireService(name)
+        let now = clock.now()
+        if let active = try store.activeRollout(service: name) {
+            try await abort(rolloutID: active.id, reason: "aborted by a rollback request")
+            service = try requireService(name)
+            if to == nil || to == service.stableVersion, let aborted = try store.rollout(id: active.id) {
+                if active.phase == .waitingHealthy { return aborted }
+            }
+        }
+        guard let target = to ?? service.previousVersion else {
+            throw ControllerError(.conflict, "\(name) has no previous release to roll back to; name one with --to")
+        }
+        if target == service.stableVersion {
+            throw ControllerError(.conflict, "\(target) is already the stable release of \(name)")
+        }
+        guard let release = try store.release(service: name, version: target, creatingWith: nil, now: now) else {
+            let known = try store.releases(service: name).map(\.version)
+            throw ControllerError(.notFound, "\(name) has no release \(target); releases: \(known.joined(separator: ", "))")
+        }
+        return try await begin(kind: .rollback, service: service, release: release)
+    }
+
+    func begin(kind: RolloutKind, service: StoredService, release: ReleaseRecord) async throws -> RolloutRecord {
+        let name = service.spec.name
+        await refreshHealth()
+        let live = try store.liveInstances(service: name, version: release.version).filter { $0.state == .running }
+        let warm = live.contains { routerHealth[$0.id]?.healthy == true }
+        if !warm, !live.isEmpty {
+            // Running but not healthy: start clean.
+            try await stopInstances(service: name, version: release.version)
+        }
+        let state = BlueGreenState(kind: kind, targetVersion: release.version, fromVersion: service.stableVersion,
+                                   replicas: service.spec.replicas, warm: warm, spec: service.spec.strategy.blueGreen, now: clock.now())
+        let id: Int64
+        switch Result(catching: { () throws(StoreError) -> Int64 in try store.createRollout(service: name, state: state) }) {
+        case .success(let created):
+            id = created
+        case .failure(let error):
+            if error.code == .conflict { throw ControllerError(.conflict, error.message, rolloutID: error.rolloutID) }
+            throw error
+        }
+        logger.info("rollout started", metadata: ["slipway.service": "\(name)", "slipway.rollout": "\(id)", "slipway.version": "\(release.version)", "slipway.kind": "\(kind.rawValue)"])
+        try store.appendEvent(service: name, rolloutID: id, kind: "started",
+                              message: "\(kind.rawValue) of \(release.version) started" + (service.stableVersion.map { " (stable: \($0))" } ?? ""), time: clock.now())
+        var machine = BlueGreenMachine(state: state)
+        try await step(id: id, service: name, machine: &machine, input: .begin)
+        guard let record = try store.rollout(id: id) else { throw ControllerError(.notFound, "rollout \(id) vanished") }
+        return record
+    }
+
+    /// Aborts a running rollout: before the switch the new instances are stopped and
+    /// traffic never moves; after it, the rollout ends and a rollback takes over.
+    public func abort(rolloutID: Int64, reason: String) async throws {
+        guard let active = try store.activeRollouts().first(where: { $0.id == rolloutID }) else {
+            throw ControllerError(.conflict, "rollout \(rolloutID) is not running")
+        }
+        var machine = BlueGreenMachine(state: active.state)
+        try await step(id: active.id, service: active.service, machine: &machine, input: .abort(reason: reason))
+    }
+
+    static func isValidVersion(_ v: String) -> Bool {
+        !v.isEmpty && v.count <= 64 && v.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-+".contains($0)) }
+    }
+}

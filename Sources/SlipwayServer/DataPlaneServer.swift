@@ -1,0 +1,87 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import SlipwayCore
+import SlipwayRouter
+
+/// `slipway router`: the data-plane process. It runs the router and answers the control
+/// plane on a Unix socket in the state directory (mode 0600 folder):
+///
+/// - `GET /ping` → `{"pid":…,"generation":…}`
+/// - `PUT /routes` (RouteTable JSON) → `{"failures":[ListenFailure]}`
+/// - `GET /routes`, `GET /health`, `GET /stats?window=SECONDS`
+///
+/// It persists each applied table to `router-table.json` so that, restarted on its own,
+/// it serves the last routes again before any control plane talks to it.
+public enum DataPlaneServer {
+    public static func run(stateDirectory: StateDirectory, logger: Logger) async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let router = SlipwayRouter.Router(eventLoopGroup: group, logger: logger)
+
+        if let data = FileManager.default.contents(atPath: stateDirectory.routerTable),
+           let table = try? JSONDecoder().decode(RouteTable.self, from: data) {
+            let failures = await router.apply(table)
+            logger.info("restored route table", metadata: ["slipway.generation": "\(table.generation)", "slipway.failures": "\(failures.count)"])
+        }
+
+        let admin = Hummingbird.Router()
+        admin.get("/ping") { _, _ in
+            PingReply(pid: getpid(), generation: router.currentTable.generation)
+        }
+        admin.get("/routes") { _, _ in router.currentTable }
+        admin.put("/routes") { request, context -> ApplyReply in
+            let table = try await request.decode(as: RouteTable.self, context: context)
+            let failures = await router.apply(table)
+            let applied = router.currentTable
+            if applied.generation == table.generation {
+                let encoder = JSONEncoder()
+                if let data = try? encoder.encode(applied) {
+                    try? data.write(to: URL(fileURLWithPath: stateDirectory.routerTable), options: .atomic)
+                }
+            }
+            return ApplyReply(generation: applied.generation, failures: failures)
+        }
+        admin.get("/health") { _, _ in HealthReply(endpoints: router.health()) }
+        admin.get("/stats") { request, _ in
+            let seconds = request.uri.queryParameters.get("window").flatMap(Double.init) ?? Defaults.statsWindow.seconds
+            return StatsReply(versions: router.stats(window: .milliseconds(Int64(max(1, seconds) * 1000))))
+        }
+
+        try? FileManager.default.removeItem(atPath: stateDirectory.routerSocket)
+        let app = Application(
+            router: admin,
+            configuration: .init(address: .unixDomainSocket(path: stateDirectory.routerSocket), serverName: "slipway-router"),
+            onServerRunning: { _ in
+                chmod(stateDirectory.routerSocket, 0o600)
+                try? "\(getpid())\n".write(toFile: stateDirectory.routerPIDFile, atomically: true, encoding: .utf8)
+                logger.info("data plane ready", metadata: ["slipway.socket": "\(stateDirectory.routerSocket)"])
+            },
+            eventLoopGroupProvider: .shared(group),
+            logger: logger
+        )
+        try await app.runService()
+        await router.shutdown()
+    }
+}
+
+struct PingReply: Codable, ResponseEncodable {
+    var pid: Int32
+    var generation: UInt64
+}
+
+struct ApplyReply: Codable, ResponseEncodable {
+    var generation: UInt64
+    var failures: [ListenFailure]
+}
+
+struct HealthReply: Codable, ResponseEncodable {
+    var endpoints: [EndpointHealth]
+}
+
+struct StatsReply: Codable, ResponseEncodable {
+    var versions: [VersionStats]
+}
+
+extension RouteTable: ResponseEncodable {}

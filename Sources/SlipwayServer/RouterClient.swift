@@ -1,0 +1,65 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SlipwayCore
+
+/// The control plane's side of the data-plane admin socket.
+public struct RouterClient: Sendable {
+    let socketPath: String
+    let http: HTTPClient
+
+    public init(socketPath: String, http: HTTPClient = .shared) {
+        self.socketPath = socketPath
+        self.http = http
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    func call<T: Decodable>(_ method: HTTPMethod, _ path: String, body: (some Encodable)? = Optional<Int>.none, timeout: TimeAmount = .seconds(5), as: T.Type) async throws -> T {
+        guard let url = URL(httpURLWithSocketPath: socketPath, uri: path) else {
+            throw Failure(description: "bad router socket path \(socketPath)")
+        }
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = method
+        if let body {
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(body)))
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: timeout)
+        } catch {
+            throw Failure(description: "the data plane (router) at \(socketPath) does not answer: \(error)")
+        }
+        let bytes = try await response.body.collect(upTo: 64 << 20)
+        guard response.status == .ok else {
+            throw Failure(description: "the data plane answered \(response.status.code) to \(method) \(path): \(String(buffer: bytes))")
+        }
+        return try JSONDecoder().decode(T.self, from: Data(buffer: bytes))
+    }
+
+    public func ping(timeout: TimeAmount = .seconds(2)) async throws -> (pid: Int32, generation: UInt64) {
+        let reply = try await call(.GET, "/ping", timeout: timeout, as: PingReply.self)
+        return (reply.pid, reply.generation)
+    }
+
+    public func apply(_ table: RouteTable) async throws -> (generation: UInt64, failures: [ListenFailure]) {
+        let reply = try await call(.PUT, "/routes", body: table, as: ApplyReply.self)
+        return (reply.generation, reply.failures)
+    }
+
+    public func routes() async throws -> RouteTable {
+        try await call(.GET, "/routes", as: RouteTable.self)
+    }
+
+    public func health() async throws -> [EndpointHealth] {
+        try await call(.GET, "/health", as: HealthReply.self).endpoints
+    }
+
+    public func stats(window: Duration) async throws -> [VersionStats] {
+        try await call(.GET, "/stats?window=\(window.seconds)", as: StatsReply.self).versions
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import SlipwayConfig
+import SlipwayCore
+import SlipwayStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `slipway server`: store, data plane, controller loop and API in one ServiceGroup.
+/// SIGTERM / SIGINT stop the control plane only: the data plane and the instances keep
+/// serving, and the next `slipway server` on the same state directory adopts them.
+public enum ServerRuntime {
+    public struct Options: Sendable {
+        public var stateDirectory: String
+        public var api: ListenAddress
+        public var configFiles: [String]
+        public var initialVersion: String
+        public var logger: Logger
+
+        public init(stateDirectory: String, api: ListenAddress, configFiles: [String], initialVersion: String, logger: Logger) {
+            self.stateDirectory = stateDirectory
+            self.api = api
+            self.configFiles = configFiles
+            self.initialVersion = initialVersion
+            self.logger = logger
+        }
+    }
+
+    public struct StartupError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static func run(_ options: Options) async throws {
+        let logger = options.logger
+        let state = try StateDirectory(options.stateDirectory)
+        let lock = try lockStateDirectory(state)
+        defer { close(lock) }
+
+        // Parse every config first: a bad file stops start-up before anything changes.
+        var specs: [(ServiceSpec, String)] = []
+        var errors: [ConfigError] = []
+        for file in options.configFiles {
+            let absolute = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+            do {
+                specs.append((try ConfigLoader.load(file: absolute), absolute))
+            } catch {
+                errors += error.errors
+            }
+        }
+        if !errors.isEmpty {
+            throw StartupError(description: ConfigErrors(errors: errors).description)
+        }
+
+        let store = try Store(path: state.database)
+        let dataPlane = DataPlane(stateDirectory: state, logger: logger)
+        let controller = Controller(store: store, stateDirectory: state, dataPlane: dataPlane, logger: logger)
+        try await controller.recover()
+
+        for (spec, source) in specs {
+            let result = try await controller.apply(spec, source: source)
+            if result.changed { logger.info("applied config", metadata: ["slipway.service": "\(spec.name)", "slipway.config_version": "\(result.configVersion)"]) }
+            if try store.service(spec.name)?.stableVersion == nil, try store.activeRollout(service: spec.name) == nil {
+                let rollout = try await controller.deploy(service: spec.name, version: options.initialVersion, extraEnv: [:])
+                logger.info("deploying first release", metadata: ["slipway.service": "\(spec.name)", "slipway.rollout": "\(rollout.id)", "slipway.version": "\(options.initialVersion)"])
+            }
+        }
+
+        let shutdownTrigger = ShutdownTrigger()
+        let routes = APIRoutes.build(controller: controller) { _ in shutdownTrigger.fire() }
+        let app = Application(
+            router: routes,
+            configuration: .init(address: .hostname(options.api.host, port: options.api.port), serverName: "slipway"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? options.api.port
+                let apiURL = "http://\(ListenAddress(host: options.api.host, port: port))"
+                var lines = ["slipway \(SlipwayVersion.current) control plane ready", "  API:       \(apiURL)   (export SLIPWAY_SERVER=\(apiURL))", "  state dir: \(state.path)"]
+                for name in (try? store.serviceNames()) ?? [] {
+                    if let s = try? store.service(name) {
+                        let host = ["0.0.0.0", "::"].contains(s.spec.listen.host) ? "127.0.0.1" : s.spec.listen.host
+                        lines.append("  service \(name): http://\(ListenAddress(host: host, port: s.spec.listen.port))/  (stable: \(s.stableVersion ?? "deploying…"))")
+                    }
+                }
+                FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+                try? "\(getpid())\n\(apiURL)\n".write(toFile: state.serverPIDFile, atomically: true, encoding: .utf8)
+            },
+            logger: logger
+        )
+        let loop = ControllerLoopService(controller: controller)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: loop), .init(service: app), .init(service: shutdownTrigger, successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+        try? FileManager.default.removeItem(atPath: state.serverPIDFile)
+    }
+
+    /// One control plane per state directory: an exclusive lock held for the process's life.
+    static func lockStateDirectory(_ state: StateDirectory) throws -> Int32 {
+        let path = state.path + "/server.lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StartupError(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            close(fd)
+            let other = (try? String(contentsOfFile: state.serverPIDFile, encoding: .utf8))?.split(separator: "\n").first.map { " (pid \($0))" } ?? ""
+            throw StartupError(description: "another slipway server\(other) is already using the state directory \(state.path)")
+        }
+        return fd
+    }
+}
+
+/// Runs the controller loop as a lifecycle service.
+struct ControllerLoopService: Service {
+    let controller: Controller
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await controller.run()
+        }
+    }
+}
+
+/// A service that ends (and so shuts the group down) when the API asks for it.
+struct ShutdownTrigger: Service {
+    private let stream: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    init() {
+        (stream, continuation) = AsyncStream.makeStream(of: Void.self)
+    }
+
+    func fire() {
+        continuation.yield()
+        continuation.finish()
+    }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            for await _ in stream { return }
+        }
+    }
+}

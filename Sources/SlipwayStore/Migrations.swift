@@ -1,0 +1,83 @@
+import GRDB
+
+extension Store {
+    /// Named migrations; a new one is appended, never edited once released.
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("001-core") { db in
+            try db.execute(sql: """
+                CREATE TABLE service (
+                    name TEXT PRIMARY KEY,
+                    config_version INTEGER NOT NULL,
+                    stable_version TEXT,
+                    previous_version TEXT,
+                    previous_retire_at REAL,
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL
+                );
+                CREATE TABLE service_config (
+                    service TEXT NOT NULL REFERENCES service(name) ON DELETE CASCADE,
+                    version INTEGER NOT NULL,
+                    spec_json TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    applied_at REAL NOT NULL,
+                    PRIMARY KEY (service, version)
+                );
+                CREATE TABLE release (
+                    service TEXT NOT NULL REFERENCES service(name) ON DELETE CASCADE,
+                    version TEXT NOT NULL,
+                    config_version INTEGER NOT NULL,
+                    spec_json TEXT NOT NULL,
+                    extra_env_json TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    PRIMARY KEY (service, version)
+                );
+                CREATE TABLE rollout (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    service TEXT NOT NULL REFERENCES service(name) ON DELETE CASCADE,
+                    kind TEXT NOT NULL,
+                    from_version TEXT,
+                    to_version TEXT NOT NULL,
+                    phase TEXT NOT NULL,
+                    state_json TEXT NOT NULL,
+                    reason TEXT,
+                    details TEXT,
+                    started_at REAL NOT NULL,
+                    ended_at REAL
+                );
+                CREATE INDEX rollout_by_service ON rollout(service, id);
+                CREATE TABLE event (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    rollout_id INTEGER REFERENCES rollout(id) ON DELETE CASCADE,
+                    service TEXT NOT NULL,
+                    time REAL NOT NULL,
+                    kind TEXT NOT NULL,
+                    message TEXT NOT NULL
+                );
+                CREATE INDEX event_by_rollout ON event(rollout_id, id);
+                CREATE INDEX event_by_service ON event(service, id);
+                CREATE TABLE instance (
+                    id TEXT PRIMARY KEY,
+                    service TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    port INTEGER NOT NULL,
+                    pid INTEGER NOT NULL,
+                    pid_start_time INTEGER NOT NULL,
+                    state TEXT NOT NULL,
+                    restarts INTEGER NOT NULL DEFAULT 0,
+                    started_at REAL NOT NULL,
+                    stopped_at REAL,
+                    last_exit TEXT,
+                    restart_at REAL,
+                    log_path TEXT NOT NULL
+                );
+                CREATE INDEX instance_by_service ON instance(service, version, state);
+                CREATE TABLE meta (
+                    key TEXT PRIMARY KEY,
+                    value TEXT NOT NULL
+                );
+                """)
+        }
+        return m
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import GRDB
+import SlipwayCore
+
+extension Store {
+    /// Creates a rollout unless one is already running for the service, in the same
+    /// transaction as the check (two racing deploys cannot both start).
+    public func createRollout(service: String, state: BlueGreenState) throws(StoreError) -> Int64 {
+        try write { db in
+            if let running = try Int64.fetchOne(db, sql: "SELECT id FROM rollout WHERE service = ? AND phase NOT IN ('succeeded', 'failed') ORDER BY id LIMIT 1", arguments: [service]) {
+                throw StoreError(.conflict, "rollout \(running) of \(service) is still running; wait for it to end (slipway status \(service))", rolloutID: running)
+            }
+            try db.execute(sql: """
+                INSERT INTO rollout (service, kind, from_version, to_version, phase, state_json, started_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [service, state.kind.rawValue, state.fromVersion, state.targetVersion, state.phase.rawValue, Self.encode(state), state.startedAt])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func updateRollout(id: Int64, state: BlueGreenState, details: String? = nil) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: """
+                UPDATE rollout SET phase = ?, state_json = ?, reason = ?, ended_at = ?, details = COALESCE(?, details) WHERE id = ?
+                """, arguments: [state.phase.rawValue, Self.encode(state), state.failureReason, state.endedAt, details, id])
+        }
+    }
+
+    /// Rollouts that have not ended, with their persisted machine state.
+    public func activeRollouts() throws(StoreError) -> [(id: Int64, service: String, state: BlueGreenState)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, service, state_json FROM rollout WHERE phase NOT IN ('succeeded', 'failed') ORDER BY id").map { row in
+                (row["id"], row["service"], try Self.decode(BlueGreenState.self, row["state_json"]))
+            }
+        }
+    }
+
+    public func rollouts(service: String, limit: Int) throws(StoreError) -> [RolloutRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM rollout WHERE service = ? ORDER BY id DESC LIMIT ?", arguments: [service, limit]).map(Self.rolloutRecord)
+        }
+    }
+
+    public func rollout(id: Int64, withEvents: Bool = true) throws(StoreError) -> RolloutRecord? {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM rollout WHERE id = ?", arguments: [id]) else { return nil }
+            var record = try Self.rolloutRecord(row)
+            if withEvents {
+                record.events = try Row.fetchAll(db, sql: "SELECT * FROM event WHERE rollout_id = ? ORDER BY id", arguments: [id]).map(Self.eventRecord)
+            }
+            return record
+        }
+    }
+
+    public func activeRollout(service: String) throws(StoreError) -> RolloutRecord? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM rollout WHERE service = ? AND phase NOT IN ('succeeded', 'failed') ORDER BY id LIMIT 1", arguments: [service]).map(Self.rolloutRecord)
+        }
+    }
+
+    // MARK: events
+
+    @discardableResult
+    public func appendEvent(service: String, rolloutID: Int64?, kind: String, message: String, time: Double) throws(StoreError) -> Int64 {
+        try write { db in
+            try db.execute(sql: "INSERT INTO event (rollout_id, service, time, kind, message) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [rolloutID, service, time, kind, message])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func events(service: String, limit: Int) throws(StoreError) -> [RolloutEventRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM event WHERE service = ? ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [service, limit]).map(Self.eventRecord)
+        }
+    }
+
+    static func rolloutRecord(_ row: Row) throws -> RolloutRecord {
+        RolloutRecord(
+            id: row["id"], service: row["service"],
+            kind: RolloutKind(rawValue: row["kind"]) ?? .deploy,
+            fromVersion: row["from_version"], toVersion: row["to_version"],
+            phase: RolloutPhase(rawValue: row["phase"]) ?? .failed,
+            startedAt: row["started_at"], endedAt: row["ended_at"],
+            reason: row["reason"], details: row["details"])
+    }
+
+    static func eventRecord(_ row: Row) throws -> RolloutEventRecord {
+        RolloutEventRecord(id: row["id"], rolloutID: row["rollout_id"], service: row["service"], time: row["time"], kind: row["kind"], message: row["message"])
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import SlipwayCore
+
+/// Everything needed to start one instance of a release as a local process.
+public struct InstanceLaunch: Sendable {
+    public var instanceID: String
+    public var service: String
+    public var version: String
+    public var port: Int
+    /// argv with `{{port}}` / `{{version}}` already substituted.
+    public var arguments: [String]
+    public var environment: [String: String]
+    public var workingDirectory: String?
+    public var logPath: String
+
+    public init(instanceID: String, service: String, version: String, port: Int, arguments: [String], environment: [String: String], workingDirectory: String?, logPath: String) {
+        self.instanceID = instanceID
+        self.service = service
+        self.version = version
+        self.port = port
+        self.arguments = arguments
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.logPath = logPath
+    }
+
+    /// Builds the launch of `release` on `port`: placeholders substituted, environment =
+    /// a minimal inherited base + PORT/SLIPWAY_* + config `env` + release `--set-env`.
+    public static func make(release: ReleaseRecord, instanceID: String, port: Int, logPath: String, inherited: [String: String]) -> InstanceLaunch {
+        let spec = release.spec
+        let args = spec.run.map {
+            $0.replacingOccurrences(of: "{{port}}", with: String(port))
+              .replacingOccurrences(of: "{{version}}", with: release.version)
+        }
+        var env: [String: String] = [:]
+        for key in ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "TMPDIR"] {
+            if let value = inherited[key] { env[key] = value }
+        }
+        env["PORT"] = String(port)
+        env["SLIPWAY_SERVICE"] = release.service
+        env["SLIPWAY_VERSION"] = release.version
+        env["SLIPWAY_INSTANCE"] = instanceID
+        env.merge(spec.env) { _, new in new }
+        env.merge(release.extraEnv) { _, new in new }
+        return InstanceLaunch(instanceID: instanceID, service: release.service, version: release.version, port: port,
+                              arguments: args, environment: env, workingDirectory: spec.workingDirectory, logPath: logPath)
+    }
+}

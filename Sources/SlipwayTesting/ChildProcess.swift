@@ -1,0 +1,62 @@
+import Foundation
+
+/// A process started by a test (the real `slipway` binary, `hello-app`), with its
+/// output collected so tests can wait for a readiness line and show it on failure.
+public final class ChildProcess: @unchecked Sendable {
+    public let process: Process
+    private let lock = NSLock()
+    private var stdoutText = ""
+    private var stderrText = ""
+
+    public init(executable: String, arguments: [String], environment: [String: String]? = nil, workingDirectory: String? = nil) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "SLIPWAY_SERVER")
+        if let environment { env.merge(environment) { _, new in new } }
+        process.environment = env
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        out.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            guard let self, !d.isEmpty else { return }
+            self.lock.withLock { self.stdoutText += String(decoding: d, as: UTF8.self) }
+        }
+        err.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            guard let self, !d.isEmpty else { return }
+            self.lock.withLock { self.stderrText += String(decoding: d, as: UTF8.self) }
+        }
+        try process.run()
+    }
+
+    public var stdout: String { lock.withLock { stdoutText } }
+    public var stderr: String { lock.withLock { stderrText } }
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    /// Waits for the process to exit and returns its status.
+    public func wait(timeout: Duration = .seconds(60)) async throws -> Int32 {
+        _ = try await eventually("process \(process.executableURL?.lastPathComponent ?? "?") to exit", timeout: timeout, every: .milliseconds(20)) {
+            process.isRunning ? nil : true
+        }
+        // Let the pipes drain.
+        try? await Task.sleep(for: .milliseconds(50))
+        return process.terminationStatus
+    }
+
+    public func signal(_ sig: Int32) {
+        kill(process.processIdentifier, sig)
+    }
+}
+
+/// Runs a command to completion and returns (status, stdout, stderr).
+public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
+    let child = try ChildProcess(executable: executable, arguments: arguments, environment: environment)
+    let status = try await child.wait(timeout: timeout)
+    return (status, child.stdout, child.stderr)
+}

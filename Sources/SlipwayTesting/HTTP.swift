@@ -1,0 +1,37 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A tiny HTTP client for tests (real HTTP on loopback through AsyncHTTPClient).
+public enum TestHTTP {
+    public struct Reply: Sendable {
+        public var status: Int
+        public var body: String
+        public var headers: [(String, String)]
+        public func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+    }
+
+    public static func get(_ url: String, timeout: Duration = .seconds(10)) async throws -> Reply {
+        try await request(url, method: .GET, timeout: timeout)
+    }
+
+    public static func request(_ url: String, method: HTTPMethod, body: String? = nil, timeout: Duration = .seconds(10)) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let body {
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(timeout.milliseconds))
+        let bytes = try await response.body.collect(upTo: 16 << 20)
+        return Reply(status: Int(response.status.code), body: String(buffer: bytes), headers: response.headers.map { ($0.name, $0.value) })
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (s, a) = components
+        return s * 1000 + a / 1_000_000_000_000_000
+    }
+}

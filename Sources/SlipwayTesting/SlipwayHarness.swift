@@ -1,0 +1,107 @@
+import Foundation
+
+/// Runs the real `slipway` binary for end-to-end tests: a server on a fresh state
+/// directory with its API on a random port, plus CLI invocations against it.
+public final class SlipwayHarness: @unchecked Sendable {
+    public let directory: TemporaryDirectory
+    public let stateDir: String
+    public let slipway: String
+    public private(set) var server: ChildProcess?
+    public private(set) var apiURL: String = ""
+
+    public init() throws {
+        directory = try TemporaryDirectory(prefix: "slipway-e2e")
+        stateDir = directory.file("state")
+        slipway = try BuiltProducts.path("slipway")
+        _ = try BuiltProducts.path("hello-app")
+    }
+
+    /// A hello-app service config listening on a free loopback port.
+    public func helloConfig(name: String = "hello", listenPort: Int = freeLoopbackPort(), replicas: Int = 2, extra: String = "",
+                            keepPrevious: String = "10m", deployTimeout: String = "20s", drainTimeout: String = "10s") throws -> (path: String, port: Int) {
+        let text = """
+            service: \(name)
+            run: ["hello-app", "--port", "{{port}}", "--version", "{{version}}"]
+            health: { path: /health, interval: 100ms, timeout: 100ms, healthy: 2, unhealthy: 2, grace: 5s }
+            listen: 127.0.0.1:\(listenPort)
+            replicas: \(replicas)
+            strategy:
+              blue-green: { keep_previous: \(keepPrevious), deploy_timeout: \(deployTimeout), drain_timeout: \(drainTimeout) }
+            \(extra)
+            """
+        return (try directory.write("\(name).yml", text), listenPort)
+    }
+
+    /// Starts `slipway server` and waits for its readiness line (which names the API URL).
+    public func startServer(configs: [String] = [], extraArguments: [String] = []) async throws {
+        var args = ["server", "--state-dir", stateDir, "--api", "127.0.0.1:0"]
+        for c in configs { args += ["--config", c] }
+        let child = try ChildProcess(executable: slipway, arguments: args + extraArguments)
+        server = child
+        apiURL = try await eventually("slipway server to print its API URL", timeout: .seconds(60)) {
+            if !child.isRunning {
+                throw PollTimeout(description: "slipway server exited with \(child.process.terminationStatus): \(child.stderr)")
+            }
+            // Take the newest readiness block (a restarted server prints its own).
+            guard let line = child.stdout.split(separator: "\n").last(where: { $0.contains("API:") }),
+                  let start = line.range(of: "http://") else { return nil }
+            return String(line[start.lowerBound...].prefix { !$0.isWhitespace })
+        }
+    }
+
+    /// Runs a CLI command against the server; returns status and output.
+    @discardableResult
+    public func cli(_ arguments: [String], timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await runCommand(slipway, arguments, environment: ["SLIPWAY_SERVER": apiURL], timeout: timeout)
+    }
+
+    /// Kills the control plane with SIGKILL (the data plane and instances keep running).
+    public func killServer() async throws {
+        guard let server else { return }
+        server.signal(SIGKILL)
+        _ = try await server.wait()
+        self.server = nil
+    }
+
+    /// Stops everything: instances, data plane, control plane; then deletes the directory.
+    public func shutdown() async {
+        if server?.isRunning == true {
+            _ = try? await cli(["down"], timeout: .seconds(60))
+            _ = try? await server?.wait(timeout: .seconds(30))
+        }
+        // Whatever is left (a test that killed the control plane): kill by state dir.
+        Self.killProcesses(mentioning: stateDir)
+        directory.remove()
+    }
+
+    /// Kills every process whose command line mentions `text` and every instance whose
+    /// log lives under it (SIGKILL; tests only).
+    static func killProcesses(mentioning text: String) {
+        let fm = FileManager.default
+        for pid in (try? fm.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(pid) != nil {
+            if let cmd = fm.contents(atPath: "/proc/\(pid)/cmdline"), String(decoding: cmd, as: UTF8.self).contains(text) {
+                kill(Int32(pid)!, SIGKILL)
+                continue
+            }
+            for fd in ["1", "2"] {
+                if let target = try? fm.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"), target.hasPrefix(text) {
+                    kill(Int32(pid)!, SIGKILL)
+                    break
+                }
+            }
+        }
+    }
+
+    /// GETs the service's `/` through the router and returns the version that answered.
+    public func versionAt(port: Int) async throws -> String {
+        let reply = try await TestHTTP.get("http://127.0.0.1:\(port)/")
+        guard reply.status == 200, let v = reply.header("X-Version") else {
+            throw PollTimeout(description: "GET / answered \(reply.status): \(reply.body)")
+        }
+        return v
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

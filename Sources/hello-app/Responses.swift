@@ -1,0 +1,42 @@
+import NIOCore
+import NIOHTTP1
+
+/// Everything a connection needs, shared read-only by all event loops: settings and the
+/// pre-encoded bodies and headers of the fixed responses.
+final class App: Sendable {
+    let settings: Settings
+    let log: RequestLog
+    let hello: Response
+    let healthy: Response
+    let unhealthy: Response
+    let injectedError: Response
+    let notFound: Response
+
+    init(settings: Settings) {
+        self.settings = settings
+        self.log = RequestLog(version: settings.version)
+        let version = settings.version
+        hello = Response(.ok, "hello from \(version)\n", version: version)
+        healthy = Response(.ok, "ok", version: version)
+        unhealthy = Response(.serviceUnavailable, "unhealthy", version: version)
+        injectedError = Response(.internalServerError, "injected error (FAULT_ERROR_RATE)\n", version: version)
+        notFound = Response(.notFound, "not found", version: version)
+    }
+}
+
+/// A status, headers and body built once; writing it only retains the buffers.
+struct Response: Sendable {
+    let status: HTTPResponseStatus
+    let headers: HTTPHeaders
+    let body: ByteBuffer
+
+    init(_ status: HTTPResponseStatus, _ text: String, version: String) {
+        self.status = status
+        self.body = ByteBuffer(string: text)
+        self.headers = [
+            "content-type": "text/plain; charset=utf-8",
+            "content-length": String(body.readableBytes),
+            "x-version": version,
+        ]
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SlipwayServer
+
+/// The CLI's HTTP client of the control plane's API.
+struct APIClient {
+    let baseURL: String
+
+    /// An error answer of the API, or no answer at all.
+    struct Failure: Error {
+        let status: Int?
+        let body: APIErrorBody?
+        let message: String
+    }
+
+    func send<T: Decodable>(_ method: HTTPMethod, _ path: String, body: (some Encodable)? = Optional<Int>.none, as type: T.Type) async throws -> T {
+        let bytes = try await raw(method, path, body: body)
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer: bytes))
+        } catch {
+            throw Failure(status: nil, body: nil, message: "the server at \(baseURL) answered something unexpected to \(method) \(path): \(error)")
+        }
+    }
+
+    func raw(_ method: HTTPMethod, _ path: String, body: (some Encodable)? = Optional<Int>.none) async throws -> ByteBuffer {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let body {
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(body)))
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+        } catch {
+            throw Failure(status: nil, body: nil, message: "cannot reach the slipway server at \(baseURL) (\(error)); start one with `slipway server` or set --server / SLIPWAY_SERVER")
+        }
+        let bytes = try await response.body.collect(upTo: 64 << 20)
+        guard (200..<300).contains(Int(response.status.code)) else {
+            let decoded = try? JSONDecoder().decode(APIErrorBody.self, from: Data(buffer: bytes))
+            throw Failure(status: Int(response.status.code), body: decoded, message: decoded?.error.message ?? "HTTP \(response.status.code): \(String(buffer: bytes))")
+        }
+        return bytes
+    }
+
+    /// Streams a text answer to stdout as it arrives (logs --follow).
+    func stream(_ path: String) async throws {
+        let request = HTTPClientRequest(url: baseURL + path)
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .hours(24 * 365))
+        } catch {
+            throw Failure(status: nil, body: nil, message: "cannot reach the slipway server at \(baseURL) (\(error))")
+        }
+        guard response.status == .ok else {
+            let bytes = try await response.body.collect(upTo: 1 << 20)
+            let decoded = try? JSONDecoder().decode(APIErrorBody.self, from: Data(buffer: bytes))
+            throw Failure(status: Int(response.status.code), body: decoded, message: decoded?.error.message ?? "HTTP \(response.status.code)")
+        }
+        for try await chunk in response.body {
+            FileHandle.standardOutput.write(Data(buffer: chunk))
+        }
+    }
+}
+
+/// Runs an API call, turning failures into the documented exit codes and a message.
+func withAPI<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let failure as APIClient.Failure {
+        printError("error: \(failure.message)")
+        if let configErrors = failure.body?.error.configErrors {
+            for e in configErrors { printError("\(e.file):\(e.line):\(e.column): \(e.path): \(e.message)") }
+        }
+        throw failure.status == nil ? Exit.unreachable : Exit.failed
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import SlipwayCore
+import SlipwayServer
+
+struct DeployCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deploy",
+        abstract: "Roll out a release of a service (blue-green).",
+        discussion: "With --wait, exits 0 when the rollout succeeded and 1 when it failed, with the reason."
+    )
+
+    @Argument(help: "The service.")
+    var service: String
+
+    @Option(name: .long, help: "The release's version label.")
+    var version: String
+
+    @Option(name: .customLong("set-env"), help: ArgumentHelp("An environment variable of this release (repeatable).", valueName: "KEY=VALUE"))
+    var setEnv: [String] = []
+
+    @Flag(name: .long, help: "Block until the rollout ends.")
+    var wait = false
+
+    @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        for pair in setEnv {
+            guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
+                throw ValidationError("--set-env expects KEY=VALUE (got \(pair))")
+            }
+            let key = pair[..<eq]
+            guard key.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }), !(key.first?.isNumber ?? true) else {
+                throw ValidationError("--set-env \(pair): \(key) is not a valid environment variable name")
+            }
+        }
+    }
+
+    func run() async throws {
+        var env: [String: String] = [:]
+        for pair in setEnv {
+            let eq = pair.firstIndex(of: "=")!
+            env[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+        }
+        let api = client.client()
+        let record = try await withAPI {
+            try await api.send(.POST, "/v1/services/\(service.urlPathEscaped)/deploy", body: DeployRequest(version: version, env: env), as: RolloutRecord.self)
+        }
+        try await RolloutWatcher(api: api, output: client.output).finish(record, wait: wait)
+    }
+}
+
+struct RollbackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollback",
+        abstract: "Put traffic back on the previous (or named) release: at once when it is still warm.",
+        discussion: "Waits for the rollback to end; exits 0 when traffic is on the target release."
+    )
+
+    @Argument(help: "The service.")
+    var service: String
+
+    @Option(name: .long, help: "The release to go back to (default: the previous one).")
+    var to: String?
+
+    @Flag(name: .long, help: "Return as soon as the rollback started.")
+    var noWait = false
+
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        let api = client.client()
+        let record = try await withAPI {
+            try await api.send(.POST, "/v1/services/\(service.urlPathEscaped)/rollback", body: RollbackRequest(to: to), as: RolloutRecord.self)
+        }
+        try await RolloutWatcher(api: api, output: client.output).finish(record, wait: !noWait)
+    }
+}
+
+/// Follows a rollout until it ends, printing its events as they happen.
+struct RolloutWatcher {
+    let api: APIClient
+    let output: OutputFormat
+
+    func finish(_ started: RolloutRecord, wait: Bool) async throws {
+        var record = started
+        var seen = Set<Int64>()
+        if output == .text {
+            print("rollout \(record.id): \(record.kind.rawValue) of \(record.service) to \(record.toVersion)" + (record.fromVersion.map { " from \($0)" } ?? ""))
+            printEvents(record, seen: &seen)
+        }
+        if wait {
+            while !record.phase.isTerminal {
+                try await Task.sleep(for: .milliseconds(200))
+                record = try await withAPI { try await api.send(.GET, "/v1/rollouts/\(record.id)", as: RolloutRecord.self) }
+                if output == .text { printEvents(record, seen: &seen) }
+            }
+        }
+        if output == .json {
+            try printJSON(record)
+        } else if record.phase.isTerminal {
+            print(Format.outcome(record))
+            if record.phase == .failed, let details = record.details, !details.isEmpty { print(details) }
+        } else {
+            print("rollout \(record.id) is \(record.phase.rawValue); follow it with `slipway status \(record.service)`")
+        }
+        if record.phase == .failed { throw Exit.failed }
+    }
+
+    func printEvents(_ record: RolloutRecord, seen: inout Set<Int64>) {
+        for event in record.events ?? [] where !seen.contains(event.id) {
+            seen.insert(event.id)
+            print("  \(Format.time(event.time))  \(event.kind.padding(toLength: 18, withPad: " ", startingAt: 0)) \(event.message)")
+        }
+    }
+}
+
+extension String {
+    var urlPathEscaped: String {
+        addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? self
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SlipwayCore
+import SlipwayServer
+
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Run the control plane (API, controller, store); starts the data plane if it is not running.",
+        discussion: """
+            With --config, each file is applied at start, and a service that has never been \
+            deployed gets its first release (--initial-version). SIGINT/SIGTERM stop the control \
+            plane only: the router and the instances keep serving; `slipway down` stops everything.
+            """
+    )
+
+    @Option(name: .long, help: "Directory for the database, logs and sockets.")
+    var stateDir: String = ".slipway"
+
+    @Option(name: .long, help: ArgumentHelp("Address of the API (default \(Defaults.apiAddress)).", valueName: "HOST:PORT"))
+    var api: String = Defaults.apiAddress.description
+
+    @Option(name: .long, help: ArgumentHelp("A slipway.yml to apply at start (repeatable).", valueName: "FILE"))
+    var config: [String] = []
+
+    @Option(name: .long, help: "Version label of the first release of a service that has none.")
+    var initialVersion: String = Defaults.initialVersion
+
+    func validate() throws {
+        guard ListenAddress(parsing: api, defaultHost: "127.0.0.1") != nil else {
+            throw ValidationError("--api must be HOST:PORT, e.g. 127.0.0.1:7878 (got \(api))")
+        }
+        for file in config where !FileManager.default.isReadableFile(atPath: file) {
+            throw ValidationError("--config \(file): no such readable file")
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "slipway")
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        guard let address = ListenAddress(parsing: api, defaultHost: "127.0.0.1") else { throw Exit.failed }
+        do {
+            try await ServerRuntime.run(.init(stateDirectory: stateDir, api: address, configFiles: config, initialVersion: initialVersion, logger: logger))
+        } catch let error as ServerRuntime.StartupError {
+            printError("error: \(error.description)")
+            throw Exit.failed
+        } catch let error as ControllerError {
+            printError("error: \(error.description)")
+            throw Exit.failed
+        }
+    }
+}
+
+struct RouterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "router",
+        abstract: "Run the data plane (started by `slipway server`; not usually run by hand).",
+        shouldDisplay: false
+    )
+
+    @Option(name: .long, help: "The state directory shared with the control plane.")
+    var stateDir: String = ".slipway"
+
+    func run() async throws {
+        var logger = Logger(label: "slipway-router")
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        signal(SIGPIPE, SIG_IGN)
+        try await DataPlaneServer.run(stateDirectory: try StateDirectory(stateDir), logger: logger)
+    }
+}
+
+struct DownCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "down",
+        abstract: "Stop every instance, the data plane and the control plane."
+    )
+
+    @OptionGroup var client: ClientOptions
+
+    @Flag(name: .long, help: "Stop only the control plane; the router and instances keep serving.")
+    var controlPlaneOnly = false
+
+    func run() async throws {
+        let reply = try await withAPI {
+            try await client.client().send(.POST, "/v1/shutdown", body: ShutdownRequest(dataPlane: !controlPlaneOnly), as: LivenessReply.self)
+        }
+        print(reply.status)
+    }
+}

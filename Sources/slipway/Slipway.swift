@@ -1,0 +1,20 @@
+import ArgumentParser
+
+@main
+struct Slipway: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "slipway",
+        abstract: "Zero-downtime deploys, instant rollbacks.",
+        discussion: """
+            Exit codes: 0 success; 1 the operation failed (a rollout failed or was rolled back, \
+            the config is invalid, the server refused the request); 3 the server cannot be reached; \
+            64 the command line is wrong.
+            """,
+        version: "0.1.0",
+        subcommands: [
+            ServerCommand.self, DeployCommand.self, RollbackCommand.self, StatusCommand.self,
+            HistoryCommand.self, LogsCommand.self, ApplyCommand.self, ValidateCommand.self,
+            SchemaCommand.self, DownCommand.self, RouterCommand.self,
+        ]
+    )
+}

@@ -1,0 +1,157 @@
+import Foundation
+@testable import SlipwayConfig
+import SlipwayCore
+import Testing
+import Yams
+
+@Suite struct ConfigLoaderTests {
+    static let everyKey = """
+        service: web-api
+        run: ["./bin/web", "--port", "{{port}}", "--label=v{{version}}", "--workers", 4]
+        env:
+          LOG_LEVEL: debug
+          WORKERS: 4
+          DEBUG: true
+          _UNDERSCORE: ""
+        working_dir: app
+        health:
+          path: /healthz
+          interval: 2s
+          timeout: 1500ms
+          healthy: 3
+          unhealthy: 5
+          grace: 1m30s
+        listen: 0.0.0.0:9090
+        hosts: [Example.COM, api.example.com]
+        replicas: 3
+        upstream_timeout: 45
+        strategy:
+          blue-green:
+            keep_previous: 0
+            deploy_timeout: 2m
+            drain_timeout: 10s
+
+        """
+
+    @Test func parsesEveryKey() throws {
+        let spec = try ConfigLoader.parse(Self.everyKey, fileName: "slipway.yml", baseDirectory: "/srv/web")
+        let expected = ServiceSpec(
+            name: "web-api",
+            run: ["./bin/web", "--port", "{{port}}", "--label=v{{version}}", "--workers", "4"],
+            env: ["LOG_LEVEL": "debug", "WORKERS": "4", "DEBUG": "true", "_UNDERSCORE": ""],
+            workingDirectory: "/srv/web/app",
+            health: HealthSpec(path: "/healthz", interval: .seconds(2), timeout: .milliseconds(1500), healthy: 3, unhealthy: 5, grace: .seconds(90)),
+            listen: ListenAddress(host: "0.0.0.0", port: 9090),
+            hosts: ["example.com", "api.example.com"],
+            replicas: 3,
+            strategy: .blueGreen(BlueGreenSpec(keepPrevious: .zero, deployTimeout: .seconds(120), drainTimeout: .seconds(10))),
+            upstreamTimeout: .seconds(45)
+        )
+        #expect(spec == expected)
+        // The spec survives the JSON form the store and API use.
+        let json = try JSONEncoder().encode(spec)
+        #expect(try JSONDecoder().decode(ServiceSpec.self, from: json) == spec)
+    }
+
+    /// The all-keys config above must use every key the field tables define, so a new key
+    /// cannot be added without a parsing test.
+    @Test func everyKeyTestCoversTheFieldTables() throws {
+        let root = try #require(try Yams.compose(yaml: Self.everyKey))
+        var used: Set<String> = []
+        func walk(_ node: Node, _ prefix: String) {
+            guard case .mapping(let mapping) = node, prefix != "env" else { return }
+            for (key, value) in mapping {
+                let path = prefix.isEmpty ? key.string! : "\(prefix).\(key.string!)"
+                used.insert(path)
+                walk(value, path)
+            }
+        }
+        walk(root, "")
+        #expect(used == Set(ConfigSchema.acceptedKeys))
+    }
+
+    @Test func appliesDefaultsFromCore() throws {
+        let spec = try ConfigLoader.parse(minimal, fileName: "slipway.yml", baseDirectory: nil)
+        #expect(spec == ServiceSpec(name: "web", run: ["./web", "--port", "{{port}}"]))
+        #expect(spec.health == HealthSpec())
+        #expect(spec.replicas == Defaults.replicas)
+        #expect(spec.listen == Defaults.listen)
+        #expect(spec.strategy == .blueGreen(BlueGreenSpec()))
+        #expect(spec.workingDirectory == nil)
+    }
+
+    @Test func shortHealthIntervalShortensTheDefaultTimeout() throws {
+        let spec = try ConfigLoader.parse(minimal + "health: {interval: 300ms}\n", fileName: "slipway.yml", baseDirectory: nil)
+        #expect(spec.health.interval == .milliseconds(300))
+        #expect(spec.health.timeout == .milliseconds(300))
+    }
+
+    @Test(arguments: [
+        ("strategy: blue-green", BlueGreenSpec()),
+        ("strategy:\n  blue-green:", BlueGreenSpec()),
+        ("strategy: {blue-green: {}}", BlueGreenSpec()),
+        ("strategy: {blue-green: {drain_timeout: 1}}", BlueGreenSpec(drainTimeout: .seconds(1))),
+    ])
+    func strategyForms(yaml: String, expected: BlueGreenSpec) throws {
+        let spec = try ConfigLoader.parse(minimal + yaml + "\n", fileName: "slipway.yml", baseDirectory: nil)
+        #expect(spec.strategy == .blueGreen(expected))
+    }
+
+    @Test(arguments: [
+        ("listen: 127.0.0.1:8080", ListenAddress(host: "127.0.0.1", port: 8080)),
+        ("listen: \":8081\"", ListenAddress(host: "0.0.0.0", port: 8081)),
+        ("listen: 8082", ListenAddress(host: "0.0.0.0", port: 8082)),
+        ("listen: \"[::1]:8083\"", ListenAddress(host: "::1", port: 8083)),
+    ])
+    func listenForms(yaml: String, expected: ListenAddress) throws {
+        let spec = try ConfigLoader.parse(minimal + yaml + "\n", fileName: "slipway.yml", baseDirectory: nil)
+        #expect(spec.listen == expected)
+    }
+
+    @Test func durationForms() throws {
+        let yaml = minimal + "health: {interval: 1m30s, timeout: 1.5, grace: 0}\nupstream_timeout: \"90\"\n"
+        let spec = try ConfigLoader.parse(yaml, fileName: "slipway.yml", baseDirectory: nil)
+        #expect(spec.health.interval == .seconds(90))
+        #expect(spec.health.timeout == .milliseconds(1500))
+        #expect(spec.health.grace == .zero)
+        #expect(spec.upstreamTimeout == .seconds(90))
+    }
+
+    @Test func loadsTheExampleConfig() throws {
+        let spec = try ConfigLoader.load(file: exampleConfigPath)
+        #expect(spec.name == "hello")
+        #expect(spec.run == ["hello-app", "--port", "{{port}}", "--version", "{{version}}"])
+        #expect(spec.health == HealthSpec(path: "/health", interval: .milliseconds(500), timeout: .milliseconds(500), healthy: 2, unhealthy: 3, grace: .seconds(10)))
+        #expect(spec.listen == ListenAddress(host: "127.0.0.1", port: 8080))
+        #expect(spec.replicas == 2)
+        #expect(spec.strategy == .blueGreen(BlueGreenSpec(keepPrevious: .seconds(600), deployTimeout: .seconds(60), drainTimeout: .seconds(30))))
+        #expect(spec.workingDirectory == repositoryRoot.appendingPathComponent("Examples/hello").path)
+    }
+
+    @Test func workingDirectoryResolution() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("slipway.yml").path
+
+        try minimal.write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try ConfigLoader.load(file: file).workingDirectory == directory.standardizedFileURL.path)
+
+        try (minimal + "working_dir: ../srv/./app\n").write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try ConfigLoader.load(file: file).workingDirectory == directory.deletingLastPathComponent().appendingPathComponent("srv/app").standardizedFileURL.path)
+
+        try (minimal + "working_dir: /opt/web\n").write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try ConfigLoader.load(file: file).workingDirectory == "/opt/web")
+
+        #expect(try ConfigLoader.parse(minimal + "working_dir: app\n", fileName: "x", baseDirectory: nil).workingDirectory == "app")
+    }
+
+    @Test func missingFileNamesTheFile() {
+        #expect {
+            _ = try ConfigLoader.load(file: "/nonexistent/slipway.yml")
+        } throws: { error in
+            let errors = (error as? ConfigErrors)?.errors ?? []
+            return errors.count == 1 && errors[0].description.hasPrefix("/nonexistent/slipway.yml:1:1: cannot read the file")
+        }
+    }
+}

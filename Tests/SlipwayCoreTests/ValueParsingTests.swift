@@ -1,0 +1,38 @@
+import SlipwayCore
+import Testing
+
+@Suite struct DurationTextTests {
+    @Test(arguments: [
+        ("500ms", Int64(500)), ("2s", 2000), ("1m30s", 90_000), ("10m", 600_000), ("1h", 3_600_000), ("1.5s", 1500), ("3", 3000), ("0s", 0),
+    ])
+    func parses(text: String, ms: Int64) {
+        #expect(DurationText.parse(text)?.milliseconds == ms)
+    }
+
+    @Test(arguments: ["", "s", "10x", "-1s", "1s2", "ten seconds", "1 s"])
+    func rejects(text: String) {
+        #expect(DurationText.parse(text) == nil)
+    }
+
+    @Test func formatsShortest() {
+        #expect(DurationText.format(.seconds(600)) == "10m")
+        #expect(DurationText.format(.milliseconds(1500)) == "1500ms")
+        #expect(DurationText.format(.seconds(3600)) == "1h")
+        #expect(DurationText.format(.zero) == "0s")
+    }
+}
+
+@Suite struct ListenAddressTests {
+    @Test func parsesForms() {
+        #expect(ListenAddress(parsing: "127.0.0.1:8080") == ListenAddress(host: "127.0.0.1", port: 8080))
+        #expect(ListenAddress(parsing: ":8080") == ListenAddress(host: "0.0.0.0", port: 8080))
+        #expect(ListenAddress(parsing: "8080") == ListenAddress(host: "0.0.0.0", port: 8080))
+        #expect(ListenAddress(parsing: "[::1]:9000") == ListenAddress(host: "::1", port: 9000))
+        #expect(ListenAddress(host: "::1", port: 9000).description == "[::1]:9000")
+    }
+
+    @Test(arguments: ["", "host:", "host:99999", "[::1]9000", "a:b:c", "host:-1"])
+    func rejects(text: String) {
+        #expect(ListenAddress(parsing: text) == nil)
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import SlipwayCore
+import SlipwayTesting
+import Testing
+
+/// Decodes the JSON a CLI command printed.
+func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+    try JSONDecoder().decode(T.self, from: Data(text.utf8))
+}
+
+/// Starts a harness with the hello service deployed as v1 and serving through the router.
+func startHello(replicas: Int = 2, extra: String = "", keepPrevious: String = "10m", deployTimeout: String = "20s", healthy: Int? = nil) async throws -> (SlipwayHarness, Int) {
+    let h = try SlipwayHarness()
+    let (config, port) = try h.helloConfig(replicas: replicas, extra: extra, keepPrevious: keepPrevious, deployTimeout: deployTimeout)
+    if let healthy {
+        let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "healthy: 2,", with: "healthy: \(healthy),")
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+    }
+    try await h.startServer(configs: [config])
+    _ = try await eventually("v1 to serve through the router") {
+        (try? await h.versionAt(port: port)) == "v1" ? true : nil
+    }
+    return (h, port)
+}
+
+/// Sends requests through the router until stopped, counting failures (non-200 or
+/// connection errors). Bounded: at most `limit` requests.
+final class TrafficProbe: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ok = 0
+    private var failures: [String] = []
+    private var versions: [String: Int] = [:]
+    private var task: Task<Void, Never>?
+
+    init(port: Int, limit: Int = 20_000) {
+        task = Task { [weak self] in
+            var n = 0
+            while !Task.isCancelled && n < limit {
+                n += 1
+                do {
+                    let reply = try await TestHTTP.get("http://127.0.0.1:\(port)/", timeout: .seconds(10))
+                    self?.record(reply.status == 200 ? nil : "HTTP \(reply.status): \(reply.body)", version: reply.header("X-Version"))
+                } catch {
+                    self?.record("\(error)", version: nil)
+                }
+            }
+        }
+    }
+
+    private func record(_ failure: String?, version: String?) {
+        lock.withLock {
+            if let failure { failures.append(failure) } else { ok += 1 }
+            if let version { versions[version, default: 0] += 1 }
+        }
+    }
+
+    func stop() async -> (ok: Int, failures: [String], versions: [String: Int]) {
+        task?.cancel()
+        await task?.value
+        return lock.withLock { (ok, failures, versions) }
+    }
+}

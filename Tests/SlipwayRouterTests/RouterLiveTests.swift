@@ -1,0 +1,178 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SlipwayCore
+import Testing
+@testable import SlipwayRouter
+
+/// Real sockets on 127.0.0.1: upstreams, router and client on port 0.
+@Suite(.serialized) struct RouterLiveTests {
+    static let listen = ListenAddress(host: "127.0.0.1", port: 0)
+    static let fastHealth = HealthSpec(path: "/health", interval: .milliseconds(50), timeout: .seconds(1), healthy: 1, unhealthy: 1000, grace: .zero)
+
+    static func route(_ groups: [BackendGroup], timeout: Duration = .seconds(30)) -> ServiceRoute {
+        ServiceRoute(service: "web", listen: listen, groups: groups, health: fastHealth, upstreamTimeout: timeout)
+    }
+
+    static func group(_ version: String, _ weight: Int, _ upstreams: [TestUpstream]) -> BackendGroup {
+        BackendGroup(version: version, weight: weight, endpoints: upstreams.map { Endpoint(id: $0.name, host: "127.0.0.1", port: $0.port) })
+    }
+
+    struct Rig {
+        let group: MultiThreadedEventLoopGroup
+        let router: Router
+        var port: Int
+
+        static func start(_ table: RouteTable) async throws -> Rig {
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+            let router = Router(eventLoopGroup: group, logger: Logger(label: "test"))
+            let failures = await router.apply(table)
+            #expect(failures.isEmpty)
+            let port = try #require(router.boundPort(for: RouterLiveTests.listen))
+            let ids = Set(table.services.flatMap { $0.groups.flatMap { $0.endpoints.map(\.id) } })
+            #expect(try await eventually { router.health().filter { ids.contains($0.id) && $0.healthy }.count == ids.count })
+            return Rig(group: group, router: router, port: port)
+        }
+
+        func stop() async {
+            await router.shutdown()
+            try? await group.shutdownGracefully()
+        }
+    }
+
+    @Test func keepAliveConnectionSurvivesASwitch() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let v1 = try await TestUpstream.start(name: "v1", group: group)
+        let v2 = try await TestUpstream.start(name: "v2", group: group)
+        let rig = try await Rig.start(RouteTable(generation: 1, services: [Self.route([Self.group("v1", 100, [v1]), Self.group("v2", 0, [v2])])]))
+        let client = try await TestClient.connect(port: rig.port, group: group)
+
+        let first = try await client.send(.GET, "/")
+        #expect(first.status == .ok)
+        #expect(first.body == "v1")
+        #expect(first.headers["X-Seen-Forwarded-For"] == ["127.0.0.1"])
+        #expect(first.headers["X-Request-Id"] == first.headers["X-Seen-Request-Id"])
+
+        #expect(await rig.router.apply(RouteTable(generation: 2, services: [Self.route([Self.group("v1", 0, [v1]), Self.group("v2", 100, [v2])])])).isEmpty)
+        #expect(rig.router.currentTable.generation == 2)
+        // An older table is ignored.
+        _ = await rig.router.apply(RouteTable(generation: 1, services: []))
+        #expect(rig.router.currentTable.generation == 2)
+
+        let second = try await client.send(.GET, "/")
+        #expect(second.body == "v2")
+        #expect(client.channel.isActive)
+        let third = try await client.send(.HEAD, "/")
+        #expect(third.status == .ok)
+        #expect(third.body.isEmpty)
+        #expect(try await client.send(.GET, "/").body == "v2")
+        #expect(v2.connections.load(ordering: .relaxed) >= 1)
+
+        let stats = rig.router.stats(window: .seconds(60))
+        #expect(stats.first { $0.version == "v1" }?.requests == 1)
+        #expect(stats.first { $0.version == "v2" }?.status2xx == 3)
+        #expect(stats.first { $0.version == "v2" }?.latencyP99Ms != nil)
+
+        await client.close()
+        await rig.stop()
+        await v1.stop()
+        await v2.stop()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func slowUpstreamGets504() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let v1 = try await TestUpstream.start(name: "v1", group: group)
+        let rig = try await Rig.start(RouteTable(generation: 1, services: [Self.route([Self.group("v1", 100, [v1])], timeout: .milliseconds(200))]))
+        let client = try await TestClient.connect(port: rig.port, group: group)
+        let started = ContinuousClock.now
+        let response = try await client.send(.GET, "/slow?ms=5000")
+        #expect(response.status == .gatewayTimeout)
+        #expect(response.body.contains("did not answer within 200ms"))
+        #expect(ContinuousClock.now - started < .seconds(4))
+        #expect(try await client.send(.GET, "/").body == "v1", "the client connection stays usable")
+        #expect(rig.router.stats(window: .seconds(60)).first?.upstreamErrors == 1)
+        await client.close()
+        await rig.stop()
+        await v1.stop()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func getIsRetriedWhenAnInstanceStopsListening() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let a = try await TestUpstream.start(name: "a", group: group)
+        let b = try await TestUpstream.start(name: "b", group: group)
+        let rig = try await Rig.start(RouteTable(generation: 1, services: [Self.route([Self.group("v1", 100, [a, b])])]))
+        await b.stop()
+        let client = try await TestClient.connect(port: rig.port, group: group)
+        for _ in 0..<8 {
+            let response = try await client.send(.GET, "/")
+            #expect(response.status == .ok)
+            #expect(response.body == "a")
+        }
+        let health = rig.router.health()
+        #expect(health.first { $0.id == "b" }?.inflight == 0)
+        await client.close()
+        await rig.stop()
+        await a.stop()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func inFlightRequestDrainsAfterASwitch() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let v1 = try await TestUpstream.start(name: "v1", group: group)
+        let v2 = try await TestUpstream.start(name: "v2", group: group)
+        let rig = try await Rig.start(RouteTable(generation: 1, services: [Self.route([Self.group("v1", 100, [v1]), Self.group("v2", 0, [v2])])]))
+        let slowClient = try await TestClient.connect(port: rig.port, group: group)
+        let client = try await TestClient.connect(port: rig.port, group: group)
+
+        async let slow = slowClient.send(.GET, "/slow?ms=700")
+        #expect(try await eventually { rig.router.health().first { $0.id == "v1" }?.inflight == 1 })
+        _ = await rig.router.apply(RouteTable(generation: 2, services: [Self.route([Self.group("v1", 0, [v1]), Self.group("v2", 100, [v2])])]))
+        #expect(try await client.send(.GET, "/").body == "v2")
+        #expect(rig.router.health().first { $0.id == "v1" }?.inflight == 1)
+        let drained = try await slow
+        #expect(drained.status == .ok)
+        #expect(drained.body == "v1")
+        #expect(try await eventually { rig.router.health().first { $0.id == "v1" }?.inflight == 0 })
+
+        await slowClient.close()
+        await client.close()
+        await rig.stop()
+        await v1.stop()
+        await v2.stop()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func largeUploadStreamsWithBoundedMemory() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let v1 = try await TestUpstream.start(name: "v1", group: group)
+        let rig = try await Rig.start(RouteTable(generation: 1, services: [Self.route([Self.group("v1", 100, [v1])])]))
+        let client = try await TestClient.connect(port: rig.port, group: group)
+        _ = try await client.send(.POST, "/count", uploadBytes: 1024 * 1024)
+        let before = Self.peakResidentKB()
+        let size = 200 * 1024 * 1024
+        let response = try await client.send(.POST, "/count", uploadBytes: size)
+        #expect(response.status == .ok)
+        #expect(response.body == "\(size)")
+        let after = Self.peakResidentKB()
+        if let before, let after {
+            // Buffering the body anywhere in this process would raise the peak by ~200 MB.
+            #expect(after - before < 64 * 1024, "peak RSS grew by \(after - before) kB")
+        }
+        await client.close()
+        await rig.stop()
+        await v1.stop()
+        try await group.shutdownGracefully()
+    }
+
+    /// VmHWM from /proc/self/status, in kB (nil off Linux).
+    static func peakResidentKB() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            return Int(line.filter(\.isNumber))
+        }
+        return nil
+    }
+}

@@ -1,0 +1,52 @@
+import Testing
+@testable import SlipwayRouter
+
+@Suite struct StatsWindowTests {
+    let s: UInt64 = 1_000_000_000
+
+    @Test func countsOnlyTheRequestedWindow() {
+        var w = StatsWindow()
+        w.record(status: 200, routerError: false, latencyMicros: 1_000, nowNanos: 1000 * s)
+        w.record(status: 500, routerError: false, latencyMicros: 2_000, nowNanos: 1030 * s)
+        w.record(status: 502, routerError: true, latencyMicros: 3_000, nowNanos: 1059 * s + 5)
+        w.record(status: 404, routerError: false, latencyMicros: 4_000, nowNanos: 1059 * s)
+
+        var last30 = StatsSummary()
+        w.collect(windowSeconds: 30, nowNanos: 1059 * s, into: &last30)
+        #expect(last30.totals.requests == 3)
+        #expect(last30.totals.byClass.5 == 2)
+        #expect(last30.totals.byClass.4 == 1)
+        #expect(last30.totals.byClass.2 == 0)
+        #expect(last30.totals.upstreamErrors == 1)
+
+        var last60 = StatsSummary()
+        w.collect(windowSeconds: 60, nowNanos: 1059 * s, into: &last60)
+        #expect(last60.totals.requests == 4)
+        let report = last60.versionStats(service: "web", version: "v1", windowSeconds: 60)
+        #expect(report.status2xx == 1)
+        #expect(report.latencyMaxMs.map { abs($0 - 4) < 0.1 } == true)
+        #expect(report.latencyP50Ms.map { abs($0 - 2) < 0.1 } == true)
+    }
+
+    @Test func slotsAreReusedAfterFiveMinutes() {
+        var w = StatsWindow()
+        w.record(status: 200, routerError: false, latencyMicros: 10, nowNanos: 10 * s)
+        w.record(status: 200, routerError: false, latencyMicros: 10, nowNanos: (10 + 300) * s)
+        var summary = StatsSummary()
+        w.collect(windowSeconds: 300, nowNanos: 310 * s, into: &summary)
+        #expect(summary.totals.requests == 1)
+        var empty = StatsSummary()
+        w.collect(windowSeconds: 60, nowNanos: 1000 * s, into: &empty)
+        #expect(empty.totals.requests == 0)
+        #expect(empty.versionStats(service: "a", version: "b", windowSeconds: 60).latencyP99Ms == nil)
+    }
+
+    @Test func recorderMergesShards() {
+        let r = VersionStatsRecorder(service: "web", version: "v1", shardCount: 2)
+        r.record(shard: 0, status: 200, routerError: false, latencyMicros: 5, nowNanos: 50 * s)
+        r.record(shard: 1, status: 503, routerError: false, latencyMicros: 7, nowNanos: 50 * s)
+        let summary = r.summary(windowSeconds: 10, nowNanos: 55 * s)
+        #expect(summary.totals.requests == 2)
+        #expect(summary.latency?.totalCount == 2)
+    }
+}
