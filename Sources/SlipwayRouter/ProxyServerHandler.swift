@@ -167,9 +167,11 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
             upstream.write(.body(.byteBuffer(buffer)))
             needsUpstreamFlush = true
             if !upstream.isWritable {
+                // Flushing may drain the socket and restore writability synchronously, so
+                // check again afterwards or the hold would never be released.
                 upstream.flush()
                 needsUpstreamFlush = false
-                holdClientReads(true)
+                if !upstream.isWritable { holdClientReads(true) }
             }
         case .idle, .localPending, .discarding:
             break
@@ -315,7 +317,7 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
             if !context.channel.isWritable {
                 context.flush()
-                upstream?.holdReads(true)
+                if !context.channel.isWritable { upstream?.holdReads(true) }
             }
         case .end(let trailers):
             detachUpstream(reusable: upstreamKeepAlive && requestEnded)

@@ -9,7 +9,15 @@ public struct RouterClient: Sendable {
     let socketPath: String
     let http: HTTPClient
 
-    public init(socketPath: String, http: HTTPClient = .shared) {
+    /// Fails fast when the socket does not answer (the caller decides about retries).
+    public static let sharedClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(2)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
+    public init(socketPath: String, http: HTTPClient = RouterClient.sharedClient) {
         self.socketPath = socketPath
         self.http = http
     }

@@ -5,6 +5,15 @@ import NIOCore
 import NIOHTTP1
 import SlipwayServer
 
+/// One HTTP client for the CLI's life. Connection failures are reported at once
+/// (no retrying until the deadline), so an unreachable server fails fast.
+let cliHTTPClient: HTTPClient = {
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool.retryConnectionEstablishment = false
+    configuration.timeout.connect = .seconds(5)
+    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+}()
+
 /// The CLI's HTTP client of the control plane's API.
 struct APIClient {
     let baseURL: String
@@ -34,7 +43,7 @@ struct APIClient {
         }
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+            response = try await cliHTTPClient.execute(request, timeout: .seconds(120))
         } catch {
             throw Failure(status: nil, body: nil, message: "cannot reach the slipway server at \(baseURL) (\(error)); start one with `slipway server` or set --server / SLIPWAY_SERVER")
         }
@@ -51,7 +60,7 @@ struct APIClient {
         let request = HTTPClientRequest(url: baseURL + path)
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .hours(24 * 365))
+            response = try await cliHTTPClient.execute(request, timeout: .hours(24 * 365))
         } catch {
             throw Failure(status: nil, body: nil, message: "cannot reach the slipway server at \(baseURL) (\(error))")
         }

@@ -26,7 +26,7 @@ final class EmbeddedConnector: UpstreamConnector, @unchecked Sendable {
             let handler = try UpstreamHandler.configure(channel)
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: endpoint.endpoint.port)).wait()
             channels.append((endpoint.id, channel))
-            return loop.makeSucceededFuture(handler)
+            return loop.assumeIsolated().makeSucceededFuture(handler)
         } catch {
             return loop.makeFailedFuture(error)
         }

@@ -151,10 +151,19 @@ import Testing
 
         try proxy.send("0\r\n\r\n")
         #expect(try EmbeddedProxy.drain(up) == "0\r\n\r\n")
+        let upstreamReads = ReadCounter()
+        try up.pipeline.syncOperations.addHandler(upstreamReads, position: .first)
         try up.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"))
-        // The client cannot take more: reads from the instance stop.
         let out1 = try proxy.clientOutput()
         #expect(out1.contains("3\r\nabc\r\n"))
+        // The client cannot take more: reads from the instance stop.
+        proxy.client.isWritable = false
+        proxy.client.pipeline.fireChannelWritabilityChanged()
+        up.read()
+        #expect(upstreamReads.count == 0, "upstream read must be held while the client is not writable")
+        proxy.client.isWritable = true
+        proxy.client.pipeline.fireChannelWritabilityChanged()
+        #expect(upstreamReads.count == 1)
         try up.writeInbound(ByteBuffer(string: "0\r\n\r\n"))
         #expect(try proxy.clientOutput() == "0\r\n\r\n")
         #expect(proxy.context.pool.idleCount == 1)

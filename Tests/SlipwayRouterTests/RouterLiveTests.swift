@@ -167,6 +167,27 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    @Test func largeDownloadStreamsWithBoundedMemory() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let v1 = try await TestUpstream.start(name: "v1", group: group)
+        let rig = try await Rig.start(RouteTable(generation: 1, services: [Self.route([Self.group("v1", 100, [v1])])]))
+        let client = try await TestClient.connect(port: rig.port, group: group)
+        _ = try await client.send(.GET, "/download?bytes=1048576")
+        let before = Self.peakResidentKB()
+        let size = 200 * 1024 * 1024
+        let response = try await client.send(.GET, "/download?bytes=\(size)")
+        #expect(response.status == .ok)
+        #expect(response.bodyBytes == size)
+        let after = Self.peakResidentKB()
+        if let before, let after {
+            #expect(after - before < 64 * 1024, "peak RSS grew by \(after - before) kB")
+        }
+        await client.close()
+        await rig.stop()
+        await v1.stop()
+        try await group.shutdownGracefully()
+    }
+
     /// VmHWM from /proc/self/status, in kB (nil off Linux).
     static func peakResidentKB() -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }

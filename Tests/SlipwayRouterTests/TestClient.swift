@@ -8,7 +8,9 @@ final class TestClient: Sendable {
     struct Response: Sendable {
         var status: HTTPResponseStatus
         var headers: HTTPHeaders
+        /// The first KiB of the body (enough for tests; large downloads are only counted).
         var body: String
+        var bodyBytes = 0
     }
 
     struct Request: Sendable {
@@ -87,7 +89,10 @@ final class TestClient: Sendable {
             case .head(let head):
                 response = Response(status: head.status, headers: head.headers, body: "")
             case .body(let buffer):
-                response?.body += String(buffer: buffer)
+                response?.bodyBytes += buffer.readableBytes
+                if let count = response?.body.utf8.count, count < 1024 {
+                    response?.body += String(buffer: buffer.getSlice(at: buffer.readerIndex, length: min(buffer.readableBytes, 1024 - count)) ?? buffer)
+                }
             case .end:
                 if let response, let request = current {
                     current = nil

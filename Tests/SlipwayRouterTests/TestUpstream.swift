@@ -7,6 +7,7 @@ import Synchronization
 /// - `GET /health` → 200
 /// - `GET /slow?ms=N` → answers after N ms with the name
 /// - `POST /count` → counts body bytes without keeping them, answers the count
+/// - `GET /download?bytes=N` → N bytes, written only while the connection is writable
 /// - anything else → 200 with body `name`, header X-Seen-Forwarded-For
 final class TestUpstream: Sendable {
     let name: String
@@ -54,6 +55,8 @@ final class TestUpstream: Sendable {
         let name: String
         var head: HTTPRequestHead?
         var counted = 0
+        var toSend = 0
+        lazy var chunk = ByteBuffer(repeating: UInt8(ascii: "y"), count: 64 * 1024)
 
         init(name: String) { self.name = name }
 
@@ -71,12 +74,33 @@ final class TestUpstream: Sendable {
                     context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(ms)) { [self] in
                         respond(context: context, head: head, body: name)
                     }
+                } else if head.uri.hasPrefix("/download") {
+                    toSend = head.uri.split(separator: "=").last.flatMap { Int($0) } ?? 0
+                    var headers = HTTPHeaders()
+                    headers.add(name: "Content-Length", value: String(toSend))
+                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+                    pump(context: context)
                 } else if head.uri == "/count" {
                     respond(context: context, head: head, body: "\(counted)")
                 } else {
                     respond(context: context, head: head, body: name)
                 }
             }
+        }
+
+        func pump(context: ChannelHandlerContext) {
+            while toSend > 0 && context.channel.isWritable {
+                let size = min(toSend, chunk.readableBytes)
+                toSend -= size
+                context.write(wrapOutboundOut(.body(.byteBuffer(chunk.getSlice(at: chunk.readerIndex, length: size) ?? chunk))), promise: nil)
+                if toSend == 0 { context.write(wrapOutboundOut(.end(nil)), promise: nil) }
+                context.flush()
+            }
+        }
+
+        func channelWritabilityChanged(context: ChannelHandlerContext) {
+            pump(context: context)
+            context.fireChannelWritabilityChanged()
         }
 
         func respond(context: ChannelHandlerContext, head: HTTPRequestHead, body: String) {

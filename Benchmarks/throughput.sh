@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Throughput: `wrk -t2 -c64 -d10s --latency` against (a) one hello-app directly, (b) the
+# Slipway router in front of 2 hello-app instances, (c) nginx and (d) HAProxy in front of
+# the SAME 2 instances. Two interleaved rounds; the better run of each is reported.
+# Then a CPU profile of the router under load (perf, cpu-clock sampling).
+source "$(dirname "$0")/lib.sh"
+
+DURATION="${THROUGHPUT_SECONDS:-10}"
+ROUNDS="${THROUGHPUT_ROUNDS:-2}"
+CMD="Benchmarks/run.sh throughput"
+
+need_pkg wrk wrk; need_pkg nginx nginx-light; need_pkg haproxy haproxy; need_pkg curl curl
+need_pkg perf linux-perf
+build_release
+make_tmp
+
+LISTEN="$(free_port)"
+write_config "$BENCH_TMP/hello.yml" "$LISTEN" 2 500ms 2
+start_server "$BENCH_TMP/hello.yml"
+wait_version "$LISTEN" v1 60
+read -r -a PORTS <<< "$(instance_ports v1)"
+[ "${#PORTS[@]}" = 2 ] || die "expected 2 running v1 instances, got: ${PORTS[*]:-none}"
+RPID="$(router_pid)"
+log "slipway router (pid $RPID) on 127.0.0.1:$LISTEN → instances ${PORTS[*]}"
+
+UP="$BENCH_TMP/upstream.conf"
+printf 'server 127.0.0.1:%s;\n' "${PORTS[@]}" > "$UP"
+NP="$(free_port)"; HP="$(free_port)"
+start_nginx "$NP" "$UP"
+start_haproxy "$HP" "${PORTS[@]}"
+
+declare -A URL=(
+    [direct]="http://127.0.0.1:${PORTS[0]}/"
+    [slipway]="http://127.0.0.1:$LISTEN/"
+    [nginx]="http://127.0.0.1:$NP/"
+    [haproxy]="http://127.0.0.1:$HP/"
+)
+ORDER=(direct slipway nginx haproxy)
+
+for t in "${ORDER[@]}"; do
+    log "warm-up $t (3s)"
+    wrk -t2 -c64 -d3s "${URL[$t]}" > "$BENCH_TMP/warmup-$t.txt" 2>&1 || true
+done
+# CPU time (utime+stime, in clock ticks) of the processes of each target, to report the
+# proxy's CPU cost per request alongside the throughput.
+NGINX_MASTER="$(cat "$NGINX_DIR/nginx.pid")"
+HAPROXY_MAIN="$(cat "$HAPROXY_PID_FILE")"
+BACKEND_PIDS="$("$SLIPWAY" status hello -o json | python3 -c 'import json,sys; print(" ".join(str(i["pid"]) for i in json.load(sys.stdin)["instances"] if i["state"] == "running"))')"
+proxy_pids() {
+    case "$1" in
+        direct) echo "" ;;
+        slipway) echo "$RPID" ;;
+        nginx) echo "$NGINX_MASTER $(ps --ppid "$NGINX_MASTER" -o pid= | tr '\n' ' ')" ;;
+        haproxy) echo "$HAPROXY_MAIN $(ps --ppid "$HAPROXY_MAIN" -o pid= | tr '\n' ' ')" ;;
+    esac
+}
+cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
+for round in $(seq 1 "$ROUNDS"); do
+    for t in "${ORDER[@]}"; do
+        log "round $round: $t"
+        # shellcheck disable=SC2046
+        p0=$(cpu_ticks $(proxy_pids "$t")); b0=$(cpu_ticks $BACKEND_PIDS)
+        wrk -t2 -c64 -d${DURATION}s --latency "${URL[$t]}" > "$BENCH_TMP/wrk-$t-$round.txt" 2>&1 || log "wrk $t failed"
+        # shellcheck disable=SC2046
+        p1=$(cpu_ticks $(proxy_pids "$t")); b1=$(cpu_ticks $BACKEND_PIDS)
+        echo "proxy_cpu_s=$(python3 -c "print(($p1-$p0)/$(getconf CLK_TCK))") backend_cpu_s=$(python3 -c "print(($b1-$b0)/$(getconf CLK_TCK))")" > "$BENCH_TMP/cpu-$t-$round.txt"
+        sleep 1
+    done
+done
+
+# ---------------------------------------------------------------- where the router's time goes
+PROFILE="$BENCH_TMP/profile.txt"
+if perf record -e cpu-clock -F 99 -o "$BENCH_TMP/perf-check.data" -- true >/dev/null 2>&1; then
+    log "profiling the router (pid $RPID) for 5s under load"
+    wrk_start "$BENCH_TMP/wrk-profile.txt" -t2 -c64 -d7s "${URL[slipway]}"
+    sleep 1
+    perf record -e cpu-clock -F 999 -g -p "$RPID" -o "$BENCH_TMP/perf.data" -- sleep 5 > "$BENCH_TMP/perf-record.log" 2>&1 || true
+    wait "$WRK_PID" 2>/dev/null || true
+    DEMANGLE=(cat); command -v swift-demangle >/dev/null && DEMANGLE=(swift-demangle --simplified)
+    set +o pipefail   # `head` closes the pipes early
+    {
+        echo "### by shared object"
+        perf report -i "$BENCH_TMP/perf.data" --stdio --no-children --sort dso -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | grep '%' | head -12
+        echo
+        echo "### top symbols (self time)"
+        perf report -i "$BENCH_TMP/perf.data" --stdio --no-children --sort dso,symbol -g none 2>/dev/null \
+            | grep -v '^#' | grep '%' | head -40 | "${DEMANGLE[@]}" | sed -E "s/( +-)* *$//" | cut -c1-220
+    } > "$PROFILE"
+    perf report -i "$BENCH_TMP/perf.data" --stdio --no-children --sort dso,symbol -g none 2>/dev/null \
+        | grep -v '^#' | grep '%' | "${DEMANGLE[@]}" | python3 "$BENCH_DIR/profile_summary.py" > "$BENCH_TMP/profile-summary.md"
+    set -o pipefail
+    PROFILE_NOTE="perf record -e cpu-clock -F 999 -g -p <router pid> -- sleep 5 during wrk -t2 -c64 against the router (hardware counters are not available in this VM: \`perf stat -e instructions\` says <not supported>, so cpu-clock sampling is used)."
+else
+    echo "perf does not work here; no profile." > "$PROFILE"; : > "$BENCH_TMP/profile-summary.md"
+    PROFILE_NOTE="perf unavailable"
+fi
+
+# ---------------------------------------------------------------- report
+BENCH_DIR="$BENCH_DIR" python3 - "$BENCH_TMP" "$ROUNDS" > "$BENCH_TMP/table.md" <<'EOF'
+import os, sys
+sys.path.insert(0, os.environ["BENCH_DIR"])
+from wrkparse import parse
+tmp, rounds = sys.argv[1], int(sys.argv[2])
+names = {"direct": "hello-app direct (1 instance)", "slipway": "Slipway router (2 instances)",
+         "nginx": "nginx proxy_pass (2 instances)", "haproxy": "HAProxy (2 instances)"}
+best, runs = {}, {}
+for t in names:
+    rs = [parse(os.path.join(tmp, f"wrk-{t}-{i}.txt")) for i in range(1, rounds + 1)]
+    runs[t] = rs
+    best[t] = max(rs, key=lambda r: r["rps"])
+ng = best["nginx"]["rps"]
+def cpu(t, i):
+    kv = dict(l.split("=") for l in open(os.path.join(tmp, f"cpu-{t}-{i}.txt")).read().split())
+    return float(kv["proxy_cpu_s"]), float(kv["backend_cpu_s"])
+print("| target | req/s (best of %d) | all runs req/s | p50 (ms) | p99 (ms) | socket errors | non-2xx | req/s ÷ nginx | proxy CPU µs/request | backends CPU µs/request |" % rounds)
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+for t, label in names.items():
+    i = max(range(rounds), key=lambda k: runs[t][k]["rps"]) + 1
+    b = best[t]
+    pc, bc = cpu(t, i)
+    n = max(1, b["requests"])
+    allr = " / ".join("%.0f" % r["rps"] for r in runs[t])
+    print(f"| {label} | {b['rps']:.0f} | {allr} | {b['p50_ms']:.2f} | {b['p99_ms']:.2f} | "
+          f"{b['socket_errors']} | {b['non2xx']} | {b['rps'] / ng:.2f}× | {'-' if t == 'direct' else '%.1f' % (pc / n * 1e6)} | {bc / n * 1e6:.1f} |")
+print()
+s, h, d = best["slipway"]["rps"], best["haproxy"]["rps"], best["direct"]["rps"]
+print(f"Ratios: **Slipway/nginx = {s / ng:.2f}×**, HAProxy/nginx = {h / ng:.2f}×, direct/nginx = {d / ng:.2f}×; "
+      f"p99 Slipway/nginx = {best['slipway']['p99_ms'] / best['nginx']['p99_ms']:.2f}×.")
+print(f"\nGoal (Slipway ≥ 1.0× nginx): **{'met' if s >= ng else 'NOT met'}** ({s:.0f} vs {ng:.0f} req/s).")
+EOF
+{
+    bench_header "throughput" "$CMD"
+    echo "wrk -t2 -c64 -d${DURATION}s --latency, ${ROUNDS} interleaved rounds (direct, slipway, nginx, haproxy), after a 3 s warm-up of each."
+    echo "wrk, the proxy and both backends share the machine's $(nproc) cores."
+    echo
+    cat "$BENCH_TMP/table.md"
+    echo
+    echo "### Router profile"
+    echo
+    echo "$PROFILE_NOTE"
+    echo
+    cat "$BENCH_TMP/profile-summary.md" 2>/dev/null || true
+    echo
+    echo '```'
+    cat "$PROFILE"
+    echo '```'
+} > "$BENCH_TMP/section.md"
+cat "$BENCH_TMP/table.md"
+echo; cat "$BENCH_TMP/profile-summary.md" 2>/dev/null || true; head -60 "$PROFILE"
+write_section throughput "$BENCH_TMP/section.md"
+log "wrote the throughput section of $RESULTS_MD"

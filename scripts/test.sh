@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs Slipway's whole test suite from a fresh clone: installs what the tests need,
+# builds every product (the end-to-end tests start the real `slipway` and `hello-app`
+# binaries), then runs all tests. Exit status is the test run's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
+command -v python3 >/dev/null 2>&1 && ! python3 -m pip --version >/dev/null 2>&1 && need_apt+=(python3-pip)
+
+if ((${#need_apt[@]})); then
+  echo "==> installing ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+# The config tests validate the generated JSON Schema with python's jsonschema.
+if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
+  echo "==> installing jsonschema (PyPI)"
+  python3 -m pip install -q jsonschema 2>/dev/null || python3 -m pip install -q --break-system-packages jsonschema
+fi
+
+echo "==> building (debug)"
+swift build --build-tests
+
+echo "==> running tests"
+# Swift Testing runs suites in parallel; the end-to-end suites are serialized inside.
+swift test --skip-build "$@"
