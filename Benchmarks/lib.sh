@@ -62,6 +62,7 @@ SLIPWAY_SERVER=""   # the API URL of our slipway server
 SERVER_PID=""
 
 make_tmp() {
+    BENCH_LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg), $(other_compilers)"
     BENCH_TMP="$(mktemp -d /tmp/slipway-bench.XXXXXX)"
     STATE_DIR="$BENCH_TMP/state"
     trap cleanup EXIT
@@ -334,6 +335,13 @@ machine_line() {
 # markdown in FILE.
 write_section() { python3 "$BENCH_DIR/results_md.py" "$RESULTS_MD" "$1" "$2"; }
 
+# How many compiler processes not started by us are running right now.
+other_compilers() {
+    local n
+    n="$(ps -eo comm= | grep -c -E '^(swift-frontend|swift-build|swiftc|clang|ld|lld)' || true)"
+    echo "$n compiler processes running"
+}
+
 bench_header() {
     # bench_header TITLE COMMAND -> markdown preamble of a section
     cat <<EOF
@@ -344,6 +352,8 @@ bench_header() {
 - command: \`$2\`
 - slipway tree: $(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$REPO_DIR" && [ -n "$(git status --porcelain -- Sources 2>/dev/null)" ] && echo " + uncommitted changes in Sources/")
 - tools: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), $(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v 2>/dev/null | head -1 | awk '{print "haproxy " $3}')
+- binaries: .build/release/slipway built $(date -u -r "$SLIPWAY" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?')
+- load when the run started: ${BENCH_LOAD_START:-?}; when it ended: $(cut -d' ' -f1-3 /proc/loadavg), $(other_compilers) (other engineers share this machine; compiler processes steal CPU from the measurement)
 
 EOF
 }

@@ -29,27 +29,27 @@ import Glibc
     }
 
     @Test func listenPortAlreadyTakenNamesThePortAndItsHolder() async throws {
-        let h = try SlipwayHarness()
-        defer { Task { await h.shutdown() } }
-        // Hold a port with a listening socket of this test process.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        listen(fd, 16)
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        let port = Int(UInt16(bigEndian: addr.sin_port))
+        try await withHarness { h in
+            // Hold a port with a listening socket of this test process.
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            listen(fd, 16)
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+            let port = Int(UInt16(bigEndian: addr.sin_port))
 
-        try await h.startServer()
-        let (config, _) = try h.helloConfig(listenPort: port)
-        let apply = try await h.cli(["apply", "-f", config])
-        #expect(apply.status == 1)
-        #expect(apply.stderr.contains("127.0.0.1:\(port)"), "\(apply.stderr)")
-        #expect(apply.stderr.contains("pid \(getpid())"), "the holder is named: \(apply.stderr)")
-        let status = try await h.cli(["status", "-o", "json"])
-        #expect(try decode([ServiceStatus].self, status.stdout).isEmpty, "nothing was registered: \(status.stdout)")
+            try await h.startServer()
+            let (config, _) = try h.helloConfig(listenPort: port)
+            let apply = try await h.cli(["apply", "-f", config])
+            #expect(apply.status == 1)
+            #expect(apply.stderr.contains("127.0.0.1:\(port)"), "\(apply.stderr)")
+            #expect(apply.stderr.contains("pid \(getpid())"), "the holder is named: \(apply.stderr)")
+            let status = try await h.cli(["status", "-o", "json"])
+            #expect(try decode([ServiceStatus].self, status.stdout).isEmpty, "nothing was registered: \(status.stdout)")
+        }
     }
 }

@@ -6,108 +6,108 @@ import Testing
 /// The real `slipway` binary, real hello-app processes, real HTTP through the router.
 @Suite(.serialized) struct DeployRollbackTests {
     @Test func blueGreenDeployThenInstantRollbackWithoutFailedRequests() async throws {
-        let (h, port) = try await startHello()
-        defer { Task { await h.shutdown() } }
-        let probe = TrafficProbe(port: port)
+        try await withHello() { h, port in
+            let probe = TrafficProbe(port: port)
 
-        let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
-        #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
-        #expect(deploy.stdout.contains("succeeded"))
-        for _ in 0..<20 { #expect(try await h.versionAt(port: port) == "v2") }
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            #expect(deploy.stdout.contains("succeeded"))
+            for _ in 0..<20 { #expect(try await h.versionAt(port: port) == "v2") }
 
-        let status = try await h.cli(["status", "hello", "--output", "json"])
-        let s = try decode(ServiceStatus.self, status.stdout)
-        #expect(s.stableVersion == "v2")
-        #expect(s.previousVersion == "v1")
-        #expect(s.previousRetireAt != nil)
-        #expect(s.instances.filter { $0.version == "v1" }.count == 2, "v1 stays warm")
-        #expect(s.instances.filter { $0.version == "v2" && $0.healthy == true }.count == 2)
+            let status = try await h.cli(["status", "hello", "--output", "json"])
+            let s = try decode(ServiceStatus.self, status.stdout)
+            #expect(s.stableVersion == "v2")
+            #expect(s.previousVersion == "v1")
+            #expect(s.previousRetireAt != nil)
+            #expect(s.instances.filter { $0.version == "v1" }.count == 2, "v1 stays warm")
+            #expect(s.instances.filter { $0.version == "v2" && $0.healthy == true }.count == 2)
 
-        let rollback = try await h.cli(["rollback", "hello"])
-        #expect(rollback.status == 0, "\(rollback.stdout)\(rollback.stderr)")
-        #expect(rollback.stdout.contains("still warm"))
-        // The switch happened before the command returned: the very next request is v1.
-        for _ in 0..<20 { #expect(try await h.versionAt(port: port) == "v1") }
+            let rollback = try await h.cli(["rollback", "hello"])
+            #expect(rollback.status == 0, "\(rollback.stdout)\(rollback.stderr)")
+            #expect(rollback.stdout.contains("still warm"))
+            // The switch happened before the command returned: the very next request is v1.
+            for _ in 0..<20 { #expect(try await h.versionAt(port: port) == "v1") }
 
-        let result = await probe.stop()
-        #expect(result.failures.isEmpty, "failed requests: \(result.failures.prefix(5))")
-        #expect(result.ok > 0)
-        #expect(result.versions["v2", default: 0] > 0)
+            let result = await probe.stop()
+            #expect(result.failures.isEmpty, "failed requests: \(result.failures.prefix(5))")
+            #expect(result.ok > 0)
+            #expect(result.versions["v2", default: 0] > 0)
 
-        let history = try await h.cli(["history", "hello", "--output", "json"])
-        let rollouts = try decode([RolloutRecord].self, history.stdout)
-        #expect(rollouts.map(\.kind) == [.rollback, .deploy, .initial])
-        #expect(rollouts.allSatisfy { $0.phase == .succeeded })
+            let history = try await h.cli(["history", "hello", "--output", "json"])
+            let rollouts = try decode([RolloutRecord].self, history.stdout)
+            #expect(rollouts.map(\.kind) == [.rollback, .deploy, .initial])
+            #expect(rollouts.allSatisfy { $0.phase == .succeeded })
 
-        let text = try await h.cli(["history", "hello"])
-        #expect(text.stdout.contains("rollback"))
+            let text = try await h.cli(["history", "hello"])
+            #expect(text.stdout.contains("rollback"))
+        }
     }
 
     @Test func rollbackToAColdReleaseStartsItAndChecksHealth() async throws {
-        let (h, port) = try await startHello(replicas: 1, keepPrevious: "0s")
-        defer { Task { await h.shutdown() } }
-        #expect(try await h.cli(["deploy", "hello", "--version", "v2", "--wait"]).status == 0)
-        // keep_previous 0s: v1 is stopped once v2 drained.
-        _ = try await eventually("v1 instances to stop") {
-            let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
-            return s.instances.contains { $0.version == "v1" } ? nil : true
+        try await withHello(replicas: 1, keepPrevious: "0s") { h, port in
+            #expect(try await h.cli(["deploy", "hello", "--version", "v2", "--wait"]).status == 0)
+            // keep_previous 0s: v1 is stopped once v2 drained.
+            _ = try await eventually("v1 instances to stop") {
+                let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
+                return s.instances.contains { $0.version == "v1" } ? nil : true
+            }
+            let rollback = try await h.cli(["rollback", "hello", "--to", "v1"])
+            #expect(rollback.status == 0, "\(rollback.stdout)\(rollback.stderr)")
+            #expect(rollback.stdout.contains("starting 1 instance"))
+            #expect(try await h.versionAt(port: port) == "v1")
         }
-        let rollback = try await h.cli(["rollback", "hello", "--to", "v1"])
-        #expect(rollback.status == 0, "\(rollback.stdout)\(rollback.stderr)")
-        #expect(rollback.stdout.contains("starting 1 instance"))
-        #expect(try await h.versionAt(port: port) == "v1")
     }
 
     @Test func unhealthyReleaseFailsAfterDeployTimeoutAndTrafficStays() async throws {
-        let (h, port) = try await startHello(replicas: 1, deployTimeout: "3s")
-        defer { Task { await h.shutdown() } }
-        let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_UNHEALTHY=1", "--wait"])
-        #expect(deploy.status == 1)
-        #expect(deploy.stdout.contains("did not become healthy within 3s"), "\(deploy.stdout)")
-        #expect(deploy.stdout.contains("HTTP 503"), "the last health-check error is shown: \(deploy.stdout)")
-        #expect(deploy.stdout.contains("hello-app v2 listening"), "the instance log tail is shown: \(deploy.stdout)")
-        #expect(try await h.versionAt(port: port) == "v1")
-        _ = try await eventually("the failed release's instances to stop") {
-            let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
-            return s.instances.contains { $0.version == "v2" } ? nil : s
+        try await withHello(replicas: 1, deployTimeout: "3s") { h, port in
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_UNHEALTHY=1", "--wait"])
+            #expect(deploy.status == 1)
+            #expect(deploy.stdout.contains("did not become healthy within 3s"), "\(deploy.stdout)")
+            #expect(deploy.stdout.contains("HTTP 503"), "the last health-check error is shown: \(deploy.stdout)")
+            #expect(deploy.stdout.contains("hello-app v2 listening"), "the instance log tail is shown: \(deploy.stdout)")
+            #expect(try await h.versionAt(port: port) == "v1")
+            _ = try await eventually("the failed release's instances to stop") {
+                let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
+                return s.instances.contains { $0.version == "v2" } ? nil : s
+            }
+            let history = try decode([RolloutRecord].self, try await h.cli(["history", "hello", "-o", "json"]).stdout)
+            #expect(history.first?.phase == .failed)
+            #expect(history.first?.details?.contains("HTTP 503") == true)
         }
-        let history = try decode([RolloutRecord].self, try await h.cli(["history", "hello", "-o", "json"]).stdout)
-        #expect(history.first?.phase == .failed)
-        #expect(history.first?.details?.contains("HTTP 503") == true)
     }
 
     @Test func badRequestsGetClearErrors() async throws {
-        let (h, _) = try await startHello(replicas: 1, healthy: 30)
-        defer { Task { await h.shutdown() } }
+        try await withHello(replicas: 1, healthy: 30) { h, _ in
 
-        let unknown = try await h.cli(["deploy", "nope", "--version", "v2"])
-        #expect(unknown.status == 1)
-        #expect(unknown.stderr.contains("unknown service nope; known services: hello"), "\(unknown.stderr)")
+            let unknown = try await h.cli(["deploy", "nope", "--version", "v2"])
+            #expect(unknown.status == 1)
+            #expect(unknown.stderr.contains("unknown service nope; known services: hello"), "\(unknown.stderr)")
 
-        let same = try await h.cli(["deploy", "hello", "--version", "v1"])
-        #expect(same.status == 1)
-        #expect(same.stderr.contains("already the stable release"))
+            let same = try await h.cli(["deploy", "hello", "--version", "v1"])
+            #expect(same.status == 1)
+            #expect(same.stderr.contains("already the stable release"))
 
-        let badLabel = try await h.cli(["deploy", "hello", "--version", "v 2"])
-        #expect(badLabel.status == 1)
-        #expect(badLabel.stderr.contains("not a valid label"))
+            let badLabel = try await h.cli(["deploy", "hello", "--version", "v 2"])
+            #expect(badLabel.status == 1)
+            #expect(badLabel.stderr.contains("not a valid label"))
 
-        // healthy: 30 checks at 100ms keeps this rollout running for ~3s.
-        let first = try await h.cli(["deploy", "hello", "--version", "v2"])
-        #expect(first.status == 0, "\(first.stderr)")
-        let second = try await h.cli(["deploy", "hello", "--version", "v3"])
-        #expect(second.status == 1)
-        #expect(second.stderr.contains("is still running"), "\(second.stderr)")
-        let running = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout).activeRollout
-        #expect(running != nil)
-        if let running { #expect(second.stderr.contains("rollout \(running.id) ")) }
+            // healthy: 30 checks at 100ms keeps this rollout running for ~3s.
+            let first = try await h.cli(["deploy", "hello", "--version", "v2"])
+            #expect(first.status == 0, "\(first.stderr)")
+            let second = try await h.cli(["deploy", "hello", "--version", "v3"])
+            #expect(second.status == 1)
+            #expect(second.stderr.contains("is still running"), "\(second.stderr)")
+            let running = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout).activeRollout
+            #expect(running != nil)
+            if let running { #expect(second.stderr.contains("rollout \(running.id) ")) }
 
-        let badEnv = try await h.cli(["deploy", "hello", "--version", "v9", "--set-env", "NOEQUALS"])
-        #expect(badEnv.status == 64)
-        #expect(badEnv.stderr.contains("KEY=VALUE"))
+            let badEnv = try await h.cli(["deploy", "hello", "--version", "v9", "--set-env", "NOEQUALS"])
+            #expect(badEnv.status == 64)
+            #expect(badEnv.stderr.contains("KEY=VALUE"))
 
-        let unreachable = try await runCommand(h.slipway, ["status", "--server", "http://127.0.0.1:1"])
-        #expect(unreachable.status == 3)
-        #expect(unreachable.stderr.contains("cannot reach the slipway server"))
+            let unreachable = try await runCommand(h.slipway, ["status", "--server", "http://127.0.0.1:1"])
+            #expect(unreachable.status == 3)
+            #expect(unreachable.stderr.contains("cannot reach the slipway server"))
+        }
     }
 }

@@ -5,71 +5,71 @@ import Testing
 
 @Suite(.serialized) struct ResilienceTests {
     @Test func crashedInstanceIsRestartedAndTheCrashRecorded() async throws {
-        let (h, port) = try await startHello(replicas: 1)
-        defer { Task { await h.shutdown() } }
-        let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_CRASH_AFTER_S=2", "--wait"])
-        #expect(deploy.status == 0, "\(deploy.stdout)")
-        let before = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout).instances.first { $0.version == "v2" }
-        let restarted = try await eventually("the crashed v2 instance to be restarted", timeout: .seconds(30)) {
-            let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
-            return s.instances.first { $0.version == "v2" && $0.restarts >= 1 && $0.state == .running }
+        try await withHello(replicas: 1) { h, port in
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_CRASH_AFTER_S=2", "--wait"])
+            #expect(deploy.status == 0, "\(deploy.stdout)")
+            let before = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout).instances.first { $0.version == "v2" }
+            let restarted = try await eventually("the crashed v2 instance to be restarted", timeout: .seconds(30)) {
+                let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
+                return s.instances.first { $0.version == "v2" && $0.restarts >= 1 && $0.state == .running }
+            }
+            #expect(restarted.id == before?.id, "restarted in place, same instance id")
+            #expect(restarted.pid != before?.pid)
+            let events = try await TestHTTP.get("\(h.apiURL)/v1/services/hello/events")
+            #expect(events.body.contains("instance_crashed"))
+            #expect(events.body.contains("exit status 3"))
+            #expect(events.body.contains("instance_restarted"))
+            _ = try await eventually("v2 to serve again") { (try? await h.versionAt(port: port)) == "v2" ? true : nil }
         }
-        #expect(restarted.id == before?.id, "restarted in place, same instance id")
-        #expect(restarted.pid != before?.pid)
-        let events = try await TestHTTP.get("\(h.apiURL)/v1/services/hello/events")
-        #expect(events.body.contains("instance_crashed"))
-        #expect(events.body.contains("exit status 3"))
-        #expect(events.body.contains("instance_restarted"))
-        _ = try await eventually("v2 to serve again") { (try? await h.versionAt(port: port)) == "v2" ? true : nil }
     }
 
     @Test func controlPlaneSigkillDuringRolloutDropsNothingAndIsAdoptedOnRestart() async throws {
         // healthy: 25 checks at 100ms keeps the rollout waiting for ~2.5s: time to kill it.
-        let (h, port) = try await startHello(replicas: 2, healthy: 25)
-        defer { Task { await h.shutdown() } }
-        let probe = TrafficProbe(port: port)
-        let start = try await h.cli(["deploy", "hello", "--version", "v2"])
-        #expect(start.status == 0, "\(start.stderr)")
-        let during = try await eventually("two v2 instances to be started") {
-            let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
-            let v2 = s.instances.filter { $0.version == "v2" }
-            return v2.count == 2 && s.activeRollout != nil ? s : nil
+        try await withHello(replicas: 2, healthy: 25) { h, port in
+            let probe = TrafficProbe(port: port)
+            let start = try await h.cli(["deploy", "hello", "--version", "v2"])
+            #expect(start.status == 0, "\(start.stderr)")
+            let during = try await eventually("two v2 instances to be started") {
+                let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
+                let v2 = s.instances.filter { $0.version == "v2" }
+                return v2.count == 2 && s.activeRollout != nil ? s : nil
+            }
+            try await h.killServer()
+            // With the control plane dead, the data plane keeps serving v1.
+            for _ in 0..<10 { #expect(try await h.versionAt(port: port) == "v1") }
+
+            try await h.startServer()
+            let rollout = try #require(during.activeRollout)
+            let done = try await eventually("the resumed rollout to end", timeout: .seconds(60)) {
+                let r = try decode(RolloutRecord.self, try await TestHTTP.get("\(h.apiURL)/v1/rollouts/\(rollout.id)").body)
+                return r.phase.isTerminal ? r : nil
+            }
+            #expect(done.phase == .succeeded, "\(done.reason ?? "")")
+            #expect(done.events?.contains { $0.kind == "resumed" } == true)
+            _ = try await eventually("v2 to serve") { (try? await h.versionAt(port: port)) == "v2" ? true : nil }
+
+            let after = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
+            let v2Before = Set(during.instances.filter { $0.version == "v2" }.map(\.pid))
+            let v2After = Set(after.instances.filter { $0.version == "v2" }.map(\.pid))
+            #expect(v2After == v2Before, "the same processes were adopted: no duplicates, no orphans")
+            #expect(after.instances.filter { $0.version == "v1" }.count == 2)
+
+            let result = await probe.stop()
+            #expect(result.failures.isEmpty, "failed requests: \(result.failures.prefix(5))")
+            #expect(result.ok > 0)
         }
-        try await h.killServer()
-        // With the control plane dead, the data plane keeps serving v1.
-        for _ in 0..<10 { #expect(try await h.versionAt(port: port) == "v1") }
-
-        try await h.startServer()
-        let rollout = try #require(during.activeRollout)
-        let done = try await eventually("the resumed rollout to end", timeout: .seconds(60)) {
-            let r = try decode(RolloutRecord.self, try await TestHTTP.get("\(h.apiURL)/v1/rollouts/\(rollout.id)").body)
-            return r.phase.isTerminal ? r : nil
-        }
-        #expect(done.phase == .succeeded, "\(done.reason ?? "")")
-        #expect(done.events?.contains { $0.kind == "resumed" } == true)
-        _ = try await eventually("v2 to serve") { (try? await h.versionAt(port: port)) == "v2" ? true : nil }
-
-        let after = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
-        let v2Before = Set(during.instances.filter { $0.version == "v2" }.map(\.pid))
-        let v2After = Set(after.instances.filter { $0.version == "v2" }.map(\.pid))
-        #expect(v2After == v2Before, "the same processes were adopted: no duplicates, no orphans")
-        #expect(after.instances.filter { $0.version == "v1" }.count == 2)
-
-        let result = await probe.stop()
-        #expect(result.failures.isEmpty, "failed requests: \(result.failures.prefix(5))")
-        #expect(result.ok > 0)
     }
 
     @Test func logsShowInstanceOutput() async throws {
-        let (h, _) = try await startHello(replicas: 1)
-        defer { Task { await h.shutdown() } }
-        let logs = try await h.cli(["logs", "hello", "--version", "v1"])
-        #expect(logs.status == 0)
-        #expect(logs.stdout.contains("hello-app v1 listening"), "\(logs.stdout)")
-        let json = try await h.cli(["logs", "hello", "-o", "json"])
-        #expect(json.stdout.contains("\"instance\""))
-        let missing = try await h.cli(["logs", "hello", "--version", "v7"])
-        #expect(missing.status == 1)
-        #expect(missing.stderr.contains("no instance logs"))
+        try await withHello(replicas: 1) { h, _ in
+            let logs = try await h.cli(["logs", "hello", "--version", "v1"])
+            #expect(logs.status == 0)
+            #expect(logs.stdout.contains("hello-app v1 listening"), "\(logs.stdout)")
+            let json = try await h.cli(["logs", "hello", "-o", "json"])
+            #expect(json.stdout.contains("\"instance\""))
+            let missing = try await h.cli(["logs", "hello", "--version", "v7"])
+            #expect(missing.status == 1)
+            #expect(missing.stderr.contains("no instance logs"))
+        }
     }
 }

@@ -8,9 +8,31 @@ func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
     try JSONDecoder().decode(T.self, from: Data(text.utf8))
 }
 
-/// Starts a harness with the hello service deployed as v1 and serving through the router.
-func startHello(replicas: Int = 2, extra: String = "", keepPrevious: String = "10m", deployTimeout: String = "20s", healthy: Int? = nil) async throws -> (SlipwayHarness, Int) {
+/// Runs `body` with a fresh harness and always shuts it down (instances, router, control
+/// plane) before returning, whether the body passed or threw.
+func withHarness<T>(_ body: (SlipwayHarness) async throws -> T) async throws -> T {
     let h = try SlipwayHarness()
+    do {
+        let result = try await body(h)
+        await h.shutdown()
+        return result
+    } catch {
+        await h.shutdown()
+        throw error
+    }
+}
+
+/// `withHarness` with the hello service deployed as v1 and serving through the router.
+func withHello<T>(replicas: Int = 2, extra: String = "", keepPrevious: String = "10m", deployTimeout: String = "20s", healthy: Int? = nil,
+                  _ body: (SlipwayHarness, Int) async throws -> T) async throws -> T {
+    try await withHarness { h in
+        let port = try await startHello(h, replicas: replicas, extra: extra, keepPrevious: keepPrevious, deployTimeout: deployTimeout, healthy: healthy)
+        return try await body(h, port)
+    }
+}
+
+/// Starts the server with the hello service and waits until v1 serves through the router.
+private func startHello(_ h: SlipwayHarness, replicas: Int, extra: String, keepPrevious: String, deployTimeout: String, healthy: Int?) async throws -> Int {
     let (config, port) = try h.helloConfig(replicas: replicas, extra: extra, keepPrevious: keepPrevious, deployTimeout: deployTimeout)
     if let healthy {
         let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "healthy: 2,", with: "healthy: \(healthy),")
@@ -20,7 +42,7 @@ func startHello(replicas: Int = 2, extra: String = "", keepPrevious: String = "1
     _ = try await eventually("v1 to serve through the router") {
         (try? await h.versionAt(port: port)) == "v1" ? true : nil
     }
-    return (h, port)
+    return port
 }
 
 /// Sends requests through the router until stopped, counting failures (non-200 or
