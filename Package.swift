@@ -67,6 +67,7 @@ let package = Package(
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
         .testTarget(name: "SlipwayConfigTests", dependencies: ["SlipwayConfig"]),
         .testTarget(name: "SlipwayStoreTests", dependencies: ["SlipwayStore", "SlipwayTesting"]),
+        .testTarget(name: "SlipwayTargetsTests", dependencies: ["SlipwayTargets", "SlipwayTesting"]),
         .testTarget(name: "SlipwayRouterTests", dependencies: [
             "SlipwayRouter", "SlipwayTesting",
             .product(name: "NIOEmbedded", package: "swift-nio"),
