@@ -27,19 +27,23 @@ public func eventually<T>(
 
 /// A TCP port that was free a moment ago on 127.0.0.1.
 public func freeLoopbackPort() -> Int {
-    #if canImport(Glibc)
+    let (fd, port) = boundLoopbackSocket(listening: false)
+    close(fd)
+    return port
+}
+
+/// A socket bound to a free 127.0.0.1 port (listening when asked): the caller closes it.
+/// Tests use a listening one to hold a port that Slipway must then refuse.
+public func boundLoopbackSocket(listening: Bool) -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    if listening { listen(fd, 16) }
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
-    #else
-    return 0
-    #endif
+    return (fd, Int(UInt16(bigEndian: addr.sin_port)))
 }
 
 #if canImport(Glibc)

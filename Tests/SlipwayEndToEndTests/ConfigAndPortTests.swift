@@ -31,16 +31,8 @@ import Glibc
     @Test func listenPortAlreadyTakenNamesThePortAndItsHolder() async throws {
         try await withHarness { h in
             // Hold a port with a listening socket of this test process.
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let (fd, port) = boundLoopbackSocket(listening: true)
             defer { close(fd) }
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            listen(fd, 16)
-            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-            let port = Int(UInt16(bigEndian: addr.sin_port))
 
             try await h.startServer()
             let (config, _) = try h.helloConfig(listenPort: port)
