@@ -350,7 +350,7 @@ bench_header() {
 - date: $(date -u '+%Y-%m-%d %H:%M UTC')
 - machine: $(machine_line)
 - command: \`$2\`
-- slipway tree: $(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$REPO_DIR" && [ -n "$(git status --porcelain -- Sources 2>/dev/null)" ] && echo " + uncommitted changes in Sources/")
+- tree at run time: $(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$REPO_DIR" && [ -n "$(git status --porcelain -- Sources 2>/dev/null)" ] && echo " + uncommitted changes in Sources/")
 - tools: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), $(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v 2>/dev/null | head -1 | awk '{print "haproxy " $3}')
 - binaries: .build/release/slipway built $(date -u -r "$SLIPWAY" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?')
 - load when the run started: ${BENCH_LOAD_START:-?}; when it ended: $(cut -d' ' -f1-3 /proc/loadavg), $(other_compilers) (other engineers share this machine; compiler processes steal CPU from the measurement)

@@ -95,6 +95,42 @@ else
     PROFILE_NOTE="perf unavailable"
 fi
 
+# ---------------------------------------------------------------- syscalls and context switches per request
+# For each proxy: context switches of its threads during a 5 s wrk run, then the syscalls
+# strace counts while a 3 s wrk run goes through it (strace slows everything down: only
+# the per-request COUNTS are meaningful, not the rates).
+need_pkg strace strace
+ctx_switches() { local t=0 p f; for p in "$@"; do for f in /proc/$p/task/*/status; do t=$((t + $(awk '/ctxt_switches/{s+=$2} END{print s+0}' "$f" 2>/dev/null || echo 0))); done; done; echo "$t"; }
+: > "$BENCH_TMP/syscalls.txt"
+for t in slipway nginx haproxy; do
+    # shellcheck disable=SC2046
+    pids=$(proxy_pids "$t")
+    c0=$(ctx_switches $pids)
+    wrk -t2 -c64 -d5s "${URL[$t]}" > "$BENCH_TMP/wrk-ctx-$t.txt" 2>&1 || true
+    c1=$(ctx_switches $pids)
+    args=(); for p in $pids; do args+=(-p "$p"); done
+    strace -f -c -o "$BENCH_TMP/strace-$t.txt" "${args[@]}" > /dev/null 2>&1 &
+    SPID=$!
+    sleep 1
+    wrk -t2 -c64 -d3s "${URL[$t]}" > "$BENCH_TMP/wrk-strace-$t.txt" 2>&1 || true
+    kill -INT "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null || true
+    BENCH_DIR="$BENCH_DIR" python3 - "$t" "$BENCH_TMP" "$((c1 - c0))" >> "$BENCH_TMP/syscalls.txt" <<'PY'
+import os, re, sys
+sys.path.insert(0, os.environ["BENCH_DIR"])
+from wrkparse import parse
+t, tmp, ctx = sys.argv[1], sys.argv[2], int(sys.argv[3])
+n_ctx = max(1, parse(os.path.join(tmp, f"wrk-ctx-{t}.txt"))["requests"])
+n = max(1, parse(os.path.join(tmp, f"wrk-strace-{t}.txt"))["requests"])
+calls = {}
+for line in open(os.path.join(tmp, f"strace-{t}.txt")):
+    m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$", line)
+    if m and m.group(2) != "total":
+        calls[m.group(2)] = int(m.group(1))
+total = sum(calls.values())
+top = sorted(calls.items(), key=lambda kv: -kv[1])[:6]
+print(f"{t}\t{ctx / n_ctx:.2f}\t{total / n:.2f}\t" + ", ".join(f"{k} {v / n:.2f}" for k, v in top))
+PY
+done
 # ---------------------------------------------------------------- report
 BENCH_DIR="$BENCH_DIR" python3 - "$BENCH_TMP" "$ROUNDS" > "$BENCH_TMP/table.md" <<'EOF'
 import os, sys
@@ -135,6 +171,14 @@ EOF
     echo
     cat "$BENCH_TMP/table.md"
     echo
+    echo "### Syscalls and context switches per proxied request"
+    echo
+    echo "Context switches of the proxy's threads per request (5 s wrk run), and syscalls per request counted by \`strace -f -c\` attached for a whole 3 s wrk run (strace slows the proxy; the counts per request are what matters)."
+    echo
+    echo "| proxy | context switches / request | syscalls / request | top syscalls / request |"
+    echo "| --- | --- | --- | --- |"
+    awk -F'\t' '{printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4}' "$BENCH_TMP/syscalls.txt"
+    echo
     echo "### Router profile"
     echo
     echo "$PROFILE_NOTE"
@@ -146,6 +190,6 @@ EOF
     echo '```'
 } > "$BENCH_TMP/section.md"
 cat "$BENCH_TMP/table.md"
-echo; cat "$BENCH_TMP/profile-summary.md" 2>/dev/null || true; head -60 "$PROFILE"
+echo; cat "$BENCH_TMP/syscalls.txt"; echo; cat "$BENCH_TMP/profile-summary.md" 2>/dev/null || true; head -25 "$PROFILE"
 write_section throughput "$BENCH_TMP/section.md"
 log "wrote the throughput section of $RESULTS_MD"

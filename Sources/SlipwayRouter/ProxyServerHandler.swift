@@ -3,9 +3,13 @@ import NIOCore
 import NIOHTTP1
 import SlipwayCore
 
-/// The client-facing end of a proxied connection. Sits after NIO's HTTP server codec and
-/// `HTTPServerPipelineHandler` (which serialises pipelined requests), picks an instance per
-/// request, and relays request and response parts with read backpressure both ways.
+/// The client-facing end of a proxied connection. Sits after NIO's HTTP server codec, picks
+/// an instance per request, and relays request and response parts with read backpressure
+/// both ways.
+///
+/// Pipelined requests are queued here (not by NIO's `HTTPServerPipelineHandler`, which stops
+/// reading between a request's end and its response's end: two `epoll_ctl` calls for every
+/// keep-alive request). Reads stop only when more than `maxPipelinedParts` parts are queued.
 final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -33,6 +37,12 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     private var holdingReads = false
     private var readPending = false
+
+    /// Parts of the next request(s) that arrived while the current exchange was still
+    /// answering, replayed in order once it completes.
+    private var pipelined = CircularBuffer<HTTPServerRequestPart>()
+    private var pipelineFull = false
+    static let maxPipelinedParts = 64
 
     // The current exchange.
     private var phase = Phase.idle
@@ -80,10 +90,41 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        if !pipelined.isEmpty || exchangeAwaitsResponse {
+            pipelined.append(part)
+            if pipelined.count > Self.maxPipelinedParts, !pipelineFull {
+                pipelineFull = true
+                updateReadHold()
+            }
+            return
+        }
+        dispatch(part)
+    }
+
+    private func dispatch(_ part: HTTPServerRequestPart) {
+        switch part {
         case .head(let head): startRequest(head)
         case .body(let buffer): requestBody(buffer)
         case .end(let trailers): requestEnd(trailers)
+        }
+    }
+
+    /// The request has fully arrived but its response has not finished: whatever the
+    /// client sends now belongs to the next request.
+    private var exchangeAwaitsResponse: Bool {
+        if case .idle = phase { return false }
+        return requestEnded
+    }
+
+    /// Replays queued pipelined parts until one of them starts an exchange that must wait.
+    private func replayPipelined() {
+        while !pipelined.isEmpty, !exchangeAwaitsResponse, context != nil {
+            dispatch(pipelined.removeFirst())
+        }
+        if pipelineFull, pipelined.count <= Self.maxPipelinedParts {
+            pipelineFull = false
+            updateReadHold()
         }
     }
 
@@ -117,7 +158,7 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
     }
 
     func read(context: ChannelHandlerContext) {
-        if holdingReads {
+        if holdingReads || pipelineFull {
             readPending = true
         } else {
             context.read()
@@ -126,7 +167,11 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     private func holdClientReads(_ hold: Bool) {
         holdingReads = hold
-        if !hold, readPending, let context {
+        updateReadHold()
+    }
+
+    private func updateReadHold() {
+        if !holdingReads, !pipelineFull, readPending, let context {
             readPending = false
             context.read()
         }
@@ -440,12 +485,17 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
     private func writeEnd(_ trailers: HTTPHeaders?, close: Bool) {
         guard let context else { return }
         if close || !clientKeepAlive {
+            pipelined.removeAll()
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
                 channel.close(promise: nil)
             }
         } else {
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+            if !pipelined.isEmpty {
+                // Not from inside the upstream's callbacks: on the next loop turn.
+                context.eventLoop.assumeIsolated().execute { [self] in replayPipelined() }
+            }
         }
     }
 

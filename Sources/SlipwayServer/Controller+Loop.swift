@@ -51,22 +51,31 @@ extension Controller {
         await refreshHealth()
     }
 
-    /// Runs the loop until the task is cancelled.
-    public func run(interval: Duration = .milliseconds(100)) async {
+    /// Runs the loop until the task is cancelled: every `busy` while a rollout is running
+    /// or an instance waits for its restart, every `idle` otherwise (commands do not wait
+    /// for a tick: deploy and rollback act at once).
+    public func run(busy: Duration = .milliseconds(100), idle: Duration = .milliseconds(500)) async {
         while !Task.isCancelled {
+            var interval = idle
             do {
                 try await tick()
+                let crashed = try store.liveInstances().contains { $0.state == .crashed }
+                let rolling = try !store.activeRollouts().isEmpty
+                if crashed || rolling { interval = busy }
             } catch {
                 logger.error("controller tick failed", metadata: ["slipway.error": "\(error)"])
+                interval = busy
             }
             try? await Task.sleep(for: interval)
         }
     }
 
-    func refreshHealth() async {
-        if let health = try? await router.health() {
-            routerHealth = Dictionary(health.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        }
+    /// Reads every instance's health from the router; false when the router did not answer.
+    @discardableResult
+    func refreshHealth() async -> Bool {
+        guard let health = try? await router.health() else { return false }
+        routerHealth = Dictionary(health.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        return true
     }
 
     /// One pass: data plane alive, instance exits and restarts, rollout inputs, warm
@@ -75,11 +84,12 @@ extension Controller {
         if let how = await dataPlane.checkChild() {
             logger.error("data plane exited; restarting it", metadata: ["slipway.exit": "\(how)"])
         }
-        if (try? await router.ping(timeout: .seconds(1))) == nil {
+        if !(await refreshHealth()) {
+            // The data plane does not answer: find or restart it, then resend the table.
             routerGenerationFloor = try await dataPlane.ensureRunning()
             try await pushRoutes()
+            await refreshHealth()
         }
-        await refreshHealth()
         let now = clock.now()
         try superviseInstances(now: now)
         try await restartDue(now: now)
