@@ -16,9 +16,10 @@ public enum TestHTTP {
         try await request(url, method: .GET, timeout: timeout)
     }
 
-    public static func request(_ url: String, method: HTTPMethod, body: String? = nil, timeout: Duration = .seconds(10)) async throws -> Reply {
+    public static func request(_ url: String, method: HTTPMethod, headers: [(String, String)] = [], body: String? = nil, timeout: Duration = .seconds(10)) async throws -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = method
+        for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
         if let body {
             request.headers.add(name: "content-type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))

@@ -90,8 +90,11 @@ struct RolloutWatcher {
             printEvents(record, seen: &seen)
         }
         if wait {
+            var polls = 0
             while !record.phase.isTerminal {
-                try await Task.sleep(for: .milliseconds(200))
+                // Quick polls first (a warm rollback ends within one controller tick), then gentler.
+                polls += 1
+                try await Task.sleep(for: .milliseconds(polls <= 20 ? 25 : 200))
                 record = try await withAPI { try await api.send(.GET, "/v1/rollouts/\(record.id)", as: RolloutRecord.self) }
                 if output == .text { printEvents(record, seen: &seen) }
             }

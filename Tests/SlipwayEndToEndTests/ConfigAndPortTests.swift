@@ -45,3 +45,36 @@ import Glibc
         }
     }
 }
+
+@Suite(.serialized) struct MultiServiceTests {
+    @Test func twoServicesShareOnePortByHostAndDeployIndependently() async throws {
+        try await withHarness { h in
+            let port = freeLoopbackPort()
+            let (alpha, _) = try h.helloConfig(name: "alpha", listenPort: port, replicas: 1, extra: "hosts: [alpha.test]")
+            let (beta, _) = try h.helloConfig(name: "beta", listenPort: port, replicas: 1, extra: "hosts: [beta.test]")
+            try await h.startServer(configs: [alpha, beta])
+            func version(_ host: String) async throws -> String? {
+                let reply = try await TestHTTP.request("http://127.0.0.1:\(port)/", method: .GET, headers: [("Host", host)])
+                return reply.status == 200 ? reply.header("X-Version") : nil
+            }
+            _ = try await eventually("both services to serve v1") {
+                let a = try await version("alpha.test"), b = try await version("beta.test:\(port)")
+                return a == "v1" && b == "v1" ? true : nil
+            }
+            let deploy = try await h.cli(["deploy", "beta", "--version", "v2", "--wait"])
+            #expect(deploy.status == 0, "\(deploy.stdout)")
+            #expect(try await version("beta.test") == "v2")
+            #expect(try await version("alpha.test") == "v1", "alpha is untouched")
+            let unknown = try await TestHTTP.request("http://127.0.0.1:\(port)/", method: .GET, headers: [("Host", "gamma.test")])
+            #expect(unknown.status == 404)
+            #expect(unknown.body.contains("gamma.test"))
+
+            // A third service claiming the same host on the same port is refused.
+            let (clash, _) = try h.helloConfig(name: "clash", listenPort: port, replicas: 1, extra: "hosts: [alpha.test]")
+            let apply = try await h.cli(["apply", "-f", clash])
+            #expect(apply.status == 1)
+            #expect(apply.stderr.contains("service alpha already answers"), "\(apply.stderr)")
+        }
+    }
+}
+
