@@ -2,6 +2,9 @@ import Foundation
 import SlipwayCore
 import SlipwayTesting
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite(.serialized) struct ResilienceTests {
     @Test func crashedInstanceIsRestartedAndTheCrashRecorded() async throws {
@@ -57,6 +60,26 @@ import Testing
             let result = await probe.stop()
             #expect(result.failures.isEmpty, "failed requests: \(result.failures.prefix(5))")
             #expect(result.ok > 0)
+        }
+    }
+
+    @Test func deadDataPlaneIsRestartedAndServesTheSameRoutesAgain() async throws {
+        try await withHello(replicas: 1) { h, port in
+            let pidFile = h.stateDir + "/router.pid"
+            let first = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            kill(first, SIGKILL)
+            let second = try await eventually("a new data plane to write its pid", timeout: .seconds(30)) { () -> Int32? in
+                let text = (try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+                return text.flatMap(Int32.init).flatMap { $0 != first ? $0 : nil }
+            }
+            #expect(second != first)
+            // Health checks start over in the new router; once they pass, v1 serves again.
+            _ = try await eventually("v1 to serve through the restarted router", timeout: .seconds(30)) {
+                (try? await h.versionAt(port: port)) == "v1" ? true : nil
+            }
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
+            #expect(deploy.status == 0, "the restarted data plane takes new routes: \(deploy.stdout)")
+            #expect(try await h.versionAt(port: port) == "v2")
         }
     }
 
