@@ -73,6 +73,13 @@ struct RollbackCommand: AsyncParsableCommand {
         let record = try await withAPI {
             try await api.send(.POST, "/v1/services/\(service.urlPathEscaped)/rollback", body: RollbackRequest(to: to), as: RolloutRecord.self)
         }
+        if record.kind != .rollback {
+            // The deploy was still waiting for health checks: aborting it was the whole
+            // rollback, since traffic never left the stable release.
+            if client.output == .json { return try printJSON(record) }
+            print("rollout \(record.id) (\(record.kind.rawValue) of \(record.toVersion)) aborted before its switch; traffic stays on \(record.fromVersion ?? "the stable release")")
+            return
+        }
         try await RolloutWatcher(api: api, output: client.output).finish(record, wait: !noWait)
     }
 }

@@ -77,7 +77,7 @@ import Testing
     }
 
     @Test func badRequestsGetClearErrors() async throws {
-        try await withHello(replicas: 1, healthy: 30) { h, _ in
+        try await withHello(replicas: 1, healthy: 30) { h, port in
 
             let unknown = try await h.cli(["deploy", "nope", "--version", "v2"])
             #expect(unknown.status == 1)
@@ -100,6 +100,15 @@ import Testing
             let running = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout).activeRollout
             #expect(running != nil)
             if let running { #expect(second.stderr.contains("rollout \(running.id) ")) }
+
+            // A rollback while the deploy still waits for health checks aborts it; v1 keeps serving.
+            let rollback = try await h.cli(["rollback", "hello"])
+            #expect(rollback.status == 0, "\(rollback.stdout)\(rollback.stderr)")
+            #expect(rollback.stdout.contains("aborted before its switch; traffic stays on v1"), "\(rollback.stdout)")
+            #expect(try await h.versionAt(port: port) == "v1")
+            let aborted = try decode([RolloutRecord].self, try await h.cli(["history", "hello", "-o", "json"]).stdout).first
+            #expect(aborted?.phase == .failed)
+            #expect(aborted?.reason == "aborted by a rollback request")
 
             let badEnv = try await h.cli(["deploy", "hello", "--version", "v9", "--set-env", "NOEQUALS"])
             #expect(badEnv.status == 64)
