@@ -357,3 +357,23 @@ bench_header() {
 
 EOF
 }
+
+# Stops the Slipway run (control plane, data plane, instances) and waits for the server
+# process, so the peer measured next does not share the CPU with it.
+stop_slipway() {
+    "$SLIPWAY" down >/dev/null 2>&1 || log "slipway down failed"
+    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    SLIPWAY_SERVER=""
+    kill_mentioning "$STATE_DIR"
+}
+
+# The nginx peer: two standalone hello-app processes a (port PA) and b (PB) and nginx on NP
+# with its upstream file UP pointing at a. Sets PA, PB, NP and UP.
+start_nginx_peer() {
+    PA="$(free_port)"; PB="$(free_port)"; NP="$(free_port)"
+    start_hello "$PA" a
+    start_hello "$PB" b
+    UP="$BENCH_TMP/upstream.conf"
+    echo "server 127.0.0.1:$PA;" > "$UP"
+    start_nginx "$NP" "$UP"
+}

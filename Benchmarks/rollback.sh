@@ -20,18 +20,10 @@ wait_version "$LISTEN" v1 60
 log "slipway serving v1 on 127.0.0.1:$LISTEN; $REPS deploy+rollback repetitions"
 python3 "$BENCH_DIR/rollback_probe.py" --mode slipway --port "$LISTEN" --reps "$REPS" --slipway "$SLIPWAY" --old v1 \
     > "$BENCH_TMP/slipway.json" 2> "$BENCH_TMP/slipway.err" || { cat "$BENCH_TMP/slipway.err" >&2; die "slipway probe failed"; }
-"$SLIPWAY" down >/dev/null 2>&1 || log "slipway down failed"
-for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-SLIPWAY_SERVER=""
-kill_mentioning "$STATE_DIR"
+stop_slipway
 
 # ---------------------------------------------------------------- nginx peer
-PA="$(free_port)"; PB="$(free_port)"; NP="$(free_port)"
-start_hello "$PA" a
-start_hello "$PB" b
-UP="$BENCH_TMP/upstream.conf"
-echo "server 127.0.0.1:$PA;" > "$UP"
-start_nginx "$NP" "$UP"
+start_nginx_peer
 log "nginx on 127.0.0.1:$NP; $REPS switch/switch-back repetitions"
 python3 "$BENCH_DIR/rollback_probe.py" --mode nginx --port "$NP" --reps "$REPS" --old a --new b \
     --upstream-file "$UP" --port-a "$PA" --port-b "$PB" \

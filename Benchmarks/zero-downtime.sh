@@ -47,18 +47,10 @@ wrk_stop
 SW_SWITCH_S=$(python3 -c "print(round($T1-$T0,1))")
 log "slipway: $((SWITCH_PAIRS * 2)) switches in ${SW_SWITCH_S}s"
 # Stop Slipway before the peer so the two do not share the CPU.
-"$SLIPWAY" down >/dev/null 2>&1 || log "slipway down failed"
-for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-SLIPWAY_SERVER=""
-kill_mentioning "$STATE_DIR"
+stop_slipway
 
 # ---------------------------------------------------------------- nginx reload peer
-PA="$(free_port)"; PB="$(free_port)"; NP="$(free_port)"
-start_hello "$PA" a
-start_hello "$PB" b
-UP="$BENCH_TMP/upstream.conf"
-echo "server 127.0.0.1:$PA;" > "$UP"
-start_nginx "$NP" "$UP"
+start_nginx_peer
 SWITCHES=$((SWITCH_PAIRS * 2))
 GAP=$(python3 -c "print(max(0.05, $SW_SWITCH_S / $SWITCHES))")
 log "nginx on 127.0.0.1:$NP: $SWITCHES reloads, one every ${GAP}s"
