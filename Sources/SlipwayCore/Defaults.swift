@@ -27,4 +27,11 @@ public enum Defaults {
     public static let restartBackoffBase: Duration = .seconds(1)
     public static let restartBackoffMax: Duration = .seconds(30)
     public static let initialVersion = "v1"
+    /// The request header that pins a request to a named version (`pin.header`).
+    public static let pinHeader = "X-Slipway-Version"
+    /// Who may use the pin header (`pin.allow`): loopback only, so a public client cannot
+    /// choose an unreleased version.
+    public static let pinAllow = ["127.0.0.0/8", "::1/128"]
+    /// The sticky-assignment cookie is named this plus the service name.
+    public static let affinityCookiePrefix = "slipway_"
 }

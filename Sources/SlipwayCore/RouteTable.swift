@@ -27,17 +27,24 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
     public var groups: [BackendGroup]
     public var health: HealthSpec
     public var upstreamTimeout: Duration
+    /// While traffic is split between versions: keep each client on the version it was
+    /// first sent to (a signed cookie). Nil: every request is chosen by weight.
+    public var affinity: Affinity?
+    /// Lets allowed clients reach a named version with a request header, whatever its weight.
+    public var pin: PinRule?
 
-    public init(service: String, listen: ListenAddress, hosts: [String] = [], groups: [BackendGroup], health: HealthSpec = HealthSpec(), upstreamTimeout: Duration = Defaults.upstreamTimeout) {
+    public init(service: String, listen: ListenAddress, hosts: [String] = [], groups: [BackendGroup], health: HealthSpec = HealthSpec(), upstreamTimeout: Duration = Defaults.upstreamTimeout, affinity: Affinity? = nil, pin: PinRule? = nil) {
         self.service = service
         self.listen = listen
         self.hosts = hosts
         self.groups = groups
         self.health = health
         self.upstreamTimeout = upstreamTimeout
+        self.affinity = affinity
+        self.pin = pin
     }
 
-    enum CodingKeys: String, CodingKey { case service, listen, hosts, groups, health, upstreamTimeout }
+    enum CodingKeys: String, CodingKey { case service, listen, hosts, groups, health, upstreamTimeout, affinity, pin }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -47,6 +54,8 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
         groups = try c.decode([BackendGroup].self, forKey: .groups)
         health = try c.decodeIfPresent(HealthSpec.self, forKey: .health) ?? HealthSpec()
         upstreamTimeout = try c.decodeIfPresent(TextDuration.self, forKey: .upstreamTimeout)?.value ?? Defaults.upstreamTimeout
+        affinity = try c.decodeIfPresent(Affinity.self, forKey: .affinity)
+        pin = try c.decodeIfPresent(PinRule.self, forKey: .pin)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -57,6 +66,46 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
         try c.encode(groups, forKey: .groups)
         try c.encode(health, forKey: .health)
         try c.encode(TextDuration(upstreamTimeout), forKey: .upstreamTimeout)
+        try c.encodeIfPresent(affinity, forKey: .affinity)
+        try c.encodeIfPresent(pin, forKey: .pin)
+    }
+}
+
+/// Sticky assignment during a split. The router answers a request without a valid
+/// assignment cookie by choosing a version by weight and setting
+/// `Set-Cookie: <cookie>=<scope>.<version>.<signature>`; later requests carrying a cookie
+/// whose signature verifies, whose scope matches and whose version still has weight > 0
+/// (and an available instance) go to that version. The signature is HMAC-SHA256 over
+/// `service`, `scope` and `version` with `key`, so clients cannot pick a version by
+/// editing the cookie.
+public struct Affinity: Codable, Sendable, Equatable {
+    /// The cookie's name (letters, digits, `_` and `-`).
+    public var cookie: String
+    /// The signing key, hex (at least 32 bytes of randomness).
+    public var key: String
+    /// Changes with every rollout (the rollout id) so an old assignment is not reused.
+    public var scope: String
+
+    public init(cookie: String, key: String, scope: String) {
+        self.cookie = cookie
+        self.key = key
+        self.scope = scope
+    }
+}
+
+/// A request carrying `header: VERSION` from an address in `allow` goes to that version's
+/// instances whatever its weight (testers reach a canary or a blue-green preview before it
+/// takes traffic). From other addresses the header is ignored. A pinned version with no
+/// available instance is answered 503 naming the version, never silently another one.
+public struct PinRule: Codable, Sendable, Equatable {
+    /// Header name, compared case-insensitively.
+    public var header: String
+    /// Client networks in CIDR notation (`127.0.0.0/8`, `::1/128`, `10.0.0.0/8`).
+    public var allow: [String]
+
+    public init(header: String = Defaults.pinHeader, allow: [String] = Defaults.pinAllow) {
+        self.header = header
+        self.allow = allow
     }
 }
 

@@ -47,8 +47,11 @@ public struct VersionStats: Codable, Sendable, Equatable {
     public var latencyP95Ms: Double?
     public var latencyP99Ms: Double?
     public var latencyMaxMs: Double?
+    /// The window's latency histogram as buckets (each sample counted at its bucket's
+    /// value), ascending; only when asked for (`GET /stats?window=S&latency=buckets`).
+    public var latency: [LatencyBucket]?
 
-    public init(service: String, version: String, windowSeconds: Double, requests: UInt64 = 0, status1xx: UInt64 = 0, status2xx: UInt64 = 0, status3xx: UInt64 = 0, status4xx: UInt64 = 0, status5xx: UInt64 = 0, upstreamErrors: UInt64 = 0, latencyP50Ms: Double? = nil, latencyP95Ms: Double? = nil, latencyP99Ms: Double? = nil, latencyMaxMs: Double? = nil) {
+    public init(service: String, version: String, windowSeconds: Double, requests: UInt64 = 0, status1xx: UInt64 = 0, status2xx: UInt64 = 0, status3xx: UInt64 = 0, status4xx: UInt64 = 0, status5xx: UInt64 = 0, upstreamErrors: UInt64 = 0, latencyP50Ms: Double? = nil, latencyP95Ms: Double? = nil, latencyP99Ms: Double? = nil, latencyMaxMs: Double? = nil, latency: [LatencyBucket]? = nil) {
         self.service = service
         self.version = version
         self.windowSeconds = windowSeconds
@@ -63,6 +66,7 @@ public struct VersionStats: Codable, Sendable, Equatable {
         self.latencyP95Ms = latencyP95Ms
         self.latencyP99Ms = latencyP99Ms
         self.latencyMaxMs = latencyMaxMs
+        self.latency = latency
     }
 
     /// Share of requests answered 5xx (including router-made 502/504); nil on no requests.
