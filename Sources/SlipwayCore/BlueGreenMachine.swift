@@ -58,7 +58,7 @@ public struct BlueGreenMachine: Sendable {
         }
     }
 
-    private mutating func switchTraffic(now: Double, note: String) -> [RolloutAction] {
+    mutating func switchTraffic(now: Double, note: String) -> [RolloutAction] {
         state.phase = .draining
         state.switchedAt = now
         state.drainDeadline = now + state.spec.drainTimeout.seconds
@@ -90,7 +90,7 @@ public struct BlueGreenMachine: Sendable {
         return actions
     }
 
-    private mutating func fail(now: Double, reason: String) -> [RolloutAction] {
+    mutating func fail(now: Double, reason: String) -> [RolloutAction] {
         state.phase = .failed
         state.endedAt = now
         state.failureReason = reason

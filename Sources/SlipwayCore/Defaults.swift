@@ -32,6 +32,8 @@ public enum Defaults {
     /// Who may use the pin header (`pin.allow`): loopback only, so a public client cannot
     /// choose an unreleased version.
     public static let pinAllow = ["127.0.0.0/8", "::1/128"]
+    /// Canary instances that crash this many times during a rollout fail it (crash loop).
+    public static let canaryMaxRestarts = 3
     /// The sticky-assignment cookie is named this plus the service name.
     public static let affinityCookiePrefix = "slipway_"
 }

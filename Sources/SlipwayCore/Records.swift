@@ -38,6 +38,8 @@ public struct RolloutRecord: Codable, Sendable, Equatable {
     /// Extra detail for a failure: last health-check error and the instance log tail.
     public var details: String?
     public var events: [RolloutEventRecord]?
+    /// Canary rollouts: where they are (weight, step, why paused, last analysis).
+    public var canary: CanaryStatus?
 
     public init(id: Int64, service: String, kind: RolloutKind, fromVersion: String?, toVersion: String, phase: RolloutPhase, startedAt: Double, endedAt: Double? = nil, reason: String? = nil, details: String? = nil, events: [RolloutEventRecord]? = nil) {
         self.id = id
@@ -51,6 +53,29 @@ public struct RolloutRecord: Codable, Sendable, Equatable {
         self.reason = reason
         self.details = details
         self.events = events
+    }
+}
+
+/// A canary rollout's position, as `slipway status` and the API show it.
+public struct CanaryStatus: Codable, Sendable, Equatable {
+    public var weight: Int
+    /// 1-based; `steps + 1` once every step is done (waiting for analysis to promote).
+    public var step: Int
+    public var steps: Int
+    /// `weight 10 %`, `pause 30s`, … or nil after the last step.
+    public var stepLabel: String?
+    public var pauseReason: String?
+    public var lastAnalysis: String?
+    public var lastAnalysisOutcome: AnalysisOutcome?
+
+    public init(_ progress: CanaryProgress) {
+        weight = progress.weight
+        step = progress.stepIndex + 1
+        steps = progress.steps.count
+        stepLabel = progress.currentStep?.label
+        pauseReason = progress.pauseReason
+        lastAnalysis = progress.lastBackgroundSummary
+        lastAnalysisOutcome = progress.lastBackgroundOutcome
     }
 }
 

@@ -12,6 +12,11 @@ public enum RolloutKind: String, Codable, Sendable {
 public enum RolloutPhase: String, Codable, Sendable, CaseIterable {
     /// Instances of the target release are starting; waiting for health checks to pass.
     case waitingHealthy = "waiting_healthy"
+    /// Canary: going through the steps with part of the traffic on the canary.
+    case progressing
+    /// Canary: held at the current step (a `pause: {}` step, `slipway pause`, or
+    /// analysis that stayed inconclusive) until promoted or resumed.
+    case paused
     /// Traffic is on the target release; old instances finish in-flight requests.
     case draining
     case succeeded
@@ -39,6 +44,8 @@ public struct BlueGreenState: Codable, Sendable, Equatable {
     public var endedAt: Double?
     /// Why the rollout failed, in words.
     public var failureReason: String?
+    /// Canary rollouts only: the steps and analysis progress.
+    public var canary: CanaryProgress?
 
     public init(kind: RolloutKind, targetVersion: String, fromVersion: String?, replicas: Int, warm: Bool, spec: BlueGreenSpec, now: Double) {
         self.kind = kind
@@ -65,6 +72,32 @@ public enum RolloutAction: Sendable, Equatable {
     case keepWarm(version: String, until: Double)
     /// Append an event to the rollout's history.
     case record(kind: String, message: String)
+    /// The canary's weight changed: send the router a new table.
+    case updateRoutes
+    /// Run the analysis `policy` now and feed its verdict back as `.analysisResult`.
+    case analyze(policy: String, purpose: AnalysisPurpose)
+    /// Store a decision with its evidence (`slipway why`).
+    case decide(DecisionDraft)
+}
+
+/// Which analysis of a canary a run belongs to.
+public enum AnalysisPurpose: String, Codable, Sendable, Equatable {
+    /// The analysis that runs across every step (and gates the final promotion).
+    case background
+    /// The analysis of the current `analysis:` step.
+    case step
+}
+
+/// A command from a person (CLI or API).
+public enum RolloutCommand: String, Codable, Sendable, Equatable {
+    /// Complete the current step (ends a pause, skips a running analysis step).
+    case promote
+    /// Skip every remaining step and analysis and send all traffic to the canary.
+    case promoteFull = "promote_full"
+    /// Hold at the current step.
+    case pause
+    /// Go on after a pause.
+    case resume
 }
 
 /// What happened, as the machine sees it.
@@ -79,4 +112,10 @@ public enum RolloutInput: Sendable, Equatable {
     case tick
     /// A person or the system stops the rollout.
     case abort(reason: String)
+    /// The verdict of an analysis run the machine asked for.
+    case analysisResult(purpose: AnalysisPurpose, verdict: AnalysisRunVerdict)
+    /// How many times the target's instances crashed since the rollout began.
+    case targetRestarts(Int)
+    /// A person's command; `by` says who (recorded with the decision).
+    case command(RolloutCommand, by: String)
 }

@@ -20,6 +20,10 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     public var strategy: StrategySpec
     /// How long the router waits for an upstream response head.
     public var upstreamTimeout: Duration
+    /// Named analyses (`analysis:`), referred to by canary steps and `strategy.canary.analysis`.
+    public var analysis: [String: AnalysisPolicy]
+    /// Who may reach a named version with a request header (testers, previews).
+    public var pin: PinRule
 
     public init(
         name: String,
@@ -31,7 +35,9 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         hosts: [String] = [],
         replicas: Int = Defaults.replicas,
         strategy: StrategySpec = .blueGreen(BlueGreenSpec()),
-        upstreamTimeout: Duration = Defaults.upstreamTimeout
+        upstreamTimeout: Duration = Defaults.upstreamTimeout,
+        analysis: [String: AnalysisPolicy] = [:],
+        pin: PinRule = PinRule()
     ) {
         self.name = name
         self.run = run
@@ -43,10 +49,19 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         self.replicas = replicas
         self.strategy = strategy
         self.upstreamTimeout = upstreamTimeout
+        self.analysis = analysis
+        self.pin = pin
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, run, env, workingDirectory, health, listen, hosts, replicas, strategy, upstreamTimeout
+        case name, run, env, workingDirectory, health, listen, hosts, replicas, strategy, upstreamTimeout, analysis, pin
+    }
+
+    /// The policy a canary's background analysis runs: the strategy's `analysis`, else the
+    /// service's `default` analysis, else the built-in default.
+    public func analysisPolicy(named name: String?) -> AnalysisPolicy {
+        if let name, let policy = analysis[name] { return policy }
+        return analysis["default"] ?? .default
     }
 
     public init(from decoder: any Decoder) throws {
@@ -61,6 +76,8 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         replicas = try c.decodeIfPresent(Int.self, forKey: .replicas) ?? Defaults.replicas
         strategy = try c.decodeIfPresent(StrategySpec.self, forKey: .strategy) ?? .blueGreen(BlueGreenSpec())
         upstreamTimeout = try c.decodeIfPresent(TextDuration.self, forKey: .upstreamTimeout)?.value ?? Defaults.upstreamTimeout
+        analysis = try c.decodeIfPresent([String: AnalysisPolicy].self, forKey: .analysis) ?? [:]
+        pin = try c.decodeIfPresent(PinRule.self, forKey: .pin) ?? PinRule()
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -75,6 +92,8 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         try c.encode(replicas, forKey: .replicas)
         try c.encode(strategy, forKey: .strategy)
         try c.encode(TextDuration(upstreamTimeout), forKey: .upstreamTimeout)
+        try c.encode(analysis, forKey: .analysis)
+        try c.encode(pin, forKey: .pin)
     }
 }
 
@@ -130,26 +149,48 @@ public struct HealthSpec: Codable, Sendable, Equatable {
     }
 }
 
-/// How a rollout moves traffic. Canary and rolling arrive with the progressive-delivery work.
+/// How a rollout moves traffic.
 public enum StrategySpec: Codable, Sendable, Equatable {
     case blueGreen(BlueGreenSpec)
+    case canary(CanarySpec)
 
-    enum CodingKeys: String, CodingKey { case blueGreen = "blue-green" }
+    enum CodingKeys: String, CodingKey { case blueGreen = "blue-green", canary }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self = .blueGreen(try c.decodeIfPresent(BlueGreenSpec.self, forKey: .blueGreen) ?? BlueGreenSpec())
+        if let canary = try c.decodeIfPresent(CanarySpec.self, forKey: .canary) {
+            self = .canary(canary)
+        } else {
+            self = .blueGreen(try c.decodeIfPresent(BlueGreenSpec.self, forKey: .blueGreen) ?? BlueGreenSpec())
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         switch self {
         case .blueGreen(let spec): try c.encode(spec, forKey: .blueGreen)
+        case .canary(let spec): try c.encode(spec, forKey: .canary)
         }
     }
 
+    /// Start, drain and keep-warm timeouts (every strategy has them).
     public var blueGreen: BlueGreenSpec {
-        switch self { case .blueGreen(let s): return s }
+        switch self {
+        case .blueGreen(let s): s
+        case .canary(let s): s.timing
+        }
+    }
+
+    public var canary: CanarySpec? {
+        if case .canary(let s) = self { return s }
+        return nil
+    }
+
+    public var name: String {
+        switch self {
+        case .blueGreen: "blue-green"
+        case .canary: "canary"
+        }
     }
 }
 

@@ -8,20 +8,30 @@ extension Controller {
     /// Feeds one input to a rollout's machine, persists the new state, then performs the
     /// actions in order. Persisting first means a crash between the two is repaired on
     /// restart by `recover()`, which re-establishes what the persisted state implies.
-    func step(id: Int64, service: String, machine: inout BlueGreenMachine, input: RolloutInput) async throws {
-        let before = machine.state
-        let actions = machine.handle(input, now: clock.now())
-        guard machine.state != before || !actions.isEmpty else { return }
-        var details: String?
-        if machine.state.phase == .failed, before.phase != .failed, !machine.state.warm {
-            details = failureDetails(service: service, version: machine.state.targetVersion)
-        }
-        try store.updateRollout(id: id, state: machine.state, details: details)
-        for action in actions {
-            try await perform(action, rolloutID: id, service: service)
-        }
-        if machine.state.phase.isTerminal {
-            logger.info("rollout ended", metadata: ["slipway.service": "\(service)", "slipway.rollout": "\(id)", "slipway.phase": "\(machine.state.phase.rawValue)"])
+    /// An `analyze` action runs the analysis at once and feeds its verdict back in.
+    func step(id: Int64, service: String, machine: inout RolloutMachine, input: RolloutInput) async throws {
+        var inputs = [input]
+        while !inputs.isEmpty {
+            let input = inputs.removeFirst()
+            let before = machine.state
+            let actions = machine.handle(input, now: clock.now())
+            guard machine.state != before || !actions.isEmpty else { continue }
+            var details: String?
+            if machine.state.phase == .failed, before.phase != .failed, !machine.state.warm, before.phase == .waitingHealthy {
+                details = failureDetails(service: service, version: machine.state.targetVersion)
+            }
+            try store.updateRollout(id: id, state: machine.state, details: details)
+            for action in actions {
+                if case .analyze(let policy, let purpose) = action {
+                    let verdict = await runAnalysis(policy: policy, state: machine.state, service: service)
+                    inputs.append(.analysisResult(purpose: purpose, verdict: verdict))
+                } else {
+                    try await perform(action, rolloutID: id, service: service)
+                }
+            }
+            if machine.state.phase.isTerminal, !before.phase.isTerminal {
+                logger.info("rollout ended", metadata: ["slipway.service": "\(service)", "slipway.rollout": "\(id)", "slipway.phase": "\(machine.state.phase.rawValue)"])
+            }
         }
     }
 
@@ -30,6 +40,17 @@ extension Controller {
         switch action {
         case .record(let kind, let message):
             try store.appendEvent(service: service, rolloutID: rolloutID, kind: kind, message: message, time: now)
+
+        case .decide(let draft):
+            try store.appendDecision(service: service, rolloutID: rolloutID, draft: draft, time: now)
+            try store.appendEvent(service: service, rolloutID: rolloutID, kind: "decision_" + draft.kind.rawValue, message: draft.summary, time: now)
+            logger.info("decision", metadata: ["slipway.service": "\(service)", "slipway.rollout": "\(rolloutID)", "slipway.decision": "\(draft.kind.rawValue)", "slipway.actor": "\(draft.actor)", "slipway.summary": "\(draft.summary)"])
+
+        case .updateRoutes:
+            _ = try await pushRoutes()
+
+        case .analyze:
+            break // handled by step()
 
         case .startInstances(let version, let count):
             try await ensureInstances(service: service, version: version, count: count, rolloutID: rolloutID)
@@ -138,11 +159,17 @@ extension Controller {
     func pushRoutes() async throws -> [ListenFailure] {
         let generation = try store.nextRouteGeneration(atLeast: routerGenerationFloor)
         var inputs: [RouteTableBuilder.ServiceInput] = []
+        let active = try store.activeRollouts()
         for name in try store.serviceNames() {
             guard let s = try store.service(name) else { continue }
-            inputs.append(.init(spec: s.spec, stableVersion: s.stableVersion, instances: try store.liveInstances(service: name)))
+            var input = RouteTableBuilder.ServiceInput(spec: s.spec, stableVersion: s.stableVersion, instances: try store.liveInstances(service: name))
+            if let rollout = active.first(where: { $0.service == name }), let progress = rollout.state.canary,
+               [.progressing, .paused].contains(rollout.state.phase) {
+                input.canary = .init(version: rollout.state.targetVersion, weight: progress.weight, scope: "r\(rollout.id)", sticky: progress.sticky)
+            }
+            inputs.append(input)
         }
-        let table = RouteTableBuilder.build(generation: generation, services: inputs)
+        let table = RouteTableBuilder.build(generation: generation, services: inputs, affinityKey: try store.secret(named: "affinity"))
         do {
             let reply = try await router.apply(table)
             for failure in reply.failures {

@@ -35,9 +35,9 @@ extension Controller {
                                   message: "control plane restarted; rollout resumed in phase \(active.state.phase.rawValue)", time: now)
             switch active.state.phase {
             case .waitingHealthy where active.state.healthyDeadline == nil:
-                var machine = BlueGreenMachine(state: active.state)
+                var machine = RolloutMachine(state: active.state)
                 try await step(id: active.id, service: active.service, machine: &machine, input: .begin)
-            case .waitingHealthy:
+            case .waitingHealthy, .progressing, .paused:
                 try await ensureInstances(service: active.service, version: active.state.targetVersion, count: active.state.replicas, rolloutID: active.id)
             case .draining:
                 if let s = try store.service(active.service), s.stableVersion != active.state.targetVersion {
@@ -156,13 +156,19 @@ extension Controller {
 
     func advanceRollouts() async throws {
         for active in try store.activeRollouts() {
-            var machine = BlueGreenMachine(state: active.state)
+            var machine = RolloutMachine(state: active.state)
             let state = active.state
+            let target = try store.liveInstances(service: active.service, version: state.targetVersion)
             switch state.phase {
             case .waitingHealthy:
-                let target = try store.liveInstances(service: active.service, version: state.targetVersion).filter { $0.state == .running }
-                let healthy = target.filter { routerHealth[$0.id]?.healthy == true }.count
+                let running = target.filter { $0.state == .running }
+                let healthy = running.filter { routerHealth[$0.id]?.healthy == true }.count
+                if state.canary != nil {
+                    try await step(id: active.id, service: active.service, machine: &machine, input: .targetRestarts(Self.crashes(target)))
+                }
                 try await step(id: active.id, service: active.service, machine: &machine, input: .targetHealth(healthy: healthy))
+            case .progressing, .paused:
+                try await step(id: active.id, service: active.service, machine: &machine, input: .targetRestarts(Self.crashes(target)))
             case .draining:
                 if let from = state.fromVersion {
                     let ids = Set(try store.liveInstances(service: active.service, version: from).map(\.id))
@@ -176,6 +182,11 @@ extension Controller {
                 try await step(id: active.id, service: active.service, machine: &machine, input: .tick)
             }
         }
+    }
+
+    /// How many times the instances crashed (each restart counts, and a crash waiting for its restart).
+    static func crashes(_ instances: [InstanceRecord]) -> Int {
+        instances.reduce(0) { $0 + $1.restarts + ($1.state == .crashed ? 1 : 0) }
     }
 
     /// Stops warm releases whose keep_previous has passed, and instances of releases that

@@ -112,7 +112,9 @@ public actor Controller {
             try await abort(rolloutID: active.id, reason: "aborted by a rollback request")
             service = try requireService(name)
             if to == nil || to == service.stableVersion, let aborted = try store.rollout(id: active.id) {
-                if active.phase == .waitingHealthy { return aborted }
+                // Traffic never left the stable release (still starting, or a canary that
+                // the abort just took back to 0 %): the abort is the rollback.
+                if [.waitingHealthy, .progressing, .paused].contains(active.phase) { return aborted }
             }
         }
         guard let target = to ?? service.previousVersion else {
@@ -128,7 +130,7 @@ public actor Controller {
         return try await begin(kind: .rollback, service: service, release: release)
     }
 
-    func begin(kind: RolloutKind, service: StoredService, release: ReleaseRecord) async throws -> RolloutRecord {
+    func begin(kind: RolloutKind, service: StoredService, release: ReleaseRecord, retriedBy by: String? = nil, retriedFrom: Int64? = nil) async throws -> RolloutRecord {
         let name = service.spec.name
         await refreshHealth()
         let live = try store.liveInstances(service: name, version: release.version).filter { $0.state == .running }
@@ -137,8 +139,16 @@ public actor Controller {
             // Running but not healthy: start clean.
             try await stopInstances(service: name, version: release.version)
         }
-        let state = BlueGreenState(kind: kind, targetVersion: release.version, fromVersion: service.stableVersion,
-                                   replicas: service.spec.replicas, warm: warm, spec: service.spec.strategy.blueGreen, now: clock.now())
+        // The release's own config decides the strategy (it is what is being rolled out).
+        let spec = release.spec
+        var state = BlueGreenState(kind: kind, targetVersion: release.version, fromVersion: service.stableVersion,
+                                   replicas: spec.replicas, warm: warm, spec: spec.strategy.blueGreen, now: clock.now())
+        if kind == .deploy, service.stableVersion != nil, let canary = spec.strategy.canary {
+            let background = canary.analysis ?? "default"
+            var policies = spec.analysis
+            if policies["default"] == nil { policies["default"] = .default }
+            state.canary = CanaryProgress(spec: canary, policies: policies, backgroundPolicy: background)
+        }
         let id: Int64
         switch Result(catching: { () throws(StoreError) -> Int64 in try store.createRollout(service: name, state: state) }) {
         case .success(let created):
@@ -148,21 +158,31 @@ public actor Controller {
             throw error
         }
         logger.info("rollout started", metadata: ["slipway.service": "\(name)", "slipway.rollout": "\(id)", "slipway.version": "\(release.version)", "slipway.kind": "\(kind.rawValue)"])
+        let how = state.canary == nil ? "" : " as a canary (\(state.canary!.steps.map(\.label).joined(separator: ", ")))"
         try store.appendEvent(service: name, rolloutID: id, kind: "started",
-                              message: "\(kind.rawValue) of \(release.version) started" + (service.stableVersion.map { " (stable: \($0))" } ?? ""), time: clock.now())
-        var machine = BlueGreenMachine(state: state)
+                              message: "\(kind.rawValue) of \(release.version) started\(how)" + (service.stableVersion.map { " (stable: \($0))" } ?? ""), time: clock.now())
+        if let by {
+            try store.appendDecision(service: name, rolloutID: id, draft: DecisionDraft(kind: .retried, actor: by, summary: "\(by) retried \(release.version) after rollout \(retriedFrom.map(String.init) ?? "?") failed"), time: clock.now())
+        }
+        var machine = RolloutMachine(state: state)
         try await step(id: id, service: name, machine: &machine, input: .begin)
         guard let record = try store.rollout(id: id) else { throw ControllerError(.notFound, "rollout \(id) vanished") }
         return record
     }
 
     /// Aborts a running rollout: before the switch the new instances are stopped and
-    /// traffic never moves; after it, the rollout ends and a rollback takes over.
-    public func abort(rolloutID: Int64, reason: String) async throws {
+    /// traffic never moves (a canary goes back to 0 % at once); after it, the rollout ends
+    /// and a rollback takes over. Recorded as a decision of `by`.
+    public func abort(rolloutID: Int64, reason: String, by: String = "system") async throws {
         guard let active = try store.activeRollouts().first(where: { $0.id == rolloutID }) else {
             throw ControllerError(.conflict, "rollout \(rolloutID) is not running")
         }
-        var machine = BlueGreenMachine(state: active.state)
+        let weight = active.state.canary?.weight
+        let back = active.state.fromVersion.map { "all traffic on \($0)" } ?? "nothing switched"
+        try store.appendDecision(service: active.service, rolloutID: active.id,
+                                 draft: DecisionDraft(kind: .aborted, actor: by, summary: "\(reason)" + (weight.map { " (canary at \($0) %)" } ?? "") + "; \(back)", weight: weight.map { _ in 0 }),
+                                 time: clock.now())
+        var machine = RolloutMachine(state: active.state)
         try await step(id: active.id, service: active.service, machine: &machine, input: .abort(reason: reason))
     }
 

@@ -3,27 +3,50 @@ import SlipwayCore
 /// Builds the router's table from what the store says: every registered service gets a
 /// route (so its port is bound even before its first release); every live instance that
 /// is not being stopped is an endpoint; the stable release has weight 100, the rest 0
-/// (starting or warm releases: health-checked, no traffic).
+/// (starting or warm releases: health-checked, no traffic). During a canary the canary
+/// has its current weight and the stable the rest, with sticky assignment when asked.
 enum RouteTableBuilder {
+    struct Canary {
+        var version: String
+        var weight: Int
+        /// Changes per rollout so assignments of an earlier rollout are not reused.
+        var scope: String
+        var sticky: Bool
+    }
+
     struct ServiceInput {
         var spec: ServiceSpec
         var stableVersion: String?
         var instances: [InstanceRecord]
+        var canary: Canary? = nil
     }
 
-    static func build(generation: UInt64, services: [ServiceInput]) -> RouteTable {
+    static func build(generation: UInt64, services: [ServiceInput], affinityKey: String = "") -> RouteTable {
         var routes: [ServiceRoute] = []
         for input in services.sorted(by: { $0.spec.name < $1.spec.name }) {
             var byVersion: [String: [Endpoint]] = [:]
             for instance in input.instances where instance.state == .running || instance.state == .crashed {
                 byVersion[instance.version, default: []].append(Endpoint(id: instance.id, host: "127.0.0.1", port: instance.port))
             }
+            let canary = input.canary
+            func weight(_ version: String) -> Int {
+                if let canary, canary.version == version { return canary.weight }
+                guard version == input.stableVersion else { return 0 }
+                return 100 - (canary?.weight ?? 0)
+            }
             let groups = byVersion.keys.sorted().map { version in
-                BackendGroup(version: version, weight: version == input.stableVersion ? 100 : 0,
+                BackendGroup(version: version, weight: weight(version),
                              endpoints: byVersion[version, default: []].sorted { $0.id < $1.id })
             }
+            var affinity: Affinity?
+            if let canary, canary.sticky, !affinityKey.isEmpty {
+                affinity = Affinity(cookie: Defaults.affinityCookiePrefix + input.spec.name.replacingOccurrences(of: "-", with: "_"),
+                                    key: affinityKey, scope: canary.scope)
+            }
+            let pin = input.spec.pin.allow.isEmpty ? nil : input.spec.pin
             routes.append(ServiceRoute(service: input.spec.name, listen: input.spec.listen, hosts: input.spec.hosts,
-                                       groups: groups, health: input.spec.health, upstreamTimeout: input.spec.upstreamTimeout))
+                                       groups: groups, health: input.spec.health, upstreamTimeout: input.spec.upstreamTimeout,
+                                       affinity: affinity, pin: pin))
         }
         return RouteTable(generation: generation, services: routes)
     }

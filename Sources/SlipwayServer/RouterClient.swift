@@ -67,7 +67,7 @@ public struct RouterClient: Sendable {
         try await call(.GET, "/health", as: HealthReply.self).endpoints
     }
 
-    public func stats(window: Duration) async throws -> [VersionStats] {
-        try await call(.GET, "/stats?window=\(window.seconds)", as: StatsReply.self).versions
+    public func stats(window: Duration, latencyBuckets: Bool = false) async throws -> [VersionStats] {
+        try await call(.GET, "/stats?window=\(window.seconds)" + (latencyBuckets ? "&latency=buckets" : ""), as: StatsReply.self).versions
     }
 }

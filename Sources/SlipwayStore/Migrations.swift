@@ -78,6 +78,21 @@ extension Store {
                 );
                 """)
         }
+        m.registerMigration("002-decisions") { db in
+            try db.execute(sql: """
+                CREATE TABLE decision (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    rollout_id INTEGER NOT NULL REFERENCES rollout(id),
+                    service TEXT NOT NULL,
+                    time REAL NOT NULL,
+                    kind TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    summary TEXT NOT NULL,
+                    draft_json TEXT NOT NULL
+                );
+                CREATE INDEX decision_by_rollout ON decision(rollout_id, id);
+                """)
+        }
         return m
     }
 }

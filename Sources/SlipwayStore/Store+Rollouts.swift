@@ -76,13 +76,44 @@ extension Store {
     }
 
     static func rolloutRecord(_ row: Row) throws -> RolloutRecord {
-        RolloutRecord(
+        var record = RolloutRecord(
             id: row["id"], service: row["service"],
             kind: RolloutKind(rawValue: row["kind"]) ?? .deploy,
             fromVersion: row["from_version"], toVersion: row["to_version"],
             phase: RolloutPhase(rawValue: row["phase"]) ?? .failed,
             startedAt: row["started_at"], endedAt: row["ended_at"],
             reason: row["reason"], details: row["details"])
+        if let json: String = row["state_json"], let state = try? decode(BlueGreenState.self, json), let progress = state.canary {
+            record.canary = CanaryStatus(progress)
+        }
+        return record
+    }
+
+    // MARK: decisions
+
+    @discardableResult
+    public func appendDecision(service: String, rolloutID: Int64, draft: DecisionDraft, time: Double) throws(StoreError) -> Int64 {
+        try write { db in
+            try db.execute(sql: "INSERT INTO decision (rollout_id, service, time, kind, actor, summary, draft_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [rolloutID, service, time, draft.kind.rawValue, draft.actor, draft.summary, Self.encode(draft)])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func decisions(rolloutID: Int64) throws(StoreError) -> [DecisionRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM decision WHERE rollout_id = ? ORDER BY id", arguments: [rolloutID]).map { row in
+                DecisionRecord(id: row["id"], service: row["service"], rolloutID: row["rollout_id"], time: row["time"],
+                               draft: try Self.decode(DecisionDraft.self, row["draft_json"]))
+            }
+        }
+    }
+
+    /// The newest rollout of the service that has decisions (the one `slipway why` explains).
+    public func latestRolloutWithDecisions(service: String) throws(StoreError) -> Int64? {
+        try read { db in
+            try Int64.fetchOne(db, sql: "SELECT rollout_id FROM decision WHERE service = ? ORDER BY id DESC LIMIT 1", arguments: [service])
+        }
     }
 
     static func eventRecord(_ row: Row) throws -> RolloutEventRecord {

@@ -112,4 +112,17 @@ extension Store {
             return next
         }
     }
+
+    /// A random secret kept in the store (created on first use): survives restarts so
+    /// signed cookies stay valid.
+    public func secret(named name: String, bytes: Int = 32) throws(StoreError) -> String {
+        try write { db in
+            let key = "secret." + name
+            if let existing = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) { return existing }
+            var generator = SystemRandomNumberGenerator()
+            let value = (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+            try db.execute(sql: "INSERT INTO meta (key, value) VALUES (?, ?)", arguments: [key, value])
+            return value
+        }
+    }
 }

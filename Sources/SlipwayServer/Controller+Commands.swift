@@ -1,0 +1,96 @@
+import Foundation
+import SlipwayCore
+import SlipwayStore
+
+/// People's commands on a running rollout: promote, pause, resume, abort, retry; and the
+/// decisions behind a rollout (`slipway why`).
+extension Controller {
+    /// The running rollout of a service, or a precise error naming what the last one did.
+    func requireActiveRollout(service name: String, for verb: String) throws -> (id: Int64, service: String, state: BlueGreenState) {
+        _ = try requireService(name)
+        guard let active = try store.activeRollouts().first(where: { $0.service == name }) else {
+            let last = try store.rollouts(service: name, limit: 1).first
+            let tail = last.map { "; the last rollout (\($0.id), \($0.kind.rawValue) to \($0.toVersion)) \($0.phase.rawValue)" } ?? ""
+            throw ControllerError(.conflict, "no rollout of \(name) is running, so there is nothing to \(verb)\(tail)")
+        }
+        return active
+    }
+
+    /// promote, promote --full, pause, resume.
+    public func command(service name: String, _ command: RolloutCommand, by: String) async throws -> RolloutRecord {
+        let active = try requireActiveRollout(service: name, for: command == .promoteFull ? "promote" : command.rawValue)
+        guard let progress = active.state.canary else {
+            throw ControllerError(.conflict, "rollout \(active.id) of \(name) is a \(active.state.kind == .deploy ? "blue-green" : active.state.kind.rawValue) rollout; promote, pause and resume apply to canary rollouts (abort and rollback apply to every rollout)", rolloutID: active.id)
+        }
+        switch (command, active.state.phase) {
+        case (_, .waitingHealthy):
+            throw ControllerError(.conflict, "canary \(active.state.targetVersion) of \(name) is still starting (waiting for health checks); it takes no traffic yet", rolloutID: active.id)
+        case (_, .draining):
+            throw ControllerError(.conflict, "canary \(active.state.targetVersion) of \(name) was already promoted; the previous release is draining", rolloutID: active.id)
+        case (.pause, .paused):
+            throw ControllerError(.conflict, "rollout \(active.id) of \(name) is already paused: \(progress.pauseReason ?? "")", rolloutID: active.id)
+        case (.resume, .progressing):
+            throw ControllerError(.conflict, "rollout \(active.id) of \(name) is not paused (it is at \(progress.position))", rolloutID: active.id)
+        default:
+            break
+        }
+        var machine = RolloutMachine(state: active.state)
+        try await step(id: active.id, service: name, machine: &machine, input: .command(command, by: by))
+        guard let record = try store.rollout(id: active.id) else { throw ControllerError(.notFound, "rollout \(active.id) vanished") }
+        return record
+    }
+
+    /// `slipway abort`: the running rollout of the service stops; traffic stays on (or goes
+    /// back to) the stable release at once.
+    public func abortRollout(service name: String, by: String) async throws -> RolloutRecord {
+        let active = try requireActiveRollout(service: name, for: "abort")
+        if active.state.phase == .draining {
+            throw ControllerError(.conflict, "rollout \(active.id) of \(name) already moved all traffic to \(active.state.targetVersion); use `slipway rollback \(name)` to go back", rolloutID: active.id)
+        }
+        try await abort(rolloutID: active.id, reason: "aborted by \(by)", by: by)
+        guard let record = try store.rollout(id: active.id) else { throw ControllerError(.notFound, "rollout \(active.id) vanished") }
+        return record
+    }
+
+    /// `slipway retry`: deploys the version of the service's last rollout again when that
+    /// rollout failed.
+    public func retry(service name: String, by: String) async throws -> RolloutRecord {
+        let service = try requireService(name)
+        if let active = try store.activeRollout(service: name) {
+            throw ControllerError(.conflict, "rollout \(active.id) of \(name) (to \(active.toVersion)) is still running; there is nothing to retry", rolloutID: active.id)
+        }
+        guard let last = try store.rollouts(service: name, limit: 1).first else {
+            throw ControllerError(.conflict, "\(name) has no rollout to retry")
+        }
+        guard last.phase == .failed, last.kind == .deploy else {
+            throw ControllerError(.conflict, "the last rollout of \(name) (\(last.id), \(last.kind.rawValue) to \(last.toVersion)) \(last.phase.rawValue); only a failed deploy can be retried", rolloutID: last.id)
+        }
+        guard last.toVersion != service.stableVersion,
+              let release = try store.release(service: name, version: last.toVersion, creatingWith: nil, now: clock.now()) else {
+            throw ControllerError(.conflict, "\(last.toVersion) is already the stable release of \(name)")
+        }
+        return try await begin(kind: .deploy, service: service, release: release, retriedBy: by, retriedFrom: last.id)
+    }
+
+    public struct Explanation: Codable, Sendable {
+        public var rollout: RolloutRecord
+        public var decisions: [DecisionRecord]
+    }
+
+    /// The decisions of a rollout (default: the service's latest rollout).
+    public func why(service name: String, rolloutID: Int64?) throws -> Explanation {
+        _ = try requireService(name)
+        let id: Int64
+        if let rolloutID {
+            id = rolloutID
+        } else if let latest = try store.rollouts(service: name, limit: 1).first {
+            id = latest.id
+        } else {
+            throw ControllerError(.notFound, "\(name) has no rollouts yet")
+        }
+        guard let rollout = try store.rollout(id: id, withEvents: false), rollout.service == name else {
+            throw ControllerError(.notFound, "\(name) has no rollout \(id)")
+        }
+        return Explanation(rollout: rollout, decisions: try store.decisions(rolloutID: id))
+    }
+}
