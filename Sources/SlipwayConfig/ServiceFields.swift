@@ -40,7 +40,12 @@ enum ServiceFields {
                       doc: "How long the router waits for an instance's response head."),
                 Field("strategy", strategy, \.strategy,
                       doc: "How a rollout moves traffic from the stable release to the new one; exactly one kind."),
-            ]
+                Field("analysis", analyses, \.analysis,
+                      doc: "Named analyses that canary steps and `strategy.canary.analysis` refer to; `default` is the one canaries run in the background."),
+                Field("pin", pin.valueType, \.pin,
+                      doc: "A request header (X-Slipway-Version by default) that allowed clients (loopback by default) use to reach a named version whatever its weight."),
+            ],
+            check: checkReferences
         )
     }
 
@@ -121,6 +126,7 @@ enum ServiceFields {
     static var strategy: ValueType<StrategySpec> {
         .oneKey("strategy", [
             Variant("blue-green", blueGreen, doc: "Start the new release beside the old one, switch all traffic at once when it is healthy, keep the old one warm for a quick rollback.", wrap: StrategySpec.blueGreen),
+            Variant("canary", canary, doc: "Send a growing share of traffic to the new release step by step while analysis compares it with the stable release; roll back at once when it fails.", wrap: StrategySpec.canary),
         ])
     }
 

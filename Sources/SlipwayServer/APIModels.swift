@@ -47,6 +47,24 @@ public struct ConfigErrorBody: Codable, Sendable {
     public var message: String
 }
 
+/// The body of promote, pause, resume, abort and retry (all optional).
+public struct CommandRequest: Codable, Sendable {
+    /// promote only: skip every remaining step and analysis.
+    public var full: Bool?
+    /// Who asks, recorded with the decision (`alice@laptop via CLI`).
+    public var by: String?
+    public init(full: Bool? = nil, by: String? = nil) {
+        self.full = full
+        self.by = by
+    }
+
+    /// `by`, trimmed to 100 printable characters, or `an API client`.
+    var actor: String {
+        let cleaned = String((by ?? "").unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7f }.prefix(100)).trimmingCharacters(in: .whitespaces)
+        return cleaned.isEmpty ? "an API client" : cleaned
+    }
+}
+
 public struct ShutdownRequest: Codable, Sendable {
     /// Also stop every instance and the data plane.
     public var dataPlane: Bool
@@ -62,3 +80,4 @@ extension ServiceStatus: ResponseEncodable {}
 extension RolloutRecord: ResponseEncodable {}
 extension Controller.ApplyResult: ResponseEncodable {}
 extension LivenessReply: ResponseEncodable {}
+extension Controller.Explanation: ResponseEncodable {}

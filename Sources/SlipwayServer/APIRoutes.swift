@@ -35,6 +35,35 @@ enum APIRoutes {
             let record = try await controller.rollback(service: try context.parameters.require("name"), to: body.to)
             return EditedResponse(status: .created, response: record)
         }
+        v1.post("/services/:name/promote") { request, context -> RolloutRecord in
+            let body = (try? await request.decode(as: CommandRequest.self, context: context)) ?? CommandRequest()
+            return try await controller.command(service: try context.parameters.require("name"), body.full == true ? .promoteFull : .promote, by: body.actor)
+        }
+        v1.post("/services/:name/pause") { request, context -> RolloutRecord in
+            let body = (try? await request.decode(as: CommandRequest.self, context: context)) ?? CommandRequest()
+            return try await controller.command(service: try context.parameters.require("name"), .pause, by: body.actor)
+        }
+        v1.post("/services/:name/resume") { request, context -> RolloutRecord in
+            let body = (try? await request.decode(as: CommandRequest.self, context: context)) ?? CommandRequest()
+            return try await controller.command(service: try context.parameters.require("name"), .resume, by: body.actor)
+        }
+        v1.post("/services/:name/abort") { request, context -> RolloutRecord in
+            let body = (try? await request.decode(as: CommandRequest.self, context: context)) ?? CommandRequest()
+            return try await controller.abortRollout(service: try context.parameters.require("name"), by: body.actor)
+        }
+        v1.post("/services/:name/retry") { request, context -> EditedResponse<RolloutRecord> in
+            let body = (try? await request.decode(as: CommandRequest.self, context: context)) ?? CommandRequest()
+            let record = try await controller.retry(service: try context.parameters.require("name"), by: body.actor)
+            return EditedResponse(status: .created, response: record)
+        }
+        v1.get("/services/:name/why") { request, context in
+            let text = request.uri.queryParameters.get("rollout")
+            let id = try text.map { t -> Int64 in
+                guard let id = Int64(t) else { throw APIError(.badRequest, "rollout must be a number (got \(t))") }
+                return id
+            }
+            return try await controller.why(service: try context.parameters.require("name"), rolloutID: id)
+        }
         v1.get("/services/:name/rollouts") { request, context in
             let limit = request.uri.queryParameters.get("limit").flatMap(Int.init) ?? 50
             return try await controller.history(service: try context.parameters.require("name"), limit: max(1, min(limit, 1000)))

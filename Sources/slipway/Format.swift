@@ -10,6 +10,27 @@ enum Format {
         return formatter.string(from: Date(timeIntervalSince1970: seconds))
     }
 
+    /// `14:02:11`.
+    static func clock(_ seconds: Double) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "HH:mm:ss"
+        formatter.timeZone = TimeZone.current
+        return formatter.string(from: Date(timeIntervalSince1970: seconds))
+    }
+
+    /// `rollout 7 of web: canary deploy of v2 from v1, progressing at step 2/4 (pause 30s), canary 10 %`.
+    static func rolloutLine(_ r: RolloutRecord) -> String {
+        var line = "rollout \(r.id) of \(r.service): \(r.canary == nil ? "" : "canary ")\(r.kind.rawValue) of \(r.toVersion)" + (r.fromVersion.map { " from \($0)" } ?? "") + ", \(r.phase.rawValue)"
+        if let c = r.canary, !r.phase.isTerminal {
+            line += c.stepLabel.map { " at step \(c.step)/\(c.steps) (\($0))" } ?? " after the last step"
+            line += ", canary \(c.weight) %"
+            if let why = c.pauseReason { line += "; paused: \(why)" }
+        } else if let reason = r.reason, r.phase == .failed {
+            line += ": \(reason)"
+        }
+        return line
+    }
+
     static func duration(_ seconds: Double) -> String {
         if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
         if seconds < 60 { return String(format: "%.1fs", seconds) }

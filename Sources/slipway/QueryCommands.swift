@@ -34,7 +34,14 @@ struct StatusCommand: AsyncParsableCommand {
                 print("  previous: \(previous) (\(warm))")
             }
             if let r = s.activeRollout {
-                print("  rollout \(r.id): \(r.kind.rawValue) to \(r.toVersion), \(r.phase.rawValue) since \(Format.time(r.startedAt))")
+                if let c = r.canary {
+                    print("  rollout \(r.id): canary of \(r.toVersion), \(r.phase.rawValue) since \(Format.time(r.startedAt))")
+                    print("    canary weight \(c.weight) %, " + (c.stepLabel.map { "step \(c.step)/\(c.steps) (\($0))" } ?? "after the last step (promotes once analysis passes)"))
+                    if let why = c.pauseReason { print("    paused: \(why)") }
+                    if let last = c.lastAnalysis { print("    latest analysis: \(last)") }
+                } else {
+                    print("  rollout \(r.id): \(r.kind.rawValue) to \(r.toVersion), \(r.phase.rawValue) since \(Format.time(r.startedAt))")
+                }
             }
             if s.instances.isEmpty {
                 print("  no instances")
