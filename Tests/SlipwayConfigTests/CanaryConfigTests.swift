@@ -1,0 +1,118 @@
+@testable import SlipwayConfig
+import SlipwayCore
+import Testing
+
+/// `strategy.canary`, `analysis:` and `pin:`: what parses, and the precise error for what does not.
+@Suite struct CanaryConfigTests {
+    func parse(_ yaml: String) throws -> ServiceSpec {
+        try ConfigLoader.parse(yaml, fileName: "slipway.yml", baseDirectory: nil)
+    }
+
+    @Test func fullCanaryConfigParses() throws {
+        let spec = try parse(minimal + """
+            strategy:
+              canary:
+                steps: [ {weight: 10}, {pause: 30s}, {analysis: slow}, {weight: 50}, {pause: {}} ]
+                sticky: false
+                max_restarts: 5
+                keep_previous: 5m
+            analysis:
+              default:
+                interval: 2s
+                checks:
+                  - { metric: error_rate, max: 5% }
+                  - { metric: latency_p95, max: 500ms, window: 20s, min_samples: 30 }
+                  - { compare: baseline, metric: latency, significance: 0.01, min_effect: 0.15 }
+              slow:
+                on_inconclusive: fail
+                inconclusive_limit: 3
+                checks: [ { metric: request_rate, min: 1 } ]
+            pin: { header: X-Tester-Version, allow: [10.0.0.0/8, "::1/128"] }
+            """)
+        let canary = try #require(spec.strategy.canary)
+        #expect(canary.steps == [.weight(10), .pause(.seconds(30)), .analysis("slow"), .weight(50), .pause(nil)])
+        #expect(canary.sticky == false)
+        #expect(canary.maxRestarts == 5)
+        #expect(canary.timing.keepPrevious == .seconds(300))
+        let policy = try #require(spec.analysis["default"])
+        #expect(policy.interval == .seconds(2))
+        #expect(policy.checks == [
+            .threshold(ThresholdCheck(metric: .errorRate, .max(0.05))),
+            .threshold(ThresholdCheck(metric: .latencyP95, .max(500), window: .seconds(20), minSamples: 30)),
+            .baseline(BaselineComparison(metric: .latency, significance: 0.01, minEffect: 0.15)),
+        ])
+        #expect(spec.analysis["slow"]?.onInconclusive == .fail)
+        #expect(spec.pin == PinRule(header: "X-Tester-Version", allow: ["10.0.0.0/8", "::1/128"]))
+    }
+
+    @Test func canaryWithDefaultsParses() throws {
+        let spec = try parse(minimal + "strategy: canary\n")
+        #expect(spec.strategy.canary?.steps == CanarySpec.defaultSteps)
+        #expect(spec.pin == PinRule())
+    }
+
+    @Test func weightOutsideZeroToHundredNamesTheStep() {
+        #expect(singleError(minimal + "strategy:\n  canary:\n    steps: [ {weight: 10}, {weight: 150} ]\n")
+            == "5:37: strategy.canary.steps[1].weight: weight must be between 0 and 100 (got 150)")
+    }
+
+    @Test func unknownAnalysisIsNamedWithWhatExists() {
+        #expect(singleError(minimal + """
+            strategy:
+              canary:
+                steps: [ {weight: 10}, {analysis: slwo} ]
+            analysis:
+              slow: { checks: [ {metric: error_rate, max: 0.01} ] }
+            """) == "5:39: strategy.canary.steps[1].analysis: unknown analysis `slwo`; defined: slow")
+        #expect(singleError(minimal + "strategy:\n  canary:\n    analysis: strict\n    steps: [ {weight: 10} ]\n")
+            == "5:15: strategy.canary.analysis: unknown analysis `strict`; the file defines none under `analysis:`")
+    }
+
+    @Test func stepsThatCanNeverFinishAreRejected() {
+        #expect(singleError(minimal + "strategy:\n  canary:\n    steps: [ {analysis: default}, {weight: 10} ]\n")
+            == "5:14: strategy.canary.steps[0]: analysis `default` runs while the canary's weight is 0: it gets no traffic, so the step could never pass; put a `weight:` step before it")
+        #expect(singleError(minimal + "strategy:\n  canary:\n    steps: [ {weight: 0}, {pause: {}} ]\n")
+            == "5:12: strategy.canary.steps: no step gives the canary any traffic (a `weight:` above 0), so its analysis could never pass and the rollout never finish")
+        #expect(singleError(minimal + "strategy:\n  canary:\n    steps: []\n")
+            == "5:12: strategy.canary.steps: must list at least one entry")
+    }
+
+    @Test func badStepShapes() {
+        #expect(singleError(minimal + "strategy:\n  canary:\n    steps: [ {wait: 10s} ]\n")
+            == "5:15: strategy.canary.steps[0].wait: unknown step `wait`; allowed: `weight`, `pause`, `analysis`")
+        #expect(singleError(minimal + "strategy:\n  canary:\n    steps: [ {weight: 10, pause: 5s} ]\n")?.contains("a step with one key") == true)
+        #expect(singleError(minimal + "strategy:\n  canary:\n    steps: [ {weight: 10}, {pause: {until: x}} ]\n")?.contains("pause takes a duration") == true)
+        #expect(singleError(minimal + "strategy:\n  canary:\n    steps: [ {weight: ten} ]\n")?.contains("expected a whole percentage from 0 to 100") == true)
+    }
+
+    @Test func badChecks() {
+        func check(_ line: String) -> String? {
+            singleError(minimal + "analysis:\n  default:\n    checks:\n      - \(line)\n")
+        }
+        #expect(check("{ metric: error_rat, max: 0.05 }") == "6:19: analysis.default.checks[0].metric: unknown metric `error_rat`; did you mean `error_rate`?")
+        #expect(check("{ metric: error_rate, max: 5%, min: 1% }")?.contains("exactly one of max or min") == true)
+        #expect(check("{ metric: error_rate, max: 120% }")?.contains("is not a limit for error_rate") == true)
+        #expect(check("{ metric: latency_p95, max: fast }")?.contains("milliseconds or a duration such as 500ms") == true)
+        #expect(check("{ compare: baseline, metric: latency_p95 }")?.contains("compares `latency` or `error_rate`") == true)
+        #expect(check("{ compare: baseline, metric: latency, significance: 1.5 }")?.contains("significance: must be between 0 and 1 (exclusive) (got 1.5)") == true)
+        #expect(check("{ compare: nearby, metric: latency }")?.contains("compare must be `baseline`") == true)
+    }
+
+    @Test func badPolicySettings() {
+        #expect(singleError(minimal + "analysis:\n  default: { on_inconclusive: wait }\n")
+            == "4:31: analysis.default.on_inconclusive: unknown value `wait`; did you mean `fail`?")
+        #expect(singleError(minimal + "analysis:\n  Default: {}\n")?.contains("not a valid analysis name") == true)
+        #expect(singleError(minimal + "analysis:\n  default: { failure_limit: 0 }\n")?.contains("must be between 1 and 1000 (got 0)") == true)
+    }
+
+    @Test func badPinNetworks() {
+        #expect(singleError(minimal + "pin: { allow: [10.0.0.0/33] }\n")
+            == "3:16: pin.allow[0]: \"10.0.0.0/33\" is not a network in CIDR notation (such as 127.0.0.0/8, 10.0.0.0/8 or ::1/128)")
+        #expect(singleError(minimal + "pin: { allow: [localhost] }\n")?.contains("not a network in CIDR notation") == true)
+        #expect(singleError(minimal + "pin: { header: \"X Version\" }\n")?.contains("not a valid header name") == true)
+        #expect(CIDRText.isValid("::/0"))
+        #expect(CIDRText.isValid("fe80::1:2/64"))
+        #expect(!CIDRText.isValid("1::2::3/64"))
+        #expect(!CIDRText.isValid("256.0.0.1/8"))
+    }
+}
