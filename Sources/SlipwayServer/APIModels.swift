@@ -80,4 +80,4 @@ extension ServiceStatus: ResponseEncodable {}
 extension RolloutRecord: ResponseEncodable {}
 extension Controller.ApplyResult: ResponseEncodable {}
 extension LivenessReply: ResponseEncodable {}
-extension Controller.Explanation: ResponseEncodable {}
+extension RolloutExplanation: ResponseEncodable {}

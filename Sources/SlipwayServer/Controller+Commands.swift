@@ -72,13 +72,8 @@ extension Controller {
         return try await begin(kind: .deploy, service: service, release: release, retriedBy: by, retriedFrom: last.id)
     }
 
-    public struct Explanation: Codable, Sendable {
-        public var rollout: RolloutRecord
-        public var decisions: [DecisionRecord]
-    }
-
     /// The decisions of a rollout (default: the service's latest rollout).
-    public func why(service name: String, rolloutID: Int64?) throws -> Explanation {
+    public func why(service name: String, rolloutID: Int64?) throws -> RolloutExplanation {
         _ = try requireService(name)
         let id: Int64
         if let rolloutID {
@@ -91,6 +86,6 @@ extension Controller {
         guard let rollout = try store.rollout(id: id, withEvents: false), rollout.service == name else {
             throw ControllerError(.notFound, "\(name) has no rollout \(id)")
         }
-        return Explanation(rollout: rollout, decisions: try store.decisions(rolloutID: id))
+        return RolloutExplanation(rollout: rollout, decisions: try store.decisions(rolloutID: id))
     }
 }

@@ -18,7 +18,9 @@ public final class SlipwayHarness: @unchecked Sendable {
 
     /// A hello-app service config listening on a free loopback port.
     public func helloConfig(name: String = "hello", listenPort: Int = freeLoopbackPort(), replicas: Int = 2, extra: String = "",
-                            keepPrevious: String = "10m", deployTimeout: String = "20s", drainTimeout: String = "10s") throws -> (path: String, port: Int) {
+                            keepPrevious: String = "10m", deployTimeout: String = "20s", drainTimeout: String = "10s",
+                            strategy: String? = nil) throws -> (path: String, port: Int) {
+        let strategyText = strategy ?? "blue-green: { keep_previous: \(keepPrevious), deploy_timeout: \(deployTimeout), drain_timeout: \(drainTimeout) }"
         let text = """
             service: \(name)
             run: ["hello-app", "--port", "{{port}}", "--version", "{{version}}"]
@@ -26,7 +28,7 @@ public final class SlipwayHarness: @unchecked Sendable {
             listen: 127.0.0.1:\(listenPort)
             replicas: \(replicas)
             strategy:
-              blue-green: { keep_previous: \(keepPrevious), deploy_timeout: \(deployTimeout), drain_timeout: \(drainTimeout) }
+              \(strategyText)
             \(extra)
             """
         return (try directory.write("\(name).yml", text), listenPort)

@@ -101,7 +101,7 @@ struct WhyCommand: AsyncParsableCommand {
         let api = client.client()
         let query = rollout.map { "?rollout=\($0)" } ?? ""
         let explanation = try await withAPI {
-            try await api.send(.GET, "/v1/services/\(service.urlPathEscaped)/why\(query)", as: Controller.Explanation.self)
+            try await api.send(.GET, "/v1/services/\(service.urlPathEscaped)/why\(query)", as: RolloutExplanation.self)
         }
         if client.output == .json { return try printJSON(explanation) }
         print(Why.render(explanation))
@@ -110,7 +110,7 @@ struct WhyCommand: AsyncParsableCommand {
 
 /// `slipway why` in sentences.
 enum Why {
-    static func render(_ e: Controller.Explanation) -> String {
+    static func render(_ e: RolloutExplanation) -> String {
         let r = e.rollout
         var lines = [Format.rolloutLine(r)]
         if e.decisions.isEmpty {

@@ -24,16 +24,16 @@ func withHarness<T>(_ body: (SlipwayHarness) async throws -> T) async throws -> 
 
 /// `withHarness` with the hello service deployed as v1 and serving through the router.
 func withHello<T>(replicas: Int = 2, extra: String = "", keepPrevious: String = "10m", deployTimeout: String = "20s", healthy: Int? = nil,
-                  _ body: (SlipwayHarness, Int) async throws -> T) async throws -> T {
+                  strategy: String? = nil, _ body: (SlipwayHarness, Int) async throws -> T) async throws -> T {
     try await withHarness { h in
-        let port = try await startHello(h, replicas: replicas, extra: extra, keepPrevious: keepPrevious, deployTimeout: deployTimeout, healthy: healthy)
+        let port = try await startHello(h, replicas: replicas, extra: extra, keepPrevious: keepPrevious, deployTimeout: deployTimeout, healthy: healthy, strategy: strategy)
         return try await body(h, port)
     }
 }
 
 /// Starts the server with the hello service and waits until v1 serves through the router.
-private func startHello(_ h: SlipwayHarness, replicas: Int, extra: String, keepPrevious: String, deployTimeout: String, healthy: Int?) async throws -> Int {
-    let (config, port) = try h.helloConfig(replicas: replicas, extra: extra, keepPrevious: keepPrevious, deployTimeout: deployTimeout)
+private func startHello(_ h: SlipwayHarness, replicas: Int, extra: String, keepPrevious: String, deployTimeout: String, healthy: Int?, strategy: String?) async throws -> Int {
+    let (config, port) = try h.helloConfig(replicas: replicas, extra: extra, keepPrevious: keepPrevious, deployTimeout: deployTimeout, strategy: strategy)
     if let healthy {
         let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "healthy: 2,", with: "healthy: \(healthy),")
         try text.write(toFile: config, atomically: true, encoding: .utf8)
@@ -54,11 +54,13 @@ final class TrafficProbe: @unchecked Sendable {
     private var versions: [String: Int] = [:]
     private var task: Task<Void, Never>?
 
-    init(port: Int, limit: Int = 20_000) {
+    /// `pace`: at most one request per `pace` (low-traffic scenarios); nil sends them back to back.
+    init(port: Int, limit: Int = 20_000, pace: Duration? = nil) {
         task = Task { [weak self] in
             var n = 0
             while !Task.isCancelled && n < limit {
                 n += 1
+                if let pace, n > 1 { try? await Task.sleep(for: pace) }
                 do {
                     let reply = try await TestHTTP.get("http://127.0.0.1:\(port)/", timeout: .seconds(10))
                     self?.record(reply.status == 200 ? nil : "HTTP \(reply.status): \(reply.body)", version: reply.header("X-Version"))

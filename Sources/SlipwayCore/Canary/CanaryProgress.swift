@@ -114,3 +114,14 @@ public struct DecisionRecord: Codable, Sendable, Equatable {
         self.weight = draft.weight
     }
 }
+
+/// A rollout with its decisions: `slipway why` and `GET /v1/services/NAME/why`.
+public struct RolloutExplanation: Codable, Sendable {
+    public var rollout: RolloutRecord
+    public var decisions: [DecisionRecord]
+
+    public init(rollout: RolloutRecord, decisions: [DecisionRecord]) {
+        self.rollout = rollout
+        self.decisions = decisions
+    }
+}
