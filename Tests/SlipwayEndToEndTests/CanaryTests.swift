@@ -144,6 +144,16 @@ import Testing
                 let reply = try await TestHTTP.request("http://127.0.0.1:\(port)/", method: .GET, headers: [("X-Slipway-Version", "v2")])
                 #expect(reply.header("X-Version") == "v2")
             }
+            // Sticky: a client without an assignment gets a signed cookie and keeps its version.
+            let first = try await TestHTTP.get("http://127.0.0.1:\(port)/")
+            let setCookie = try #require(first.header("Set-Cookie"), "a split sets the assignment cookie")
+            #expect(setCookie.hasPrefix("slipway_hello="))
+            let cookie = String(setCookie.prefix { $0 != ";" })
+            for _ in 0..<30 {
+                let reply = try await TestHTTP.request("http://127.0.0.1:\(port)/", method: .GET, headers: [("Cookie", cookie)])
+                #expect(reply.header("X-Version") == first.header("X-Version"))
+                #expect(reply.header("Set-Cookie") == nil)
+            }
             let resume = try await h.cli(["resume", "hello"])
             #expect(resume.status == 0, "\(resume.stdout)\(resume.stderr)")
             _ = try await eventually("the canary to wait at its second pause") {
@@ -168,6 +178,34 @@ import Testing
             let retry = try await h.cli(["retry", "hello"])
             #expect(retry.status == 1)
             #expect(retry.stderr.contains("only a failed deploy can be retried"), "\(retry.stderr)")
+        }
+    }
+
+    @Test func latencyRegressionIsCaughtByTheBaselineWhileTheFixedThresholdPasses() async throws {
+        let analysis = """
+            analysis:
+              default:
+                interval: 1s
+                checks:
+                  - { metric: latency_p95, max: 500ms, window: 10s }
+                  - { compare: baseline, metric: latency, window: 10s, significance: 0.01, min_effect: 0.1 }
+            """
+        try await withHello(replicas: 1, extra: analysis, strategy: Self.canary("[ {weight: 50}, {pause: 10m} ]")) { h, port in
+            let probes = (0..<4).map { _ in TrafficProbe(port: port) }
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_LATENCY_MS=300", "--set-env", "FAULT_LATENCY_RATE=0.25", "--wait"])
+            #expect(deploy.status == 1, "\(deploy.stdout)\(deploy.stderr)")
+            for probe in probes { _ = await probe.stop() }
+            let why = try await explanation(h)
+            let last = try #require(why.decisions.last)
+            #expect(last.kind == .rolledBack)
+            let checks = last.verdict?.checks ?? []
+            let fixed = try #require(checks.first { $0.evidence.metric == "latency_p95" })
+            let baseline = try #require(checks.first { $0.evidence.metric == "latency" })
+            #expect(fixed.outcome == .pass, "p95 stays under 500 ms: \(fixed.summary)")
+            #expect(baseline.outcome == .fail, "\(baseline.summary)")
+            #expect((baseline.evidence.pValue ?? 1) < 0.01)
+            #expect((baseline.evidence.effectSize ?? 0) >= 0.1)
+            #expect(try await h.versionAt(port: port) == "v1")
         }
     }
 }
