@@ -92,13 +92,16 @@ public final class Router: Sendable {
         }
     }
 
-    public func stats(window: Duration) -> [VersionStats] {
+    /// Per-version numbers over the last `window` (1 s to 5 min, rounded up to seconds).
+    /// - Parameter latencyBuckets: also fill `VersionStats.latency` with the window's
+    ///   latency histogram as buckets (for the canary analysis).
+    public func stats(window: Duration, latencyBuckets: Bool = false) -> [VersionStats] {
         let table = currentTable
         let now = NIODeadline.now().uptimeNanoseconds
         let seconds = max(1, min(StatsWindow.seconds, Int((Double(window.milliseconds) / 1000).rounded(.up))))
         return registry.recorders(for: table, nowNanos: now).map { recorder in
             recorder.summary(windowSeconds: seconds, nowNanos: now)
-                .versionStats(service: recorder.service, version: recorder.version, windowSeconds: Double(seconds))
+                .versionStats(service: recorder.service, version: recorder.version, windowSeconds: Double(seconds), latencyBuckets: latencyBuckets)
         }
     }
 

@@ -1,4 +1,5 @@
 import Histogram
+import SlipwayCore
 
 /// Per-second traffic buckets for the last `StatsWindow.seconds` seconds of one version on
 /// one event loop. A value type with the time passed in, so the window maths is testable.
@@ -103,7 +104,8 @@ struct StatsSummary: Sendable {
     var totals = StatsTotals()
     var latency: Histogram<UInt64>?
 
-    func versionStats(service: String, version: String, windowSeconds: Double) -> VersionStatsValue {
+    /// - Parameter latencyBuckets: also export the merged histogram (`VersionStats.latency`).
+    func versionStats(service: String, version: String, windowSeconds: Double, latencyBuckets: Bool = false) -> VersionStatsValue {
         func ms(_ micros: UInt64) -> Double { Double(micros) / 1000 }
         let latency = self.latency.flatMap { $0.totalCount > 0 ? $0 : nil }
         return VersionStatsValue(
@@ -115,7 +117,20 @@ struct StatsSummary: Sendable {
             latencyP50Ms: latency.map { ms($0.valueAtPercentile(50)) },
             latencyP95Ms: latency.map { ms($0.valueAtPercentile(95)) },
             latencyP99Ms: latency.map { ms($0.valueAtPercentile(99)) },
-            latencyMaxMs: latency.map { ms($0.max) }
+            latencyMaxMs: latency.map { ms($0.max) },
+            latency: latencyBuckets ? buckets : nil
         )
+    }
+
+    /// The merged histogram's recorded values, ascending: each bucket at the value the
+    /// histogram reports for it (the highest value equivalent to its samples), with its
+    /// sample count. Empty when nothing was recorded.
+    var buckets: [LatencyBucket] {
+        guard let latency, latency.totalCount > 0 else { return [] }
+        var result: [LatencyBucket] = []
+        for value in latency.recordedValues() {
+            result.append(LatencyBucket(valueMicroseconds: value.value, count: UInt64(value.count)))
+        }
+        return result
     }
 }

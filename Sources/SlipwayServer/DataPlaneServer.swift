@@ -11,7 +11,7 @@ import SlipwayRouter
 ///
 /// - `GET /ping` → `{"pid":…,"generation":…}`
 /// - `PUT /routes` (RouteTable JSON) → `{"failures":[ListenFailure]}`
-/// - `GET /routes`, `GET /health`, `GET /stats?window=SECONDS`
+/// - `GET /routes`, `GET /health`, `GET /stats?window=SECONDS[&latency=buckets]`
 ///
 /// It persists each applied table to `router-table.json` so that, restarted on its own,
 /// it serves the last routes again before any control plane talks to it.
@@ -46,7 +46,7 @@ public enum DataPlaneServer {
         admin.get("/health") { _, _ in HealthReply(endpoints: router.health()) }
         admin.get("/stats") { request, _ in
             let seconds = request.uri.queryParameters.get("window").flatMap(Double.init) ?? Defaults.statsWindow.seconds
-            return StatsReply(versions: router.stats(window: .milliseconds(Int64(max(1, seconds) * 1000))))
+            return StatsReply(versions: router.stats(window: .milliseconds(Int64(max(1, seconds) * 1000)), latencyBuckets: request.uri.queryParameters.get("latency") == "buckets"))
         }
 
         try? FileManager.default.removeItem(atPath: stateDirectory.routerSocket)

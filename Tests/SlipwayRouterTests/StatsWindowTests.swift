@@ -1,3 +1,4 @@
+import SlipwayCore
 import Testing
 @testable import SlipwayRouter
 
@@ -48,5 +49,36 @@ import Testing
         let summary = r.summary(windowSeconds: 10, nowNanos: 55 * s)
         #expect(summary.totals.requests == 2)
         #expect(summary.latency?.totalCount == 2)
+    }
+
+    @Test func latencyBucketsHoldEverySampleAndAgreeWithTheQuantiles() throws {
+        let r = VersionStatsRecorder(service: "web", version: "v1", shardCount: 2)
+        // 1,000 requests at 0.1 ms, 0.2 ms, … 100 ms, spread over two shards and two seconds.
+        for i in 1...1000 {
+            r.record(shard: i % 2, status: 200, routerError: false, latencyMicros: UInt64(i) * 100, nowNanos: (50 + UInt64(i % 2)) * s)
+        }
+        r.record(shard: 0, status: nil, routerError: false, latencyMicros: nil, nowNanos: 51 * s)
+        let summary = r.summary(windowSeconds: 10, nowNanos: 51 * s)
+        let stats = summary.versionStats(service: "web", version: "v1", windowSeconds: 10, latencyBuckets: true)
+        let buckets = try #require(stats.latency)
+        #expect(stats.requests == 1001, "the client that left counts as a request without a latency")
+        #expect(buckets.reduce(0) { $0 + $1.count } == 1000)
+        #expect(zip(buckets, buckets.dropFirst()).allSatisfy { $0.valueMicroseconds < $1.valueMicroseconds })
+        #expect(buckets.allSatisfy { $0.count > 0 })
+        #expect(buckets.first?.valueMicroseconds == 100)
+
+        // Two significant digits: every value within 1% of what was recorded.
+        func close(_ a: Double?, _ b: Double) -> Bool { a.map { abs($0 - b) <= b * 0.01 } ?? false }
+        let window = VersionWindow(stats: stats, latency: buckets)
+        for (q, p, exact) in [(0.5, stats.latencyP50Ms, 50.0), (0.95, stats.latencyP95Ms, 95.0), (0.99, stats.latencyP99Ms, 99.0)] {
+            let fromBuckets = window.latencyMs(quantile: q)
+            let fromStats = try #require(p)
+            #expect(close(fromBuckets, exact), "q\(q) from buckets: \(fromBuckets ?? -1) ms")
+            #expect(close(fromStats, exact), "q\(q) from stats: \(fromStats) ms")
+            #expect(close(fromBuckets, fromStats), "q\(q): buckets \(fromBuckets ?? -1) ms, stats \(fromStats) ms")
+        }
+
+        #expect(summary.versionStats(service: "web", version: "v1", windowSeconds: 10).latency == nil, "only when asked for")
+        #expect(StatsSummary().versionStats(service: "web", version: "v1", windowSeconds: 10, latencyBuckets: true).latency == [])
     }
 }
