@@ -28,7 +28,9 @@ final class EndpointRegistry: Sendable {
         return state.withLock { state in
             var keptEndpoints: [String: EndpointState] = [:]
             var byListener: [ListenAddress: [ServiceState]] = [:]
+            var problems: [RouteProblem] = []
             for route in table.services {
+                let signer = AffinitySigner(route: route, problems: &problems)
                 var groups: [GroupState] = []
                 for group in route.groups {
                     var endpoints: [EndpointState] = []
@@ -49,16 +51,17 @@ final class EndpointRegistry: Sendable {
                     let key = VersionKey(service: route.service, version: group.version)
                     let recorder = state.recorders[key] ?? VersionStatsRecorder(service: route.service, version: group.version, shardCount: shardCount)
                     state.recorders[key] = recorder
-                    groups.append(GroupState(version: group.version, weight: max(0, group.weight), endpoints: endpoints, stats: recorder))
+                    groups.append(GroupState(version: group.version, weight: max(0, group.weight), endpoints: endpoints, stats: recorder, cookie: signer?.cookie(for: group.version)))
                 }
-                byListener[route.listen, default: []].append(ServiceState(route: route, groups: groups))
+                let pin = route.pin.map { PinMatcher(rule: $0, service: route.service, problems: &problems) }
+                byListener[route.listen, default: []].append(ServiceState(route: route, groups: groups, pin: pin))
             }
             state.endpoints = keptEndpoints
             var listeners: [ListenAddress: ListenerRoutes] = [:]
             for (address, services) in byListener {
                 listeners[address] = ListenerRoutes(address: address, services: services)
             }
-            return RoutingSnapshot(table: table, listeners: listeners)
+            return RoutingSnapshot(table: table, listeners: listeners, problems: problems)
         }
     }
 

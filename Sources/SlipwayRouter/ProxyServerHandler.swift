@@ -31,6 +31,9 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
     private var context: ChannelHandlerContext?
     /// The client's address, read on the first request (nil until then).
     private var clientIP: String?
+    /// The client's address for pin-rule checks, read on the first pinned request.
+    private var clientBits: IPBits?
+    private var clientBitsRead = false
 
     private var cachedSnapshot: RoutingSnapshot?
     private var cachedListener: ListenerRoutes?
@@ -51,6 +54,7 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
     private var clientKeepAlive = true
     private var requestID = ""
     private var service: ServiceState?
+    private var assignment = VersionAssignment.weighted
     private var group: GroupState?
     private var endpoint: EndpointState?
     private var upstream: UpstreamHandler?
@@ -196,7 +200,21 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
             return
         }
         self.service = service
+        let now = started
+        assignment = service.assignment(for: head.headers, client: { clientAddress() }, isAvailable: { $0.isAvailable(now: now) })
+        if case .unknownPin(let version, let header) = assignment {
+            phase = .localPending(.serviceUnavailable, "service \(service.name) has no version \"\(version)\" (asked for with the \(header) header)\n")
+            return
+        }
         beginAttempt(excluding: nil)
+    }
+
+    private func clientAddress() -> IPBits? {
+        if !clientBitsRead {
+            clientBitsRead = true
+            clientBits = context?.channel.remoteAddress.flatMap { IPBits($0) }
+        }
+        return clientBits
     }
 
     private func requestBody(_ buffer: ByteBuffer) {
@@ -256,6 +274,22 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     private func choose(_ service: ServiceState, excluding: EndpointState?) -> (GroupState, EndpointState)? {
         let now = NIODeadline.now().uptimeNanoseconds
+        switch assignment {
+        case .weighted, .weightedAssigning, .unknownPin:
+            break
+        case .pinned(let group):
+            // Only this version; if all its instances are ejected, use them anyway.
+            if let endpoint = ServiceSelector.pick(in: group, excluding: excluding, isAvailable: { $0.isAvailable(now: now) })
+                ?? ServiceSelector.pick(in: group, excluding: excluding, isAvailable: { $0.isActivelyHealthy }) {
+                return (group, endpoint)
+            }
+            return nil
+        case .sticky(let group):
+            // A retry stays on the assigned version when another of its instances is available.
+            if let endpoint = group.roundRobin({ $0 !== excluding && $0.isAvailable(now: now) }) {
+                return (group, endpoint)
+            }
+        }
         if let choice = ServiceSelector.pick(groups: service.groups, excluding: excluding, using: &loop.random, isAvailable: { $0.isAvailable(now: now) }) {
             return choice
         }
@@ -267,6 +301,11 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
     private func beginAttempt(excluding: EndpointState?) {
         guard let service else { return }
         guard let (group, endpoint) = choose(service, excluding: excluding) else {
+            if case .pinned(let pinned) = assignment, let header = service.pin?.header {
+                self.group = pinned
+                failExchange(.serviceUnavailable, "version \(pinned.version) of service \(service.name) has no available instance (asked for with the \(header) header)\n")
+                return
+            }
             self.group = service.primaryGroup
             failExchange(.badGateway, "no healthy instance of service \(service.name)\n")
             return
@@ -357,6 +396,9 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
             responseStatus = Int(code)
             upstreamKeepAlive = head.isKeepAlive
             closeAfterResponse = ProxyHeaders.prepareResponse(&head, requestID: requestID, clientVersion: clientVersion, clientKeepAlive: clientKeepAlive)
+            if case .weightedAssigning = assignment, let cookie = group?.cookie {
+                head.headers.add(name: "Set-Cookie", value: cookie.setCookie)
+            }
             context.write(wrapOutboundOut(.head(head)), promise: nil)
         case .body(let buffer):
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
@@ -530,6 +572,7 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
     private func resetExchange() {
         phase = .idle
         service = nil
+        assignment = .weighted
         group = nil
         endpoint = nil
         pending.removeAll(keepingCapacity: true)

@@ -50,6 +50,9 @@ public final class Router: Sendable {
                 return []
             }
             let snapshot = self.registry.compile(table)
+            for problem in snapshot.problems where !previous.problems.contains(problem) {
+                self.logger.warning("\(problem.message)", metadata: ["slipway.service": "\(problem.service)"])
+            }
             var failures: [ListenFailure] = []
             let wanted = table.listenAddresses
             for address in wanted.sorted(by: { $0.description < $1.description }) where !self.listeners.addresses.contains(address) {

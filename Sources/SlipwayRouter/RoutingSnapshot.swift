@@ -8,10 +8,13 @@ import Synchronization
 final class RoutingSnapshot: Sendable {
     let table: RouteTable
     let listeners: [ListenAddress: ListenerRoutes]
+    /// What of `table` could not be used as written (the router logs each once).
+    let problems: [RouteProblem]
 
-    init(table: RouteTable, listeners: [ListenAddress: ListenerRoutes]) {
+    init(table: RouteTable, listeners: [ListenAddress: ListenerRoutes], problems: [RouteProblem] = []) {
         self.table = table
         self.listeners = listeners
+        self.problems = problems
     }
 
     static let empty = RoutingSnapshot(table: RouteTable(), listeners: [:])
@@ -30,6 +33,19 @@ final class RoutingSnapshot: Sendable {
             }
         }
         return result
+    }
+}
+
+/// Something in a route table the router could not use as written (logged once per table
+/// that introduces it; the rest of the table still applies).
+struct RouteProblem: Sendable, Hashable {
+    var service: String
+    var message: String
+}
+
+extension [RouteProblem] {
+    mutating func append(_ service: String, _ message: String) {
+        append(RouteProblem(service: service, message: message))
     }
 }
 
@@ -72,11 +88,22 @@ final class ServiceState: Sendable {
     let route: ServiceRoute
     let groups: [GroupState]
     let upstreamTimeout: TimeAmount
+    /// Sticky assignment; nil unless `route.affinity` is set and a split is in effect.
+    let affinity: AffinityRule?
+    /// The pin-header rule; nil unless `route.pin` is set.
+    let pin: PinMatcher?
 
-    init(route: ServiceRoute, groups: [GroupState]) {
+    init(route: ServiceRoute, groups: [GroupState], pin: PinMatcher? = nil) {
         self.route = route
         self.groups = groups
         self.upstreamTimeout = TimeAmount(route.upstreamTimeout)
+        self.pin = pin
+        let assignable = groups.filter { $0.weight > 0 && $0.cookie != nil }
+        if assignable.count > 1, let name = route.affinity?.cookie {
+            self.affinity = AffinityRule(name: Array(name.utf8), groups: assignable)
+        } else {
+            self.affinity = nil
+        }
     }
 
     var name: String { route.service }
@@ -94,13 +121,16 @@ final class GroupState: Sendable {
     let weight: Int
     let endpoints: [EndpointState]
     let stats: VersionStatsRecorder
+    /// The assignment cookie for this version while its service splits traffic with affinity.
+    let cookie: GroupCookie?
     private let turn = Atomic<UInt>(0)
 
-    init(version: String, weight: Int, endpoints: [EndpointState], stats: VersionStatsRecorder) {
+    init(version: String, weight: Int, endpoints: [EndpointState], stats: VersionStatsRecorder, cookie: GroupCookie? = nil) {
         self.version = version
         self.weight = weight
         self.endpoints = endpoints
         self.stats = stats
+        self.cookie = cookie
     }
 
     @inline(__always)

@@ -19,6 +19,15 @@ enum ServiceSelector {
         return pickOnce(groups: groups, using: &rng, isAvailable: isAvailable)
     }
 
+    /// An endpoint of one group (a pinned request): round-robin among the available ones,
+    /// avoiding `excluding` when another is available.
+    static func pick(in group: GroupState, excluding: EndpointState? = nil, isAvailable: (EndpointState) -> Bool) -> EndpointState? {
+        if let excluded = excluding, let endpoint = group.roundRobin({ $0 !== excluded && isAvailable($0) }) {
+            return endpoint
+        }
+        return group.roundRobin(isAvailable)
+    }
+
     private static func pickOnce<R: RandomNumberGenerator>(
         groups: [GroupState],
         using rng: inout R,
