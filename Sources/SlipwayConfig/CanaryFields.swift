@@ -208,7 +208,18 @@ extension ServiceFields {
 
     /// Cross-field checks: every analysis a canary names exists.
     static func checkReferences(_ spec: inout ServiceSpec, _ scope: ObjectScope) {
-        guard let canary = spec.strategy.canary, scope.decoded.contains("strategy") else { return }
+        guard scope.decoded.contains("strategy") else { return }
+        if case .blueGreen(let bg) = spec.strategy {
+            let node = scope.entries["strategy"]?.value["blue-green"]
+            let path = scope.path.key("strategy").key("blue-green")
+            for (key, name) in [("preview_analysis", bg.previewAnalysis), ("watch_analysis", bg.watchAnalysis)] {
+                guard let name, name != "default", spec.analysis[name] == nil else { continue }
+                let defined = spec.analysis.isEmpty ? "the file defines none under `analysis:`" : "defined: \(spec.analysis.keys.sorted().joined(separator: ", "))"
+                scope.diagnostics.error(at: node?[key] ?? node ?? scope.node, path.key(key), "unknown analysis `\(name)`; \(defined)")
+            }
+            return
+        }
+        guard let canary = spec.strategy.canary else { return }
         let strategyNode = scope.entries["strategy"]?.value
         let canaryNode = strategyNode?["canary"]
         let canaryPath = scope.path.key("strategy").key("canary")

@@ -141,6 +141,12 @@ enum ServiceFields {
                       doc: "How long new instances may take to become healthy before the rollout fails."),
                 Field("drain_timeout", .duration(positive: true), \.drainTimeout,
                       doc: "How long old instances may take to finish in-flight requests after a switch."),
+                Field("preview_analysis", ValueType<String>.string, \.previewAnalysis,
+                      doc: "Before the switch, run this analysis on the requests pinned to the new release (pin header) and switch only when it passes."),
+                Field("watch", .duration(positive: false), \.watch,
+                      doc: "After the switch, watch the new release this long; failed analysis switches back to the still-warm previous release (0: no watch)."),
+                Field("watch_analysis", ValueType<String>.string, \.watchAnalysis,
+                      doc: "The analysis of the watch (default: the service's `default`, else the built-in)."),
             ]
         )
     }

@@ -5,6 +5,11 @@
 ///        │ deploy_timeout / abort                                           (previous kept warm)
 ///        ▼
 ///      failed (new instances stopped, traffic never left the stable release)
+///
+/// With a gate (`preview_analysis`, `watch`): healthy ─▶ previewing ─preview analysis
+/// passed (or promote)─▶ draining ─drained─▶ watching ─watch over─▶ succeeded; failed
+/// preview analysis fails the rollout before the switch, failed watch analysis switches
+/// back to the still-warm previous release.
 public struct BlueGreenMachine: Sendable {
     public private(set) var state: BlueGreenState
 
@@ -27,7 +32,47 @@ public struct BlueGreenMachine: Sendable {
 
         case (.waitingHealthy, .targetHealth(let healthy)):
             guard healthy >= state.replicas else { return [] }
-            return switchTraffic(now: now, note: "\(healthy)/\(state.replicas) instance(s) of \(state.targetVersion) passed health checks")
+            let note = "\(healthy)/\(state.replicas) instance(s) of \(state.targetVersion) passed health checks"
+            if let name = state.gate?.preview {
+                return startPreview(now: now, note: note, policy: name)
+            }
+            return switchTraffic(now: now, note: note)
+
+        case (.previewing, .tick):
+            guard let gate = state.gate, let name = gate.preview, let due = gate.nextAt, now >= due else { return [] }
+            state.gate?.nextAt = now + gate.policy(name).interval.seconds
+            return [.analyze(policy: name, purpose: .step)]
+
+        case (.previewing, .analysisResult(_, let verdict)):
+            return previewResult(verdict, now: now)
+
+        case (.previewing, .command(let command, let by)) where command == .promote || command == .promoteFull:
+            return [.decide(DecisionDraft(kind: .promoted, actor: by, summary: "\(by) switched to \(state.targetVersion) without waiting for the preview analysis (latest: \(state.gate?.lastSummary ?? "no run yet"))"))]
+                + switchTraffic(now: now, note: "promoted by \(by)")
+
+        case (.previewing, .abort(let reason)):
+            return fail(now: now, reason: reason)
+
+        case (.watching, .tick):
+            guard let gate = state.gate else { return [] }
+            if let until = gate.watchUntil, now >= until {
+                let data = gate.lastSummary.map { "latest: \($0)" } ?? "no analysis run"
+                return [.decide(DecisionDraft(kind: .stepCompleted, actor: "timer", summary: "watch of \(DurationText.format(.milliseconds(Int64(gate.watchSeconds * 1000)))) ended without a failed analysis (\(data))"))]
+                    + succeed(now: now, note: "watch over", afterWatch: true)
+            }
+            guard let due = gate.nextAt, now >= due else { return [] }
+            state.gate?.nextAt = now + gate.policy(gate.watch).interval.seconds
+            return [.analyze(policy: gate.watch, purpose: .background)]
+
+        case (.watching, .analysisResult(_, let verdict)):
+            return watchResult(verdict, now: now)
+
+        case (.watching, .abort(let reason)):
+            // As while draining: traffic is on the target; a rollback moves it back.
+            state.phase = .failed
+            state.endedAt = now
+            state.failureReason = reason
+            return [.record(kind: "aborted", message: reason)]
 
         case (.waitingHealthy, .tick):
             guard let deadline = state.healthyDeadline, now >= deadline else { return [] }
@@ -73,10 +118,82 @@ public struct BlueGreenMachine: Sendable {
         return actions
     }
 
-    private mutating func succeed(now: Double, note: String) -> [RolloutAction] {
+    private mutating func startPreview(now: Double, note: String, policy name: String) -> [RolloutAction] {
+        guard var gate = state.gate else { return [] }
+        state.phase = .previewing
+        let policy = gate.policy(name)
+        gate.tracker = AnalysisTracker(policy: policy)
+        gate.nextAt = now + policy.interval.seconds
+        gate.windowStart = now
+        state.gate = gate
+        return [
+            .record(kind: "healthy", message: note),
+            .decide(DecisionDraft(kind: .started, actor: "health", summary: "\(note); previewing: analysis `\(name)` judges the requests pinned to \(state.targetVersion) (pin header) every \(DurationText.format(policy.interval)) and switches when it passes")),
+        ]
+    }
+
+    private mutating func previewResult(_ verdict: AnalysisRunVerdict, now: Double) -> [RolloutAction] {
+        guard var gate = state.gate, var tracker = gate.tracker, let name = gate.preview else { return [] }
+        let decision = tracker.record(verdict)
+        gate.tracker = tracker
+        gate.lastSummary = verdict.summary
+        state.gate = gate
+        switch decision {
+        case .continue:
+            guard verdict.outcome == .pass else {
+                return [.record(kind: "analysis_\(verdict.outcome.rawValue)", message: "`\(name)` on preview traffic: \(verdict.summary)")]
+            }
+            return [.decide(DecisionDraft(kind: .promoted, actor: "analysis", summary: "preview analysis `\(name)` passed; switching to \(state.targetVersion): \(verdict.summary)", verdict: verdict))]
+                + switchTraffic(now: now, note: "preview analysis passed")
+        case .abort(let reason), .failInconclusive(let reason):
+            return [.decide(DecisionDraft(kind: .aborted, actor: "analysis", summary: "not switched: preview analysis `\(name)` \(reason)", verdict: verdict))]
+                + fail(now: now, reason: "preview analysis `\(name)` \(reason)")
+        case .pauseInconclusive(let reason):
+            guard !gate.inconclusiveNoted else { return [] }
+            state.gate?.inconclusiveNoted = true
+            return [.decide(DecisionDraft(kind: .inconclusive, actor: "analysis", summary: "waiting: preview analysis `\(name)` \(reason); send requests with the pin header to \(state.targetVersion), or `slipway promote` / `slipway abort`", verdict: verdict))]
+        }
+    }
+
+    private mutating func watchResult(_ verdict: AnalysisRunVerdict, now: Double) -> [RolloutAction] {
+        guard var gate = state.gate, var tracker = gate.tracker else { return [] }
+        let decision = tracker.record(verdict)
+        gate.tracker = tracker
+        gate.lastSummary = verdict.summary
+        state.gate = gate
+        switch decision {
+        case .continue, .pauseInconclusive:
+            return verdict.outcome == .pass ? [] : [.record(kind: "analysis_\(verdict.outcome.rawValue)", message: "`\(gate.watch)` during the watch: \(verdict.summary)")]
+        case .abort(let reason), .failInconclusive(let reason):
+            guard let from = state.fromVersion else { return [] }
+            state.phase = .failed
+            state.endedAt = now
+            state.failureReason = "watch analysis `\(gate.watch)` \(reason)"
+            return [
+                .decide(DecisionDraft(kind: .rolledBack, actor: "analysis", summary: "switched back to \(from) during the watch: `\(gate.watch)` \(reason)", verdict: verdict)),
+                .switchTraffic(to: from, from: state.targetVersion),
+                .stopInstances(version: state.targetVersion),
+                .record(kind: "failed", message: state.failureReason!),
+                .record(kind: "stable_kept", message: "all traffic back on \(from)"),
+            ]
+        }
+    }
+
+    private mutating func succeed(now: Double, note: String, afterWatch: Bool = false) -> [RolloutAction] {
+        if !afterWatch, var gate = state.gate, gate.watchSeconds > 0, state.fromVersion != nil {
+            let policy = gate.policy(gate.watch)
+            gate.tracker = AnalysisTracker(policy: policy)
+            gate.watchUntil = (state.switchedAt ?? now) + gate.watchSeconds
+            gate.nextAt = now + policy.interval.seconds
+            gate.windowStart = state.switchedAt ?? now
+            state.gate = gate
+            state.phase = .watching
+            return [.record(kind: "drained", message: note),
+                    .record(kind: "watching", message: "watching \(state.targetVersion) with analysis `\(gate.watch)` until \(DurationText.format(.milliseconds(Int64(gate.watchSeconds * 1000)))) after the switch; \(state.fromVersion!) stays warm")]
+        }
         state.phase = .succeeded
         state.endedAt = now
-        var actions: [RolloutAction] = [.record(kind: "drained", message: note)]
+        var actions: [RolloutAction] = afterWatch ? [] : [.record(kind: "drained", message: note)]
         if let from = state.fromVersion, from != state.targetVersion {
             if state.spec.keepPrevious.milliseconds > 0 {
                 let until = now + state.spec.keepPrevious.seconds

@@ -12,6 +12,9 @@ public enum RolloutKind: String, Codable, Sendable {
 public enum RolloutPhase: String, Codable, Sendable, CaseIterable {
     /// Instances of the target release are starting; waiting for health checks to pass.
     case waitingHealthy = "waiting_healthy"
+    /// Blue-green with `preview_analysis`: the new release is healthy and reachable with the
+    /// pin header; the switch waits for the preview analysis to pass.
+    case previewing
     /// Canary: going through the steps with part of the traffic on the canary.
     case progressing
     /// Canary: held at the current step (a `pause: {}` step, `slipway pause`, or
@@ -19,6 +22,9 @@ public enum RolloutPhase: String, Codable, Sendable, CaseIterable {
     case paused
     /// Traffic is on the target release; old instances finish in-flight requests.
     case draining
+    /// Blue-green with `watch`: traffic is on the new release; analysis during the watch
+    /// switches back to the still-warm previous release on failure.
+    case watching
     case succeeded
     case failed
 
@@ -46,6 +52,8 @@ public struct BlueGreenState: Codable, Sendable, Equatable {
     public var failureReason: String?
     /// Canary rollouts only: the steps and analysis progress.
     public var canary: CanaryProgress?
+    /// Blue-green deploys with preview analysis or a post-switch watch.
+    public var gate: BlueGreenGate?
 
     public init(kind: RolloutKind, targetVersion: String, fromVersion: String?, replicas: Int, warm: Bool, spec: BlueGreenSpec, now: Double) {
         self.kind = kind

@@ -201,19 +201,34 @@ public struct BlueGreenSpec: Codable, Sendable, Equatable {
     public var deployTimeout: Duration
     /// How long old instances may take to finish in-flight requests after a switch.
     public var drainTimeout: Duration
+    /// Blue-green only: run this analysis on the new release's preview traffic (requests
+    /// pinned to it with the pin header) before the switch; the switch waits for a pass.
+    public var previewAnalysis: String?
+    /// Blue-green only: after the switch, watch the new release this long; failed analysis
+    /// in that time switches back to the still-warm previous release. Zero: no watch.
+    public var watch: Duration
+    /// The analysis of the watch (default: the service's `default`, else the built-in).
+    public var watchAnalysis: String?
 
     public init(
         keepPrevious: Duration = Defaults.keepPrevious,
         deployTimeout: Duration = Defaults.deployTimeout,
-        drainTimeout: Duration = Defaults.drainTimeout
+        drainTimeout: Duration = Defaults.drainTimeout,
+        previewAnalysis: String? = nil,
+        watch: Duration = .zero,
+        watchAnalysis: String? = nil
     ) {
         self.keepPrevious = keepPrevious
         self.deployTimeout = deployTimeout
         self.drainTimeout = drainTimeout
+        self.previewAnalysis = previewAnalysis
+        self.watch = watch
+        self.watchAnalysis = watchAnalysis
     }
 
     enum CodingKeys: String, CodingKey {
         case keepPrevious = "keep_previous", deployTimeout = "deploy_timeout", drainTimeout = "drain_timeout"
+        case previewAnalysis = "preview_analysis", watch, watchAnalysis = "watch_analysis"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -221,6 +236,9 @@ public struct BlueGreenSpec: Codable, Sendable, Equatable {
         keepPrevious = try c.decodeIfPresent(TextDuration.self, forKey: .keepPrevious)?.value ?? Defaults.keepPrevious
         deployTimeout = try c.decodeIfPresent(TextDuration.self, forKey: .deployTimeout)?.value ?? Defaults.deployTimeout
         drainTimeout = try c.decodeIfPresent(TextDuration.self, forKey: .drainTimeout)?.value ?? Defaults.drainTimeout
+        previewAnalysis = try c.decodeIfPresent(String.self, forKey: .previewAnalysis)
+        watch = try c.decodeIfPresent(TextDuration.self, forKey: .watch)?.value ?? .zero
+        watchAnalysis = try c.decodeIfPresent(String.self, forKey: .watchAnalysis)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -228,6 +246,9 @@ public struct BlueGreenSpec: Codable, Sendable, Equatable {
         try c.encode(TextDuration(keepPrevious), forKey: .keepPrevious)
         try c.encode(TextDuration(deployTimeout), forKey: .deployTimeout)
         try c.encode(TextDuration(drainTimeout), forKey: .drainTimeout)
+        try c.encodeIfPresent(previewAnalysis, forKey: .previewAnalysis)
+        try c.encode(TextDuration(watch), forKey: .watch)
+        try c.encodeIfPresent(watchAnalysis, forKey: .watchAnalysis)
     }
 }
 

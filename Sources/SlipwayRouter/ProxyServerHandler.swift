@@ -302,7 +302,9 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
         guard let service else { return }
         guard let (group, endpoint) = choose(service, excluding: excluding) else {
             if case .pinned(let pinned) = assignment, let header = service.pin?.header {
-                self.group = pinned
+                // The version did not fail this request (it is not available yet, or
+                // every instance is down): the refusal is not counted in its numbers.
+                self.group = nil
                 failExchange(.serviceUnavailable, "version \(pinned.version) of service \(service.name) has no available instance (asked for with the \(header) header)\n")
                 return
             }

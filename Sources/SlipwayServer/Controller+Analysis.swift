@@ -5,12 +5,13 @@ extension Controller {
     /// Runs one analysis of a canary rollout on the router's per-version numbers: for
     /// every distinct check window, the canary's and the stable release's requests,
     /// errors and latency histogram over that window (never reaching back before the
-    /// rollout began). A router that does not answer makes the run inconclusive, with
+    /// canary took traffic, the preview began or the watch began). A router that does not answer makes the run inconclusive, with
     /// the error, never a pass.
     func runAnalysis(policy name: String, state: BlueGreenState, service: String) async -> AnalysisRunVerdict {
-        let policy = state.canary?.policy(name) ?? .default
+        let policy = state.canary?.policy(name) ?? state.gate?.policy(name) ?? .default
         let now = clock.now()
-        let age = max(0, now - state.startedAt)
+        let since = state.canary?.trafficSince ?? state.gate?.windowStart ?? state.startedAt
+        let age = max(0, now - since)
         var windows: [Duration: MetricWindow?] = [:]
         var failure: String?
         for window in Set(policy.checks.map(\.window)) {

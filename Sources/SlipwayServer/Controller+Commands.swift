@@ -19,8 +19,14 @@ extension Controller {
     /// promote, promote --full, pause, resume.
     public func command(service name: String, _ command: RolloutCommand, by: String) async throws -> RolloutRecord {
         let active = try requireActiveRollout(service: name, for: command == .promoteFull ? "promote" : command.rawValue)
+        if active.state.phase == .previewing, command == .promote || command == .promoteFull {
+            var machine = RolloutMachine(state: active.state)
+            try await step(id: active.id, service: name, machine: &machine, input: .command(command, by: by))
+            guard let record = try store.rollout(id: active.id) else { throw ControllerError(.notFound, "rollout \(active.id) vanished") }
+            return record
+        }
         guard let progress = active.state.canary else {
-            throw ControllerError(.conflict, "rollout \(active.id) of \(name) is a \(active.state.kind == .deploy ? "blue-green" : active.state.kind.rawValue) rollout; promote, pause and resume apply to canary rollouts (abort and rollback apply to every rollout)", rolloutID: active.id)
+            throw ControllerError(.conflict, "rollout \(active.id) of \(name) is a \(active.state.kind == .deploy ? "blue-green" : active.state.kind.rawValue) rollout (\(active.state.phase.rawValue)); pause and resume apply to canary rollouts, promote to canaries and to blue-green previews (abort and rollback apply to every rollout)", rolloutID: active.id)
         }
         switch (command, active.state.phase) {
         case (_, .waitingHealthy):
@@ -44,7 +50,7 @@ extension Controller {
     /// back to) the stable release at once.
     public func abortRollout(service name: String, by: String) async throws -> RolloutRecord {
         let active = try requireActiveRollout(service: name, for: "abort")
-        if active.state.phase == .draining {
+        if active.state.phase == .draining || active.state.phase == .watching {
             throw ControllerError(.conflict, "rollout \(active.id) of \(name) already moved all traffic to \(active.state.targetVersion); use `slipway rollback \(name)` to go back", rolloutID: active.id)
         }
         try await abort(rolloutID: active.id, reason: "aborted by \(by)", by: by)

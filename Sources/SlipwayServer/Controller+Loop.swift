@@ -37,9 +37,9 @@ extension Controller {
             case .waitingHealthy where active.state.healthyDeadline == nil:
                 var machine = RolloutMachine(state: active.state)
                 try await step(id: active.id, service: active.service, machine: &machine, input: .begin)
-            case .waitingHealthy, .progressing, .paused:
+            case .waitingHealthy, .previewing, .progressing, .paused:
                 try await ensureInstances(service: active.service, version: active.state.targetVersion, count: active.state.replicas, rolloutID: active.id)
-            case .draining:
+            case .draining, .watching:
                 if let s = try store.service(active.service), s.stableVersion != active.state.targetVersion {
                     try store.setReleases(service: active.service, stable: active.state.targetVersion, previous: active.state.fromVersion, previousRetireAt: nil, now: now)
                 }
@@ -169,6 +169,8 @@ extension Controller {
                 try await step(id: active.id, service: active.service, machine: &machine, input: .targetHealth(healthy: healthy))
             case .progressing, .paused:
                 try await step(id: active.id, service: active.service, machine: &machine, input: .targetRestarts(Self.crashes(target)))
+            case .previewing, .watching:
+                break
             case .draining:
                 if let from = state.fromVersion {
                     let ids = Set(try store.liveInstances(service: active.service, version: from).map(\.id))

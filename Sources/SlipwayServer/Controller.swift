@@ -114,7 +114,7 @@ public actor Controller {
             if to == nil || to == service.stableVersion, let aborted = try store.rollout(id: active.id) {
                 // Traffic never left the stable release (still starting, or a canary that
                 // the abort just took back to 0 %): the abort is the rollback.
-                if [.waitingHealthy, .progressing, .paused].contains(active.phase) { return aborted }
+                if [.waitingHealthy, .previewing, .progressing, .paused].contains(active.phase) { return aborted }
             }
         }
         guard let target = to ?? service.previousVersion else {
@@ -148,6 +148,10 @@ public actor Controller {
             var policies = spec.analysis
             if policies["default"] == nil { policies["default"] = .default }
             state.canary = CanaryProgress(spec: canary, policies: policies, backgroundPolicy: background)
+        } else if kind == .deploy, service.stableVersion != nil, !warm, case .blueGreen(let bg) = spec.strategy, BlueGreenGate.wanted(bg) {
+            var policies = spec.analysis
+            if policies["default"] == nil { policies["default"] = .default }
+            state.gate = BlueGreenGate(spec: bg, policies: policies)
         }
         let id: Int64
         switch Result(catching: { () throws(StoreError) -> Int64 in try store.createRollout(service: name, state: state) }) {

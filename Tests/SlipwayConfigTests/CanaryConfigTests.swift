@@ -116,3 +116,22 @@ import Testing
         #expect(!CIDRText.isValid("256.0.0.1/8"))
     }
 }
+
+@Suite struct BlueGreenGateConfigTests {
+    @Test func previewAndWatchParse() throws {
+        let spec = try ConfigLoader.parse(minimal + """
+            strategy:
+              blue-green: { preview_analysis: smoke, watch: 5m, watch_analysis: default }
+            analysis:
+              smoke: { checks: [ {metric: error_rate, max: 1%} ] }
+            """, fileName: "slipway.yml", baseDirectory: nil)
+        #expect(spec.strategy.blueGreen.previewAnalysis == "smoke")
+        #expect(spec.strategy.blueGreen.watch == .seconds(300))
+        #expect(spec.strategy.blueGreen.watchAnalysis == "default")
+    }
+
+    @Test func unknownPreviewAnalysisIsNamed() {
+        #expect(singleError(minimal + "strategy:\n  blue-green: { preview_analysis: smoke }\n")
+            == "4:35: strategy.blue-green.preview_analysis: unknown analysis `smoke`; the file defines none under `analysis:`")
+    }
+}

@@ -55,6 +55,7 @@ public struct CanaryMachine: Sendable {
 
     private mutating func startSteps(now: Double, note: String) -> [RolloutAction] {
         state.phase = .progressing
+        progress.trafficSince = now
         progress.nextBackgroundAt = now + progress.policy(progress.backgroundPolicy).interval.seconds
         var actions: [RolloutAction] = [
             .record(kind: "healthy", message: note),

@@ -7,6 +7,8 @@ public struct CanaryProgress: Codable, Sendable, Equatable {
     /// The canary's share of requests now, 0…100.
     public var weight: Int = 0
     public var stepStartedAt: Double?
+    /// When the canary began to take traffic; analysis windows do not reach back before it.
+    public var trafficSince: Double?
     /// Why the rollout is paused (phase `paused`).
     public var pauseReason: String?
     /// A pause that a person asked for must be resumed by a person; an inconclusive
