@@ -41,7 +41,7 @@ promoted = any(d["kind"] == "promoted" for d in ds)
 inc = [d for d in ds if d["kind"] == "inconclusive"]
 rows.append(("4. low traffic (~1 request/s, default policy), watched 75 s",
     f"promoted: **{'YES' if promoted else 'no'}**; requests {p['requests']} (canary {p['versions'].get('v2', {}).get('requests', 0)}); "
-    f"phase at the end of the watch: {phase('lowtraffic')}; " + (f"paused: {inc[0]['summary']}" if inc else "no inconclusive pause yet")))
+    f"phase at the end of the watch: {phase('lowtraffic')}; " + (f"{inc[0]['summary']}" if inc else "no inconclusive pause yet")))
 # 5. split and stickiness
 s = load("split", "split.json"); k = load("split", "sticky.json")
 n = s["requests"]; c = s["versions"].get("v2", {}).get("requests", 0)

@@ -107,6 +107,15 @@ public struct PinRule: Codable, Sendable, Equatable {
         self.header = header
         self.allow = allow
     }
+
+    enum CodingKeys: String, CodingKey { case header, allow }
+
+    /// Missing keys take the defaults (`{}` is the default rule).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        header = try c.decodeIfPresent(String.self, forKey: .header) ?? Defaults.pinHeader
+        allow = try c.decodeIfPresent([String].self, forKey: .allow) ?? Defaults.pinAllow
+    }
 }
 
 public struct BackendGroup: Codable, Sendable, Equatable {
