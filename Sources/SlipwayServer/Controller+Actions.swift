@@ -24,6 +24,13 @@ extension Controller {
             for action in actions {
                 if case .analyze(let policy, let purpose) = action {
                     let verdict = await runAnalysis(policy: policy, state: machine.state, service: service)
+                    // Providers may take seconds to answer, and a command (abort, promote…) may
+                    // have moved the rollout on meanwhile: a verdict about a state that is no
+                    // longer the stored one is dropped rather than written over it.
+                    guard try store.activeRollouts().first(where: { $0.id == id })?.state == machine.state else {
+                        logger.info("analysis result dropped: the rollout changed while it ran", metadata: ["slipway.service": "\(service)", "slipway.rollout": "\(id)"])
+                        return
+                    }
                     inputs.append(.analysisResult(purpose: purpose, verdict: verdict))
                 } else {
                     try await perform(action, rolloutID: id, service: service)
