@@ -103,17 +103,26 @@ extension ServiceFields {
         )
     }
 
-    /// A check as written; turned into a threshold or a baseline comparison.
+    /// A check as written; turned into a threshold, a baseline comparison or a provider check.
     struct CheckDraft {
         var compare: String?
-        var metric: String = ""
+        var metric: String?
         var max: String?
         var min: String?
         var window: Duration = AnalysisDefaults.window
         var minSamples: Int?
         var significance: Double?
         var minEffect: Double?
+        var provider: ProviderKind?
+        var url: String?
+        var query: String?
+        var jsonPath: String?
+        var run: [String]?
+        var timeout: Duration?
     }
+
+    static let providerKeys = ["url", "query", "json_path", "run", "timeout"]
+    static let builtInKeys = ["compare", "metric", "min_samples", "significance", "min_effect"]
 
     static var analysisCheck: ValueType<AnalysisCheck> {
         let metrics = AnalysisMetric.allCases.map(\.rawValue) + BaselineMetric.allCases.map(\.rawValue)
@@ -123,27 +132,54 @@ extension ServiceFields {
             fields: [
                 Field("compare", ValueType<String>.string.checked { $0 == "baseline" ? nil : "compare must be `baseline` (got \(quoted($0)))" }, \.compare,
                       doc: "`baseline`: compare the canary with the stable release over the same window."),
-                Field("metric", ValueType<String>.string, \.metric, required: true,
-                      doc: "Thresholds: error_rate, latency_p50, latency_p95, latency_p99, request_rate. Baseline: latency or error_rate."),
-                Field("max", .scalarText, \.max, doc: "Upper limit: a fraction or `5%` for error_rate, milliseconds or `500ms` for latency, requests per second for request_rate."),
+                Field("metric", ValueType<String>.string, \.metric,
+                      doc: "Thresholds: error_rate, latency_p50, latency_p95, latency_p99, request_rate. Baseline: latency or error_rate. Required unless the check names a provider."),
+                Field("max", .scalarText, \.max, doc: "Upper limit: a fraction or `5%` for error_rate, milliseconds or `500ms` for latency, requests per second for request_rate; for a provider, a plain number in the unit of its value."),
                 Field("min", .scalarText, \.min, doc: "Lower limit, same units as max."),
-                Field("window", .duration(positive: true), \.window, doc: "How far back the numbers reach."),
+                Field("window", .duration(positive: true), \.window, doc: "How far back the numbers reach; for a provider, what {{window}} stands for (never reaching back before the rollout began)."),
                 Field("min_samples", .integer(in: 0...10_000_000), \.minSamples, doc: "Fewer requests than this (in each group, for baseline) make the check inconclusive."),
                 Field("significance", .number(0, 1, open: true), \.significance, doc: "Baseline: one-sided p-value below which a difference counts (default 0.01)."),
                 Field("min_effect", .number(0, 1, open: false), \.minEffect, doc: "Baseline: smallest difference that fails the canary (latency: P(canary slower) − 0.5, default 0.1; error_rate: absolute rise, default 0.01)."),
+                Field("provider", providerKind, \.provider,
+                      doc: "Ask something outside Slipway: `prometheus` (a PromQL instant query, held against max or min), `http` (a URL: its status, or a number in its JSON with json_path) or `command` (its exit status, or a number it prints with max or min)."),
+                Field("url", providerTemplate(.string), \.url,
+                      doc: "prometheus: the server's base URL (http://127.0.0.1:9090). http: the URL to GET. {{service}}, {{version}} (the canary), {{stable}} and {{window}} are filled in."),
+                Field("query", providerTemplate(.string), \.query,
+                      doc: "prometheus: the PromQL instant query; it must return one series or a scalar. {{service}}, {{version}}, {{stable}} and {{window}} (e.g. 30s) are filled in."),
+                Field("json_path", ValueType<String>.string.checked { JSONPath.problem($0) }, \.jsonPath,
+                      doc: "http: the dotted path of a number in the JSON answer (data.ok_ratio, results[0].value), held against max or min. Without it the status decides: 2xx passes."),
+                Field("run", .list(of: providerTemplate(.scalarText), nonEmpty: true), \.run,
+                      doc: "command: the argv, run in the service's working_dir; placeholders as in query. Exit status 0 passes; with max or min, the number printed last on stdout is judged."),
+                Field("timeout", .duration(positive: true), \.timeout,
+                      doc: "Providers: how long the answer may take (a command is killed after it); the check is inconclusive after it (default 5s)."),
             ]
         )
         let decodeDraft = draft.valueType.decode
-        return ValueType<AnalysisCheck>(schema: draft.schemaKeywords, nestedKeys: draft.nestedKeys, json: nil) { node, path, diagnostics -> AnalysisCheck? in
+        // Editors see the same rule the parser applies: a check names a metric or a provider.
+        let schema = draft.schemaKeywords + [("anyOf", JSONValue.array([
+            .object([("required", .array([.string("metric")]))]),
+            .object([("required", .array([.string("provider")]))]),
+        ]))]
+        return ValueType<AnalysisCheck>(schema: schema, nestedKeys: draft.nestedKeys, json: nil) { node, path, diagnostics -> AnalysisCheck? in
             guard let d = decodeDraft(node, path, diagnostics) else { return nil }
             func fail(_ key: String, _ message: String) -> AnalysisCheck? {
                 let at = node[key] ?? node
                 diagnostics.error(at: at, path.key(key), message)
                 return nil
             }
+            if let provider = d.provider {
+                return providerCheck(provider, d, node: node, path: path, diagnostics: diagnostics)
+            }
+            if let key = providerKeys.first(where: { node[$0] != nil }) {
+                return fail(key, "`\(key)` belongs to provider checks; add `provider: prometheus`, `provider: http` or `provider: command`")
+            }
+            guard let metricName = d.metric else {
+                let at = path.description.isEmpty ? "the check" : "`\(path)`"
+                return fail("metric", "\(at) lacks the required key `metric` (or `provider` for a check outside Slipway)")
+            }
             if d.compare != nil {
-                guard let metric = BaselineMetric(rawValue: d.metric) else {
-                    return fail("metric", "a baseline comparison compares `latency` or `error_rate` (got \(quoted(d.metric)))")
+                guard let metric = BaselineMetric(rawValue: metricName) else {
+                    return fail("metric", "a baseline comparison compares `latency` or `error_rate` (got \(quoted(metricName)))")
                 }
                 if d.max != nil || d.min != nil { return fail(d.max != nil ? "max" : "min", "a baseline comparison takes no max or min; it fails when the canary is significantly worse than the stable release") }
                 if metric == .latency, let e = d.minEffect, e > 0.5 { return fail("min_effect", "min_effect for latency is P(canary slower) − 0.5, at most 0.5 (got \(e))") }
@@ -151,8 +187,8 @@ extension ServiceFields {
                 return .baseline(BaselineComparison(metric: metric, window: d.window, significance: d.significance ?? AnalysisDefaults.significance,
                                                     minEffect: d.minEffect, minSamples: d.minSamples ?? AnalysisDefaults.baselineMinSamples))
             }
-            guard let metric = AnalysisMetric(rawValue: d.metric) else {
-                return fail("metric", unknownKeyMessage(d.metric, allowed: metrics, noun: "metric"))
+            guard let metric = AnalysisMetric(rawValue: metricName) else {
+                return fail("metric", unknownKeyMessage(metricName, allowed: metrics, noun: "metric"))
             }
             if d.significance != nil || d.minEffect != nil { return fail(d.significance != nil ? "significance" : "min_effect", "significance and min_effect belong to `compare: baseline` checks") }
             guard (d.max == nil) != (d.min == nil) else {
@@ -169,6 +205,91 @@ extension ServiceFields {
             }
             return .threshold(ThresholdCheck(metric: metric, key == "max" ? .max(limit) : .min(limit), window: d.window, minSamples: d.minSamples))
         }
+    }
+
+    /// `prometheus`, `http` or `command`, with a did-you-mean for anything else.
+    static var providerKind: ValueType<ProviderKind> {
+        let names = ProviderKind.allCases.map(\.rawValue)
+        return ValueType(schema: [("type", .string("string")), ("enum", .array(names.map { .string($0) }))], json: { .string($0.rawValue) }) { node, path, diagnostics in
+            guard case .scalar(let scalar) = node, ScalarKind(node) == .string else {
+                diagnostics.typeMismatch(expected: "one of \(names.joined(separator: ", "))", found: node, path)
+                return nil
+            }
+            guard let kind = ProviderKind(rawValue: scalar.string) else {
+                diagnostics.error(at: node, path, unknownKeyMessage(scalar.string, allowed: names, noun: "provider"))
+                return nil
+            }
+            return kind
+        }
+    }
+
+    /// Text whose `{{placeholders}}` must be ones providers fill in.
+    static func providerTemplate(_ type: ValueType<String>) -> ValueType<String> {
+        type.checked { text in
+            switch ProviderTemplate.problems(in: text).first {
+            case .unknown(let name)?:
+                let suggestion = Suggestions.closest(to: name, in: ProviderTemplate.placeholders).map { "did you mean `{{\($0)}}`? " } ?? ""
+                return "unknown placeholder `{{\(name)}}`; \(suggestion)the known placeholders are \(ProviderTemplate.placeholders.map { "{{\($0)}}" }.joined(separator: ", "))"
+            case .unclosed?:
+                return ProviderTemplate.Problem.unclosed.message
+            case nil:
+                return nil
+            }
+        }
+    }
+
+    /// The provider check a draft describes, or precise errors at the keys at fault.
+    static func providerCheck(_ provider: ProviderKind, _ d: CheckDraft, node: Node, path: ConfigPath, diagnostics: Diagnostics) -> AnalysisCheck? {
+        var failed = false
+        func error(_ key: String, _ message: String, at index: Int? = nil) {
+            var at = node[key] ?? node
+            var location = path.key(key)
+            if let index, case .sequence(let items)? = node[key], index < items.count {
+                at = items[index]
+                location = location.index(index)
+            }
+            diagnostics.error(at: at, location, message)
+            failed = true
+        }
+        for key in builtInKeys where node[key] != nil {
+            error(key, "`\(key)` belongs to built-in checks, not to a \(provider.rawValue) provider check")
+        }
+        let allowed: [String] = switch provider {
+        case .prometheus: ["url", "query"]
+        case .http: ["url", "json_path"]
+        case .command: ["run"]
+        }
+        for key in ["url", "query", "json_path", "run"] where node[key] != nil && !allowed.contains(key) {
+            error(key, "a \(provider.rawValue) check takes no `\(key)` (it takes \(allowed.map { "`\($0)`" }.joined(separator: " and ")))")
+        }
+        for key in allowed where key != "json_path" && node[key] == nil {
+            let at = path.description.isEmpty ? "the check" : "`\(path)`"
+            error(key, "\(at) lacks the required key `\(key)` for a \(provider.rawValue) check")
+        }
+        if d.max != nil, d.min != nil {
+            error("min", "a provider check takes max or min, not both")
+        }
+        var bound: ThresholdBound?
+        if let text = d.max ?? d.min {
+            let key = d.max != nil ? "max" : "min"
+            if let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite {
+                bound = key == "max" ? .max(value) : .min(value)
+            } else {
+                error(key, "\(quoted(text)) is not a number; a provider check's \(key) is a plain number in the unit of the value it reads")
+            }
+        }
+        guard !failed else { return nil }
+        let source: ProviderSource = switch provider {
+        case .prometheus: .prometheus(url: d.url ?? "", query: d.query ?? "")
+        case .http: .http(url: d.url ?? "", jsonPath: d.jsonPath)
+        case .command: .command(run: d.run ?? [])
+        }
+        let check = ProviderCheck(source, bound, window: d.window, timeout: d.timeout ?? AnalysisDefaults.providerTimeout)
+        // Placeholders and json_path were checked as their keys were read; the rest here.
+        for problem in check.problems where problem.kind == .other {
+            error(problem.key, problem.message, at: problem.index)
+        }
+        return failed ? nil : .provider(check)
     }
 
     static func parseLimit(_ text: String, metric: AnalysisMetric) -> Double? {
