@@ -138,4 +138,40 @@ import Testing
             #expect(try await h.versionAt(port: port) == "v1")
         }
     }
+
+    /// A slow provider must not undo what a person did meanwhile: the verdict of an
+    /// analysis that was running when the rollout was aborted is dropped, not written over
+    /// the abort (here it would have passed and put the rollout back to progressing).
+    @Test func abortWhileASlowProviderRunsIsNotUndoneByItsVerdict() async throws {
+        try await withHarness { h in
+            let (started, release) = (h.directory.file("started"), h.directory.file("release"))
+            let script = try h.directory.write("slow.sh", """
+                #!/bin/sh
+                touch "\(started)"
+                while [ ! -f "\(release)" ]; do sleep 0.05; done
+                exit 0
+
+                """)
+            chmod(script, 0o755)
+            let extra = Self.analysis(#"{ provider: command, run: [./slow.sh], timeout: 60s }"#)
+            let (config, port) = try h.helloConfig(replicas: 1, extra: extra, strategy: Self.canary("[ {weight: 50}, {pause: 10m} ]"))
+            try await h.startServer(configs: [config])
+            _ = try await eventually("v1 to serve through the router") { (try? await h.versionAt(port: port)) == "v1" ? true : nil }
+
+            #expect(try await h.cli(["deploy", "hello", "--version", "v2"]).status == 0)
+            _ = try await eventually("the slow check to start") { FileManager.default.fileExists(atPath: started) ? true : nil }
+            let abort = try await h.cli(["abort", "hello"])
+            #expect(abort.status == 0, "\(abort.stdout)\(abort.stderr)")
+            FileManager.default.createFile(atPath: release, contents: nil)
+            _ = try await eventually("the late verdict to be dropped") {
+                let server = h.server
+                return (server?.stdout ?? "").contains("analysis result dropped") || (server?.stderr ?? "").contains("analysis result dropped") ? true : nil
+            }
+            let why = try await explanation(h)
+            #expect(why.rollout.phase == .failed)
+            #expect(why.decisions.last?.kind == .aborted, "\(why.decisions.map(\.kind))")
+            #expect(try await rollout(h).phase == .failed)
+            #expect(try await h.versionAt(port: port) == "v1")
+        }
+    }
 }
