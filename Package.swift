@@ -64,6 +64,7 @@ let package = Package(
         .target(name: "SlipwayTesting", dependencies: [
             "SlipwayCore",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),

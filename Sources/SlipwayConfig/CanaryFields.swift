@@ -103,16 +103,22 @@ extension ServiceFields {
         )
     }
 
-    /// A check as written; turned into a threshold or a baseline comparison.
+    /// A check as written; turned into a threshold, a baseline comparison or a provider check.
     struct CheckDraft {
         var compare: String?
-        var metric: String = ""
+        var metric: String?
         var max: String?
         var min: String?
         var window: Duration = AnalysisDefaults.window
         var minSamples: Int?
         var significance: Double?
         var minEffect: Double?
+        var provider: ProviderKind?
+        var url: String?
+        var query: String?
+        var jsonPath: String?
+        var run: [String]?
+        var timeout: Duration?
     }
 
     static var analysisCheck: ValueType<AnalysisCheck> {
@@ -123,27 +129,54 @@ extension ServiceFields {
             fields: [
                 Field("compare", ValueType<String>.string.checked { $0 == "baseline" ? nil : "compare must be `baseline` (got \(quoted($0)))" }, \.compare,
                       doc: "`baseline`: compare the canary with the stable release over the same window."),
-                Field("metric", ValueType<String>.string, \.metric, required: true,
-                      doc: "Thresholds: error_rate, latency_p50, latency_p95, latency_p99, request_rate. Baseline: latency or error_rate."),
-                Field("max", .scalarText, \.max, doc: "Upper limit: a fraction or `5%` for error_rate, milliseconds or `500ms` for latency, requests per second for request_rate."),
+                Field("metric", ValueType<String>.string, \.metric,
+                      doc: "Thresholds: error_rate, latency_p50, latency_p95, latency_p99, request_rate. Baseline: latency or error_rate. Required unless the check names a provider."),
+                Field("max", .scalarText, \.max, doc: "Upper limit: a fraction or `5%` for error_rate, milliseconds or `500ms` for latency, requests per second for request_rate; for a provider, a plain number in the unit of its value."),
                 Field("min", .scalarText, \.min, doc: "Lower limit, same units as max."),
-                Field("window", .duration(positive: true), \.window, doc: "How far back the numbers reach."),
+                Field("window", .duration(positive: true), \.window, doc: "How far back the numbers reach; for a provider, what {{window}} stands for (never reaching back before the rollout began)."),
                 Field("min_samples", .integer(in: 0...10_000_000), \.minSamples, doc: "Fewer requests than this (in each group, for baseline) make the check inconclusive."),
                 Field("significance", .number(0, 1, open: true), \.significance, doc: "Baseline: one-sided p-value below which a difference counts (default 0.01)."),
                 Field("min_effect", .number(0, 1, open: false), \.minEffect, doc: "Baseline: smallest difference that fails the canary (latency: P(canary slower) − 0.5, default 0.1; error_rate: absolute rise, default 0.01)."),
+                Field("provider", providerKind, \.provider,
+                      doc: "Ask something outside Slipway: `prometheus` (a PromQL instant query, held against max or min), `http` (a URL: its status, or a number in its JSON with json_path) or `command` (its exit status, or a number it prints with max or min)."),
+                Field("url", providerTemplate(.string), \.url,
+                      doc: "prometheus: the server's base URL (http://127.0.0.1:9090). http: the URL to GET. {{service}}, {{version}} (the canary), {{stable}} and {{window}} are filled in."),
+                Field("query", providerTemplate(.string), \.query,
+                      doc: "prometheus: the PromQL instant query; it must return one series or a scalar. {{service}}, {{version}}, {{stable}} and {{window}} (e.g. 30s) are filled in."),
+                Field("json_path", ValueType<String>.string.checked { JSONPath.problem($0) }, \.jsonPath,
+                      doc: "http: the dotted path of a number in the JSON answer (data.ok_ratio, results[0].value), held against max or min. Without it the status decides: 2xx passes."),
+                Field("run", .list(of: providerTemplate(.scalarText), nonEmpty: true), \.run,
+                      doc: "command: the argv, run in the service's working_dir; placeholders as in query. Exit status 0 passes; with max or min, the number printed last on stdout is judged."),
+                Field("timeout", .duration(positive: true), \.timeout,
+                      doc: "Providers: how long the answer may take (a command is killed after it); the check is inconclusive after it (default 5s)."),
             ]
         )
         let decodeDraft = draft.valueType.decode
-        return ValueType<AnalysisCheck>(schema: draft.schemaKeywords, nestedKeys: draft.nestedKeys, json: nil) { node, path, diagnostics -> AnalysisCheck? in
+        // Editors see the same rule the parser applies: a check names a metric or a provider.
+        let schema = draft.schemaKeywords + [("anyOf", JSONValue.array([
+            .object([("required", .array([.string("metric")]))]),
+            .object([("required", .array([.string("provider")]))]),
+        ]))]
+        return ValueType<AnalysisCheck>(schema: schema, nestedKeys: draft.nestedKeys, json: nil) { node, path, diagnostics -> AnalysisCheck? in
             guard let d = decodeDraft(node, path, diagnostics) else { return nil }
             func fail(_ key: String, _ message: String) -> AnalysisCheck? {
                 let at = node[key] ?? node
                 diagnostics.error(at: at, path.key(key), message)
                 return nil
             }
+            if let provider = d.provider {
+                return providerCheck(provider, d, node: node, path: path, diagnostics: diagnostics)
+            }
+            if let key = providerKeys.first(where: { node[$0] != nil }) {
+                return fail(key, "`\(key)` belongs to provider checks; add `provider: prometheus`, `provider: http` or `provider: command`")
+            }
+            guard let metricName = d.metric else {
+                let at = path.description.isEmpty ? "the check" : "`\(path)`"
+                return fail("metric", "\(at) lacks the required key `metric` (or `provider` for a check outside Slipway)")
+            }
             if d.compare != nil {
-                guard let metric = BaselineMetric(rawValue: d.metric) else {
-                    return fail("metric", "a baseline comparison compares `latency` or `error_rate` (got \(quoted(d.metric)))")
+                guard let metric = BaselineMetric(rawValue: metricName) else {
+                    return fail("metric", "a baseline comparison compares `latency` or `error_rate` (got \(quoted(metricName)))")
                 }
                 if d.max != nil || d.min != nil { return fail(d.max != nil ? "max" : "min", "a baseline comparison takes no max or min; it fails when the canary is significantly worse than the stable release") }
                 if metric == .latency, let e = d.minEffect, e > 0.5 { return fail("min_effect", "min_effect for latency is P(canary slower) − 0.5, at most 0.5 (got \(e))") }
@@ -151,8 +184,8 @@ extension ServiceFields {
                 return .baseline(BaselineComparison(metric: metric, window: d.window, significance: d.significance ?? AnalysisDefaults.significance,
                                                     minEffect: d.minEffect, minSamples: d.minSamples ?? AnalysisDefaults.baselineMinSamples))
             }
-            guard let metric = AnalysisMetric(rawValue: d.metric) else {
-                return fail("metric", unknownKeyMessage(d.metric, allowed: metrics, noun: "metric"))
+            guard let metric = AnalysisMetric(rawValue: metricName) else {
+                return fail("metric", unknownKeyMessage(metricName, allowed: metrics, noun: "metric"))
             }
             if d.significance != nil || d.minEffect != nil { return fail(d.significance != nil ? "significance" : "min_effect", "significance and min_effect belong to `compare: baseline` checks") }
             guard (d.max == nil) != (d.min == nil) else {

@@ -108,6 +108,15 @@ public final class Router: Sendable {
         }
     }
 
+    /// Cumulative per-version counters and latency histogram, for `GET /metrics`: the
+    /// versions in the table plus those that saw traffic in the last 5 minutes.
+    public func totals() -> [VersionTotals] {
+        let now = NIODeadline.now().uptimeNanoseconds
+        return registry.recorders(for: currentTable, nowNanos: now).map { recorder in
+            recorder.lifetime().versionTotals(service: recorder.service, version: recorder.version)
+        }
+    }
+
     /// The actual bound port for a listen address (useful when the table asks for port 0).
     public func boundPort(for address: ListenAddress) -> Int? {
         listeners.boundPort(for: address)

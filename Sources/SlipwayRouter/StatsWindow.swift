@@ -22,6 +22,8 @@ struct StatsWindow: Sendable {
     }
 
     private(set) var slots = [Slot](repeating: Slot(), count: StatsWindow.seconds)
+    /// Everything ever recorded here, for the Prometheus export.
+    private(set) var lifetime = LifetimeTotals()
 
     /// Records one finished request.
     /// - Parameters:
@@ -33,6 +35,7 @@ struct StatsWindow: Sendable {
         let index = Int(second % Int64(StatsWindow.seconds))
         if slots[index].second != second { slots[index].reset(to: second) }
         slots[index].totals.add(status: status, routerError: routerError)
+        lifetime.record(status: status, routerError: routerError, latencyMicros: latencyMicros)
         if let latencyMicros {
             if slots[index].latency == nil { slots[index].latency = StatsWindow.makeHistogram() }
             slots[index].latency?.record(min(latencyMicros, StatsWindow.highestLatencyMicros))

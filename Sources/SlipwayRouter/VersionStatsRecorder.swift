@@ -36,6 +36,15 @@ final class VersionStatsRecorder: Sendable {
         return summary
     }
 
+    /// Everything recorded on every shard.
+    func lifetime() -> LifetimeTotals {
+        var total = LifetimeTotals()
+        for shard in shards {
+            shard.window.withLock { total.add($0.lifetime) }
+        }
+        return total
+    }
+
     /// The newest second with data on any shard.
     var newestSecond: Int64? {
         shards.compactMap { shard in shard.window.withLock { $0.newestSecond } }.max()

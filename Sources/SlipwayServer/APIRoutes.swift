@@ -12,6 +12,17 @@ enum APIRoutes {
         router.add(middleware: ErrorMiddleware())
 
         router.get("/healthz") { _, _ in LivenessReply(status: "ok", version: SlipwayVersion.current) }
+        // Prometheus scrapes the router's cumulative per-version numbers here (see PrometheusExposition).
+        router.get("/metrics") { _, _ -> Response in
+            let totals: [VersionTotals]
+            do {
+                totals = try await controller.dataPlane.client.totals()
+            } catch {
+                throw APIError(.serviceUnavailable, "the data plane's numbers could not be read: \(error)")
+            }
+            return Response(status: .ok, headers: [.contentType: PrometheusExposition.contentType],
+                            body: .init(byteBuffer: ByteBuffer(string: PrometheusExposition.render(totals))))
+        }
 
         let v1 = router.group("/v1")
         v1.get("/services") { _, _ in try await controller.statuses() }

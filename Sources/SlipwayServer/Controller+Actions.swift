@@ -21,9 +21,18 @@ extension Controller {
                 details = failureDetails(service: service, version: machine.state.targetVersion)
             }
             try store.updateRollout(id: id, state: machine.state, details: details)
+            if machine.state.phase.isTerminal { rolloutWrites[id] = nil } else { rolloutWrites[id, default: 0] &+= 1 }
             for action in actions {
                 if case .analyze(let policy, let purpose) = action {
+                    let writes = rolloutWrites[id]
                     let verdict = await runAnalysis(policy: policy, state: machine.state, service: service)
+                    // Providers may take seconds to answer, and a command (abort, promote…) may
+                    // have stepped the rollout meanwhile: a verdict about a state that is no
+                    // longer the stored one is dropped rather than written over it.
+                    guard rolloutWrites[id] == writes else {
+                        logger.info("analysis result dropped: the rollout changed while it ran", metadata: ["slipway.service": "\(service)", "slipway.rollout": "\(id)"])
+                        return
+                    }
                     inputs.append(.analysisResult(purpose: purpose, verdict: verdict))
                 } else {
                     try await perform(action, rolloutID: id, service: service)

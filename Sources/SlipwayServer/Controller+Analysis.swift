@@ -2,19 +2,25 @@ import Foundation
 import SlipwayCore
 
 extension Controller {
-    /// Runs one analysis of a canary rollout on the router's per-version numbers: for
-    /// every distinct check window, the canary's and the stable release's requests,
-    /// errors and latency histogram over that window (never reaching back before the
-    /// canary took traffic, the preview began or the watch began). A router that does not answer makes the run inconclusive, with
-    /// the error, never a pass.
+    /// Runs one analysis of a canary rollout. Built-in checks use the router's per-version
+    /// numbers: for every distinct check window, the canary's and the stable release's
+    /// requests, errors and latency histogram over that window (never reaching back before
+    /// the canary took traffic, the preview began or the watch began). Provider checks ask Prometheus, a URL or a command, all at once
+    /// and while the router's numbers are read. A router or a provider that does not answer
+    /// makes its checks inconclusive, with the error, never a pass.
     func runAnalysis(policy name: String, state: BlueGreenState, service: String) async -> AnalysisRunVerdict {
         let policy = state.canary?.policy(name) ?? state.gate?.policy(name) ?? .default
         let now = clock.now()
         let since = state.canary?.trafficSince ?? state.gate?.windowStart ?? state.startedAt
         let age = max(0, now - since)
+
+        let fetcher = ProviderFetcher(workingDirectory: (try? store.service(service))?.spec.workingDirectory,
+                                      searchDirectories: searchDirectories, environment: inherited)
+        async let providerResults = Self.fetchProviders(policy.checks, fetcher: fetcher, service: service, state: state, age: age)
+
         var windows: [Duration: MetricWindow?] = [:]
         var failure: String?
-        for window in Set(policy.checks.map(\.window)) {
+        for window in Set(policy.checks.filter { $0.provider == nil }.map(\.window)) {
             let seconds = min(window.seconds, age)
             guard seconds >= 1 else {
                 windows[window] = MetricWindow(seconds: 0, canary: VersionWindow(version: state.targetVersion, requests: 0, errors: 0))
@@ -33,14 +39,42 @@ extension Controller {
                 windows[window] = .some(nil)
             }
         }
-        var verdict = CheckJudge.run(policy) { windows[$0] ?? nil }
+        let results = await providerResults
+        for (index, result) in results.sorted(by: { $0.key < $1.key }) {
+            if case .error(let words) = result.reading {
+                logger.warning("analysis provider did not give a reading", metadata: [
+                    "slipway.service": "\(service)", "slipway.check": "\(index)", "slipway.error": "\(result.request.answerer) \(words)",
+                ])
+            }
+        }
+        var verdict = CheckJudge.run(policy, windowFor: { windows[$0] ?? nil }, providerResult: { index in
+            results[index].map { ($0.request, $0.reading) }
+        })
         if let failure {
             verdict = AnalysisRunVerdict(checks: verdict.checks.map { check in
                 var check = check
-                if check.outcome == .inconclusive { check.summary += " (\(failure))" }
+                if check.outcome == .inconclusive, check.check.provider == nil { check.summary += " (\(failure))" }
                 return check
             })
         }
         return verdict
+    }
+
+    /// The request and reading of every provider check, by its index in `checks`, fetched concurrently.
+    static func fetchProviders(_ checks: [AnalysisCheck], fetcher: ProviderFetcher, service: String, state: BlueGreenState, age: Double) async -> [Int: (request: ProviderRequest, reading: ProviderReading)] {
+        let providers = checks.enumerated().compactMap { index, check in check.provider.map { (index, $0) } }
+        guard !providers.isEmpty else { return [:] }
+        return await withTaskGroup(of: (Int, ProviderRequest, ProviderReading).self) { group in
+            for (index, check) in providers {
+                let context = ProviderContext(service: service, version: state.targetVersion, stable: state.fromVersion, window: check.window, rolloutAge: age)
+                let request = check.request(context)
+                group.addTask { (index, request, await fetcher.fetch(request, check: check, context: context)) }
+            }
+            var results: [Int: (request: ProviderRequest, reading: ProviderReading)] = [:]
+            for await (index, request, reading) in group {
+                results[index] = (request, reading)
+            }
+            return results
+        }
     }
 }

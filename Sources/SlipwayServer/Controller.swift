@@ -21,6 +21,9 @@ public actor Controller {
     var routerHealth: [String: EndpointHealth] = [:]
     var lastRotation: Double = 0
     var routerGenerationFloor: UInt64 = 0
+    /// How many times each rollout's state was persisted by `step`, so a step that awaited
+    /// something slow (an analysis) can tell whether another step moved the rollout meanwhile.
+    var rolloutWrites: [Int64: UInt64] = [:]
 
     public init(store: Store, stateDirectory: StateDirectory, dataPlane: DataPlane, clock: any WallClock = SystemWallClock(), logger: Logger, searchDirectories: [String] = [SelfExecutable.directory]) {
         self.store = store

@@ -12,6 +12,7 @@ import SlipwayRouter
 /// - `GET /ping` → `{"pid":…,"generation":…}`
 /// - `PUT /routes` (RouteTable JSON) → `{"failures":[ListenFailure]}`
 /// - `GET /routes`, `GET /health`, `GET /stats?window=SECONDS[&latency=buckets]`
+/// - `GET /totals` → cumulative per-version counters (`VersionTotals`) for `GET /metrics`
 ///
 /// It persists each applied table to `router-table.json` so that, restarted on its own,
 /// it serves the last routes again before any control plane talks to it.
@@ -48,6 +49,7 @@ public enum DataPlaneServer {
             let seconds = request.uri.queryParameters.get("window").flatMap(Double.init) ?? Defaults.statsWindow.seconds
             return StatsReply(versions: router.stats(window: .milliseconds(Int64(max(1, seconds) * 1000)), latencyBuckets: request.uri.queryParameters.get("latency") == "buckets"))
         }
+        admin.get("/totals") { _, _ in TotalsReply(versions: router.totals()) }
 
         try? FileManager.default.removeItem(atPath: stateDirectory.routerSocket)
         let app = Application(
@@ -82,6 +84,10 @@ struct HealthReply: Codable, ResponseEncodable {
 
 struct StatsReply: Codable, ResponseEncodable {
     var versions: [VersionStats]
+}
+
+struct TotalsReply: Codable, ResponseEncodable {
+    var versions: [VersionTotals]
 }
 
 extension RouteTable: ResponseEncodable {}

@@ -70,4 +70,9 @@ public struct RouterClient: Sendable {
     public func stats(window: Duration, latencyBuckets: Bool = false) async throws -> [VersionStats] {
         try await call(.GET, "/stats?window=\(window.seconds)" + (latencyBuckets ? "&latency=buckets" : ""), as: StatsReply.self).versions
     }
+
+    /// Cumulative per-version counters since the router began counting each version.
+    public func totals() async throws -> [VersionTotals] {
+        try await call(.GET, "/totals", as: TotalsReply.self).versions
+    }
 }

@@ -46,13 +46,26 @@ public enum LocalProcess {
     public static func spawn(executable: String, arguments: [String], environment: [String: String], workingDirectory: String?, logPath: String) throws(SpawnError) -> Started {
         let logDir = (logPath as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
+        return try spawn(executable: executable, arguments: arguments, environment: environment, workingDirectory: workingDirectory,
+                         stdoutPath: logPath, stderrPath: nil, append: true)
+    }
 
+    /// Starts a process in a new session with stdin from /dev/null, stdout to `stdoutPath`
+    /// and stderr to `stderrPath` (nil: the same file as stdout); `append` keeps what the
+    /// files hold, otherwise they are truncated.
+    static func spawn(executable: String, arguments: [String], environment: [String: String], workingDirectory: String?,
+                      stdoutPath: String, stderrPath: String?, append: Bool) throws(SpawnError) -> Started {
+        let mode = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o640)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, mode, 0o640)
+        if let stderrPath {
+            posix_spawn_file_actions_addopen(&actions, 2, stderrPath, mode, 0o640)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        }
         cslipway_spawn_addclosefrom(&actions, 3)
         if let workingDirectory {
             cslipway_spawn_addchdir(&actions, workingDirectory)

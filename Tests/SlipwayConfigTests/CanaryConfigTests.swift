@@ -98,6 +98,70 @@ import Testing
         #expect(check("{ compare: nearby, metric: latency }")?.contains("compare must be `baseline`") == true)
     }
 
+    @Test func providerChecksParse() throws {
+        let spec = try parse(minimal + """
+            analysis:
+              default:
+                checks:
+                  - provider: prometheus
+                    url: http://127.0.0.1:9090
+                    query: 'sum(rate(slipway_requests_total{version="{{version}}",code_class="5xx"}[{{window}}]))'
+                    max: 0.05
+                    window: 1m
+                  - { provider: http, url: "http://checks.local/{{service}}?v={{version}}", json_path: data.ok_ratio, min: 0.99, timeout: 2s }
+                  - { provider: http, url: "https://checks.local/ready" }
+                  - { provider: command, run: [./check.sh, "{{version}}", "{{stable}}"] }
+                  - { provider: command, run: [./latency.sh], max: 250 }
+            """)
+        let checks = try #require(spec.analysis["default"]?.checks)
+        #expect(checks == [
+            .provider(ProviderCheck(.prometheus(url: "http://127.0.0.1:9090", query: #"sum(rate(slipway_requests_total{version="{{version}}",code_class="5xx"}[{{window}}]))"#), .max(0.05), window: .seconds(60))),
+            .provider(ProviderCheck(.http(url: "http://checks.local/{{service}}?v={{version}}", jsonPath: "data.ok_ratio"), .min(0.99), timeout: .seconds(2))),
+            .provider(ProviderCheck(.http(url: "https://checks.local/ready", jsonPath: nil))),
+            .provider(ProviderCheck(.command(run: ["./check.sh", "{{version}}", "{{stable}}"]))),
+            .provider(ProviderCheck(.command(run: ["./latency.sh"]), .max(250))),
+        ])
+        #expect(checks[0].provider?.timeout == AnalysisDefaults.providerTimeout)
+    }
+
+    @Test func badProviderChecks() {
+        func check(_ line: String) -> String? {
+            singleError(minimal + "analysis:\n  default:\n    checks:\n      - \(line)\n")
+        }
+        #expect(check("{ provider: promethues, url: http://p:9090, query: up, max: 1 }")
+            == "6:21: analysis.default.checks[0].provider: unknown provider `promethues`; did you mean `prometheus`?")
+        #expect(check("{ provider: prometheus, query: up, max: 1 }")
+            == "6:9: analysis.default.checks[0].url: `analysis.default.checks[0]` lacks the required key `url` for a prometheus check")
+        #expect(check("{ provider: prometheus, url: http://p:9090, max: 1 }")
+            == "6:9: analysis.default.checks[0].query: `analysis.default.checks[0]` lacks the required key `query` for a prometheus check")
+        #expect(check("{ provider: prometheus, url: http://p:9090, query: up }")
+            == "6:9: analysis.default.checks[0].max: a prometheus check needs max or min: the query's value is held against it")
+        #expect(check("{ provider: command }")
+            == "6:9: analysis.default.checks[0].run: `analysis.default.checks[0]` lacks the required key `run` for a command check")
+        #expect(check("{ provider: http, url: \"ftp://files/x\" }")
+            == "6:32: analysis.default.checks[0].url: \"ftp://files/x\" is not an http or https URL (the scheme is ftp)")
+        #expect(check("{ provider: http, url: \"127.0.0.1:9090/x\" }")?.contains("analysis.default.checks[0].url: \"127.0.0.1:9090/x\" is not") == true)
+        #expect(check("{ provider: prometheus, url: http://p:9090, query: 'x{version=\"{{verison}}\"}', max: 1 }")
+            == "6:60: analysis.default.checks[0].query: unknown placeholder `{{verison}}`; did you mean `{{version}}`? the known placeholders are {{service}}, {{version}}, {{stable}}, {{window}}")
+        #expect(check("{ provider: command, run: [./check.sh, \"{{port}}\"] }")
+            == "6:48: analysis.default.checks[0].run[1]: unknown placeholder `{{port}}`; the known placeholders are {{service}}, {{version}}, {{stable}}, {{window}}")
+        #expect(check("{ provider: prometheus, url: http://p:9090, query: 'rate(x[{{window])', max: 1 }")?.contains("has `{{` without a closing `}}`") == true)
+        #expect(check("{ provider: http, url: http://x/y, json_path: data.ok }")
+            == "6:55: analysis.default.checks[0].json_path: json_path names a number to hold against max or min, but the check has neither")
+        #expect(check("{ provider: http, url: http://x/y, json_path: \"data..ok\", min: 1 }")?.contains("is not a path such as data.ok_ratio") == true)
+        #expect(check("{ provider: prometheus, url: http://p:9090, query: up, max: 5% }")
+            == "6:69: analysis.default.checks[0].max: \"5%\" is not a number; a provider check's max is a plain number in the unit of the value it reads")
+        #expect(check("{ provider: prometheus, url: http://p:9090, query: up, max: 1, metric: error_rate }")
+            == "6:80: analysis.default.checks[0].metric: `metric` belongs to built-in checks, not to a prometheus provider check")
+        #expect(check("{ provider: command, run: [x], url: http://x/y }")
+            == "6:45: analysis.default.checks[0].url: a command check takes no `url` (it takes `run`)")
+        #expect(check("{ metric: error_rate, max: 5%, url: http://x/y }")
+            == "6:45: analysis.default.checks[0].url: `url` belongs to provider checks; add `provider: prometheus`, `provider: http` or `provider: command`")
+        #expect(check("{ max: 5% }")
+            == "6:9: analysis.default.checks[0].metric: `analysis.default.checks[0]` lacks the required key `metric` (or `provider` for a check outside Slipway)")
+        #expect(check("{ provider: command, run: [x], timeout: 0s }")?.contains("timeout: must be longer than 0 (got 0s)") == true)
+    }
+
     @Test func badPolicySettings() {
         #expect(singleError(minimal + "analysis:\n  default: { on_inconclusive: wait }\n")
             == "4:31: analysis.default.on_inconclusive: unknown value `wait`; did you mean `fail`?")

@@ -100,6 +100,9 @@ import Yams
             ("zero-timeout", minimal + "upstream_timeout: 0s\n", false),
             ("bad-env-name", minimal + "env: {2X: y}\n", false),
             ("replicas", minimal + "replicas: 101\n", false),
+            ("provider-check", minimal + "analysis:\n  default:\n    checks:\n      - { provider: prometheus, url: \"http://p:9090\", query: up, max: 1 }\n", true),
+            ("unknown-provider", minimal + "analysis:\n  default:\n    checks:\n      - { provider: graphite, url: \"http://p:9090\", query: up, max: 1 }\n", false),
+            ("check-without-metric", minimal + "analysis:\n  default:\n    checks:\n      - { max: 1 }\n", false),
         ]
         var files: [String] = []
         for c in cases {

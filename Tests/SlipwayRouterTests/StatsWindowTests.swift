@@ -81,4 +81,24 @@ import Testing
         #expect(summary.versionStats(service: "web", version: "v1", windowSeconds: 10).latency == nil, "only when asked for")
         #expect(StatsSummary().versionStats(service: "web", version: "v1", windowSeconds: 10, latencyBuckets: true).latency == [])
     }
+
+    @Test func lifetimeTotalsOnlyGrowWhileTheWindowForgets() {
+        var w = StatsWindow()
+        w.record(status: 200, routerError: false, latencyMicros: 3_000, nowNanos: 1000 * s)
+        w.record(status: 502, routerError: true, latencyMicros: 40_000, nowNanos: 1000 * s)
+        w.record(status: nil, routerError: false, latencyMicros: nil, nowNanos: 1000 * s)
+        // Ten minutes later the window holds nothing; the lifetime totals still hold all three.
+        w.record(status: 200, routerError: false, latencyMicros: 20_000_000, nowNanos: 1600 * s)
+        var window = StatsSummary()
+        w.collect(windowSeconds: 300, nowNanos: 1600 * s, into: &window)
+        #expect(window.totals.requests == 1)
+        let totals = w.lifetime.versionTotals(service: "web", version: "v1")
+        #expect(totals.requests == 4)
+        #expect(totals.status2xx == 2 && totals.status5xx == 1 && totals.noResponse == 1 && totals.upstreamErrors == 1)
+        #expect(totals.latencyBuckets[0] == 1, "3 ms is at most 5 ms")
+        #expect(totals.latencyBuckets[3] == 1, "40 ms is at most 50 ms")
+        #expect(totals.latencyBuckets[11] == 1, "20 s is above the last bound")
+        #expect(totals.latencyCount == 3)
+        #expect(totals.latencySumMicros == 20_043_000)
+    }
 }

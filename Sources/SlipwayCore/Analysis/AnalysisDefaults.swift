@@ -25,4 +25,6 @@ public enum AnalysisDefaults {
     /// The requirement documents' rollback triggers.
     public static let maxErrorRate = 0.05
     public static let maxLatencyP95Ms = 500.0
+    /// How long a provider check's Prometheus, URL or command may take to answer.
+    public static let providerTimeout: Duration = .seconds(5)
 }

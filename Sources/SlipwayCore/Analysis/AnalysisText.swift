@@ -25,6 +25,14 @@ enum AnalysisText {
         return number(ms, decimals: decimals + extra) + " ms"
     }
 
+    /// A plain number with at most `digits` significant digits: `0.3125`, `12`, `1.5e+06`, `+Inf`.
+    static func significant(_ value: Double, digits: Int) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+        let text = String(format: "%.\(digits)g", value)
+        return text == "-0" ? "0" : text
+    }
+
     static func seconds(_ s: Double) -> String { number(s, decimals: 1) + " s" }
 
     static func pValue(_ p: Double) -> String { String(format: "%.2g", p) }

@@ -37,8 +37,14 @@ public struct CheckEvidence: Codable, Sendable, Equatable {
     /// P(canary slower) − 0.5 for latency; canary minus stable error rate for error rate.
     public var effectSize: Double?
     public var minEffect: Double?
+    /// Provider checks: `prometheus`, `http` or `command`; what was asked with every
+    /// placeholder filled in (the PromQL, the URL, the command line); and the error that
+    /// made the check inconclusive. The value read is `canaryValue`.
+    public var provider: String?
+    public var query: String?
+    public var error: String?
 
-    public init(metric: String, windowSeconds: Double? = nil, canaryValue: Double? = nil, stableValue: Double? = nil, bound: String? = nil, threshold: Double? = nil, canarySamples: UInt64? = nil, stableSamples: UInt64? = nil, minSamples: Int, u: Double? = nil, z: Double? = nil, pValue: Double? = nil, significance: Double? = nil, probabilityOfSuperiority: Double? = nil, effectSize: Double? = nil, minEffect: Double? = nil) {
+    public init(metric: String, windowSeconds: Double? = nil, canaryValue: Double? = nil, stableValue: Double? = nil, bound: String? = nil, threshold: Double? = nil, canarySamples: UInt64? = nil, stableSamples: UInt64? = nil, minSamples: Int, u: Double? = nil, z: Double? = nil, pValue: Double? = nil, significance: Double? = nil, probabilityOfSuperiority: Double? = nil, effectSize: Double? = nil, minEffect: Double? = nil, provider: String? = nil, query: String? = nil, error: String? = nil) {
         self.metric = metric
         self.windowSeconds = windowSeconds
         self.canaryValue = canaryValue
@@ -55,6 +61,9 @@ public struct CheckEvidence: Codable, Sendable, Equatable {
         self.probabilityOfSuperiority = probabilityOfSuperiority
         self.effectSize = effectSize
         self.minEffect = minEffect
+        self.provider = provider
+        self.query = query
+        self.error = error
     }
 }
 

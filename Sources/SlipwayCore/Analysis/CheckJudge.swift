@@ -1,15 +1,26 @@
 /// Judges analysis checks against measured windows. Pure: numbers in, verdicts out.
 public enum CheckJudge {
     /// Runs every check of `policy`; `windowFor` gives the numbers over a check's window
-    /// (nil when the router has none). The controller owns fetching them.
-    public static func run(_ policy: AnalysisPolicy, windowFor: (Duration) -> MetricWindow?) -> AnalysisRunVerdict {
-        AnalysisRunVerdict(checks: policy.checks.map { judge($0, window: windowFor($0.window)) })
+    /// (nil when the router has none), `providerResult` the request and reading of the
+    /// provider check at an index of `policy.checks` (nil when it was not fetched). The
+    /// controller owns fetching both.
+    public static func run(_ policy: AnalysisPolicy, windowFor: (Duration) -> MetricWindow?,
+                           providerResult: (Int) -> (ProviderRequest, ProviderReading)? = { _ in nil }) -> AnalysisRunVerdict {
+        AnalysisRunVerdict(checks: policy.checks.enumerated().map { index, check in
+            if case .provider(let p) = check {
+                let result = providerResult(index)
+                return judge(p, request: result?.0, reading: result?.1)
+            }
+            return judge(check, window: windowFor(check.window))
+        })
     }
 
+    /// Built-in checks on `window`; a provider check given no reading is inconclusive.
     public static func judge(_ check: AnalysisCheck, window: MetricWindow?) -> CheckVerdict {
         switch check {
         case .threshold(let t): judge(t, window: window)
         case .baseline(let b): judge(b, window: window)
+        case .provider(let p): judge(p, request: nil, reading: nil)
         }
     }
 

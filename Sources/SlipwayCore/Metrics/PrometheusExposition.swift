@@ -1,0 +1,66 @@
+/// The router's cumulative per-version numbers in the Prometheus text exposition format
+/// (version 0.0.4), as `GET /metrics` on the control-plane API serves them:
+///
+/// - `slipway_requests_total{service,version,code_class}`: counter; `code_class` is `1xx`…`5xx`,
+///   or `none` for requests whose client left before a response. Summed over classes it is
+///   every request, as the built-in `error_rate` counts them.
+/// - `slipway_upstream_errors_total{service,version}`: counter of router-made 502/504.
+/// - `slipway_request_duration_seconds{service,version}`: histogram (`_bucket{le}`, `_sum`,
+///   `_count`) of head-received-to-response-end latency of answered requests.
+public enum PrometheusExposition {
+    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+    public static func render(_ versions: [VersionTotals]) -> String {
+        var out = ""
+        let sorted = versions.sorted { ($0.service, $0.version) < ($1.service, $1.version) }
+
+        out += "# HELP slipway_requests_total Requests the router finished, per service, version and status class (none: the client left before a response).\n"
+        out += "# TYPE slipway_requests_total counter\n"
+        for v in sorted {
+            let classes: [(String, UInt64)] = [("1xx", v.status1xx), ("2xx", v.status2xx), ("3xx", v.status3xx), ("4xx", v.status4xx), ("5xx", v.status5xx), ("none", v.noResponse)]
+            for (name, count) in classes {
+                out += "slipway_requests_total\(labels(v, ("code_class", name))) \(count)\n"
+            }
+        }
+
+        out += "# HELP slipway_upstream_errors_total Requests the router answered 502 or 504 itself because the instance did not answer.\n"
+        out += "# TYPE slipway_upstream_errors_total counter\n"
+        for v in sorted {
+            out += "slipway_upstream_errors_total\(labels(v)) \(v.upstreamErrors)\n"
+        }
+
+        out += "# HELP slipway_request_duration_seconds Time from a request's head to the end of its response, per service and version.\n"
+        out += "# TYPE slipway_request_duration_seconds histogram\n"
+        for v in sorted {
+            var cumulative: UInt64 = 0
+            for (i, bound) in ExportedLatency.bucketSeconds.enumerated() {
+                cumulative += i < v.latencyBuckets.count ? v.latencyBuckets[i] : 0
+                out += "slipway_request_duration_seconds_bucket\(labels(v, ("le", "\(bound)"))) \(cumulative)\n"
+            }
+            out += "slipway_request_duration_seconds_bucket\(labels(v, ("le", "+Inf"))) \(v.latencyCount)\n"
+            out += "slipway_request_duration_seconds_sum\(labels(v)) \(Double(v.latencySumMicros) / 1_000_000)\n"
+            out += "slipway_request_duration_seconds_count\(labels(v)) \(v.latencyCount)\n"
+        }
+        return out
+    }
+
+    static func labels(_ v: VersionTotals, _ extra: (String, String)? = nil) -> String {
+        var pairs = [("service", v.service), ("version", v.version)]
+        if let extra { pairs.append(extra) }
+        return "{" + pairs.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
+    }
+
+    /// Label values escape `\`, `"` and newlines.
+    static func escape(_ value: String) -> String {
+        var out = ""
+        for ch in value {
+            switch ch {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(ch)
+            }
+        }
+        return out
+    }
+}
