@@ -7,16 +7,7 @@ import Glibc
 public enum PortHolder {
     /// "pid 1234 (nginx)" for the process listening on `port`, when /proc tells.
     public static func describe(port: Int) -> String? {
-        var inodes: Set<String> = []
-        for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
-            for line in text.split(separator: "\n").dropFirst() {
-                let f = line.split(separator: " ", omittingEmptySubsequences: true)
-                guard f.count > 9, f[3] == "0A" else { continue }
-                guard let colon = f[1].lastIndex(of: ":"), Int(f[1][f[1].index(after: colon)...], radix: 16) == port else { continue }
-                inodes.insert(String(f[9]))
-            }
-        }
+        let inodes = listeningInodes(port: port)
         guard !inodes.isEmpty else { return nil }
         let fm = FileManager.default
         for pid in (try? fm.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(pid) != nil {
@@ -31,6 +22,38 @@ public enum PortHolder {
             }
         }
         return "another process (not visible to this user)"
+    }
+
+    static func listeningInodes(port: Int) -> Set<String> {
+        var inodes: Set<String> = []
+        for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            guard let text = readProcFile(file) else { continue }
+            for line in text.split(separator: "\n").dropFirst() {
+                let f = line.split(separator: " ", omittingEmptySubsequences: true)
+                guard f.count > 9, f[3] == "0A" else { continue }
+                guard let colon = f[1].lastIndex(of: ":"), Int(f[1][f[1].index(after: colon)...], radix: 16) == port else { continue }
+                inodes.insert(String(f[9]))
+            }
+        }
+        return inodes
+    }
+
+    /// The whole of a /proc file. (Foundation's `String(contentsOfFile:)` stops after the
+    /// first 4 KiB of a procfs file, whose size reads as 0: about 26 sockets of
+    /// /proc/net/tcp, so a listener further down was never found.)
+    static func readProcFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Whether `host:port` can be bound right now (nil) or the error text.
