@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOHTTP1
 
@@ -91,7 +94,9 @@ final class HelloHandler: ChannelInboundHandler, RemovableChannelHandler {
                 send(context: context, response)
             }
         case .health:
-            send(context: context, app.settings.faults.unhealthy ? app.unhealthy : app.healthy)
+            let faults = app.settings.faults
+            let sick = faults.unhealthy || faults.unhealthyFile.map { access($0, F_OK) == 0 } == true
+            send(context: context, sick ? app.unhealthy : app.healthy)
         case .slow(let ms):
             later(context: context, milliseconds: ms, Response(.ok, "slept \(ms) ms", version: app.settings.version))
         case .upload:

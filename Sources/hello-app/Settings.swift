@@ -23,6 +23,7 @@ struct Settings: Sendable {
           FAULT_ERROR_RATE=0..1     share of GET / answered 500
           FAULT_LATENCY_MS=N        extra delay on GET /; FAULT_LATENCY_RATE=0..1 share delayed (default 1)
           FAULT_UNHEALTHY=1         GET /health answers 503
+          FAULT_UNHEALTHY_FILE=PATH GET /health answers 503 while PATH exists
           FAULT_CRASH_AFTER_S=N     exit(3) after N seconds
         """
 
@@ -87,6 +88,9 @@ struct Faults: Sendable {
     var latencyRate: Double = 1
     /// `GET /health` answers 503.
     var unhealthy = false
+    /// `GET /health` answers 503 while this file exists (tests hold a release unhealthy
+    /// for exactly as long as they need).
+    var unhealthyFile: String? = nil
     /// Exit with status 3 after this many seconds.
     var crashAfterSeconds: Double? = nil
 
@@ -110,6 +114,10 @@ struct Faults: Sendable {
             case "0", "false": faults.unhealthy = false
             default: Output.usageError("FAULT_UNHEALTHY must be 1 or 0 (got \"\(text)\")")
             }
+        }
+        if let text = Settings.environment("FAULT_UNHEALTHY_FILE") {
+            guard !text.isEmpty else { Output.usageError("FAULT_UNHEALTHY_FILE must be a path") }
+            faults.unhealthyFile = text
         }
         if let text = Settings.environment("FAULT_CRASH_AFTER_S") {
             guard let seconds = Double(text), seconds.isFinite, seconds >= 0 else {

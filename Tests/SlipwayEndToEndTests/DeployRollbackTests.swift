@@ -77,7 +77,7 @@ import Testing
     }
 
     @Test func badRequestsGetClearErrors() async throws {
-        try await withHello(replicas: 1, healthy: 30) { h, port in
+        try await withHello(replicas: 1) { h, port in
 
             let unknown = try await h.cli(["deploy", "nope", "--version", "v2"])
             #expect(unknown.status == 1)
@@ -91,8 +91,9 @@ import Testing
             #expect(badLabel.status == 1)
             #expect(badLabel.stderr.contains("not a valid label"))
 
-            // healthy: 30 checks at 100ms keeps this rollout running for ~3s.
-            let first = try await h.cli(["deploy", "hello", "--version", "v2"])
+            // v2 stays unhealthy while the file exists, so this rollout keeps running.
+            let gate = try h.directory.write("v2-unhealthy", "")
+            let first = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_UNHEALTHY_FILE=\(gate)"])
             #expect(first.status == 0, "\(first.stderr)")
             let second = try await h.cli(["deploy", "hello", "--version", "v3"])
             #expect(second.status == 1)

@@ -27,10 +27,12 @@ import Glibc
     }
 
     @Test func controlPlaneSigkillDuringRolloutDropsNothingAndIsAdoptedOnRestart() async throws {
-        // healthy: 25 checks at 100ms keeps the rollout waiting for ~2.5s: time to kill it.
-        try await withHello(replicas: 2, healthy: 25) { h, port in
+        // v2 stays unhealthy while this file exists: the rollout waits for health until the
+        // test has killed and restarted the control plane, however slow the machine is.
+        try await withHello(replicas: 2) { h, port in
+            let gate = try h.directory.write("v2-unhealthy", "")
             let probe = TrafficProbe(port: port)
-            let start = try await h.cli(["deploy", "hello", "--version", "v2"])
+            let start = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_UNHEALTHY_FILE=\(gate)"])
             #expect(start.status == 0, "\(start.stderr)")
             let during = try await eventually("two v2 instances to be started") {
                 let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
@@ -43,6 +45,9 @@ import Glibc
 
             try await h.startServer()
             let rollout = try #require(during.activeRollout)
+            let resumed = try decode(RolloutRecord.self, try await TestHTTP.get("\(h.apiURL)/v1/rollouts/\(rollout.id)").body)
+            #expect(resumed.phase == .waitingHealthy, "still waiting for v2's health after the restart")
+            try FileManager.default.removeItem(atPath: gate)
             let done = try await eventually("the resumed rollout to end", timeout: .seconds(60)) {
                 let r = try decode(RolloutRecord.self, try await TestHTTP.get("\(h.apiURL)/v1/rollouts/\(rollout.id)").body)
                 return r.phase.isTerminal ? r : nil
