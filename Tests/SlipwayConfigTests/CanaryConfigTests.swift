@@ -45,6 +45,12 @@ import Testing
         #expect(spec.pin == PinRule(header: "X-Tester-Version", allow: ["10.0.0.0/8", "::1/128"]))
     }
 
+    @Test func canaryExampleParses() throws {
+        let spec = try ConfigLoader.load(file: canaryExamplePath)
+        #expect(spec.strategy.canary?.steps.count == 5)
+        #expect(spec.analysis["default"]?.checks.count == 3)
+    }
+
     @Test func canaryWithDefaultsParses() throws {
         let spec = try parse(minimal + "strategy: canary\n")
         #expect(spec.strategy.canary?.steps == CanarySpec.defaultSteps)

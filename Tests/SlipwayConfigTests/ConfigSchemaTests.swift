@@ -86,6 +86,7 @@ import Yams
         let example = try String(contentsOfFile: exampleConfigPath, encoding: .utf8)
         let cases: [(name: String, yaml: String, valid: Bool)] = [
             ("example", example, true),
+            ("canary-example", try String(contentsOfFile: canaryExamplePath, encoding: .utf8), true),
             ("every-key", ConfigLoaderTests.everyKey, true),
             ("minimal", minimal, true),
             ("strategy-name", minimal + "strategy: blue-green\n", true),

@@ -8,6 +8,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 let exampleConfigPath = repositoryRoot.appendingPathComponent("Examples/hello/slipway.yml").path
+let canaryExamplePath = repositoryRoot.appendingPathComponent("Examples/hello/canary.yml").path
 
 /// Parses `yaml` expecting failure and returns the errors (an empty list after a success
 /// is recorded as a test failure).
