@@ -17,7 +17,8 @@ extension Controller {
             let actions = machine.handle(input, now: clock.now())
             guard machine.state != before || !actions.isEmpty else { continue }
             var details: String?
-            if machine.state.phase == .failed, before.phase != .failed, !machine.state.warm, before.phase == .waitingHealthy {
+            let batchWasStarting = before.rolling?.wait == .healthy && before.phase == .progressing
+            if machine.state.phase == .failed, before.phase != .failed, !machine.state.warm, before.phase == .waitingHealthy || batchWasStarting {
                 details = failureDetails(service: service, version: machine.state.targetVersion)
             }
             try store.updateRollout(id: id, state: machine.state, details: details)

@@ -1,0 +1,67 @@
+import Foundation
+import SlipwayCore
+import SlipwayTesting
+import Testing
+
+/// Rolling rollouts end to end: the real `slipway` binary and hello-app processes, real
+/// traffic through the router while instances are replaced batch by batch.
+@Suite(.serialized) struct RollingTests {
+    func status(_ h: SlipwayHarness) async throws -> ServiceStatus {
+        try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
+    }
+
+    func serving(_ s: ServiceStatus) -> [String] {
+        s.instances.filter { $0.state == .running }.map(\.version).sorted()
+    }
+
+    @Test func rollingDeployReplacesEveryInstanceWithoutFailedRequests() async throws {
+        try await withHello(replicas: 3, strategy: "rolling: { max_surge: 1, max_unavailable: 0, deploy_timeout: 20s, drain_timeout: 5s }") { h, port in
+            let probe = TrafficProbe(port: port)
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            for _ in 0..<20 { #expect(try await h.versionAt(port: port) == "v2") }
+            let result = await probe.stop()
+            #expect(result.failures.isEmpty, "\(result.failures.count) failed: \(result.failures.prefix(3))")
+            #expect(result.versions["v1", default: 0] > 0 && result.versions["v2", default: 0] > 0, "\(result.versions)")
+
+            _ = try await eventually("only v2 instances to be left") {
+                let s = try await status(h)
+                return serving(s) == ["v2", "v2", "v2"] && s.instances.allSatisfy { $0.version == "v2" || $0.state == .stopped } ? true : nil
+            }
+            let s = try await status(h)
+            #expect(s.stableVersion == "v2")
+            let why = try decode(RolloutExplanation.self, try await h.cli(["why", "hello", "-o", "json"]).stdout)
+            #expect(why.rollout.phase == .succeeded)
+            #expect(why.decisions.filter { $0.kind == .stepCompleted }.count == 3, "\(why.decisions.map(\.summary))")
+            #expect(why.decisions.first?.summary.contains("batch 1 healthy") == true)
+
+            // Nothing of v1 is left running, so a rollback cold-starts it and switches once it is healthy.
+            let rollback = try await h.cli(["rollback", "hello"])
+            #expect(rollback.status == 0, "\(rollback.stdout)\(rollback.stderr)")
+            for _ in 0..<10 { #expect(try await h.versionAt(port: port) == "v1") }
+        }
+    }
+
+    @Test func unhealthyBatchFailsAndTheOldReleaseKeepsServingOnEveryInstance() async throws {
+        try await withHello(replicas: 3, strategy: "rolling: { max_surge: 1, deploy_timeout: 3s, drain_timeout: 5s }") { h, port in
+            let probe = TrafficProbe(port: port)
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_UNHEALTHY=1", "--wait"])
+            #expect(deploy.status == 1, "\(deploy.stdout)\(deploy.stderr)")
+            #expect(deploy.stdout.contains("deploy_timeout"), "\(deploy.stdout)")
+            #expect(deploy.stdout.contains("last health check"), "the unhealthy batch's health errors and logs are shown: \(deploy.stdout)")
+            for _ in 0..<20 { #expect(try await h.versionAt(port: port) == "v1") }
+            let result = await probe.stop()
+            #expect(result.failures.isEmpty, "\(result.failures.count) failed: \(result.failures.prefix(3))")
+            #expect(result.versions["v2", default: 0] == 0, "unhealthy instances never took traffic")
+            _ = try await eventually("v1 back at 3 instances and v2 stopped") {
+                let s = try await status(h)
+                return serving(s) == ["v1", "v1", "v1"] ? true : nil
+            }
+            let s = try await status(h)
+            #expect(s.stableVersion == "v1")
+            let why = try decode(RolloutExplanation.self, try await h.cli(["why", "hello", "-o", "json"]).stdout)
+            #expect(why.rollout.phase == .failed)
+            #expect(why.decisions.last?.kind == .rolledBack)
+        }
+    }
+}
