@@ -64,4 +64,30 @@ import Testing
             #expect(why.decisions.last?.kind == .rolledBack)
         }
     }
+
+    @Test func analysisBetweenBatchesPassesForAGoodReleaseAndRollsBackABadOne() async throws {
+        try await withHello(replicas: 2, extra: CanaryTests.quickAnalysis,
+                            strategy: "rolling: { max_surge: 1, analysis: default, deploy_timeout: 20s, drain_timeout: 5s }") { h, port in
+            let probe = TrafficProbe(port: port)
+            let good = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
+            #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
+            let passed = try decode(RolloutExplanation.self, try await h.cli(["why", "hello", "-o", "json"]).stdout)
+            #expect(passed.decisions.filter { $0.kind == .analysisPassed }.count == 2, "\(passed.decisions.map(\.summary))")
+            #expect(passed.decisions.first { $0.kind == .analysisPassed }?.verdict?.checks.isEmpty == false)
+
+            let bad = try await h.cli(["deploy", "hello", "--version", "v3", "--set-env", "FAULT_ERROR_RATE=0.5", "--wait"])
+            #expect(bad.status == 1, "\(bad.stdout)\(bad.stderr)")
+            let result = await probe.stop()
+            #expect(result.versions["v3", default: 0] > 0, "the bad batch took its share")
+            #expect(result.failures.allSatisfy { $0.contains("HTTP 500") }, "only the bad release's own faults: \(result.failures.prefix(3))")
+            let why = try decode(RolloutExplanation.self, try await h.cli(["why", "hello", "-o", "json"]).stdout)
+            #expect(why.rollout.phase == .failed)
+            #expect(why.decisions.last?.kind == .rolledBack)
+            #expect(why.decisions.last?.actor == "analysis")
+            _ = try await eventually("v2 back at 2 instances and v3 stopped") {
+                serving(try await status(h)) == ["v2", "v2"] ? true : nil
+            }
+            for _ in 0..<10 { #expect(try await h.versionAt(port: port) == "v2") }
+        }
+    }
 }
