@@ -13,6 +13,8 @@ extension ServiceFields {
                       doc: "Instances below `replicas` that may be out of service at a time (values above replicas act as replicas); not both 0."),
                 Field("analysis", ValueType<String>.string, \.analysis,
                       doc: "Run this analysis after each batch became healthy; the next batch waits for it to pass, and a failure rolls back."),
+                Field("rollback", .enumeration, \.rollback,
+                      doc: "How `slipway rollback` to this release runs after a rolling deploy: at_once (start every instance, switch when all are healthy) or batches (replace instances batch by batch like a deploy)."),
                 Field("deploy_timeout", .duration(positive: true), \.timing.deployTimeout,
                       doc: "How long each batch of new instances may take to become healthy before the rollout fails."),
                 Field("drain_timeout", .duration(positive: true), \.timing.drainTimeout,

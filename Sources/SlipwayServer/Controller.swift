@@ -151,7 +151,8 @@ public actor Controller {
             var policies = spec.analysis
             if policies["default"] == nil { policies["default"] = .default }
             state.canary = CanaryProgress(spec: canary, policies: policies, backgroundPolicy: background)
-        } else if kind == .deploy, service.stableVersion != nil, let rolling = spec.strategy.rolling {
+        } else if service.stableVersion != nil, let rolling = spec.strategy.rolling,
+                  kind == .deploy || (kind == .rollback && !warm && rolling.rollback == .batches) {
             var policies = spec.analysis
             if policies["default"] == nil { policies["default"] = .default }
             state.rolling = RollingProgress(spec: rolling, replicas: spec.replicas, policies: policies)

@@ -73,7 +73,7 @@ import Yams
         service: web
         run: [./web]
         strategy:
-          rolling: { max_surge: 2, max_unavailable: 1, analysis: default, deploy_timeout: 1m, drain_timeout: 5s }
+          rolling: { max_surge: 2, max_unavailable: 1, analysis: default, rollback: batches, deploy_timeout: 1m, drain_timeout: 5s }
         """
 
     @Test func everyKeyTestCoversTheFieldTables() throws {

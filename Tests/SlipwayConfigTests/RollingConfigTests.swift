@@ -8,12 +8,12 @@ import Testing
         let spec = try ConfigLoader.parse(minimal + """
             replicas: 4
             strategy:
-              rolling: { max_surge: 2, max_unavailable: 1, analysis: smoke, deploy_timeout: 30s, drain_timeout: 5s }
+              rolling: { max_surge: 2, max_unavailable: 1, analysis: smoke, rollback: batches, deploy_timeout: 30s, drain_timeout: 5s }
             analysis:
               smoke: { checks: [ {metric: error_rate, max: 1%} ] }
             """, fileName: "slipway.yml", baseDirectory: nil)
         let rolling = try #require(spec.strategy.rolling)
-        #expect(rolling == RollingSpec(maxSurge: 2, maxUnavailable: 1, analysis: "smoke", timing: BlueGreenSpec(deployTimeout: .seconds(30), drainTimeout: .seconds(5))))
+        #expect(rolling == RollingSpec(maxSurge: 2, maxUnavailable: 1, analysis: "smoke", rollback: .batches, timing: BlueGreenSpec(deployTimeout: .seconds(30), drainTimeout: .seconds(5))))
         #expect(spec.strategy.blueGreen.deployTimeout == .seconds(30))
         #expect(spec.strategy.name == "rolling")
     }
@@ -35,6 +35,7 @@ import Testing
     @Test func badValuesAreNamed() {
         #expect(singleError(minimal + "strategy:\n  rolling: { max_surge: -1 }\n")?.contains("strategy.rolling.max_surge") == true)
         #expect(singleError(minimal + "strategy:\n  rolling: { max_sruge: 1 }\n")?.contains("did you mean `max_surge`?") == true)
+        #expect(singleError(minimal + "strategy:\n  rolling: { rollback: batch }\n")?.contains("strategy.rolling.rollback: unknown value `batch`; did you mean `batches`?") == true)
         #expect(singleError(minimal + "strategy:\n  rolling: { analysis: smoke }\n")
             == "4:24: strategy.rolling.analysis: unknown analysis `smoke`; the file defines none under `analysis:`")
     }

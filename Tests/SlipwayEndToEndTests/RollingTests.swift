@@ -90,4 +90,24 @@ import Testing
             for _ in 0..<10 { #expect(try await h.versionAt(port: port) == "v2") }
         }
     }
+
+    @Test func rollbackInBatchesReplacesTheNewReleaseWithoutFailedRequests() async throws {
+        try await withHello(replicas: 3, strategy: "rolling: { max_surge: 1, rollback: batches, deploy_timeout: 20s, drain_timeout: 5s }") { h, port in
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            let probe = TrafficProbe(port: port)
+            let rollback = try await h.cli(["rollback", "hello"])
+            #expect(rollback.status == 0, "\(rollback.stdout)\(rollback.stderr)")
+            let result = await probe.stop()
+            #expect(result.failures.isEmpty, "\(result.failures.count) failed: \(result.failures.prefix(3))")
+            let why = try decode(RolloutExplanation.self, try await h.cli(["why", "hello", "-o", "json"]).stdout)
+            #expect(why.rollout.kind == .rollback)
+            #expect(why.rollout.phase == .succeeded)
+            #expect(why.decisions.filter { $0.kind == .stepCompleted }.count == 3, "batch by batch: \(why.decisions.map(\.summary))")
+            _ = try await eventually("only v1 instances to be left") {
+                serving(try await status(h)) == ["v1", "v1", "v1"] ? true : nil
+            }
+            for _ in 0..<10 { #expect(try await h.versionAt(port: port) == "v1") }
+        }
+    }
 }
