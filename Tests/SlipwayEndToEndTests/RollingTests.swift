@@ -45,7 +45,14 @@ import Testing
     @Test func unhealthyBatchFailsAndTheOldReleaseKeepsServingOnEveryInstance() async throws {
         try await withHello(replicas: 3, strategy: "rolling: { max_surge: 1, deploy_timeout: 3s, drain_timeout: 5s }") { h, port in
             let probe = TrafficProbe(port: port)
-            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_UNHEALTHY=1", "--wait"])
+            async let waited = h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_UNHEALTHY=1", "--wait"])
+            // While the first batch waits for health checks, status says where the rollout is.
+            let line = try await eventually("status to show the first batch") {
+                let text = try await h.cli(["status", "hello"]).stdout
+                return text.contains("rolling deploy to v2, progressing") && text.contains("batch 1 starting: 0/3 new ready, 3 previous serving") ? text : nil
+            }
+            #expect(!line.isEmpty)
+            let deploy = try await waited
             #expect(deploy.status == 1, "\(deploy.stdout)\(deploy.stderr)")
             #expect(deploy.stdout.contains("deploy_timeout"), "\(deploy.stdout)")
             #expect(deploy.stdout.contains("last health check"), "the unhealthy batch's health errors and logs are shown: \(deploy.stdout)")

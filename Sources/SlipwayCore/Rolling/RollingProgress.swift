@@ -47,6 +47,16 @@ public struct RollingProgress: Codable, Sendable, Equatable {
         policies[name] ?? .default
     }
 
+    /// `batch 2 of v2 starting: 1/3 new ready, 2 previous serving` for `slipway status`.
+    public func summary(replicas: Int) -> String {
+        let doing = switch wait {
+        case .healthy: newWanted > newReady ? "batch \(batches + 1) starting" : "\(batches) batch(es) done"
+        case .drain: "retired instances draining"
+        case .analysis: "analysis after batch \(batches)"
+        }
+        return "\(doing): \(counts(replicas: replicas))"
+    }
+
     /// `3/4 new, 1 previous` for messages.
     public func counts(replicas: Int) -> String {
         "\(newReady)/\(replicas) new ready, \(oldRoutable) previous serving" + (oldRetiring > 0 ? ", \(oldRetiring) draining" : "")
