@@ -252,6 +252,13 @@ extension ServiceFields {
             }
             return
         }
+        if case .rolling(let rolling) = spec.strategy {
+            guard let name = rolling.analysis, name != "default", spec.analysis[name] == nil else { return }
+            let node = scope.entries["strategy"]?.value["rolling"]
+            let defined = spec.analysis.isEmpty ? "the file defines none under `analysis:`" : "defined: \(spec.analysis.keys.sorted().joined(separator: ", "))"
+            scope.diagnostics.error(at: node?["analysis"] ?? node ?? scope.node, scope.path.key("strategy").key("rolling").key("analysis"), "unknown analysis `\(name)`; \(defined)")
+            return
+        }
         guard let canary = spec.strategy.canary else { return }
         let strategyNode = scope.entries["strategy"]?.value
         let canaryNode = strategyNode?["canary"]

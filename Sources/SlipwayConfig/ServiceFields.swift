@@ -127,6 +127,7 @@ enum ServiceFields {
         .oneKey("strategy", [
             Variant("blue-green", blueGreen, doc: "Start the new release beside the old one, switch all traffic at once when it is healthy, keep the old one warm for a quick rollback.", wrap: StrategySpec.blueGreen),
             Variant("canary", canary, doc: "Send a growing share of traffic to the new release step by step while analysis compares it with the stable release; roll back at once when it fails.", wrap: StrategySpec.canary),
+            Variant("rolling", rolling, doc: "Replace the instances in batches (max_surge above replicas, max_unavailable below), each batch health-gated and optionally analysed; on failure restore the previous release at once.", wrap: StrategySpec.rolling),
         ])
     }
 

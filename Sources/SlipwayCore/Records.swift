@@ -40,6 +40,8 @@ public struct RolloutRecord: Codable, Sendable, Equatable {
     public var events: [RolloutEventRecord]?
     /// Canary rollouts: where they are (weight, step, why paused, last analysis).
     public var canary: CanaryStatus?
+    /// Rolling rollouts: the batches so far and the instance counts, in words.
+    public var rolling: String?
 
     public init(id: Int64, service: String, kind: RolloutKind, fromVersion: String?, toVersion: String, phase: RolloutPhase, startedAt: Double, endedAt: Double? = nil, reason: String? = nil, details: String? = nil, events: [RolloutEventRecord]? = nil) {
         self.id = id

@@ -16,6 +16,7 @@ public enum RolloutPhase: String, Codable, Sendable, CaseIterable {
     /// pin header; the switch waits for the preview analysis to pass.
     case previewing
     /// Canary: going through the steps with part of the traffic on the canary.
+    /// Rolling: replacing instances batch by batch.
     case progressing
     /// Canary: held at the current step (a `pause: {}` step, `slipway pause`, or
     /// analysis that stayed inconclusive) until promoted or resumed.
@@ -54,6 +55,8 @@ public struct BlueGreenState: Codable, Sendable, Equatable {
     public var canary: CanaryProgress?
     /// Blue-green deploys with preview analysis or a post-switch watch.
     public var gate: BlueGreenGate?
+    /// Rolling rollouts only: batch progress and instance counts.
+    public var rolling: RollingProgress?
 
     public init(kind: RolloutKind, targetVersion: String, fromVersion: String?, replicas: Int, warm: Bool, spec: BlueGreenSpec, now: Double) {
         self.kind = kind
@@ -76,6 +79,9 @@ public enum RolloutAction: Sendable, Equatable {
     case switchTraffic(to: String, from: String?)
     /// Stop every instance of `version` (after removing it from the route table).
     case stopInstances(version: String)
+    /// Rolling: stop the instances of `version` beyond the first `keep` by id (the ones
+    /// already out of the route table).
+    case stopExtraInstances(version: String, keep: Int)
     /// Keep `version` running with no traffic until `at` (seconds since 1970), then stop it.
     case keepWarm(version: String, until: Double)
     /// Append an event to the rollout's history.

@@ -153,13 +153,16 @@ public struct HealthSpec: Codable, Sendable, Equatable {
 public enum StrategySpec: Codable, Sendable, Equatable {
     case blueGreen(BlueGreenSpec)
     case canary(CanarySpec)
+    case rolling(RollingSpec)
 
-    enum CodingKeys: String, CodingKey { case blueGreen = "blue-green", canary }
+    enum CodingKeys: String, CodingKey { case blueGreen = "blue-green", canary, rolling }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         if let canary = try c.decodeIfPresent(CanarySpec.self, forKey: .canary) {
             self = .canary(canary)
+        } else if let rolling = try c.decodeIfPresent(RollingSpec.self, forKey: .rolling) {
+            self = .rolling(rolling)
         } else {
             self = .blueGreen(try c.decodeIfPresent(BlueGreenSpec.self, forKey: .blueGreen) ?? BlueGreenSpec())
         }
@@ -170,6 +173,7 @@ public enum StrategySpec: Codable, Sendable, Equatable {
         switch self {
         case .blueGreen(let spec): try c.encode(spec, forKey: .blueGreen)
         case .canary(let spec): try c.encode(spec, forKey: .canary)
+        case .rolling(let spec): try c.encode(spec, forKey: .rolling)
         }
     }
 
@@ -178,6 +182,7 @@ public enum StrategySpec: Codable, Sendable, Equatable {
         switch self {
         case .blueGreen(let s): s
         case .canary(let s): s.timing
+        case .rolling(let s): s.timing
         }
     }
 
@@ -186,10 +191,16 @@ public enum StrategySpec: Codable, Sendable, Equatable {
         return nil
     }
 
+    public var rolling: RollingSpec? {
+        if case .rolling(let s) = self { return s }
+        return nil
+    }
+
     public var name: String {
         switch self {
         case .blueGreen: "blue-green"
         case .canary: "canary"
+        case .rolling: "rolling"
         }
     }
 }

@@ -17,7 +17,8 @@ extension Controller {
             let actions = machine.handle(input, now: clock.now())
             guard machine.state != before || !actions.isEmpty else { continue }
             var details: String?
-            if machine.state.phase == .failed, before.phase != .failed, !machine.state.warm, before.phase == .waitingHealthy {
+            let batchWasStarting = before.rolling?.wait == .healthy && before.phase == .progressing
+            if machine.state.phase == .failed, before.phase != .failed, !machine.state.warm, before.phase == .waitingHealthy || batchWasStarting {
                 details = failureDetails(service: service, version: machine.state.targetVersion)
             }
             try store.updateRollout(id: id, state: machine.state, details: details)
@@ -77,6 +78,9 @@ extension Controller {
         case .stopInstances(let version):
             try await stopInstances(service: service, version: version)
 
+        case .stopExtraInstances(let version, let keep):
+            try await stopInstances(service: service, version: version, keeping: keep)
+
         case .keepWarm(let version, let until):
             guard let current = try store.service(service) else { return }
             try store.setReleases(service: service, stable: current.stableVersion, previous: version, previousRetireAt: until, now: now)
@@ -130,8 +134,11 @@ extension Controller {
 
     /// Takes every live instance of the version out of the route table, then stops them
     /// (SIGTERM, SIGKILL after the grace period) in the background.
-    func stopInstances(service: String, version: String) async throws {
-        let victims = try store.liveInstances(service: service, version: version).filter { $0.state != .stopping }
+    /// With `keeping`, the first `keeping` instances by id stay (a rolling rollout's
+    /// retired instances are the ones after them; see `RouteTableBuilder`).
+    func stopInstances(service: String, version: String, keeping: Int = 0) async throws {
+        let victims = Array(try store.liveInstances(service: service, version: version).filter { $0.state != .stopping }
+            .sorted { $0.id < $1.id }.dropFirst(keeping))
         guard !victims.isEmpty else { return }
         for var instance in victims {
             instance.state = .stopping
@@ -175,6 +182,10 @@ extension Controller {
             if let rollout = active.first(where: { $0.service == name }), let progress = rollout.state.canary,
                [.progressing, .paused].contains(rollout.state.phase) {
                 input.canary = .init(version: rollout.state.targetVersion, weight: progress.weight, scope: "r\(rollout.id)", sticky: progress.sticky)
+            }
+            if let rollout = active.first(where: { $0.service == name }), let progress = rollout.state.rolling,
+               rollout.state.phase == .progressing, let from = rollout.state.fromVersion {
+                input.rolling = .init(version: rollout.state.targetVersion, ready: progress.newReady, previous: from, routable: progress.oldRoutable)
             }
             inputs.append(input)
         }

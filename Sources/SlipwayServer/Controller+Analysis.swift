@@ -9,9 +9,9 @@ extension Controller {
     /// and while the router's numbers are read. A router or a provider that does not answer
     /// makes its checks inconclusive, with the error, never a pass.
     func runAnalysis(policy name: String, state: BlueGreenState, service: String) async -> AnalysisRunVerdict {
-        let policy = state.canary?.policy(name) ?? state.gate?.policy(name) ?? .default
+        let policy = state.canary?.policy(name) ?? state.rolling?.policy(name) ?? state.gate?.policy(name) ?? .default
         let now = clock.now()
-        let since = state.canary?.trafficSince ?? state.gate?.windowStart ?? state.startedAt
+        let since = state.canary?.trafficSince ?? state.rolling?.trafficSince ?? state.gate?.windowStart ?? state.startedAt
         let age = max(0, now - since)
 
         let fetcher = ProviderFetcher(workingDirectory: (try? store.service(service))?.spec.workingDirectory,

@@ -25,6 +25,15 @@ extension Controller {
             guard let record = try store.rollout(id: active.id) else { throw ControllerError(.notFound, "rollout \(active.id) vanished") }
             return record
         }
+        if let rolling = active.state.rolling {
+            guard rolling.wait == .analysis, command == .promote || command == .promoteFull else {
+                throw ControllerError(.conflict, "rollout \(active.id) of \(name) is a rolling rollout (\(rolling.counts(replicas: active.state.replicas))); promote applies only while it waits for analysis between batches, pause and resume not at all (abort and rollback apply)", rolloutID: active.id)
+            }
+            var machine = RolloutMachine(state: active.state)
+            try await step(id: active.id, service: name, machine: &machine, input: .command(command, by: by))
+            guard let record = try store.rollout(id: active.id) else { throw ControllerError(.notFound, "rollout \(active.id) vanished") }
+            return record
+        }
         guard let progress = active.state.canary else {
             throw ControllerError(.conflict, "rollout \(active.id) of \(name) is a \(active.state.kind == .deploy ? "blue-green" : active.state.kind.rawValue) rollout (\(active.state.phase.rawValue)); pause and resume apply to canary rollouts, promote to canaries and to blue-green previews (abort and rollback apply to every rollout)", rolloutID: active.id)
         }

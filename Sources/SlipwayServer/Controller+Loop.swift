@@ -37,6 +37,8 @@ extension Controller {
             case .waitingHealthy where active.state.healthyDeadline == nil:
                 var machine = RolloutMachine(state: active.state)
                 try await step(id: active.id, service: active.service, machine: &machine, input: .begin)
+            case .progressing where active.state.rolling != nil:
+                try await ensureInstances(service: active.service, version: active.state.targetVersion, count: active.state.rolling!.newWanted, rolloutID: active.id)
             case .waitingHealthy, .previewing, .progressing, .paused:
                 try await ensureInstances(service: active.service, version: active.state.targetVersion, count: active.state.replicas, rolloutID: active.id)
             case .draining, .watching:
@@ -167,6 +169,18 @@ extension Controller {
                     try await step(id: active.id, service: active.service, machine: &machine, input: .targetRestarts(Self.crashes(target)))
                 }
                 try await step(id: active.id, service: active.service, machine: &machine, input: .targetHealth(healthy: healthy))
+            case .progressing where state.rolling != nil:
+                let healthy = target.filter { $0.state == .running && routerHealth[$0.id]?.healthy == true }.count
+                try await step(id: active.id, service: active.service, machine: &machine, input: .targetHealth(healthy: healthy))
+                // Only a drain that began before this tick's health reading: a reading taken
+                // before the retired instances left the route table proves nothing.
+                if let from = state.fromVersion, let progress = machine.state.rolling, progress.wait == .drain, state.rolling?.wait == .drain {
+                    // The retired instances: those after the first `oldRoutable` by id (RouteTableBuilder).
+                    let retired = Set(try store.liveInstances(service: active.service, version: from).filter { $0.state != .stopping }
+                        .sorted { $0.id < $1.id }.dropFirst(progress.oldRoutable).map(\.id))
+                    let inflight = routerHealth.values.filter { retired.contains($0.id) }.reduce(0) { $0 + $1.inflight }
+                    try await step(id: active.id, service: active.service, machine: &machine, input: .previousInflight(inflight))
+                }
             case .progressing, .paused:
                 try await step(id: active.id, service: active.service, machine: &machine, input: .targetRestarts(Self.crashes(target)))
             case .previewing, .watching:

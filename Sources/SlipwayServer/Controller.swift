@@ -151,6 +151,11 @@ public actor Controller {
             var policies = spec.analysis
             if policies["default"] == nil { policies["default"] = .default }
             state.canary = CanaryProgress(spec: canary, policies: policies, backgroundPolicy: background)
+        } else if service.stableVersion != nil, let rolling = spec.strategy.rolling,
+                  kind == .deploy || (kind == .rollback && !warm && rolling.rollback == .batches) {
+            var policies = spec.analysis
+            if policies["default"] == nil { policies["default"] = .default }
+            state.rolling = RollingProgress(spec: rolling, replicas: spec.replicas, policies: policies)
         } else if kind == .deploy, service.stableVersion != nil, !warm, case .blueGreen(let bg) = spec.strategy, BlueGreenGate.wanted(bg) {
             var policies = spec.analysis
             if policies["default"] == nil { policies["default"] = .default }
@@ -165,7 +170,8 @@ public actor Controller {
             throw error
         }
         logger.info("rollout started", metadata: ["slipway.service": "\(name)", "slipway.rollout": "\(id)", "slipway.version": "\(release.version)", "slipway.kind": "\(kind.rawValue)"])
-        let how = state.canary == nil ? "" : " as a canary (\(state.canary!.steps.map(\.label).joined(separator: ", ")))"
+        var how = state.canary == nil ? "" : " as a canary (\(state.canary!.steps.map(\.label).joined(separator: ", ")))"
+        if let rolling = state.rolling { how = " as a rolling update (max_surge \(rolling.surge), max_unavailable \(rolling.unavailable))" }
         try store.appendEvent(service: name, rolloutID: id, kind: "started",
                               message: "\(kind.rawValue) of \(release.version) started\(how)" + (service.stableVersion.map { " (stable: \($0))" } ?? ""), time: clock.now())
         if let by {

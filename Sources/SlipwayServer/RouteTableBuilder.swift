@@ -5,6 +5,7 @@ import SlipwayCore
 /// is not being stopped is an endpoint; the stable release has weight 100, the rest 0
 /// (starting or warm releases: health-checked, no traffic). During a canary the canary
 /// has its current weight and the stable the rest, with sticky assignment when asked.
+/// During a rolling rollout each version's weight is its count of serving instances.
 enum RouteTableBuilder {
     struct Canary {
         var version: String
@@ -14,11 +15,22 @@ enum RouteTableBuilder {
         var sticky: Bool
     }
 
+    /// A rolling rollout: each version's weight is its number of serving instances, so
+    /// traffic follows instances; the previous release's instances after the first
+    /// `routable` (by id) are retired: a weight-0 group of their own while they drain.
+    struct Rolling {
+        var version: String
+        var ready: Int
+        var previous: String
+        var routable: Int
+    }
+
     struct ServiceInput {
         var spec: ServiceSpec
         var stableVersion: String?
         var instances: [InstanceRecord]
         var canary: Canary? = nil
+        var rolling: Rolling? = nil
     }
 
     static func build(generation: UInt64, services: [ServiceInput], affinityKey: String = "") -> RouteTable {
@@ -34,9 +46,22 @@ enum RouteTableBuilder {
                 guard version == input.stableVersion else { return 0 }
                 return 100 - (canary?.weight ?? 0)
             }
-            let groups = byVersion.keys.sorted().map { version in
-                BackendGroup(version: version, weight: weight(version),
-                             endpoints: byVersion[version, default: []].sorted { $0.id < $1.id })
+            var groups: [BackendGroup] = []
+            for version in byVersion.keys.sorted() {
+                let endpoints = byVersion[version, default: []].sorted { $0.id < $1.id }
+                if let rolling = input.rolling, version == rolling.previous {
+                    // The serving group first: a pinned request picks the first group of its version.
+                    if rolling.routable > 0 {
+                        groups.append(BackendGroup(version: version, weight: min(rolling.routable, endpoints.count), endpoints: Array(endpoints.prefix(rolling.routable))))
+                    }
+                    if endpoints.count > rolling.routable {
+                        groups.append(BackendGroup(version: version, weight: 0, endpoints: Array(endpoints.dropFirst(rolling.routable))))
+                    }
+                } else if let rolling = input.rolling, version == rolling.version {
+                    groups.append(BackendGroup(version: version, weight: rolling.ready, endpoints: endpoints))
+                } else {
+                    groups.append(BackendGroup(version: version, weight: weight(version), endpoints: endpoints))
+                }
             }
             var affinity: Affinity?
             if let canary, canary.sticky, !affinityKey.isEmpty {

@@ -83,8 +83,9 @@ extension Store {
             phase: RolloutPhase(rawValue: row["phase"]) ?? .failed,
             startedAt: row["started_at"], endedAt: row["ended_at"],
             reason: row["reason"], details: row["details"])
-        if let json: String = row["state_json"], let state = try? decode(BlueGreenState.self, json), let progress = state.canary {
-            record.canary = CanaryStatus(progress)
+        if let json: String = row["state_json"], let state = try? decode(BlueGreenState.self, json) {
+            if let progress = state.canary { record.canary = CanaryStatus(progress) }
+            if let progress = state.rolling { record.rolling = progress.summary(replicas: state.replicas) }
         }
         return record
     }

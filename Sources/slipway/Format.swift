@@ -20,11 +20,14 @@ enum Format {
 
     /// `rollout 7 of web: canary deploy of v2 from v1, progressing at step 2/4 (pause 30s), canary 10 %`.
     static func rolloutLine(_ r: RolloutRecord) -> String {
-        var line = "rollout \(r.id) of \(r.service): \(r.canary == nil ? "" : "canary ")\(r.kind.rawValue) of \(r.toVersion)" + (r.fromVersion.map { " from \($0)" } ?? "") + ", \(r.phase.rawValue)"
+        let how = r.canary != nil ? "canary " : r.rolling != nil ? "rolling " : ""
+        var line = "rollout \(r.id) of \(r.service): \(how)\(r.kind.rawValue) of \(r.toVersion)" + (r.fromVersion.map { " from \($0)" } ?? "") + ", \(r.phase.rawValue)"
         if let c = r.canary, !r.phase.isTerminal {
             line += c.stepLabel.map { " at step \(c.step)/\(c.steps) (\($0))" } ?? " after the last step"
             line += ", canary \(c.weight) %"
             if let why = c.pauseReason { line += "; paused: \(why)" }
+        } else if let rolling = r.rolling, !r.phase.isTerminal {
+            line += ", \(rolling)"
         } else if let reason = r.reason, r.phase == .failed {
             line += ": \(reason)"
         }

@@ -39,6 +39,9 @@ struct StatusCommand: AsyncParsableCommand {
                     print("    canary weight \(c.weight) %, " + (c.stepLabel.map { "step \(c.step)/\(c.steps) (\($0))" } ?? "after the last step (promotes once analysis passes)"))
                     if let why = c.pauseReason { print("    paused: \(why)") }
                     if let last = c.lastAnalysis { print("    latest analysis: \(last)") }
+                } else if let rolling = r.rolling {
+                    print("  rollout \(r.id): rolling \(r.kind.rawValue) to \(r.toVersion), \(r.phase.rawValue) since \(Format.time(r.startedAt))")
+                    print("    \(rolling)")
                 } else {
                     print("  rollout \(r.id): \(r.kind.rawValue) to \(r.toVersion), \(r.phase.rawValue) since \(Format.time(r.startedAt))")
                 }

@@ -6,7 +6,7 @@ import SlipwayServer
 struct DeployCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deploy",
-        abstract: "Roll out a release of a service (blue-green or canary, as its config says).",
+        abstract: "Roll out a release of a service (blue-green, canary or rolling, as its config says).",
         discussion: "With --wait, exits 0 when the rollout succeeded and 1 when it failed, with the reason."
     )
 

@@ -39,13 +39,13 @@ import Testing
         #expect(singleError(minimal + "strategy:\n  bluegreen: {}\n")
             == "4:3: strategy.bluegreen: unknown strategy `bluegreen`; did you mean `blue-green`?")
         #expect(singleError(minimal + "strategy: rainbow\n")
-            == "3:11: strategy: unknown strategy `rainbow`; allowed: `blue-green`, `canary`")
+            == "3:11: strategy: unknown strategy `rainbow`; allowed: `blue-green`, `canary`, `rolling`")
     }
 
     @Test func strategyNeedsExactlyOneKind() {
-        #expect(singleError(minimal + "strategy: {}\n") == "3:11: strategy: choose one strategy: `blue-green`, `canary`")
+        #expect(singleError(minimal + "strategy: {}\n") == "3:11: strategy: choose one strategy: `blue-green`, `canary`, `rolling`")
         #expect(singleError(minimal + "strategy: [blue-green]\n")
-            == "3:11: strategy: expected a mapping with one of `blue-green`, `canary`, got a list")
+            == "3:11: strategy: expected a mapping with one of `blue-green`, `canary`, `rolling`, got a list")
     }
 
     // MARK: Types and ranges

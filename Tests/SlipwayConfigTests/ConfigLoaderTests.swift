@@ -55,7 +55,7 @@ import Yams
 
     /// The all-keys config above must use every key the field tables define, so a new key
     /// cannot be added without a parsing test.
-    /// The keys only a canary config can hold (one strategy per file), plus `analysis` and `pin`.
+    /// The keys only a canary or rolling config can hold (one strategy per file), plus `analysis` and `pin`.
     static let everyCanaryKey = """
         service: web
         run: [./web]
@@ -69,6 +69,11 @@ import Yams
         run: [./web]
         strategy:
           canary: { steps: [ {weight: 5} ], analysis: default, sticky: false, max_restarts: 2, keep_previous: 1m, deploy_timeout: 1m, drain_timeout: 5s }
+        ---
+        service: web
+        run: [./web]
+        strategy:
+          rolling: { max_surge: 2, max_unavailable: 1, analysis: default, rollback: batches, deploy_timeout: 1m, drain_timeout: 5s }
         """
 
     @Test func everyKeyTestCoversTheFieldTables() throws {
