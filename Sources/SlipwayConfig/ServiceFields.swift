@@ -58,7 +58,7 @@ enum ServiceFields {
     static var runArgument: ValueType<String> {
         ValueType<String>.scalarText.checked { argument in
             let known = placeholders.map { "{{\($0)}}" }.joined(separator: " and ")
-            for placeholder in RunPlaceholders.scan(argument) {
+            for placeholder in ProviderTemplate.scan(argument) {
                 guard let name = placeholder else {
                     return "has `{{` without a closing `}}`; the known placeholders are \(known)"
                 }
@@ -159,24 +159,5 @@ extension ValueType where Value == String {
         let decode = self.decode
         copy.decode = { node, path, diagnostics in decode(node, path, diagnostics)?.lowercased() }
         return copy
-    }
-}
-
-/// `{{name}}` placeholders in a `run` argument.
-enum RunPlaceholders {
-    /// The names between `{{` and `}}` as written; nil for a `{{` that is never closed.
-    static func scan(_ text: String) -> [String?] {
-        var names: [String?] = []
-        var rest = text[...]
-        while let open = rest.range(of: "{{") {
-            let after = rest[open.upperBound...]
-            guard let close = after.range(of: "}}") else {
-                names.append(nil)
-                break
-            }
-            names.append(String(after[..<close.lowerBound]))
-            rest = after[close.upperBound...]
-        }
-        return names
     }
 }

@@ -21,6 +21,7 @@ public enum ProviderTemplate {
     }
 
     /// The names between `{{` and `}}` as written; nil for a `{{` that is never closed.
+    /// Also checks `run` arguments in slipway.yml (`{{port}}`, `{{version}}`).
     public static func scan(_ text: String) -> [String?] {
         var names: [String?] = []
         var rest = text[...]
