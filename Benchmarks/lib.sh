@@ -169,6 +169,9 @@ start_server() {
     done
     grep -q "API:" "$out" || { cat "$out" >&2; die "slipway server did not print its API URL"; }
     SERVER_LOG="$out"
+    # The first admin token of the state directory (the CLI and curl send it).
+    SLIPWAY_TOKEN="$(cat "$STATE_DIR/admin.token")"
+    export SLIPWAY_TOKEN
 }
 
 # wait_version PORT VERSION [SECONDS]: until GET / through PORT answers VERSION.

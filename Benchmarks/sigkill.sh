@@ -54,7 +54,7 @@ if r["phase"] in ("succeeded", "failed"):
     echo "rep $v delay=${delay}s rollout=$rid phase_at_kill=$phase restart_s=$(python3 -c "print(round($up-$k,2))") ${result:-result=TIMEOUT(90s)} router_serves=${served:-?}" >> "$REPORT"
     log "$(tail -1 "$REPORT")"
     # The rollout's event log (kept in RESULTS.md: shows what the restarted server did).
-    curl -fsS --max-time 5 "$SLIPWAY_SERVER/v1/rollouts/$rid" 2>/dev/null | python3 -c '
+    curl -fsS --max-time 5 -H "Authorization: Bearer $SLIPWAY_TOKEN" "$SLIPWAY_SERVER/v1/rollouts/$rid" 2>/dev/null | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
 print("rollout %s (%s → %s, kill after %s s):" % (r["id"], r.get("fromVersion"), r["toVersion"], sys.argv[1]))

@@ -1,5 +1,10 @@
 /// A host and port, written `HOST:PORT` (`[::1]:8080` for IPv6) or `:PORT`.
 public struct ListenAddress: Hashable, Sendable, Codable, CustomStringConvertible {
+    /// Whether only this machine can connect (127.0.0.0/8, ::1, localhost).
+    public var isLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
     public var host: String
     public var port: Int
 

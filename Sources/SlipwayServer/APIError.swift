@@ -3,15 +3,18 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import SlipwayConfig
+import SlipwayCore
 import SlipwayStore
 
 /// Turns any error thrown by a route into a JSON error answer with the right status.
 struct APIError: Error, HTTPResponseError {
     let status: HTTPResponse.Status
     let body: APIErrorBody
+    var headers: HTTPFields = [:]
 
-    init(_ status: HTTPResponse.Status, _ message: String, rolloutID: Int64? = nil, configErrors: [ConfigErrorBody]? = nil) {
+    init(_ status: HTTPResponse.Status, _ message: String, rolloutID: Int64? = nil, configErrors: [ConfigErrorBody]? = nil, headers: HTTPFields = [:]) {
         self.status = status
+        self.headers = headers
         self.body = APIErrorBody(error: .init(message: message, rolloutID: rolloutID, configErrors: configErrors))
     }
 
@@ -31,7 +34,13 @@ struct APIError: Error, HTTPResponseError {
             return APIError(.unprocessableContent, "the config has \(e.errors.count) error(s)",
                             configErrors: e.errors.map { ConfigErrorBody(file: $0.file, line: $0.line, column: $0.column, path: $0.path, message: $0.message) })
         case let e as StoreError:
-            return APIError(.internalServerError, e.message)
+            switch e.code {
+            case .notFound: return APIError(.notFound, e.message)
+            case .conflict: return APIError(.conflict, e.message)
+            default: return APIError(.internalServerError, e.message)
+            }
+        case let e as AccessError:
+            return APIError(.unprocessableContent, e.description)
         case let e as DecodingError:
             return APIError(.badRequest, "the request body is not valid: \(Self.describe(e))")
         case let e as HTTPError:
@@ -55,7 +64,9 @@ struct APIError: Error, HTTPResponseError {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = (try? encoder.encode(body)) ?? Data()
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: data)))
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(data: data)))
     }
 }
 

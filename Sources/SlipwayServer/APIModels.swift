@@ -57,12 +57,6 @@ public struct CommandRequest: Codable, Sendable {
         self.full = full
         self.by = by
     }
-
-    /// `by`, trimmed to 100 printable characters, or `an API client`.
-    var actor: String {
-        let cleaned = String((by ?? "").unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7f }.prefix(100)).trimmingCharacters(in: .whitespaces)
-        return cleaned.isEmpty ? "an API client" : cleaned
-    }
 }
 
 public struct ShutdownRequest: Codable, Sendable {

@@ -7,9 +7,10 @@ import SlipwayTargets
 
 /// The REST API. Everything the CLI does goes through these routes.
 enum APIRoutes {
-    static func build(controller: Controller, shutdown: @escaping @Sendable (Bool) async -> Void) -> Hummingbird.Router<BasicRequestContext> {
-        let router = Hummingbird.Router()
+    static func build(controller: Controller, limiter: AuthFailureLimiter, shutdown: @escaping @Sendable (Bool) async -> Void) -> Hummingbird.Router<APIRequestContext> {
+        let router = Hummingbird.Router(context: APIRequestContext.self)
         router.add(middleware: ErrorMiddleware())
+        router.add(middleware: AuthMiddleware(store: controller.store, limiter: limiter, logger: controller.logger))
 
         router.get("/healthz") { _, _ in LivenessReply(status: "ok", version: SlipwayVersion.current) }
         // Prometheus scrapes the router's cumulative per-version numbers here (see PrometheusExposition).
@@ -20,17 +21,22 @@ enum APIRoutes {
             } catch {
                 throw APIError(.serviceUnavailable, "the data plane's numbers could not be read: \(error)")
             }
+            let text = PrometheusExposition.render(totals) + AuthMetrics.render(limiter.totals)
             return Response(status: .ok, headers: [.contentType: PrometheusExposition.contentType],
-                            body: .init(byteBuffer: ByteBuffer(string: PrometheusExposition.render(totals))))
+                            body: .init(byteBuffer: ByteBuffer(string: text)))
         }
 
         let v1 = router.group("/v1")
+        v1.get("/whoami") { _, context in try context.caller }
         v1.get("/services") { _, _ in try await controller.statuses() }
         v1.put("/services") { request, context -> EditedResponse<Controller.ApplyResult> in
             let body = try await request.decode(as: ApplyRequest.self, context: context)
+            context.audit.set("file", body.path)
             let directory = (body.path as NSString).deletingLastPathComponent
             let spec = try ConfigLoader.parse(body.text, fileName: body.path, baseDirectory: directory.isEmpty ? nil : directory)
+            context.audit.target("service/\(spec.name)")
             let result = try await controller.apply(spec, source: body.path)
+            context.audit.set("config_version", String(result.configVersion))
             return EditedResponse(status: result.changed ? .created : .ok, response: result)
         }
         v1.get("/services/:name") { _, context in
@@ -38,33 +44,37 @@ enum APIRoutes {
         }
         v1.post("/services/:name/deploy") { request, context -> EditedResponse<RolloutRecord> in
             let body = try await request.decode(as: DeployRequest.self, context: context)
+            context.audit.set("version", body.version)
             let record = try await controller.deploy(service: try context.parameters.require("name"), version: body.version, extraEnv: body.env ?? [:])
+            context.audit.set("rollout", String(record.id))
             return EditedResponse(status: .created, response: record)
         }
         v1.post("/services/:name/rollback") { request, context -> EditedResponse<RolloutRecord> in
             let body = (try? await request.decode(as: RollbackRequest.self, context: context)) ?? RollbackRequest()
+            if let to = body.to { context.audit.set("to", to) }
             let record = try await controller.rollback(service: try context.parameters.require("name"), to: body.to)
+            context.audit.set("rollout", String(record.id))
             return EditedResponse(status: .created, response: record)
         }
         v1.post("/services/:name/promote") { request, context -> RolloutRecord in
             let body = (try? await request.decode(as: CommandRequest.self, context: context)) ?? CommandRequest()
-            return try await controller.command(service: try context.parameters.require("name"), body.full == true ? .promoteFull : .promote, by: body.actor)
+            return try await controller.command(service: try context.parameters.require("name"), body.full == true ? .promoteFull : .promote, by: try context.actor(label: body.by))
         }
         v1.post("/services/:name/pause") { request, context -> RolloutRecord in
             let body = (try? await request.decode(as: CommandRequest.self, context: context)) ?? CommandRequest()
-            return try await controller.command(service: try context.parameters.require("name"), .pause, by: body.actor)
+            return try await controller.command(service: try context.parameters.require("name"), .pause, by: try context.actor(label: body.by))
         }
         v1.post("/services/:name/resume") { request, context -> RolloutRecord in
             let body = (try? await request.decode(as: CommandRequest.self, context: context)) ?? CommandRequest()
-            return try await controller.command(service: try context.parameters.require("name"), .resume, by: body.actor)
+            return try await controller.command(service: try context.parameters.require("name"), .resume, by: try context.actor(label: body.by))
         }
         v1.post("/services/:name/abort") { request, context -> RolloutRecord in
             let body = (try? await request.decode(as: CommandRequest.self, context: context)) ?? CommandRequest()
-            return try await controller.abortRollout(service: try context.parameters.require("name"), by: body.actor)
+            return try await controller.abortRollout(service: try context.parameters.require("name"), by: try context.actor(label: body.by))
         }
         v1.post("/services/:name/retry") { request, context -> EditedResponse<RolloutRecord> in
             let body = (try? await request.decode(as: CommandRequest.self, context: context)) ?? CommandRequest()
-            let record = try await controller.retry(service: try context.parameters.require("name"), by: body.actor)
+            let record = try await controller.retry(service: try context.parameters.require("name"), by: try context.actor(label: body.by))
             return EditedResponse(status: .created, response: record)
         }
         v1.get("/services/:name/why") { request, context in
@@ -104,8 +114,10 @@ enum APIRoutes {
             guard let id = Int64(text) else { throw APIError(.badRequest, "rollout id must be a number (got \(text))") }
             return try await controller.rollout(id: id)
         }
+        addAccessRoutes(to: v1, controller: controller)
         v1.post("/shutdown") { request, context -> LivenessReply in
             let body = (try? await request.decode(as: ShutdownRequest.self, context: context)) ?? ShutdownRequest(dataPlane: false)
+            context.audit.set("data_plane", String(body.dataPlane))
             if body.dataPlane { try await controller.stopEverything() }
             Task { await shutdown(body.dataPlane) }
             return LivenessReply(status: body.dataPlane ? "stopped control plane, instances and data plane" : "stopping control plane", version: SlipwayVersion.current)

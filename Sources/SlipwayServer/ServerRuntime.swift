@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -20,13 +22,20 @@ public enum ServerRuntime {
         public var configFiles: [String]
         public var initialVersion: String
         public var logger: Logger
+        /// PEM certificate chain and key for HTTPS on the API; nil: plain HTTP.
+        public var tls: APITLS.Files?
+        /// Failed authentications allowed per client address within a window.
+        public var authFailures: (limit: Int, window: Duration)
 
-        public init(stateDirectory: String, api: ListenAddress, configFiles: [String], initialVersion: String, logger: Logger) {
+        public init(stateDirectory: String, api: ListenAddress, configFiles: [String], initialVersion: String, logger: Logger,
+                    tls: APITLS.Files? = nil, authFailures: (limit: Int, window: Duration) = (20, .seconds(60))) {
             self.stateDirectory = stateDirectory
             self.api = api
             self.configFiles = configFiles
             self.initialVersion = initialVersion
             self.logger = logger
+            self.tls = tls
+            self.authFailures = authFailures
         }
     }
 
@@ -55,7 +64,11 @@ public enum ServerRuntime {
             throw StartupError(description: ConfigErrors(errors: errors).description)
         }
 
+        let tlsConfiguration = try options.tls.map { files in
+            do { return try APITLS.configuration(files) } catch { throw StartupError(description: "\(error)") }
+        }
         let store = try Store(path: state.database)
+        let firstToken = try APITokens.bootstrap(store: store, state: state)
         let dataPlane = DataPlane(stateDirectory: state, logger: logger)
         let controller = Controller(store: store, stateDirectory: state, dataPlane: dataPlane, logger: logger)
         try await controller.recover()
@@ -70,14 +83,27 @@ public enum ServerRuntime {
         }
 
         let shutdownTrigger = ShutdownTrigger()
-        let routes = APIRoutes.build(controller: controller) { _ in shutdownTrigger.fire() }
+        let limiter = AuthFailureLimiter(policy: .init(limit: options.authFailures.limit, window: options.authFailures.window))
+        let routes = APIRoutes.build(controller: controller, limiter: limiter) { _ in shutdownTrigger.fire() }
+        let scheme = tlsConfiguration == nil ? "http" : "https"
+        if let warning = exposureWarning(api: options.api, tls: tlsConfiguration != nil) {
+            logger.warning("\(warning)")
+            FileHandle.standardError.write(Data((warning + "\n").utf8))
+        }
         let app = Application(
             router: routes,
+            server: try tlsConfiguration.map { try HTTPServerBuilder.tls(.http1(), tlsConfiguration: $0) } ?? HTTPServerBuilder.http1(),
             configuration: .init(address: .hostname(options.api.host, port: options.api.port), serverName: "slipway"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? options.api.port
-                let apiURL = "http://\(ListenAddress(host: options.api.host, port: port))"
+                let apiURL = "\(scheme)://\(ListenAddress(host: options.api.host, port: port))"
                 var lines = ["slipway \(SlipwayVersion.current) control plane ready", "  API:       \(apiURL)   (export SLIPWAY_SERVER=\(apiURL))", "  state dir: \(state.path)"]
+                if let firstToken {
+                    lines.append("  admin token (shown once; also saved in \(state.adminTokenFile), mode 0600):")
+                    lines.append("             \(firstToken)")
+                } else {
+                    lines.append("  API token: the CLI reads SLIPWAY_TOKEN, `slipway login`'s credentials, or \(state.adminTokenFile)")
+                }
                 for name in (try? store.serviceNames()) ?? [] {
                     if let s = try? store.service(name) {
                         let host = ["0.0.0.0", "::"].contains(s.spec.listen.host) ? "127.0.0.1" : s.spec.listen.host
@@ -96,6 +122,12 @@ public enum ServerRuntime {
             logger: logger))
         try await group.run()
         try? FileManager.default.removeItem(atPath: state.serverPIDFile)
+    }
+
+    /// The warning printed when the API is reachable from other machines without TLS.
+    static func exposureWarning(api: ListenAddress, tls: Bool) -> String? {
+        guard !tls, !api.isLoopback else { return nil }
+        return "WARNING: the API listens on \(api) without TLS: API tokens cross the network in clear text. Pass --tls-cert and --tls-key, or listen on 127.0.0.1."
     }
 
     /// One control plane per state directory: an exclusive lock held for the process's life.

@@ -20,6 +20,8 @@ public struct StateDirectory: Sendable {
     public var routerLog: String { logsDirectory + "/router.log" }
     public var serverPIDFile: String { path + "/server.pid" }
     public var logsDirectory: String { path + "/logs" }
+    /// The first admin token, written once when the state directory is created (mode 0600).
+    public var adminTokenFile: String { path + "/admin.token" }
 
     public func instanceLog(service: String, instanceID: String) -> String {
         "\(logsDirectory)/\(service)/\(instanceID).log"

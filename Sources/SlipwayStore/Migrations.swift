@@ -93,6 +93,38 @@ extension Store {
                 CREATE INDEX decision_by_rollout ON decision(rollout_id, id);
                 """)
         }
+        m.registerMigration("003-tokens") { db in
+            try db.execute(sql: """
+                CREATE TABLE token (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    environments_json TEXT NOT NULL,
+                    hash BLOB NOT NULL UNIQUE,
+                    created_at REAL NOT NULL,
+                    created_by TEXT NOT NULL,
+                    expires_at REAL,
+                    revoked_at REAL,
+                    revoked_by TEXT,
+                    last_used_at REAL
+                );
+                CREATE INDEX token_by_name ON token(name);
+                """)
+        }
+        m.registerMigration("004-audit") { db in
+            try db.execute(sql: """
+                CREATE TABLE audit (
+                    seq INTEGER PRIMARY KEY,
+                    time_us INTEGER NOT NULL,
+                    principal TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    details TEXT NOT NULL,
+                    previous_hash TEXT NOT NULL,
+                    hash TEXT NOT NULL
+                );
+                """)
+        }
         return m
     }
 }

@@ -97,7 +97,12 @@ extension Store {
         try write { db in
             try db.execute(sql: "INSERT INTO decision (rollout_id, service, time, kind, actor, summary, draft_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
                            arguments: [rolloutID, service, time, draft.kind.rawValue, draft.actor, draft.summary, Self.encode(draft)])
-            return db.lastInsertedRowID
+            let id = db.lastInsertedRowID
+            // Every decision, automatic or human, also enters the audit chain (same transaction).
+            _ = try Self.appendAudit(AuditDraft(principal: draft.actor, action: "decision.\(draft.kind.rawValue)", target: "service/\(service)",
+                                                details: ["rollout": String(rolloutID), "decision": String(id), "summary": draft.summary]),
+                                     time: time, in: db)
+            return id
         }
     }
 

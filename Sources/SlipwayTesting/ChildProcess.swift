@@ -8,19 +8,22 @@ public final class ChildProcess: @unchecked Sendable {
     private var stdoutText = ""
     private var stderrText = ""
 
-    public init(executable: String, arguments: [String], environment: [String: String]? = nil, workingDirectory: String? = nil) throws {
+    public init(executable: String, arguments: [String], environment: [String: String]? = nil, workingDirectory: String? = nil, stdin: String? = nil) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "SLIPWAY_SERVER")
+        for key in ["SLIPWAY_SERVER", "SLIPWAY_TOKEN", "SLIPWAY_STATE_DIR", "SLIPWAY_CREDENTIALS", "SLIPWAY_CA_CERT", "SLIPWAY_MASTER_KEY"] {
+            env.removeValue(forKey: key)
+        }
         if let environment { env.merge(environment) { _, new in new } }
         process.environment = env
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        let input = stdin.map { _ in Pipe() }
+        process.standardInput = input ?? FileHandle.nullDevice
         out.fileHandleForReading.readabilityHandler = { [weak self] h in
             let d = h.availableData
             guard let self, !d.isEmpty else { return }
@@ -32,6 +35,10 @@ public final class ChildProcess: @unchecked Sendable {
             self.lock.withLock { self.stderrText += String(decoding: d, as: UTF8.self) }
         }
         try process.run()
+        if let input, let stdin {
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        }
     }
 
     public var stdout: String { lock.withLock { stdoutText } }
@@ -55,8 +62,8 @@ public final class ChildProcess: @unchecked Sendable {
 }
 
 /// Runs a command to completion and returns (status, stdout, stderr).
-public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
-    let child = try ChildProcess(executable: executable, arguments: arguments, environment: environment)
+public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, stdin: String? = nil, timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
+    let child = try ChildProcess(executable: executable, arguments: arguments, environment: environment, stdin: stdin)
     let status = try await child.wait(timeout: timeout)
     return (status, child.stdout, child.stderr)
 }

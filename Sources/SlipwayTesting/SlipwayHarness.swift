@@ -8,6 +8,8 @@ public final class SlipwayHarness: @unchecked Sendable {
     public let slipway: String
     public private(set) var server: ChildProcess?
     public private(set) var apiURL: String = ""
+    /// The state directory's first admin token (read once the server is up).
+    public private(set) var adminToken: String = ""
 
     public init() throws {
         directory = try TemporaryDirectory(prefix: "slipway-e2e")
@@ -49,12 +51,29 @@ public final class SlipwayHarness: @unchecked Sendable {
                   let start = line.range(of: "http://") else { return nil }
             return String(line[start.lowerBound...].prefix { !$0.isWhitespace })
         }
+        adminToken = (try String(contentsOfFile: stateDir + "/admin.token", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// `Authorization` header with the admin token, for direct API requests.
+    public var authorization: [(String, String)] { [("Authorization", "Bearer \(adminToken)")] }
+
+    /// GETs an API path with the admin token.
+    public func api(_ path: String) async throws -> TestHTTP.Reply {
+        try await TestHTTP.request(apiURL + path, method: .GET, headers: authorization)
     }
 
     /// Runs a CLI command against the server; returns status and output.
     @discardableResult
     public func cli(_ arguments: [String], timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
-        try await runCommand(slipway, arguments, environment: ["SLIPWAY_SERVER": apiURL], timeout: timeout)
+        try await runCommand(slipway, arguments, environment: ["SLIPWAY_SERVER": apiURL, "SLIPWAY_TOKEN": adminToken], timeout: timeout)
+    }
+
+    /// Runs a CLI command with extra environment (another token, no token, stdin input…).
+    @discardableResult
+    public func cli(_ arguments: [String], environment: [String: String], stdin: String? = nil, timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
+        var env = ["SLIPWAY_SERVER": apiURL, "SLIPWAY_TOKEN": adminToken]
+        for (k, v) in environment { env[k] = v }
+        return try await runCommand(slipway, arguments, environment: env, stdin: stdin, timeout: timeout)
     }
 
     /// Kills the control plane with SIGKILL (the data plane and instances keep running).

@@ -3,20 +3,33 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import SlipwayServer
 
 /// One HTTP client for the CLI's life. Connection failures are reported at once
 /// (no retrying until the deadline), so an unreachable server fails fast.
 let cliHTTPClient: HTTPClient = {
     var configuration = HTTPClient.Configuration()
+    if let ca = CLITLS.caFile {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file(ca)
+        configuration.tlsConfiguration = tls
+    }
     configuration.connectionPool.retryConnectionEstablishment = false
     configuration.timeout.connect = .seconds(5)
     return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
 }()
 
+/// TLS settings the CLI's one HTTP client is made with (set before its first use).
+enum CLITLS {
+    nonisolated(unsafe) static var caFile: String?
+}
+
 /// The CLI's HTTP client of the control plane's API.
 struct APIClient {
     let baseURL: String
+    /// Sent as `Authorization: Bearer …`; never printed.
+    var token: String?
 
     /// An error answer of the API, or no answer at all.
     struct Failure: Error {
@@ -37,6 +50,7 @@ struct APIClient {
     func raw(_ method: HTTPMethod, _ path: String, body: (some Encodable)? = Optional<Int>.none) async throws -> ByteBuffer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
+        if let token { request.headers.add(name: "authorization", value: "Bearer \(token)") }
         if let body {
             request.headers.add(name: "content-type", value: "application/json")
             request.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(body)))
@@ -50,14 +64,19 @@ struct APIClient {
         let bytes = try await response.body.collect(upTo: 64 << 20)
         guard (200..<300).contains(Int(response.status.code)) else {
             let decoded = try? JSONDecoder().decode(APIErrorBody.self, from: Data(buffer: bytes))
-            throw Failure(status: Int(response.status.code), body: decoded, message: decoded?.error.message ?? "HTTP \(response.status.code): \(String(buffer: bytes))")
+            var message = decoded?.error.message ?? "HTTP \(response.status.code): \(String(buffer: bytes))"
+            if response.status == .unauthorized, token == nil {
+                message += "\nno token was sent: set SLIPWAY_TOKEN, run `slipway login`, or run the CLI where the server's state directory is (./.slipway or SLIPWAY_STATE_DIR)"
+            }
+            throw Failure(status: Int(response.status.code), body: decoded, message: message)
         }
         return bytes
     }
 
     /// Streams a text answer to stdout as it arrives (logs --follow).
     func stream(_ path: String) async throws {
-        let request = HTTPClientRequest(url: baseURL + path)
+        var request = HTTPClientRequest(url: baseURL + path)
+        if let token { request.headers.add(name: "authorization", value: "Bearer \(token)") }
         let response: HTTPClientResponse
         do {
             response = try await cliHTTPClient.execute(request, timeout: .hours(24 * 365))

@@ -24,7 +24,7 @@ extension RolloutControlCommand {
     var body: CommandRequest { CommandRequest(by: CLIActor.current) }
 
     func run() async throws {
-        let api = client.client()
+        let api = try client.client()
         let record = try await withAPI {
             try await api.send(.POST, "/v1/services/\(service.urlPathEscaped)/\(verb)", body: body, as: RolloutRecord.self)
         }
@@ -79,7 +79,7 @@ struct RetryCommand: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        let api = client.client()
+        let api = try client.client()
         let record = try await withAPI {
             try await api.send(.POST, "/v1/services/\(service.urlPathEscaped)/retry", body: CommandRequest(by: CLIActor.current), as: RolloutRecord.self)
         }
@@ -98,7 +98,7 @@ struct WhyCommand: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        let api = client.client()
+        let api = try client.client()
         let query = rollout.map { "?rollout=\($0)" } ?? ""
         let explanation = try await withAPI {
             try await api.send(.GET, "/v1/services/\(service.urlPathEscaped)/why\(query)", as: RolloutExplanation.self)

@@ -13,6 +13,9 @@ struct ClientOptions: ParsableArguments {
     @Option(name: [.short, .long], help: "Output format: text or json.")
     var output: OutputFormat = .text
 
+    @Option(name: .long, help: ArgumentHelp("PEM CA certificate to trust for an https server (or SLIPWAY_CA_CERT).", valueName: "FILE"))
+    var caCert: String?
+
     var serverURL: String {
         let raw = server ?? ProcessInfo.processInfo.environment["SLIPWAY_SERVER"] ?? "http://127.0.0.1:7878"
         return raw.hasSuffix("/") ? String(raw.dropLast()) : raw
@@ -23,9 +26,25 @@ struct ClientOptions: ParsableArguments {
         guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
             throw ValidationError("--server must be an http(s) URL such as http://127.0.0.1:7878 (got \(url))")
         }
+        if let ca = caFile, !FileManager.default.isReadableFile(atPath: ca) {
+            throw ValidationError("--ca-cert \(ca): no such readable file")
+        }
     }
 
-    func client() -> APIClient { APIClient(baseURL: serverURL) }
+    var caFile: String? {
+        caCert ?? ProcessInfo.processInfo.environment["SLIPWAY_CA_CERT"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The API client with the token from `Credentials` (errors: a token file others can read).
+    func client() throws -> APIClient {
+        CLITLS.caFile = caFile
+        do {
+            return APIClient(baseURL: serverURL, token: try Credentials.token(for: serverURL))
+        } catch {
+            printError("error: \(error)")
+            throw Exit.failed
+        }
+    }
 }
 
 /// Exit codes documented in `slipway --help`.

@@ -15,7 +15,7 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        let api = client.client()
+        let api = try client.client()
         let statuses: [ServiceStatus] = try await withAPI {
             if let service {
                 return [try await api.send(.GET, "/v1/services/\(service.urlPathEscaped)", as: ServiceStatus.self)]

@@ -42,7 +42,7 @@ struct DeployCommand: AsyncParsableCommand {
             let eq = pair.firstIndex(of: "=")!
             env[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
         }
-        let api = client.client()
+        let api = try client.client()
         let record = try await withAPI {
             try await api.send(.POST, "/v1/services/\(service.urlPathEscaped)/deploy", body: DeployRequest(version: version, env: env), as: RolloutRecord.self)
         }
@@ -69,7 +69,7 @@ struct RollbackCommand: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        let api = client.client()
+        let api = try client.client()
         let record = try await withAPI {
             try await api.send(.POST, "/v1/services/\(service.urlPathEscaped)/rollback", body: RollbackRequest(to: to), as: RolloutRecord.self)
         }
@@ -128,5 +128,9 @@ struct RolloutWatcher {
 extension String {
     var urlPathEscaped: String {
         addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? self
+    }
+
+    var urlQueryEscaped: String {
+        addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "+&=#"))) ?? self
     }
 }

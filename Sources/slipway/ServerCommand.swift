@@ -27,6 +27,15 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Version label of the first release of a service that has none.")
     var initialVersion: String = Defaults.initialVersion
 
+    @Option(name: .long, help: ArgumentHelp("PEM certificate chain: serve the API over HTTPS (with --tls-key).", valueName: "FILE"))
+    var tlsCert: String?
+
+    @Option(name: .long, help: ArgumentHelp("PEM private key of --tls-cert.", valueName: "FILE"))
+    var tlsKey: String?
+
+    @Option(name: .long, help: ArgumentHelp("Failed authentications allowed per client address before it must wait (default 20/1m).", valueName: "N/DURATION"))
+    var authFailures: String = "20/1m"
+
     func validate() throws {
         guard ListenAddress(parsing: api, defaultHost: "127.0.0.1") != nil else {
             throw ValidationError("--api must be HOST:PORT, e.g. 127.0.0.1:7878 (got \(api))")
@@ -34,14 +43,28 @@ struct ServerCommand: AsyncParsableCommand {
         for file in config where !FileManager.default.isReadableFile(atPath: file) {
             throw ValidationError("--config \(file): no such readable file")
         }
+        if (tlsCert == nil) != (tlsKey == nil) {
+            throw ValidationError(tlsCert == nil ? "--tls-key needs --tls-cert" : "--tls-cert needs --tls-key")
+        }
+        guard Self.parseLimit(authFailures) != nil else {
+            throw ValidationError("--auth-failures must be COUNT/DURATION with COUNT ≥ 1, e.g. 20/1m (got \(authFailures))")
+        }
+    }
+
+    static func parseLimit(_ text: String) -> (limit: Int, window: Duration)? {
+        let parts = text.split(separator: "/", maxSplits: 1)
+        guard parts.count == 2, let n = Int(parts[0]), n >= 1, let d = DurationText.parse(String(parts[1])), d > .zero else { return nil }
+        return (n, d)
     }
 
     func run() async throws {
         var logger = Logger(label: "slipway")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-        guard let address = ListenAddress(parsing: api, defaultHost: "127.0.0.1") else { throw Exit.failed }
+        guard let address = ListenAddress(parsing: api, defaultHost: "127.0.0.1"), let limit = Self.parseLimit(authFailures) else { throw Exit.failed }
+        let tls = tlsCert.flatMap { cert in tlsKey.map { APITLS.Files(certificate: cert, key: $0) } }
         do {
-            try await ServerRuntime.run(.init(stateDirectory: stateDir, api: address, configFiles: config, initialVersion: initialVersion, logger: logger))
+            try await ServerRuntime.run(.init(stateDirectory: stateDir, api: address, configFiles: config, initialVersion: initialVersion, logger: logger,
+                                              tls: tls, authFailures: limit))
         } catch let error as ServerRuntime.StartupError {
             printError("error: \(error.description)")
             throw Exit.failed

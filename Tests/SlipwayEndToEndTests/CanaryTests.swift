@@ -132,7 +132,7 @@ import Testing
             #expect(!why.decisions.contains { $0.kind == .promoted }, "never promoted on missing data")
             #expect(why.decisions.contains { $0.kind == .inconclusive })
             #expect(why.decisions.last?.kind == .aborted)
-            #expect(why.decisions.last?.actor.hasSuffix("via CLI") == true)
+            #expect(why.decisions.last?.actor.hasPrefix("admin (") == true && why.decisions.last?.actor.contains("via CLI") == true, "the token's principal and the CLI's label: \(why.decisions.last?.actor ?? "")")
         }
     }
 

@@ -32,7 +32,8 @@ import Testing
         let extra = Self.analysis(prometheus: "http://127.0.0.1:\(prometheusPort)", inconclusiveLimit: 60)
         try await withHello(replicas: 1, extra: extra, strategy: Self.canary) { h, port in
             // Our exposition passes Prometheus' own linter.
-            let metrics = try await TestHTTP.get("\(h.apiURL)/metrics")
+            #expect(try await TestHTTP.get("\(h.apiURL)/metrics").status == 401, "/metrics needs a token")
+            let metrics = try await h.api("/metrics")
             #expect(metrics.status == 200)
             #expect(metrics.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
             #expect(metrics.body.contains(#"slipway_requests_total{service="hello",version="v1",code_class="2xx"}"#), "\(metrics.body)")
@@ -40,7 +41,7 @@ import Testing
             let lint = try await runCommand("/bin/sh", ["-c", "\(try Self.tool("promtool")) check metrics < \(file)"])
             #expect(lint.status == 0, "promtool: \(lint.stdout)\(lint.stderr)")
 
-            try await Self.withPrometheus(port: prometheusPort, scraping: h.apiURL, in: h.directory) {
+            try await Self.withPrometheus(port: prometheusPort, scraping: h) {
                 let probe = TrafficProbe(port: port)
                 let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_ERROR_RATE=0.3", "--wait"], timeout: .seconds(120))
                 _ = await probe.stop()
@@ -101,8 +102,13 @@ import Testing
 
     /// Runs `body` with a Prometheus on `port` that scrapes `apiURL`/metrics every second,
     /// once it is ready and has scraped us; stops it afterwards.
-    static func withPrometheus(port: Int, scraping apiURL: String, in directory: TemporaryDirectory, _ body: () async throws -> Void) async throws {
-        let target = apiURL.replacingOccurrences(of: "http://", with: "")
+    static func withPrometheus(port: Int, scraping h: SlipwayHarness, _ body: () async throws -> Void) async throws {
+        let directory = h.directory
+        let target = h.apiURL.replacingOccurrences(of: "http://", with: "")
+        // Prometheus scrapes with a viewer token of its own, as a real deployment would.
+        let created = try await h.cli(["token", "create", "prometheus", "--role", "viewer"])
+        guard created.status == 0 else { throw Failure(description: "token create: \(created.stderr)") }
+        let tokenFile = try directory.write("prometheus.token", created.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         let config = try directory.write("prometheus.yml", """
             global:
               scrape_interval: 1s
@@ -110,6 +116,9 @@ import Testing
             scrape_configs:
               - job_name: slipway
                 metrics_path: /metrics
+                authorization:
+                  type: Bearer
+                  credentials_file: \(tokenFile)
                 static_configs:
                   - targets: ['\(target)']
 

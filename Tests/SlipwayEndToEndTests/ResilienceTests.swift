@@ -18,7 +18,7 @@ import Glibc
             }
             #expect(restarted.id == before?.id, "restarted in place, same instance id")
             #expect(restarted.pid != before?.pid)
-            let events = try await TestHTTP.get("\(h.apiURL)/v1/services/hello/events")
+            let events = try await h.api("/v1/services/hello/events")
             #expect(events.body.contains("instance_crashed"))
             #expect(events.body.contains("exit status 3"))
             #expect(events.body.contains("instance_restarted"))
@@ -45,11 +45,11 @@ import Glibc
 
             try await h.startServer()
             let rollout = try #require(during.activeRollout)
-            let resumed = try decode(RolloutRecord.self, try await TestHTTP.get("\(h.apiURL)/v1/rollouts/\(rollout.id)").body)
+            let resumed = try decode(RolloutRecord.self, try await h.api("/v1/rollouts/\(rollout.id)").body)
             #expect(resumed.phase == .waitingHealthy, "still waiting for v2's health after the restart")
             try FileManager.default.removeItem(atPath: gate)
             let done = try await eventually("the resumed rollout to end", timeout: .seconds(60)) {
-                let r = try decode(RolloutRecord.self, try await TestHTTP.get("\(h.apiURL)/v1/rollouts/\(rollout.id)").body)
+                let r = try decode(RolloutRecord.self, try await h.api("/v1/rollouts/\(rollout.id)").body)
                 return r.phase.isTerminal ? r : nil
             }
             #expect(done.phase == .succeeded, "\(done.reason ?? "")")

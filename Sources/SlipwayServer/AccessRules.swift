@@ -1,0 +1,64 @@
+import HTTPTypes
+import SlipwayCore
+
+/// Who may call which API route: the one table the auth middleware consults. A route
+/// without a rule here is refused to everyone (and fails `AccessRulesTests`, which walks
+/// the router's own route list).
+struct AccessRule: Sendable {
+    /// `METHOD /path/{param}` exactly as Hummingbird names the endpoint.
+    let route: String
+    /// The least role that may call it; nil: no token needed (liveness only).
+    let role: Role?
+    /// Audit action name for routes that change something; nil for reads.
+    let audit: String?
+    /// Whether the target belongs to an environment (a token limited to environments
+    /// may act only inside them). Services have no environment yet, so such tokens may
+    /// only read them.
+    let environmentScoped: Bool
+
+    init(_ route: String, _ role: Role?, audit: String? = nil, environmentScoped: Bool = false) {
+        self.route = route
+        self.role = role
+        self.audit = audit
+        self.environmentScoped = environmentScoped
+    }
+}
+
+enum AccessRules {
+    static let all: [AccessRule] = [
+        AccessRule("GET /healthz", nil),
+        AccessRule("GET /metrics", .viewer),
+        AccessRule("GET /v1/whoami", .viewer),
+        AccessRule("GET /v1/services", .viewer),
+        AccessRule("PUT /v1/services", .deployer, audit: "config.apply", environmentScoped: true),
+        AccessRule("GET /v1/services/{name}", .viewer),
+        AccessRule("POST /v1/services/{name}/deploy", .deployer, audit: "rollout.deploy", environmentScoped: true),
+        AccessRule("POST /v1/services/{name}/rollback", .deployer, audit: "rollout.rollback", environmentScoped: true),
+        AccessRule("POST /v1/services/{name}/promote", .deployer, audit: "rollout.promote", environmentScoped: true),
+        AccessRule("POST /v1/services/{name}/pause", .deployer, audit: "rollout.pause", environmentScoped: true),
+        AccessRule("POST /v1/services/{name}/resume", .deployer, audit: "rollout.resume", environmentScoped: true),
+        AccessRule("POST /v1/services/{name}/abort", .deployer, audit: "rollout.abort", environmentScoped: true),
+        AccessRule("POST /v1/services/{name}/retry", .deployer, audit: "rollout.retry", environmentScoped: true),
+        AccessRule("GET /v1/services/{name}/why", .viewer),
+        AccessRule("GET /v1/services/{name}/rollouts", .viewer),
+        AccessRule("GET /v1/services/{name}/events", .viewer),
+        AccessRule("GET /v1/services/{name}/stats", .viewer),
+        AccessRule("GET /v1/services/{name}/logs", .viewer),
+        AccessRule("GET /v1/rollouts/{id}", .viewer),
+        AccessRule("GET /v1/tokens", .admin),
+        AccessRule("POST /v1/tokens", .admin, audit: "token.create"),
+        AccessRule("DELETE /v1/tokens/{name}", .admin, audit: "token.revoke"),
+        AccessRule("GET /v1/audit", .admin),
+        AccessRule("GET /v1/audit/verify", .admin),
+        AccessRule("POST /v1/shutdown", .admin, audit: "server.shutdown"),
+    ]
+
+    static let byRoute: [String: AccessRule] = Dictionary(uniqueKeysWithValues: all.map { ($0.route, $0) })
+
+    /// The rule for a matched endpoint. Unmatched paths (404s) need a viewer token, so
+    /// the API's shape is not revealed to anonymous clients.
+    static func rule(method: HTTPRequest.Method, endpoint: String?) -> AccessRule? {
+        guard let endpoint, endpoint != "NotFound" else { return AccessRule("\(method) NotFound", .viewer) }
+        return byRoute["\(method) \(endpoint)"]
+    }
+}
