@@ -88,7 +88,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ]),
-        .testTarget(name: "SlipwayEndToEndTests", dependencies: ["SlipwayTesting", "SlipwayCore"]),
+        .testTarget(name: "SlipwayEndToEndTests", dependencies: ["SlipwayTesting", "SlipwayCore", "SlipwayStore"]),
     ],
     swiftLanguageModes: [.v6]
 )

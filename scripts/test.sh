@@ -11,6 +11,11 @@ command -v python3 >/dev/null 2>&1 && ! python3 -m pip --version >/dev/null 2>&1
 # The Prometheus provider tests start their own Debian prometheus (and lint /metrics with promtool).
 if ! command -v prometheus >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus ]; then need_apt+=(prometheus); fi
 
+# The TLS tests make their certificates with openssl; the secret-store tests edit the state
+# database with sqlite3.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
+
 if ((${#need_apt[@]})); then
   echo "==> installing ${need_apt[*]}"
   apt-get update -qq

@@ -73,11 +73,22 @@ public enum ServerRuntime {
         let controller = Controller(store: store, stateDirectory: state, dataPlane: dataPlane, logger: logger)
         try await controller.recover()
 
+        // Who started the server: recorded for what it does on the operator's behalf at start.
+        let env = ProcessInfo.processInfo.environment
+        let operatorName = "\(env["USER"] ?? env["LOGNAME"] ?? "uid \(getuid())")@\(ProcessInfo.processInfo.hostName) (server start)"
         for (spec, source) in specs {
             let result = try await controller.apply(spec, source: source)
-            if result.changed { logger.info("applied config", metadata: ["slipway.service": "\(spec.name)", "slipway.config_version": "\(result.configVersion)"]) }
+            if result.changed {
+                logger.info("applied config", metadata: ["slipway.service": "\(spec.name)", "slipway.config_version": "\(result.configVersion)"])
+                try store.appendAudit(AuditDraft(principal: operatorName, action: "config.apply", target: "service/\(spec.name)",
+                                                 details: ["file": source, "config_version": String(result.configVersion), "via": "slipway server --config"]),
+                                      time: Date().timeIntervalSince1970)
+            }
             if try store.service(spec.name)?.stableVersion == nil, try store.activeRollout(service: spec.name) == nil {
                 let rollout = try await controller.deploy(service: spec.name, version: options.initialVersion, extraEnv: [:])
+                try store.appendAudit(AuditDraft(principal: operatorName, action: "rollout.deploy", target: "service/\(spec.name)",
+                                                 details: ["version": options.initialVersion, "rollout": String(rollout.id), "via": "slipway server (first release)"]),
+                                      time: Date().timeIntervalSince1970)
                 logger.info("deploying first release", metadata: ["slipway.service": "\(spec.name)", "slipway.rollout": "\(rollout.id)", "slipway.version": "\(options.initialVersion)"])
             }
         }

@@ -48,7 +48,7 @@ public final class SlipwayHarness: @unchecked Sendable {
             }
             // Take the newest readiness block (a restarted server prints its own).
             guard let line = child.stdout.split(separator: "\n").last(where: { $0.contains("API:") }),
-                  let start = line.range(of: "http://") else { return nil }
+                  let start = line.range(of: "http://") ?? line.range(of: "https://") else { return nil }
             return String(line[start.lowerBound...].prefix { !$0.isWhitespace })
         }
         adminToken = (try String(contentsOfFile: stateDir + "/admin.token", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
