@@ -87,6 +87,10 @@ public struct CreateTokenReply: Codable, Sendable, ResponseEncodable {
     public var token: TokenRecord
     /// Shown once; the server keeps only its hash.
     public var secret: String
+    public init(token: TokenRecord, secret: String) {
+        self.token = token
+        self.secret = secret
+    }
 }
 
 extension TokenRecord: ResponseEncodable {}

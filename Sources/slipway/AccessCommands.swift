@@ -23,6 +23,8 @@ struct TokenCreateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "viewer, deployer, approver or admin.") var role: String
     @Option(name: .customLong("env"), help: ArgumentHelp("Limit the token to an environment (repeatable).", valueName: "E")) var environments: [String] = []
     @Option(name: .long, help: ArgumentHelp("Expire after this long (e.g. 90d, 12h).", valueName: "DURATION")) var expiresIn: String?
+    @Option(name: .long, help: ArgumentHelp("Write the token straight into this state directory's database (no server or token needed: recovers a lost admin token).", valueName: "DIR"))
+    var stateDir: String?
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
@@ -34,15 +36,44 @@ struct TokenCreateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let api = try client.client()
-        let reply = try await withAPI {
-            try await api.send(.POST, "/v1/tokens", body: CreateTokenRequest(name: name, role: role, environments: environments.isEmpty ? nil : environments, expiresIn: expiresIn), as: CreateTokenReply.self)
+        let reply: CreateTokenReply
+        if let stateDir {
+            reply = try createLocally(stateDir: stateDir)
+        } else {
+            let api = try client.client()
+            reply = try await withAPI {
+                try await api.send(.POST, "/v1/tokens", body: CreateTokenRequest(name: name, role: role, environments: environments.isEmpty ? nil : environments, expiresIn: expiresIn), as: CreateTokenReply.self)
+            }
         }
         if client.output == .json { return try printJSON(reply) }
         let scope = reply.token.environments.isEmpty ? "every environment" : "environments \(reply.token.environments.joined(separator: ", "))"
         printError("created token \(reply.token.id) for \(reply.token.name): role \(reply.token.role.rawValue), \(scope)\(reply.token.expiresAt.map { ", expires \(Format.time($0))" } ?? "")")
         printError("this is the only time it is shown; the server keeps only its hash:")
         print(reply.secret)
+    }
+}
+
+extension TokenCreateCommand {
+    /// Whoever can write the state directory already controls everything in it, so this
+    /// needs no token; it is recorded in the audit log like any other token.
+    func createLocally(stateDir: String) throws -> CreateTokenReply {
+        let db = (stateDir as NSString).appendingPathComponent("slipway.sqlite")
+        guard FileManager.default.fileExists(atPath: db) else {
+            printError("error: \(stateDir) has no state database (slipway.sqlite)")
+            throw Exit.failed
+        }
+        let env = ProcessInfo.processInfo.environment
+        let who = "\(env["USER"] ?? env["LOGNAME"] ?? "uid \(getuid())")@\(ProcessInfo.processInfo.hostName) (--state-dir)"
+        let now = Date().timeIntervalSince1970
+        do {
+            let store = try Store(path: db)
+            let issued = try store.createToken(name: name, role: try Role.parse(role), environments: environments, expiresAt: expiresIn.flatMap(DurationText.parse).map { now + $0.seconds }, createdBy: who, now: now)
+            try store.appendAudit(AuditDraft(principal: who, action: "token.create", target: "token/\(name)", details: ["role": role, "id": issued.record.id, "via": "--state-dir"]), time: now)
+            return CreateTokenReply(token: issued.record, secret: issued.secret)
+        } catch {
+            printError("error: \(error)")
+            throw Exit.failed
+        }
     }
 }
 

@@ -68,6 +68,12 @@ import Testing
             let local = try await h.cli(["whoami"], environment: Self.bare(h, ["SLIPWAY_STATE_DIR": h.stateDir]))
             #expect(local.stdout.hasPrefix("admin (admin"), "\(local.stdout)\(local.stderr)")
 
+            // A lost admin token is recovered by whoever can write the state directory.
+            let rescue = try await h.cli(["token", "create", "rescue", "--role", "admin", "--state-dir", h.stateDir], environment: Self.bare(h))
+            #expect(rescue.status == 0, "\(rescue.stderr)")
+            let rescued = try await h.cli(["whoami"], environment: Self.bare(h, ["SLIPWAY_TOKEN": rescue.stdout.trimmingCharacters(in: .whitespacesAndNewlines)]))
+            #expect(rescued.stdout.hasPrefix("rescue (admin"), "\(rescued.stdout)\(rescued.stderr)")
+
             // A restarted server does not print the token again.
             try await h.killServer()
             try await h.startServer()
