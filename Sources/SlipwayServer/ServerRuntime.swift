@@ -46,6 +46,10 @@ public enum ServerRuntime {
     public static func run(_ options: Options) async throws {
         let logger = options.logger
         let state = try StateDirectory(options.stateDirectory)
+        if let warning = state.exposure() {
+            logger.warning("\(warning)")
+            FileHandle.standardError.write(Data(("WARNING: " + warning + "\n").utf8))
+        }
         let lock = try lockStateDirectory(state)
         defer { close(lock) }
 
@@ -67,6 +71,7 @@ public enum ServerRuntime {
         let tlsConfiguration = try options.tls.map { files in
             do { return try APITLS.configuration(files) } catch { throw StartupError(description: "\(error)") }
         }
+        state.makeDatabasePrivate()
         let store = try Store(path: state.database)
         let firstToken = try APITokens.bootstrap(store: store, state: state)
         let dataPlane = DataPlane(stateDirectory: state, logger: logger)

@@ -23,6 +23,26 @@ public struct StateDirectory: Sendable {
     /// The first admin token, written once when the state directory is created (mode 0600).
     public var adminTokenFile: String { path + "/admin.token" }
 
+    /// A warning when other users may enter the directory (it holds token hashes, the
+    /// audit log and the master key).
+    public func exposure() -> String? {
+        guard let mode = (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue,
+              mode & 0o077 != 0 else { return nil }
+        return "the state directory \(path) is open to other users (mode \(String(mode, radix: 8))); it holds API token hashes, the audit log and secrets: run `chmod 700 \(path)`"
+    }
+
+    /// Creates the database file (or tightens an existing one) with mode 0600; SQLite
+    /// gives its -wal and -shm files the database file's mode.
+    public func makeDatabasePrivate() {
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: database) {
+            fm.createFile(atPath: database, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
+        for file in [database, database + "-wal", database + "-shm"] where fm.fileExists(atPath: file) {
+            chmod(file, 0o600)
+        }
+    }
+
     public func instanceLog(service: String, instanceID: String) -> String {
         "\(logsDirectory)/\(service)/\(instanceID).log"
     }

@@ -25,6 +25,8 @@ import Testing
             #expect(printed.contains(h.adminToken), "the token is printed once at first start")
             #expect(h.adminToken.hasPrefix("slw_"))
             #expect(try Self.mode(h.stateDir + "/admin.token") == 0o600)
+            #expect(try Self.mode(h.stateDir) == 0o700)
+            #expect(try Self.mode(h.stateDir + "/slipway.sqlite") == 0o600, "the server's files are private")
 
             let anonymous = try await h.cli(["status"], environment: Self.bare(h))
             #expect(anonymous.status == 1)
