@@ -27,6 +27,7 @@ let package = Package(
         ]),
         .target(name: "SlipwayStore", dependencies: [
             "SlipwayCore", .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "SlipwayRouter", dependencies: [
             "SlipwayCore",
@@ -49,6 +50,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "slipway", dependencies: [
             "SlipwayServer", "SlipwayConfig", "SlipwayCore",
@@ -70,7 +72,9 @@ let package = Package(
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
         .testTarget(name: "SlipwayAnalysisTests", dependencies: ["SlipwayCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SlipwayConfigTests", dependencies: ["SlipwayConfig"]),
-        .testTarget(name: "SlipwayStoreTests", dependencies: ["SlipwayStore", "SlipwayTesting"]),
+        .testTarget(name: "SlipwayStoreTests", dependencies: [
+            "SlipwayStore", "SlipwayTesting", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "SlipwayTargetsTests", dependencies: ["SlipwayTargets", "SlipwayTesting"]),
         .testTarget(name: "SlipwayRouterTests", dependencies: [
             "SlipwayRouter", "SlipwayTesting",
