@@ -97,13 +97,14 @@ enum APIRoutes {
             if files.isEmpty {
                 throw APIError(.notFound, "\(name) has no instance logs" + (version.map { " for version \($0)" } ?? ""))
             }
-            return LogStream.response(files: files, tail: tail, follow: follow)
+            return LogStream.response(files: files, tail: tail, follow: follow, redaction: await controller.redaction)
         }
         v1.get("/rollouts/:id") { _, context in
             let text = try context.parameters.require("id")
             guard let id = Int64(text) else { throw APIError(.badRequest, "rollout id must be a number (got \(text))") }
             return try await controller.rollout(id: id)
         }
+        addSecretRoutes(to: v1, controller: controller)
         v1.post("/shutdown") { request, context -> LivenessReply in
             let body = (try? await request.decode(as: ShutdownRequest.self, context: context)) ?? ShutdownRequest(dataPlane: false)
             if body.dataPlane { try await controller.stopEverything() }

@@ -55,9 +55,23 @@ public enum ServerRuntime {
             throw StartupError(description: ConfigErrors(errors: errors).description)
         }
 
+        // A wrong master key stops start-up before the database is opened for writing, so
+        // it stays byte-for-byte as it was.
+        let environment = ProcessInfo.processInfo.environment
+        do {
+            try Store.preflightMasterKey(databasePath: state.database, environment: environment, keyFile: state.masterKey, pendingFile: state.masterKeyPending)
+        } catch {
+            throw StartupError(description: "\(error)")
+        }
         let store = try Store(path: state.database)
+        let masterKey: MasterKey
+        do {
+            masterKey = try store.unlockSecrets(environment: environment, keyFile: state.masterKey, pendingFile: state.masterKeyPending)
+        } catch {
+            throw StartupError(description: "\(error)")
+        }
         let dataPlane = DataPlane(stateDirectory: state, logger: logger)
-        let controller = Controller(store: store, stateDirectory: state, dataPlane: dataPlane, logger: logger)
+        let controller = Controller(store: store, stateDirectory: state, dataPlane: dataPlane, masterKey: masterKey, logger: logger)
         try await controller.recover()
 
         for (spec, source) in specs {

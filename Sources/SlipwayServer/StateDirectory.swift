@@ -20,6 +20,10 @@ public struct StateDirectory: Sendable {
     public var routerLog: String { logsDirectory + "/router.log" }
     public var serverPIDFile: String { path + "/server.pid" }
     public var logsDirectory: String { path + "/logs" }
+    /// The master key (base64, mode 0600) unless `SLIPWAY_MASTER_KEY` is set.
+    public var masterKey: String { path + "/master.key" }
+    /// A rotation's new key, written before its commit and renamed over `masterKey` after.
+    public var masterKeyPending: String { path + "/master.key.new" }
 
     public func instanceLog(service: String, instanceID: String) -> String {
         "\(logsDirectory)/\(service)/\(instanceID).log"
