@@ -35,10 +35,10 @@ public final class SlipwayHarness: @unchecked Sendable {
     }
 
     /// Starts `slipway server` and waits for its readiness line (which names the API URL).
-    public func startServer(configs: [String] = [], extraArguments: [String] = []) async throws {
+    public func startServer(configs: [String] = [], extraArguments: [String] = [], environment: [String: String]? = nil) async throws {
         var args = ["server", "--state-dir", stateDir, "--api", "127.0.0.1:0"]
         for c in configs { args += ["--config", c] }
-        let child = try ChildProcess(executable: slipway, arguments: args + extraArguments)
+        let child = try ChildProcess(executable: slipway, arguments: args + extraArguments, environment: environment)
         server = child
         apiURL = try await eventually("slipway server to print its API URL", timeout: .seconds(60)) {
             if !child.isRunning {
@@ -53,8 +53,8 @@ public final class SlipwayHarness: @unchecked Sendable {
 
     /// Runs a CLI command against the server; returns status and output.
     @discardableResult
-    public func cli(_ arguments: [String], timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
-        try await runCommand(slipway, arguments, environment: ["SLIPWAY_SERVER": apiURL], timeout: timeout)
+    public func cli(_ arguments: [String], stdin: String? = nil, timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await runCommand(slipway, arguments, environment: ["SLIPWAY_SERVER": apiURL], standardInput: stdin, timeout: timeout)
     }
 
     /// Kills the control plane with SIGKILL (the data plane and instances keep running).
