@@ -146,6 +146,38 @@ import Testing
         }
     }
 
+    @Test func badInputGetsPreciseErrors() async throws {
+        try await withHello(replicas: 1) { h, _ in
+            let unknown = try await h.cli(["secrets", "list", "nope"])
+            #expect(unknown.status == 1)
+            #expect(unknown.stderr.contains("unknown service nope"), "\(unknown.stderr)")
+            let unknownSet = try await h.cli(["secrets", "set", "nope", "A"], stdin: "x")
+            #expect(unknownSet.status == 1)
+            #expect(unknownSet.stderr.contains("unknown service nope"), "\(unknownSet.stderr)")
+            let badName = try await h.cli(["secrets", "set", "hello", "9X"], stdin: "x")
+            #expect(badName.status == 64)
+            #expect(badName.stderr.contains("not a valid environment variable name"), "\(badName.stderr)")
+            let empty = try await h.cli(["secrets", "set", "hello", "A"], stdin: "\n")
+            #expect(empty.status == 1)
+            #expect(empty.stderr.contains("the value of secret A is empty"), "\(empty.stderr)")
+            let missing = try await h.cli(["secrets", "rm", "hello", "NOPE"])
+            #expect(missing.status == 1)
+            #expect(missing.stderr.contains("service hello has no secret NOPE"), "\(missing.stderr)")
+            // The API checks what the CLI checks.
+            let reserved = try await TestHTTP.request(h.apiURL + "/v1/services/hello/secrets/PORT", method: .PUT,
+                                                      headers: [("content-type", "application/json")], body: #"{"value": "x"}"#)
+            #expect(reserved.status == 422)
+            #expect(reserved.body.contains("reserved"), "\(reserved.body)")
+            let badEnv = try await TestHTTP.get(h.apiURL + "/v1/services/hello/secrets?env=a%20b")
+            #expect(badEnv.status == 400)
+            let badKey = try await TestHTTP.request(h.apiURL + "/v1/secrets/rotate-key", method: .POST,
+                                                    headers: [("content-type", "application/json")], body: #"{"newKey": "AAAA"}"#)
+            #expect(badKey.status == 422)
+            #expect(badKey.body.contains("must hold 32 bytes"), "\(badKey.body)")
+            #expect(try await h.cli(["secrets", "list", "hello"]).stdout.contains("hello has no secrets"))
+        }
+    }
+
     @Test func aCorruptRowFailsTheDeployPreciselyAndListStillWorks() async throws {
         try await withHello(replicas: 1) { h, port in
             #expect(try await h.cli(["secrets", "set", "hello", "API_TOKEN"], stdin: Self.randomHex()).status == 0)
