@@ -54,6 +54,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "slipway", dependencies: [
             "SlipwayServer", "SlipwayConfig", "SlipwayCore", "SlipwayStore",
@@ -76,7 +77,9 @@ let package = Package(
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
         .testTarget(name: "SlipwayAnalysisTests", dependencies: ["SlipwayCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SlipwayConfigTests", dependencies: ["SlipwayConfig"]),
-        .testTarget(name: "SlipwayStoreTests", dependencies: ["SlipwayStore", "SlipwayTesting", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "SlipwayStoreTests", dependencies: [
+            "SlipwayStore", "SlipwayTesting", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "SlipwayServerTests", dependencies: [
             "SlipwayServer", "SlipwayStore", "SlipwayTesting",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -107,7 +107,7 @@ enum APIRoutes {
             if files.isEmpty {
                 throw APIError(.notFound, "\(name) has no instance logs" + (version.map { " for version \($0)" } ?? ""))
             }
-            return LogStream.response(files: files, tail: tail, follow: follow)
+            return LogStream.response(files: files, tail: tail, follow: follow, redaction: await controller.redaction)
         }
         v1.get("/rollouts/:id") { _, context in
             let text = try context.parameters.require("id")
@@ -115,6 +115,7 @@ enum APIRoutes {
             return try await controller.rollout(id: id)
         }
         addAccessRoutes(to: v1, controller: controller)
+        addSecretRoutes(to: v1, controller: controller)
         v1.post("/shutdown") { request, context -> LivenessReply in
             let body = (try? await request.decode(as: ShutdownRequest.self, context: context)) ?? ShutdownRequest(dataPlane: false)
             context.audit.set("data_plane", String(body.dataPlane))

@@ -15,12 +15,16 @@ struct AccessRule: Sendable {
     /// may act only inside them). Services have no environment yet, so such tokens may
     /// only read them.
     let environmentScoped: Bool
+    /// The target's environment is the `env` query parameter (secrets); otherwise the
+    /// target belongs to no environment.
+    let environmentFromQuery: Bool
 
-    init(_ route: String, _ role: Role?, audit: String? = nil, environmentScoped: Bool = false) {
+    init(_ route: String, _ role: Role?, audit: String? = nil, environmentScoped: Bool = false, environmentFromQuery: Bool = false) {
         self.route = route
         self.role = role
         self.audit = audit
-        self.environmentScoped = environmentScoped
+        self.environmentScoped = environmentScoped || environmentFromQuery
+        self.environmentFromQuery = environmentFromQuery
     }
 }
 
@@ -45,6 +49,10 @@ enum AccessRules {
         AccessRule("GET /v1/services/{name}/stats", .viewer),
         AccessRule("GET /v1/services/{name}/logs", .viewer),
         AccessRule("GET /v1/rollouts/{id}", .viewer),
+        AccessRule("GET /v1/services/{name}/secrets", .deployer, environmentFromQuery: true),
+        AccessRule("PUT /v1/services/{name}/secrets/{secret}", .deployer, audit: "secret.set", environmentFromQuery: true),
+        AccessRule("DELETE /v1/services/{name}/secrets/{secret}", .deployer, audit: "secret.remove", environmentFromQuery: true),
+        AccessRule("POST /v1/secrets/rotate-key", .admin, audit: "secrets.rotate_key"),
         AccessRule("GET /v1/tokens", .admin),
         AccessRule("POST /v1/tokens", .admin, audit: "token.create"),
         AccessRule("DELETE /v1/tokens/{name}", .admin, audit: "token.revoke"),

@@ -135,10 +135,11 @@ struct AuthMiddleware: RouterMiddleware {
         }
         var context = context
         context.principal = principal
-        guard principal.allows(needed, environment: nil) else {
+        let environment = rule.environmentFromQuery ? request.uri.queryParameters.get("env").flatMap { $0.isEmpty ? nil : String($0) } : nil
+        guard principal.allows(needed, environment: environment) else {
             let why = principal.role < needed
                 ? "\(principal.name) has the \(principal.role.rawValue) role; \(rule.route) needs \(needed.rawValue) or higher"
-                : "\(principal.name)'s token is limited to the environments \(principal.environments.joined(separator: ", ")); \(rule.route) acts on \(rule.environmentScoped ? "a target that belongs to no environment" : "the whole server")"
+                : "\(principal.name)'s token is limited to the environments \(principal.environments.joined(separator: ", ")); \(rule.route) acts on \(environment.map { "environment \($0)" } ?? (rule.environmentScoped ? "a target that belongs to no environment" : "the whole server"))"
             if rule.audit != nil { try? record(rule, request: request, context: context, outcome: "denied", status: 403, error: why) }
             throw APIError(.forbidden, why)
         }

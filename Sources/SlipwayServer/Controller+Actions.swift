@@ -116,18 +116,22 @@ extension Controller {
                 try store.appendEvent(service: service, rolloutID: rolloutID, kind: "instance_started",
                                       message: "instance \(id) of \(version) started (pid \(started.pid), port \(port))", time: clock.now())
             } catch {
-                record.lastExit = "\(error)"
+                let reason = redaction.redact("\(error)")
+                record.lastExit = reason
                 record.restartAt = clock.now() + Defaults.restartBackoffBase.seconds
                 try store.saveInstance(record)
                 try store.appendEvent(service: service, rolloutID: rolloutID, kind: "instance_failed_to_start",
-                                      message: "instance \(id) of \(version) could not start: \(error)", time: clock.now())
+                                      message: "instance \(id) of \(version) could not start: \(reason)", time: clock.now())
             }
         }
         _ = try await pushRoutes()
     }
 
+    /// Starts one instance of `release` with the service's secrets in its environment.
+    /// A secret that does not open fails the start with a message naming it.
     func spawn(release: ReleaseRecord, instanceID: String, port: Int, logPath: String) throws -> LocalProcess.Started {
-        let launch = InstanceLaunch.make(release: release, instanceID: instanceID, port: port, logPath: logPath, inherited: inherited)
+        let secrets = try secretEnvironment(service: release.service)
+        let launch = InstanceLaunch.make(release: release, instanceID: instanceID, port: port, logPath: logPath, inherited: inherited, secrets: secrets)
         guard let program = launch.arguments.first,
               let executable = LocalProcess.resolveExecutable(program, workingDirectory: launch.workingDirectory,
                                                               extraSearchDirectories: searchDirectories, path: inherited["PATH"]) else {
@@ -207,6 +211,7 @@ extension Controller {
     }
 
     /// The last health-check error of each instance of a failed release and its log tail.
+    /// Instances may print their environment: known secret values are redacted.
     func failureDetails(service: String, version: String) -> String {
         var lines: [String] = []
         let instances = (try? store.liveInstances(service: service, version: version)) ?? []
@@ -222,7 +227,7 @@ extension Controller {
                 lines += tail.map { "    " + $0 }
             }
         }
-        return lines.joined(separator: "\n")
+        return redaction.redact(lines.joined(separator: "\n"))
     }
 
     static func randomSuffix() -> String {

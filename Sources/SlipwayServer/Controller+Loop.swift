@@ -148,7 +148,7 @@ extension Controller {
                                       message: "instance \(instance.id) of \(instance.version) restarted (restart \(record.restarts), pid \(started.pid))", time: now)
                 restarted = true
             } catch {
-                record.lastExit = "\(error)"
+                record.lastExit = redaction.redact("\(error)")
                 record.restartAt = now + Defaults.restartBackoffMax.seconds
                 try store.saveInstance(record)
             }

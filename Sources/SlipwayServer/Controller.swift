@@ -18,6 +18,8 @@ public actor Controller {
     /// Where bare `run[0]` names are looked up before PATH (the slipway binary's folder).
     let searchDirectories: [String]
     let inherited: [String: String]
+    /// Opens the secrets; replaced by `rotateMasterKey`.
+    var masterKey: MasterKey
     var routerHealth: [String: EndpointHealth] = [:]
     var lastRotation: Double = 0
     var routerGenerationFloor: UInt64 = 0
@@ -25,14 +27,16 @@ public actor Controller {
     /// something slow (an analysis) can tell whether another step moved the rollout meanwhile.
     var rolloutWrites: [Int64: UInt64] = [:]
 
-    public init(store: Store, stateDirectory: StateDirectory, dataPlane: DataPlane, clock: any WallClock = SystemWallClock(), logger: Logger, searchDirectories: [String] = [SelfExecutable.directory]) {
+    public init(store: Store, stateDirectory: StateDirectory, dataPlane: DataPlane, masterKey: MasterKey, clock: any WallClock = SystemWallClock(), logger: Logger, searchDirectories: [String] = [SelfExecutable.directory]) {
         self.store = store
         self.stateDirectory = stateDirectory
         self.dataPlane = dataPlane
         self.clock = clock
         self.logger = logger
         self.searchDirectories = searchDirectories
-        self.inherited = ProcessInfo.processInfo.environment
+        self.masterKey = masterKey
+        // Commands the control plane runs (analysis providers) inherit this; never the key.
+        self.inherited = ProcessInfo.processInfo.environment.filter { $0.key != MasterKey.environmentVariable }
     }
 
     var router: RouterClient { dataPlane.client }
@@ -95,6 +99,12 @@ public actor Controller {
         if service.stableVersion == version {
             throw ControllerError(.conflict, "\(version) is already the stable release of \(name)")
         }
+        let secretNames = Set(try store.secrets(service: name, env: "").map(\.name))
+        if let clash = extraEnv.keys.sorted().first(where: secretNames.contains) {
+            throw ControllerError(.invalid, "\(clash) is a secret of \(name); --set-env would store a value for it in clear text in the release. Set it with `slipway secrets set \(name) \(clash)` instead")
+        }
+        // A secret that does not open fails the deploy now, before anything starts.
+        _ = try secretEnvironment(service: name)
         let now = clock.now()
         if let existing = try store.release(service: name, version: version, creatingWith: nil, now: now), !extraEnv.isEmpty, existing.extraEnv != extraEnv {
             throw ControllerError(.conflict, "release \(version) of \(name) already exists with other --set-env values; releases are immutable, use a new version label")

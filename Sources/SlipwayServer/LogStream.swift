@@ -1,17 +1,19 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import SlipwayCore
 import SlipwayTargets
 
 /// `GET /v1/services/NAME/logs`: the tail of each instance's log, each line prefixed with
-/// the instance id; with `follow` the answer stays open and streams new lines.
+/// the instance id; with `follow` the answer stays open and streams new lines. Known
+/// secret values are redacted (an instance may print its environment).
 enum LogStream {
-    static func response(files: [(instance: String, version: String, path: String)], tail: Int, follow: Bool) -> Response {
+    static func response(files: [(instance: String, version: String, path: String)], tail: Int, follow: Bool, redaction: SecretRedaction = .none) -> Response {
         let body = ResponseBody { writer in
             var offsets: [String: UInt64] = [:]
             var pending: [String: String] = [:]
             for file in files {
-                let lines = LogFiles.tail(path: file.path, lines: tail)
+                let lines = redaction.redact(LogFiles.tail(path: file.path, lines: tail))
                 if !lines.isEmpty {
                     try await writer.write(ByteBuffer(string: lines.map { "[\(file.instance)] \($0)\n" }.joined()))
                 }
@@ -27,7 +29,7 @@ enum LogStream {
                     let text = (pending[file.path] ?? "") + String(decoding: data, as: UTF8.self)
                     var parts = text.split(separator: "\n", omittingEmptySubsequences: false)
                     pending[file.path] = String(parts.removeLast())
-                    for line in parts { out += "[\(file.instance)] \(line)\n" }
+                    for line in parts { out += "[\(file.instance)] \(redaction.redact(String(line)))\n" }
                 }
                 if !out.isEmpty { try await writer.write(ByteBuffer(string: out)) }
                 try await Task.sleep(for: .milliseconds(200))

@@ -71,11 +71,25 @@ public enum ServerRuntime {
         let tlsConfiguration = try options.tls.map { files in
             do { return try APITLS.configuration(files) } catch { throw StartupError(description: "\(error)") }
         }
+        // A wrong master key stops start-up before the database is opened for writing, so
+        // it stays byte-for-byte as it was.
+        let environment = ProcessInfo.processInfo.environment
+        do {
+            try Store.preflightMasterKey(databasePath: state.database, environment: environment, keyFile: state.masterKey, pendingFile: state.masterKeyPending)
+        } catch {
+            throw StartupError(description: "\(error)")
+        }
         state.makeDatabasePrivate()
         let store = try Store(path: state.database)
+        let masterKey: MasterKey
+        do {
+            masterKey = try store.unlockSecrets(environment: environment, keyFile: state.masterKey, pendingFile: state.masterKeyPending)
+        } catch {
+            throw StartupError(description: "\(error)")
+        }
         let firstToken = try APITokens.bootstrap(store: store, state: state)
         let dataPlane = DataPlane(stateDirectory: state, logger: logger)
-        let controller = Controller(store: store, stateDirectory: state, dataPlane: dataPlane, logger: logger)
+        let controller = Controller(store: store, stateDirectory: state, dataPlane: dataPlane, masterKey: masterKey, logger: logger)
         try await controller.recover()
 
         // Who started the server: recorded for what it does on the operator's behalf at start.

@@ -42,6 +42,10 @@ public struct StateDirectory: Sendable {
             chmod(file, 0o600)
         }
     }
+    /// The master key (base64, mode 0600) unless `SLIPWAY_MASTER_KEY` is set.
+    public var masterKey: String { path + "/master.key" }
+    /// A rotation's new key, written before its commit and renamed over `masterKey` after.
+    public var masterKeyPending: String { path + "/master.key.new" }
 
     public func instanceLog(service: String, instanceID: String) -> String {
         "\(logsDirectory)/\(service)/\(instanceID).log"

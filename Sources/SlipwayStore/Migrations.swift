@@ -125,6 +125,22 @@ extension Store {
                 );
                 """)
         }
+        m.registerMigration("005-secrets") { db in
+            try db.execute(sql: """
+                CREATE TABLE secret (
+                    service TEXT NOT NULL,
+                    env TEXT NOT NULL DEFAULT '',
+                    name TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    sealed BLOB NOT NULL,
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL,
+                    created_by TEXT,
+                    updated_by TEXT,
+                    PRIMARY KEY (service, env, name)
+                );
+                """)
+        }
         return m
     }
 }

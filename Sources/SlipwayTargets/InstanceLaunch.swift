@@ -25,8 +25,11 @@ public struct InstanceLaunch: Sendable {
     }
 
     /// Builds the launch of `release` on `port`: placeholders substituted, environment =
-    /// a minimal inherited base + PORT/SLIPWAY_* + config `env` + release `--set-env`.
-    public static func make(release: ReleaseRecord, instanceID: String, port: Int, logPath: String, inherited: [String: String]) -> InstanceLaunch {
+    /// a minimal inherited base + PORT/SLIPWAY_* + config `env` + release `--set-env` +
+    /// the service's secrets. A secret wins over a config `env:` entry of the same name
+    /// (the config is usually in version control, the secret is the operator's value);
+    /// `--set-env` cannot name a secret (the controller refuses it).
+    public static func make(release: ReleaseRecord, instanceID: String, port: Int, logPath: String, inherited: [String: String], secrets: [String: String] = [:]) -> InstanceLaunch {
         let spec = release.spec
         let args = spec.run.map {
             $0.replacingOccurrences(of: "{{port}}", with: String(port))
@@ -42,6 +45,7 @@ public struct InstanceLaunch: Sendable {
         env["SLIPWAY_INSTANCE"] = instanceID
         env.merge(spec.env) { _, new in new }
         env.merge(release.extraEnv) { _, new in new }
+        env.merge(secrets.filter { $0.key != "PORT" && !$0.key.hasPrefix("SLIPWAY_") }) { _, new in new }
         return InstanceLaunch(instanceID: instanceID, service: release.service, version: release.version, port: port,
                               arguments: args, environment: env, workingDirectory: spec.workingDirectory, logPath: logPath)
     }

@@ -8,7 +8,8 @@ public final class ChildProcess: @unchecked Sendable {
     private var stdoutText = ""
     private var stderrText = ""
 
-    public init(executable: String, arguments: [String], environment: [String: String]? = nil, workingDirectory: String? = nil, stdin: String? = nil) throws {
+    /// `standardInput`: bytes the process reads on stdin (then end of file); none by default.
+    public init(executable: String, arguments: [String], environment: [String: String]? = nil, workingDirectory: String? = nil, standardInput: String? = nil) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -22,7 +23,7 @@ public final class ChildProcess: @unchecked Sendable {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        let input = stdin.map { _ in Pipe() }
+        let input = standardInput.map { _ in Pipe() }
         process.standardInput = input ?? FileHandle.nullDevice
         out.fileHandleForReading.readabilityHandler = { [weak self] h in
             let d = h.availableData
@@ -35,8 +36,8 @@ public final class ChildProcess: @unchecked Sendable {
             self.lock.withLock { self.stderrText += String(decoding: d, as: UTF8.self) }
         }
         try process.run()
-        if let input, let stdin {
-            input.fileHandleForWriting.write(Data(stdin.utf8))
+        if let input, let standardInput {
+            input.fileHandleForWriting.write(Data(standardInput.utf8))
             try input.fileHandleForWriting.close()
         }
     }
@@ -62,8 +63,9 @@ public final class ChildProcess: @unchecked Sendable {
 }
 
 /// Runs a command to completion and returns (status, stdout, stderr).
-public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, stdin: String? = nil, timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
-    let child = try ChildProcess(executable: executable, arguments: arguments, environment: environment, stdin: stdin)
+public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, standardInput: String? = nil,
+                       timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
+    let child = try ChildProcess(executable: executable, arguments: arguments, environment: environment, standardInput: standardInput)
     let status = try await child.wait(timeout: timeout)
     return (status, child.stdout, child.stderr)
 }

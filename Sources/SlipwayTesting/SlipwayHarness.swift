@@ -37,10 +37,10 @@ public final class SlipwayHarness: @unchecked Sendable {
     }
 
     /// Starts `slipway server` and waits for its readiness line (which names the API URL).
-    public func startServer(configs: [String] = [], extraArguments: [String] = []) async throws {
+    public func startServer(configs: [String] = [], extraArguments: [String] = [], environment: [String: String]? = nil) async throws {
         var args = ["server", "--state-dir", stateDir, "--api", "127.0.0.1:0"]
         for c in configs { args += ["--config", c] }
-        let child = try ChildProcess(executable: slipway, arguments: args + extraArguments)
+        let child = try ChildProcess(executable: slipway, arguments: args + extraArguments, environment: environment)
         server = child
         apiURL = try await eventually("slipway server to print its API URL", timeout: .seconds(60)) {
             if !child.isRunning {
@@ -64,8 +64,8 @@ public final class SlipwayHarness: @unchecked Sendable {
 
     /// Runs a CLI command against the server; returns status and output.
     @discardableResult
-    public func cli(_ arguments: [String], timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
-        try await runCommand(slipway, arguments, environment: ["SLIPWAY_SERVER": apiURL, "SLIPWAY_TOKEN": adminToken], timeout: timeout)
+    public func cli(_ arguments: [String], stdin: String? = nil, timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await runCommand(slipway, arguments, environment: ["SLIPWAY_SERVER": apiURL, "SLIPWAY_TOKEN": adminToken], standardInput: stdin, timeout: timeout)
     }
 
     /// Runs a CLI command with extra environment (another token, no token, stdin input…).
@@ -73,7 +73,7 @@ public final class SlipwayHarness: @unchecked Sendable {
     public func cli(_ arguments: [String], environment: [String: String], stdin: String? = nil, timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
         var env = ["SLIPWAY_SERVER": apiURL, "SLIPWAY_TOKEN": adminToken]
         for (k, v) in environment { env[k] = v }
-        return try await runCommand(slipway, arguments, environment: env, stdin: stdin, timeout: timeout)
+        return try await runCommand(slipway, arguments, environment: env, standardInput: stdin, timeout: timeout)
     }
 
     /// Kills the control plane with SIGKILL (the data plane and instances keep running).

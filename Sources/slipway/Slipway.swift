@@ -15,7 +15,7 @@ struct Slipway: AsyncParsableCommand {
             ServerCommand.self, DeployCommand.self, RollbackCommand.self, StatusCommand.self,
             HistoryCommand.self, LogsCommand.self, ApplyCommand.self, ValidateCommand.self,
             PromoteCommand.self, PauseCommand.self, ResumeCommand.self, AbortCommand.self, RetryCommand.self, WhyCommand.self,
-            TokenCommand.self, LoginCommand.self, WhoAmICommand.self, AuditCommand.self,
+            TokenCommand.self, LoginCommand.self, WhoAmICommand.self, AuditCommand.self, SecretsCommand.self,
             SchemaCommand.self, DownCommand.self, RouterCommand.self,
         ]
     )

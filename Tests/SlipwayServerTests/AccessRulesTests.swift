@@ -31,7 +31,7 @@ import Testing
         let state = try StateDirectory(directory.file("state"))
         let store = try Store(path: state.database)
         let logger = Logger(label: "test")
-        let controller = Controller(store: store, stateDirectory: state, dataPlane: DataPlane(stateDirectory: state, logger: logger), logger: logger)
+        let controller = Controller(store: store, stateDirectory: state, dataPlane: DataPlane(stateDirectory: state, logger: logger), masterKey: .generate(source: .caller), logger: logger)
         let limiter = AuthFailureLimiter(policy: failures, now: now)
         let router = APIRoutes.build(controller: controller, limiter: limiter) { _ in }
         var f = Fixture(directory: directory, store: store, controller: controller, router: router)
@@ -47,7 +47,7 @@ import Testing
 
     /// A concrete URI for a route pattern.
     static func uri(_ path: String) -> String {
-        path.replacingOccurrences(of: "{name}", with: "nosuch").replacingOccurrences(of: "{id}", with: "424242")
+        path.replacingOccurrences(of: "{name}", with: "nosuch").replacingOccurrences(of: "{id}", with: "424242").replacingOccurrences(of: "{secret}", with: "API_KEY")
     }
 
     static func bearer(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)"] }

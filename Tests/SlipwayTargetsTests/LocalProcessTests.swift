@@ -132,4 +132,15 @@ import Glibc
         #expect(launch.environment["SECRET_TOKEN"] == nil, "the server's other variables are not passed on")
         #expect(launch.workingDirectory == "/srv")
     }
+
+    @Test func secretsWinOverConfigEnvButNeverOverSlipwayVariables() {
+        let spec = ServiceSpec(name: "web", run: ["./web"], env: ["API_TOKEN": "from-config", "OTHER": "config"])
+        let release = ReleaseRecord(service: "web", version: "v1", configVersion: 1, spec: spec, extraEnv: [:], createdAt: 0)
+        let launch = InstanceLaunch.make(release: release, instanceID: "web-v1-x", port: 9000, logPath: "/tmp/l", inherited: [:],
+                                         secrets: ["API_TOKEN": "secret", "PORT": "1", "SLIPWAY_VERSION": "evil"])
+        #expect(launch.environment["API_TOKEN"] == "secret")
+        #expect(launch.environment["OTHER"] == "config")
+        #expect(launch.environment["PORT"] == "9000")
+        #expect(launch.environment["SLIPWAY_VERSION"] == "v1")
+    }
 }
