@@ -87,6 +87,7 @@ public enum ServerRuntime {
         } catch {
             throw StartupError(description: "\(error)")
         }
+        store.signAuditHead(with: masterKey)
         let firstToken = try APITokens.bootstrap(store: store, state: state)
         let dataPlane = DataPlane(stateDirectory: state, logger: logger)
         let controller = Controller(store: store, stateDirectory: state, dataPlane: dataPlane, masterKey: masterKey, logger: logger)

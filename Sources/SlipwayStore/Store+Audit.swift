@@ -43,12 +43,15 @@ public struct AuditVerification: Codable, Sendable, Equatable {
     public var firstBadSeq: Int64?
     /// Why it does not match; nil when intact.
     public var problem: String?
+    /// Whether the head's signature was checked (the master key was at hand).
+    public var signatureChecked: Bool
     public var ok: Bool { problem == nil }
 
-    public init(entries: Int, firstBadSeq: Int64?, problem: String?) {
+    public init(entries: Int, firstBadSeq: Int64?, problem: String?, signatureChecked: Bool = false) {
         self.entries = entries
         self.firstBadSeq = firstBadSeq
         self.problem = problem
+        self.signatureChecked = signatureChecked
     }
 }
 
@@ -69,15 +72,41 @@ public struct AuditDraft: Sendable {
 
 extension Store {
     static let auditHeadKey = "audit_head"
+    static let auditKeyPurpose = "slipway.audit-head.v1"
+
+    /// From now on the log's head is signed (HMAC-SHA256) with a key derived from
+    /// `masterKey`: rewriting the whole chain after an edit then also needs the master key.
+    public func signAuditHead(with masterKey: MasterKey) {
+        auditKeyBox.withLock { $0 = masterKey.derive(Self.auditKeyPurpose) }
+    }
+
+    var auditKey: SymmetricKey? { auditKeyBox.withLock { $0 } }
+
+    static func headSignature(seq: Int64, hash: String, key: SymmetricKey) -> String {
+        HMAC<SHA256>.authenticationCode(for: Data("\(seq) \(hash)".utf8), using: key).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func headValue(seq: Int64, hash: String, key: SymmetricKey?) -> String {
+        key.map { "\(seq) \(hash) \(headSignature(seq: seq, hash: hash, key: $0))" } ?? "\(seq) \(hash)"
+    }
+
+    /// Re-signs the recorded head with `key` (a master-key rotation, in its transaction).
+    static func resignAuditHead(in db: Database, key: SymmetricKey) throws {
+        guard let head = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [auditHeadKey]) else { return }
+        let parts = head.split(separator: " ")
+        guard parts.count >= 2, let seq = Int64(parts[0]) else { return }
+        try db.execute(sql: "UPDATE meta SET value = ? WHERE key = ?", arguments: [headValue(seq: seq, hash: String(parts[1]), key: key), auditHeadKey])
+    }
 
     /// Appends an entry in its own transaction.
     @discardableResult
     public func appendAudit(_ draft: AuditDraft, time: Double) throws(StoreError) -> AuditEntry {
-        try write { db in try Self.appendAudit(draft, time: time, in: db) }
+        let key = auditKey
+        return try write { db in try Self.appendAudit(draft, time: time, in: db, key: key) }
     }
 
     /// Appends an entry inside a caller's transaction (the change and its entry commit together).
-    static func appendAudit(_ draft: AuditDraft, time: Double, in db: Database) throws -> AuditEntry {
+    static func appendAudit(_ draft: AuditDraft, time: Double, in db: Database, key: SymmetricKey?) throws -> AuditEntry {
         let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         let seq: Int64 = (last?["seq"] as Int64? ?? 0) + 1
         let previous: String = last?["hash"] ?? AuditEntry.genesis
@@ -87,7 +116,7 @@ extension Store {
         try db.execute(sql: "INSERT INTO audit (seq, time_us, principal, action, target, details, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                        arguments: [seq, micros, draft.principal, draft.action, draft.target, details, previous, hash])
         try db.execute(sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                       arguments: [auditHeadKey, "\(seq) \(hash)"])
+                       arguments: [auditHeadKey, headValue(seq: seq, hash: hash, key: key)])
         return AuditEntry(seq: seq, timeMicros: micros, principal: draft.principal, action: draft.action, target: draft.target, details: details, previousHash: previous, hash: hash)
     }
 
@@ -108,9 +137,11 @@ extension Store {
     }
 
     /// Recomputes the chain from the first entry and compares the last with the recorded
-    /// head, naming the first entry that does not match.
+    /// head (and, once the master key is known, the head's signature), naming the first
+    /// entry that does not match.
     public func verifyAudit() throws(StoreError) -> AuditVerification {
-        try read { db in
+        let key = auditKey
+        return try read { db in
             var expectedSeq: Int64 = 1
             var previous = AuditEntry.genesis
             var count = 0
@@ -153,10 +184,17 @@ extension Store {
                     return AuditVerification(entries: count, firstBadSeq: headSeq + 1 <= expectedSeq - 1 ? headSeq + 1 : expectedSeq - 1,
                                              problem: "the log's last entry \(expectedSeq - 1) does not match its recorded head (entry \(headSeq), hash \(parts[1].prefix(12))…)")
                 }
+                if let key {
+                    let signed = parts.count >= 3 && String(parts[2]) == Self.headSignature(seq: headSeq, hash: String(parts[1]), key: key)
+                    if !signed {
+                        return AuditVerification(entries: count, firstBadSeq: 1,
+                                                 problem: "the log's recorded head (entry \(headSeq)) " + (parts.count >= 3 ? "carries a signature that this state directory's master key did not make" : "is not signed, but this state directory signs it with its master key") + ": the log was rewritten")
+                    }
+                }
             } else if count > 0 {
                 return AuditVerification(entries: count, firstBadSeq: 1, problem: "the log has \(count) entries but no recorded head")
             }
-            return AuditVerification(entries: count, firstBadSeq: nil, problem: nil)
+            return AuditVerification(entries: count, firstBadSeq: nil, problem: nil, signatureChecked: key != nil && head != nil)
         }
     }
 

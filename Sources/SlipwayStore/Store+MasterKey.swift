@@ -65,7 +65,7 @@ extension Store {
     /// `old`, nothing changes. Returns how many values were re-encrypted.
     @discardableResult
     public func rotateMasterKey(from old: MasterKey, to new: MasterKey, beforeCommit: () throws -> Void = {}) throws(StoreError) -> Int {
-        try write { db in
+        let count = try write { db in
             if let stored = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'secrets.key_check'"),
                !(Data(base64Encoded: stored).map { SecretSeal.opensKeyCheck($0, key: old) } ?? false) {
                 throw StoreError(.conflict, Self.wrongKey(old, storedID: try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'secrets.key_id'")).message)
@@ -81,11 +81,15 @@ extension Store {
                                arguments: [try SecretSeal.seal(value, at: address, key: new), address.service, address.env, address.name])
             }
             try Self.storeKeyCheck(db, new)
+            // The audit log's head is signed with a key derived from the master key.
+            if auditKey != nil { try Self.resignAuditHead(in: db, key: new.derive(Self.auditKeyPurpose)) }
             do { try beforeCommit() } catch let e as StoreError { throw e } catch {
                 throw StoreError(.database, "\(error); the key was not rotated and nothing was changed")
             }
             return rows.count
         }
+        if auditKey != nil { signAuditHead(with: new) }
+        return count
     }
 
     /// The master key for this state directory, checked against the stored key check:

@@ -94,14 +94,15 @@ extension Store {
 
     @discardableResult
     public func appendDecision(service: String, rolloutID: Int64, draft: DecisionDraft, time: Double) throws(StoreError) -> Int64 {
-        try write { db in
+        let key = auditKey
+        return try write { db in
             try db.execute(sql: "INSERT INTO decision (rollout_id, service, time, kind, actor, summary, draft_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
                            arguments: [rolloutID, service, time, draft.kind.rawValue, draft.actor, draft.summary, Self.encode(draft)])
             let id = db.lastInsertedRowID
             // Every decision, automatic or human, also enters the audit chain (same transaction).
             _ = try Self.appendAudit(AuditDraft(principal: draft.actor, action: "decision.\(draft.kind.rawValue)", target: "service/\(service)",
                                                 details: ["rollout": String(rolloutID), "decision": String(id), "summary": draft.summary]),
-                                     time: time, in: db)
+                                     time: time, in: db, key: key)
             return id
         }
     }

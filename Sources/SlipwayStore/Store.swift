@@ -1,11 +1,15 @@
+import Crypto
 import Foundation
 import GRDB
+import Synchronization
 import SlipwayCore
 
 /// Slipway's state in one SQLite file (WAL mode) through GRDB. Every method is one
 /// transaction; callers never see half a change.
 public final class Store: Sendable {
     let db: DatabasePool
+    /// Signs the audit log's head (derived from the master key; nil until it is known).
+    let auditKeyBox = Mutex<SymmetricKey?>(nil)
 
     /// Opens (creating if needed) the store at `path` and runs pending migrations.
     public init(path: String) throws(StoreError) {

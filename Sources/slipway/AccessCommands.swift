@@ -67,6 +67,10 @@ extension TokenCreateCommand {
         let now = Date().timeIntervalSince1970
         do {
             let store = try Store(path: db)
+            let key = try store.unlockSecrets(environment: ProcessInfo.processInfo.environment,
+                                              keyFile: (stateDir as NSString).appendingPathComponent("master.key"),
+                                              pendingFile: (stateDir as NSString).appendingPathComponent("master.key.new"))
+            store.signAuditHead(with: key)
             let issued = try store.createToken(name: name, role: try Role.parse(role), environments: environments, expiresAt: expiresIn.flatMap(DurationText.parse).map { now + $0.seconds }, createdBy: who, now: now)
             try store.appendAudit(AuditDraft(principal: who, action: "token.create", target: "token/\(name)", details: ["role": role, "id": issued.record.id, "via": "--state-dir"]), time: now)
             return CreateTokenReply(token: issued.record, secret: issued.secret)
@@ -272,7 +276,16 @@ struct AuditVerifyCommand: AsyncParsableCommand {
                 throw Exit.failed
             }
             do {
-                result = try Store(path: db).verifyAudit()
+                let store = try Store(path: db)
+                // The head's signature is checked when the master key is at hand (read-only: nothing is created).
+                let env = ProcessInfo.processInfo.environment
+                let keyFile = (stateDir as NSString).appendingPathComponent("master.key")
+                if let text = env[MasterKey.environmentVariable] {
+                    store.signAuditHead(with: try MasterKey.parse(text, source: .environment))
+                } else if FileManager.default.fileExists(atPath: keyFile) {
+                    store.signAuditHead(with: try MasterKeyFile.read(keyFile))
+                }
+                result = try store.verifyAudit()
             } catch {
                 printError("error: \(error)")
                 throw Exit.failed
@@ -286,6 +299,8 @@ struct AuditVerifyCommand: AsyncParsableCommand {
             if client.output == .text { print("audit log BROKEN at entry \(result.firstBadSeq.map(String.init) ?? "?"): \(problem)") }
             throw Exit.failed
         }
-        if client.output == .text { print("audit log intact: \(result.entries) entries, chain and head verified") }
+        if client.output == .text {
+            print("audit log intact: \(result.entries) entries, chain and head verified" + (result.signatureChecked ? ", head signed by this state directory's master key" : " (head signature not checked: no master key at hand)"))
+        }
     }
 }

@@ -136,3 +136,69 @@ import Testing
         #expect(try store.verifyAudit().ok)
     }
 }
+
+/// With the master key at hand the head is signed: rewriting the whole chain after an
+/// edit (every hash recomputed, the head updated) is found too.
+@Suite struct SignedAuditHeadTests {
+    /// Rewrites entry 2's principal and recomputes every later hash and the head, as someone
+    /// with write access to the file but without the master key could.
+    static func rewriteChain(_ raw: DatabaseQueue, store: Store) throws {
+        var entries = try store.auditEntries()
+        entries[1].principal = "mallory"
+        var previous = AuditEntry.genesis
+        for i in entries.indices {
+            entries[i].previousHash = previous
+            entries[i].hash = AuditEntry.computeHash(seq: entries[i].seq, timeMicros: entries[i].timeMicros, principal: entries[i].principal, action: entries[i].action,
+                                                     target: entries[i].target, details: entries[i].details, previousHash: previous)
+            previous = entries[i].hash
+        }
+        try raw.write { db in
+            for e in entries {
+                try db.execute(sql: "UPDATE audit SET principal = ?, previous_hash = ?, hash = ? WHERE seq = ?", arguments: [e.principal, e.previousHash, e.hash, e.seq])
+            }
+            try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'audit_head'", arguments: ["\(entries.last!.seq) \(entries.last!.hash)"])
+        }
+    }
+
+    @Test func aRewrittenChainIsFoundOnlyThroughTheSignedHead() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try Store(path: dir.file("s.sqlite"))
+        let key = MasterKey.generate(source: .caller)
+        store.signAuditHead(with: key)
+        for i in 1...4 { try store.appendAudit(AuditDraft(principal: "alice", action: "rollout.deploy", target: "service/web", details: ["version": "v\(i)"]), time: Double(i)) }
+        let intact = try store.verifyAudit()
+        #expect(intact.ok && intact.signatureChecked)
+        try Self.rewriteChain(try DatabaseQueue(path: dir.file("s.sqlite")), store: store)
+        let found = try store.verifyAudit()
+        #expect(!found.ok)
+        #expect(found.problem == "the log's recorded head (entry 4) is not signed, but this state directory signs it with its master key: the log was rewritten", "\(found.problem ?? "")")
+        // Without the key the same rewrite passes: the documented limit of a bare hash chain.
+        let unkeyed = try Store(path: dir.file("s.sqlite"))
+        #expect(try unkeyed.verifyAudit().ok)
+        // A head signed with another key does not pass either.
+        let other = try Store(path: dir.file("s.sqlite"))
+        other.signAuditHead(with: .generate(source: .caller))
+        try other.appendAudit(AuditDraft(principal: "mallory", action: "token.create", target: "token/m"), time: 9)
+        #expect(try store.verifyAudit().problem?.contains("carries a signature that this state directory's master key did not make") == true)
+    }
+
+    @Test func rotatingTheMasterKeyResignsTheHead() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try Store(path: dir.file("s.sqlite"))
+        let old = MasterKey.generate(source: .caller)
+        try store.verifyMasterKey(old)
+        store.signAuditHead(with: old)
+        try store.appendAudit(AuditDraft(principal: "alice", action: "secret.set", target: "service/web"), time: 1)
+        let new = MasterKey.generate(source: .caller)
+        try store.rotateMasterKey(from: old, to: new)
+        #expect(try store.verifyAudit().ok)
+        let reopened = try Store(path: dir.file("s.sqlite"))
+        reopened.signAuditHead(with: new)
+        let result = try reopened.verifyAudit()
+        #expect(result.ok && result.signatureChecked, "\(result.problem ?? "")")
+        reopened.signAuditHead(with: old)
+        #expect(try reopened.verifyAudit().ok == false, "the old key no longer signs the head")
+    }
+}
