@@ -19,11 +19,15 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         .target(name: "SlipwayCore"),
+        .target(name: "SlipwayTLS", dependencies: [
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         .target(name: "SlipwayConfig", dependencies: [
-            "SlipwayCore", .product(name: "Yams", package: "Yams"),
+            "SlipwayCore", "SlipwayTLS", .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "SlipwayStore", dependencies: [
             "SlipwayCore", .product(name: "GRDB", package: "GRDB.swift"),
@@ -36,6 +40,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            "SlipwayTLS",
         ]),
         .target(name: "CSlipwayProcess"),
         .target(name: "SlipwayTargets", dependencies: [
@@ -69,7 +75,7 @@ let package = Package(
         ]),
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
         .testTarget(name: "SlipwayAnalysisTests", dependencies: ["SlipwayCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SlipwayConfigTests", dependencies: ["SlipwayConfig"]),
+        .testTarget(name: "SlipwayConfigTests", dependencies: ["SlipwayConfig", "SlipwayTesting"]),
         .testTarget(name: "SlipwayStoreTests", dependencies: ["SlipwayStore", "SlipwayTesting"]),
         .testTarget(name: "SlipwayTargetsTests", dependencies: ["SlipwayTargets", "SlipwayTesting"]),
         .testTarget(name: "SlipwayRouterTests", dependencies: [
