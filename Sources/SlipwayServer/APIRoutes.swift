@@ -14,14 +14,14 @@ enum APIRoutes {
         router.get("/healthz") { _, _ in LivenessReply(status: "ok", version: SlipwayVersion.current) }
         // Prometheus scrapes the router's cumulative per-version numbers here (see PrometheusExposition).
         router.get("/metrics") { _, _ -> Response in
-            let totals: [VersionTotals]
+            let totals: (versions: [VersionTotals], edge: [EdgeTotals])
             do {
-                totals = try await controller.dataPlane.client.totals()
+                totals = try await controller.dataPlane.client.totalsWithEdge()
             } catch {
                 throw APIError(.serviceUnavailable, "the data plane's numbers could not be read: \(error)")
             }
             return Response(status: .ok, headers: [.contentType: PrometheusExposition.contentType],
-                            body: .init(byteBuffer: ByteBuffer(string: PrometheusExposition.render(totals))))
+                            body: .init(byteBuffer: ByteBuffer(string: PrometheusExposition.render(totals.versions, edge: totals.edge))))
         }
 
         let v1 = router.group("/v1")
