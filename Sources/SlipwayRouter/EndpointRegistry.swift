@@ -88,7 +88,7 @@ final class EndpointRegistry: Sendable {
         guard !headers.isEmpty || limiter != nil || pathGuard != nil else { return nil }
         let counters = state.edgeCounters[route.service] ?? EdgeCounters(service: route.service)
         state.edgeCounters[route.service] = counters
-        return EdgeRules(headers: headers, limiter: limiter, pathGuard: pathGuard, counters: counters)
+        return EdgeRules(headers: headers, loops: shardCount, limiter: limiter, pathGuard: pathGuard, counters: counters)
     }
 
     /// Edge counters of every service that ever had edge rules.

@@ -423,7 +423,7 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
             responseStatus = Int(code)
             upstreamKeepAlive = head.isKeepAlive
             closeAfterResponse = ProxyHeaders.prepareResponse(&head, requestID: requestID, clientVersion: clientVersion, clientKeepAlive: clientKeepAlive)
-            if let edge = service?.edge { edge.addHeaders(to: &head.headers) }
+            if let edge = service?.edge { edge.addHeaders(to: &head.headers, loop: loop.index) }
             if case .weightedAssigning = assignment, let cookie = group?.cookie {
                 head.headers.add(name: "Set-Cookie", value: cookie.setCookie)
             }
@@ -538,7 +538,7 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
         headers.add(name: "Content-Length", value: String(text.utf8.count))
         if !requestID.isEmpty { headers.add(name: ProxyHeaders.requestIDName, value: requestID) }
         if status == .tooManyRequests { headers.add(name: "Retry-After", value: String(retryAfter)) }
-        if let edge = service?.edge { edge.addHeaders(to: &headers) }
+        if let edge = service?.edge { edge.addHeaders(to: &headers, loop: loop.index) }
         if mustClose {
             headers.add(name: "Connection", value: "close")
         } else if clientVersion.major == 1 && clientVersion.minor == 0 {
