@@ -37,6 +37,13 @@ import Testing
             let metrics = try await TestHTTP.get(h.apiURL + "/metrics")
             #expect(metrics.body.contains("slipway_forbidden_total{service=\"hello\"} 1"), "\(metrics.body)")
             #expect(metrics.body.contains("slipway_rate_limited_total{service=\"hello\"} 0"))
+
+            // Another service on the same address without the same certificate is refused.
+            let (plain, _) = try h.helloConfig(name: "plain", listenPort: port, replicas: 1, extra: "hosts: [plain.test]")
+            let apply = try await h.cli(["apply", "-f", plain])
+            #expect(apply.status == 1)
+            #expect(apply.stderr.contains("service hello on 127.0.0.1:\(port) has tls cert "), "\(apply.stderr)")
+            #expect(apply.stderr.contains("but plain asks for no tls"), "\(apply.stderr)")
         }
     }
 
