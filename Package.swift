@@ -23,8 +23,11 @@ let package = Package(
     ],
     targets: [
         .target(name: "SlipwayCore"),
+        .target(name: "SlipwayTLS", dependencies: [
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         .target(name: "SlipwayConfig", dependencies: [
-            "SlipwayCore", .product(name: "Yams", package: "Yams"),
+            "SlipwayCore", "SlipwayTLS", .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "SlipwayStore", dependencies: [
             "SlipwayCore", .product(name: "GRDB", package: "GRDB.swift"),
@@ -38,6 +41,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            "SlipwayTLS",
         ]),
         .target(name: "CSlipwayProcess"),
         .target(name: "SlipwayTargets", dependencies: [
@@ -45,7 +50,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SlipwayServer", dependencies: [
-            "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayRouter", "SlipwayTargets",
+            "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayRouter", "SlipwayTargets", "SlipwayTLS",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -76,7 +81,7 @@ let package = Package(
         ]),
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
         .testTarget(name: "SlipwayAnalysisTests", dependencies: ["SlipwayCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SlipwayConfigTests", dependencies: ["SlipwayConfig"]),
+        .testTarget(name: "SlipwayConfigTests", dependencies: ["SlipwayConfig", "SlipwayTesting"]),
         .testTarget(name: "SlipwayStoreTests", dependencies: [
             "SlipwayStore", "SlipwayTesting", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
         ]),

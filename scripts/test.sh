@@ -9,6 +9,9 @@ need_apt=()
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 command -v python3 >/dev/null 2>&1 && ! python3 -m pip --version >/dev/null 2>&1 && need_apt+=(python3-pip)
 # The Prometheus provider tests start their own Debian prometheus (and lint /metrics with promtool).
+# The TLS tests make their certificates with the openssl CLI (and fetch with curl).
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 if ! command -v prometheus >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus ]; then need_apt+=(prometheus); fi
 
 # The TLS tests make their certificates with openssl; the secret-store tests edit the state

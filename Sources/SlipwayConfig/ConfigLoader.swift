@@ -20,7 +20,8 @@ public struct ConfigLoader {
     }
 
     /// Parses config text. `fileName` only labels errors. With a `baseDirectory`, a missing
-    /// `working_dir` becomes that directory and a relative one is resolved against it.
+    /// `working_dir` becomes that directory and a relative one is resolved against it, and
+    /// so are `tls.cert` and `tls.key`. The TLS files are read and checked either way.
     public static func parse(_ text: String, fileName: String, baseDirectory: String?) throws(ConfigErrors) -> ServiceSpec {
         let diagnostics = Diagnostics(file: fileName)
         guard let root = YAMLDocument.compose(text, diagnostics) else {
@@ -41,12 +42,21 @@ public struct ConfigLoader {
         if let baseDirectory {
             spec.workingDirectory = resolve(spec.workingDirectory, against: baseDirectory)
         }
+        TLSFileCheck.resolveAndCheck(&spec, root: root, baseDirectory: baseDirectory, diagnostics: diagnostics)
+        guard diagnostics.isEmpty else {
+            throw ConfigErrors(diagnostics.sorted)
+        }
         return spec
     }
 
     private static func resolve(_ directory: String?, against base: String) -> String {
         guard let directory else { return base }
-        if directory.hasPrefix("/") { return directory }
-        return URL(fileURLWithPath: directory, relativeTo: URL(fileURLWithPath: base, isDirectory: true)).standardizedFileURL.path
+        return resolve(directory, against: base)
+    }
+
+    /// An absolute path stays; a relative one is resolved against `base`.
+    static func resolve(_ path: String, against base: String) -> String {
+        if path.hasPrefix("/") { return path }
+        return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: base, isDirectory: true)).standardizedFileURL.path
     }
 }

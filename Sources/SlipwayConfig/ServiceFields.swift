@@ -44,6 +44,14 @@ enum ServiceFields {
                       doc: "Named analyses that canary steps and `strategy.canary.analysis` refer to; `default` is the one canaries run in the background."),
                 Field("pin", pin.valueType, \.pin,
                       doc: "A request header (X-Slipway-Version by default) that allowed clients (loopback by default) use to reach a named version whatever its weight."),
+                Field("tls", tls.valueType, \.tls,
+                      doc: "The router terminates TLS on `listen` with a certificate and key (PEM files, relative to the config file's directory)."),
+                Field("headers", headers.valueType, \.headers,
+                      doc: "Security headers (HSTS, CSP, X-Content-Type-Options, X-Frame-Options, Referrer-Policy) added to every response."),
+                Field("rate_limit", rateLimit.valueType, \.rateLimit,
+                      doc: "Per-client-address request rate limit (token bucket); over it the router answers 429 with Retry-After."),
+                Field("restrict", .list(of: restriction.valueType), \.restrict,
+                      doc: "Path prefixes (such as /metrics, /admin) only allowed client networks may reach; others get 403."),
             ],
             check: checkReferences
         )

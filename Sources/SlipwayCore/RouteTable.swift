@@ -32,8 +32,17 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
     public var affinity: Affinity?
     /// Lets allowed clients reach a named version with a request header, whatever its weight.
     public var pin: PinRule?
+    /// Terminate TLS on `listen` with these files (every service on the address must agree).
+    public var tls: TLSSpec?
+    /// Security headers added to every response of the service.
+    public var headers: SecurityHeaders?
+    /// Per-client-address token bucket; over it, 429 with Retry-After.
+    public var rateLimit: RateLimitSpec?
+    /// Path prefixes kept to allowed client networks; others get 403.
+    public var restrict: [PathRestriction]?
 
-    public init(service: String, listen: ListenAddress, hosts: [String] = [], groups: [BackendGroup], health: HealthSpec = HealthSpec(), upstreamTimeout: Duration = Defaults.upstreamTimeout, affinity: Affinity? = nil, pin: PinRule? = nil) {
+    public init(service: String, listen: ListenAddress, hosts: [String] = [], groups: [BackendGroup], health: HealthSpec = HealthSpec(), upstreamTimeout: Duration = Defaults.upstreamTimeout, affinity: Affinity? = nil, pin: PinRule? = nil,
+                tls: TLSSpec? = nil, headers: SecurityHeaders? = nil, rateLimit: RateLimitSpec? = nil, restrict: [PathRestriction]? = nil) {
         self.service = service
         self.listen = listen
         self.hosts = hosts
@@ -42,9 +51,13 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
         self.upstreamTimeout = upstreamTimeout
         self.affinity = affinity
         self.pin = pin
+        self.tls = tls
+        self.headers = headers
+        self.rateLimit = rateLimit
+        self.restrict = restrict
     }
 
-    enum CodingKeys: String, CodingKey { case service, listen, hosts, groups, health, upstreamTimeout, affinity, pin }
+    enum CodingKeys: String, CodingKey { case service, listen, hosts, groups, health, upstreamTimeout, affinity, pin, tls, headers, rateLimit, restrict }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -56,6 +69,10 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
         upstreamTimeout = try c.decodeIfPresent(TextDuration.self, forKey: .upstreamTimeout)?.value ?? Defaults.upstreamTimeout
         affinity = try c.decodeIfPresent(Affinity.self, forKey: .affinity)
         pin = try c.decodeIfPresent(PinRule.self, forKey: .pin)
+        tls = try c.decodeIfPresent(TLSSpec.self, forKey: .tls)
+        headers = try c.decodeIfPresent(SecurityHeaders.self, forKey: .headers)
+        rateLimit = try c.decodeIfPresent(RateLimitSpec.self, forKey: .rateLimit)
+        restrict = try c.decodeIfPresent([PathRestriction].self, forKey: .restrict)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -68,6 +85,10 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
         try c.encode(TextDuration(upstreamTimeout), forKey: .upstreamTimeout)
         try c.encodeIfPresent(affinity, forKey: .affinity)
         try c.encodeIfPresent(pin, forKey: .pin)
+        try c.encodeIfPresent(tls, forKey: .tls)
+        try c.encodeIfPresent(headers, forKey: .headers)
+        try c.encodeIfPresent(rateLimit, forKey: .rateLimit)
+        try c.encodeIfPresent(restrict, forKey: .restrict)
     }
 }
 

@@ -86,3 +86,18 @@ public struct ListenFailure: Codable, Sendable, Equatable, Error {
         self.message = message
     }
 }
+
+/// Requests the router answered at a service's edge without a version handling them:
+/// 429 (over the per-client rate limit) and 403 (a restricted path from a client outside
+/// its allowlist). Cumulative since the router started; not part of any version's numbers.
+public struct EdgeTotals: Codable, Sendable, Equatable {
+    public var service: String
+    public var rateLimited: UInt64
+    public var forbidden: UInt64
+
+    public init(service: String, rateLimited: UInt64, forbidden: UInt64) {
+        self.service = service
+        self.rateLimited = rateLimited
+        self.forbidden = forbidden
+    }
+}

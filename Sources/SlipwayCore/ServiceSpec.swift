@@ -24,6 +24,14 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     public var analysis: [String: AnalysisPolicy]
     /// Who may reach a named version with a request header (testers, previews).
     public var pin: PinRule
+    /// The router terminates TLS on `listen` with these files (nil: plain HTTP).
+    public var tls: TLSSpec?
+    /// Security headers added to every response (nil: none).
+    public var headers: SecurityHeaders?
+    /// Per-client-address request rate limit (nil: unlimited).
+    public var rateLimit: RateLimitSpec?
+    /// Path prefixes kept to allowed client networks.
+    public var restrict: [PathRestriction]
 
     public init(
         name: String,
@@ -37,7 +45,11 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         strategy: StrategySpec = .blueGreen(BlueGreenSpec()),
         upstreamTimeout: Duration = Defaults.upstreamTimeout,
         analysis: [String: AnalysisPolicy] = [:],
-        pin: PinRule = PinRule()
+        pin: PinRule = PinRule(),
+        tls: TLSSpec? = nil,
+        headers: SecurityHeaders? = nil,
+        rateLimit: RateLimitSpec? = nil,
+        restrict: [PathRestriction] = []
     ) {
         self.name = name
         self.run = run
@@ -51,10 +63,15 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         self.upstreamTimeout = upstreamTimeout
         self.analysis = analysis
         self.pin = pin
+        self.tls = tls
+        self.headers = headers
+        self.rateLimit = rateLimit
+        self.restrict = restrict
     }
 
     enum CodingKeys: String, CodingKey {
         case name, run, env, workingDirectory, health, listen, hosts, replicas, strategy, upstreamTimeout, analysis, pin
+        case tls, headers, rateLimit, restrict
     }
 
     /// The policy a canary's background analysis runs: the strategy's `analysis`, else the
@@ -78,6 +95,10 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         upstreamTimeout = try c.decodeIfPresent(TextDuration.self, forKey: .upstreamTimeout)?.value ?? Defaults.upstreamTimeout
         analysis = try c.decodeIfPresent([String: AnalysisPolicy].self, forKey: .analysis) ?? [:]
         pin = try c.decodeIfPresent(PinRule.self, forKey: .pin) ?? PinRule()
+        tls = try c.decodeIfPresent(TLSSpec.self, forKey: .tls)
+        headers = try c.decodeIfPresent(SecurityHeaders.self, forKey: .headers)
+        rateLimit = try c.decodeIfPresent(RateLimitSpec.self, forKey: .rateLimit)
+        restrict = try c.decodeIfPresent([PathRestriction].self, forKey: .restrict) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -94,6 +115,10 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         try c.encode(TextDuration(upstreamTimeout), forKey: .upstreamTimeout)
         try c.encode(analysis, forKey: .analysis)
         try c.encode(pin, forKey: .pin)
+        try c.encodeIfPresent(tls, forKey: .tls)
+        try c.encodeIfPresent(headers, forKey: .headers)
+        try c.encodeIfPresent(rateLimit, forKey: .rateLimit)
+        if !restrict.isEmpty { try c.encode(restrict, forKey: .restrict) }
     }
 }
 

@@ -10,6 +10,8 @@ final class EndpointRegistry: Sendable {
         var endpoints: [String: EndpointState] = [:]
         var recorders: [VersionKey: VersionStatsRecorder] = [:]
         var poolKeys: [String: Int] = [:]
+        var limiters: [String: RateLimiter] = [:]
+        var edgeCounters: [String: EdgeCounters] = [:]
     }
 
     private let state = Mutex(State())
@@ -29,6 +31,7 @@ final class EndpointRegistry: Sendable {
             var keptEndpoints: [String: EndpointState] = [:]
             var byListener: [ListenAddress: [ServiceState]] = [:]
             var problems: [RouteProblem] = []
+            var keptLimiters: [String: RateLimiter] = [:]
             for route in table.services {
                 let signer = AffinitySigner(route: route, problems: &problems)
                 var groups: [GroupState] = []
@@ -54,15 +57,43 @@ final class EndpointRegistry: Sendable {
                     groups.append(GroupState(version: group.version, weight: max(0, group.weight), endpoints: endpoints, stats: recorder, cookie: signer?.cookie(for: group.version)))
                 }
                 let pin = route.pin.map { PinMatcher(rule: $0, service: route.service, problems: &problems) }
-                byListener[route.listen, default: []].append(ServiceState(route: route, groups: groups, pin: pin))
+                let edge = edgeRules(for: route, state: &state, keptLimiters: &keptLimiters, problems: &problems)
+                byListener[route.listen, default: []].append(ServiceState(route: route, groups: groups, pin: pin, edge: edge))
             }
             state.endpoints = keptEndpoints
+            state.limiters = keptLimiters
             var listeners: [ListenAddress: ListenerRoutes] = [:]
             for (address, services) in byListener {
                 listeners[address] = ListenerRoutes(address: address, services: services)
             }
             return RoutingSnapshot(table: table, listeners: listeners, problems: problems)
         }
+    }
+
+    /// The service's edge rules; nil when it has none. A rate limiter with an unchanged
+    /// limit is kept across tables (its buckets stay); counters live as long as the router.
+    private func edgeRules(for route: ServiceRoute, state: inout State, keptLimiters: inout [String: RateLimiter], problems: inout [RouteProblem]) -> EdgeRules? {
+        let headers = (route.headers?.fields ?? []).map { SecurityHeader(name: $0.name, value: $0.value) }
+        let pathGuard = PathGuard(route.restrict ?? [], service: route.service, problems: &problems)
+        var limiter: RateLimiter?
+        if let spec = route.rateLimit {
+            if spec.perSecond.isFinite, spec.perSecond > 0, spec.burst >= 1 {
+                let existing = keptLimiters[route.service] ?? state.limiters[route.service]
+                limiter = existing?.spec == spec ? existing : RateLimiter(spec: spec)
+                keptLimiters[route.service] = limiter
+            } else {
+                problems.append(route.service, "rate_limit of service \(route.service) needs a positive rate and a burst of at least 1 (got \(spec.perSecond)/s, burst \(spec.burst)); not limiting")
+            }
+        }
+        guard !headers.isEmpty || limiter != nil || pathGuard != nil else { return nil }
+        let counters = state.edgeCounters[route.service] ?? EdgeCounters(service: route.service)
+        state.edgeCounters[route.service] = counters
+        return EdgeRules(headers: headers, loops: shardCount, limiter: limiter, pathGuard: pathGuard, counters: counters)
+    }
+
+    /// Edge counters of every service that ever had edge rules.
+    func edgeTotals() -> [EdgeTotals] {
+        state.withLock { state in state.edgeCounters.values.map(\.totals).sorted { $0.service < $1.service } }
     }
 
     /// Recorders to report: those in `table` plus others that saw traffic within the last

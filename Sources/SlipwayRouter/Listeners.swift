@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import SlipwayCore
 import Synchronization
 
@@ -12,6 +13,7 @@ final class Listeners: Sendable {
     private let contexts: LoopContexts
     private let logger: Logger
     private let channels = Mutex<[ListenAddress: any Channel]>([:])
+    private let tlsSlots = Mutex<[ListenAddress: ListenerTLS]>([:])
 
     init(group: any EventLoopGroup, contexts: LoopContexts, logger: Logger) {
         self.group = group
@@ -25,10 +27,22 @@ final class Listeners: Sendable {
         channels.withLock { $0[address]?.localAddress?.port }
     }
 
-    /// Binds `address`; throws the bind error.
+    /// The TLS slot of `address` (created empty, i.e. plain HTTP, on first use).
+    func tls(for address: ListenAddress) -> ListenerTLS {
+        tlsSlots.withLock { slots in
+            if let slot = slots[address] { return slot }
+            let slot = ListenerTLS()
+            slots[address] = slot
+            return slot
+        }
+    }
+
+    /// Binds `address`; throws the bind error. Each connection gets TLS when the address's
+    /// slot holds a context at accept time.
     func bind(_ address: ListenAddress) async throws {
         if channels.withLock({ $0[address] != nil }) { return }
         let contexts = self.contexts
+        let tls = self.tls(for: address)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -38,8 +52,12 @@ final class Listeners: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let loop = contexts.context(for: channel.eventLoop)
+                    let sslContext = tls.context
+                    if let sslContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
-                    try channel.pipeline.syncOperations.addHandler(ProxyServerHandler(loop: loop, listenAddress: address))
+                    try channel.pipeline.syncOperations.addHandler(ProxyServerHandler(loop: loop, listenAddress: address, tls: sslContext != nil))
                 }
             }
             .bind(host: address.host, port: address.port)
@@ -50,6 +68,7 @@ final class Listeners: Sendable {
 
     /// Stops accepting on `address`.
     func close(_ address: ListenAddress) async {
+        tlsSlots.withLock { _ = $0.removeValue(forKey: address) }
         guard let channel = channels.withLock({ $0.removeValue(forKey: address) }) else { return }
         try? await channel.close()
         logger.info("stopped listening", metadata: ["slipway.listen": "\(address)"])

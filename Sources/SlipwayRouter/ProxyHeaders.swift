@@ -7,7 +7,7 @@ enum ProxyHeaders {
     /// Rewrites a client request head for the instance: drops hop-by-hop headers, appends
     /// the client to X-Forwarded-For, sets X-Forwarded-Proto and X-Request-Id.
     /// Returns the request id (the client's when it sent one).
-    static func prepareRequest(_ head: inout HTTPRequestHead, clientIP: String, random: inout FastRandom) -> String {
+    static func prepareRequest(_ head: inout HTTPRequestHead, clientIP: String, https: Bool = false, random: inout FastRandom) -> String {
         stripHopByHop(&head.headers)
         head.version = .http1_1
         let forwarded = head.headers[canonicalForm: "x-forwarded-for"]
@@ -16,10 +16,11 @@ enum ProxyHeaders {
         } else {
             head.headers.replaceOrAdd(name: "X-Forwarded-For", value: forwarded.joined(separator: ", ") + ", " + clientIP)
         }
+        let proto = https ? "https" : "http"
         if head.headers.contains(name: "x-forwarded-proto") {
-            head.headers.replaceOrAdd(name: "X-Forwarded-Proto", value: "http")
+            head.headers.replaceOrAdd(name: "X-Forwarded-Proto", value: proto)
         } else {
-            head.headers.add(name: "X-Forwarded-Proto", value: "http")
+            head.headers.add(name: "X-Forwarded-Proto", value: proto)
         }
         if let id = head.headers.first(name: requestIDName), !id.isEmpty {
             return id

@@ -28,6 +28,8 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     private let loop: LoopContext
     private let listenAddress: ListenAddress
+    /// The connection came through the listener's TLS handler (X-Forwarded-Proto: https).
+    private let tls: Bool
     private var context: ChannelHandlerContext?
     /// The client's address, read on the first request (nil until then).
     private var clientIP: String?
@@ -69,12 +71,15 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
     private var needsUpstreamFlush = false
     private var attempts = 0
     private var attemptToken = 0
+    /// Seconds for the Retry-After header of a pending 429.
+    private var retryAfter = 0
     private var started: UInt64 = 0
     private var timeout: Scheduled<Void>?
 
-    init(loop: LoopContext, listenAddress: ListenAddress) {
+    init(loop: LoopContext, listenAddress: ListenAddress, tls: Bool = false) {
         self.loop = loop
         self.listenAddress = listenAddress
+        self.tls = tls
     }
 
     // MARK: Channel events
@@ -191,7 +196,7 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
         upstreamHead = head
         let ip = clientIP ?? context?.channel.remoteAddress?.ipAddress ?? "unknown"
         clientIP = ip
-        requestID = ProxyHeaders.prepareRequest(&upstreamHead, clientIP: ip, random: &loop.random)
+        requestID = ProxyHeaders.prepareRequest(&upstreamHead, clientIP: ip, https: tls, random: &loop.random)
 
         let host = head.headers.first(name: "host")
         guard let service = listener()?.service(forHost: host.map { Substring($0) }) else {
@@ -200,6 +205,7 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
             return
         }
         self.service = service
+        if let edge = service.edge, !admitAtEdge(edge, head: head) { return }
         let now = started
         assignment = service.assignment(for: head.headers, client: { clientAddress() }, isAvailable: { $0.isAvailable(now: now) })
         if case .unknownPin(let version, let header) = assignment {
@@ -207,6 +213,25 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
             return
         }
         beginAttempt(excluding: nil)
+    }
+
+    /// The rate limit, then the path allowlist. On a refusal the 429 or 403 is pending
+    /// (sent when the request ends) and false is returned. Refusals are counted per
+    /// service, not in any version's numbers: no version handled them.
+    private func admitAtEdge(_ edge: EdgeRules, head: HTTPRequestHead) -> Bool {
+        if let limiter = edge.limiter, let client = clientAddress(),
+           case .limit(let seconds) = limiter.take(client, now: started) {
+            edge.counters.rateLimited.wrappingAdd(1, ordering: .relaxed)
+            retryAfter = seconds
+            phase = .localPending(.tooManyRequests, "too many requests: over the limit of \(limiter.limitText) per client address; retry after \(seconds)s\n")
+            return false
+        }
+        if let pathGuard = edge.pathGuard, !pathGuard.allows(uri: head.uri, client: clientAddress()) {
+            edge.counters.forbidden.wrappingAdd(1, ordering: .relaxed)
+            phase = .localPending(.forbidden, "forbidden: this path is restricted to allowed client networks\n")
+            return false
+        }
+        return true
     }
 
     private func clientAddress() -> IPBits? {
@@ -398,6 +423,7 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
             responseStatus = Int(code)
             upstreamKeepAlive = head.isKeepAlive
             closeAfterResponse = ProxyHeaders.prepareResponse(&head, requestID: requestID, clientVersion: clientVersion, clientKeepAlive: clientKeepAlive)
+            if let edge = service?.edge { edge.addHeaders(to: &head.headers, loop: loop.index) }
             if case .weightedAssigning = assignment, let cookie = group?.cookie {
                 head.headers.add(name: "Set-Cookie", value: cookie.setCookie)
             }
@@ -511,6 +537,8 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
         headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
         headers.add(name: "Content-Length", value: String(text.utf8.count))
         if !requestID.isEmpty { headers.add(name: ProxyHeaders.requestIDName, value: requestID) }
+        if status == .tooManyRequests { headers.add(name: "Retry-After", value: String(retryAfter)) }
+        if let edge = service?.edge { edge.addHeaders(to: &headers, loop: loop.index) }
         if mustClose {
             headers.add(name: "Connection", value: "close")
         } else if clientVersion.major == 1 && clientVersion.minor == 0 {
@@ -586,6 +614,7 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
         closeAfterResponse = false
         needsUpstreamFlush = false
         attempts = 0
+        retryAfter = 0
         requestID = ""
     }
 }

@@ -55,7 +55,22 @@ public final class Router: Sendable {
             }
             var failures: [ListenFailure] = []
             let wanted = table.listenAddresses
-            for address in wanted.sorted(by: { $0.description < $1.description }) where !self.listeners.addresses.contains(address) {
+            for address in wanted.sorted(by: { $0.description < $1.description }) {
+                let bound = self.listeners.addresses.contains(address)
+                switch ListenerTLSPlan.outcome(for: address, in: table) {
+                case .failed(let service, let message):
+                    // A bound listener keeps its previous certificate (or plain HTTP); an
+                    // unbound one is not opened rather than opened without TLS.
+                    let kept = bound ? "; the listener keeps serving with its previous settings" : "; not listening"
+                    failures.append(ListenFailure(address: address, service: service, message: message + kept))
+                    self.logger.error("tls settings unusable", metadata: ["slipway.listen": "\(address)", "slipway.error": "\(message)"])
+                    continue
+                case .plain:
+                    self.listeners.tls(for: address).set(nil, context: nil)
+                case .tls(let spec, let context):
+                    self.listeners.tls(for: address).set(spec, context: context)
+                }
+                if bound { continue }
                 do {
                     try await self.listeners.bind(address)
                 } catch {
@@ -93,6 +108,11 @@ public final class Router: Sendable {
                 inflight: endpoint.inflight.load(ordering: .relaxed)
             )
         }
+    }
+
+    /// Requests each service's edge answered itself (429, 403), cumulative.
+    public func edgeTotals() -> [EdgeTotals] {
+        registry.edgeTotals()
     }
 
     /// Per-version numbers over the last `window` (1 s to 5 min, rounded up to seconds).

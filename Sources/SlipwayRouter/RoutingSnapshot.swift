@@ -92,10 +92,13 @@ final class ServiceState: Sendable {
     let affinity: AffinityRule?
     /// The pin-header rule; nil unless `route.pin` is set.
     let pin: PinMatcher?
+    /// Security headers, rate limit and path allowlist; nil when the service has none.
+    let edge: EdgeRules?
 
-    init(route: ServiceRoute, groups: [GroupState], pin: PinMatcher? = nil) {
+    init(route: ServiceRoute, groups: [GroupState], pin: PinMatcher? = nil, edge: EdgeRules? = nil) {
         self.route = route
         self.groups = groups
+        self.edge = edge
         self.upstreamTimeout = TimeAmount(route.upstreamTimeout)
         self.pin = pin
         let assignable = groups.filter { $0.weight > 0 && $0.cookie != nil }

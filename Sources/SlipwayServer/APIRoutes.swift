@@ -15,13 +15,13 @@ enum APIRoutes {
         router.get("/healthz") { _, _ in LivenessReply(status: "ok", version: SlipwayVersion.current) }
         // Prometheus scrapes the router's cumulative per-version numbers here (see PrometheusExposition).
         router.get("/metrics") { _, _ -> Response in
-            let totals: [VersionTotals]
+            let totals: (versions: [VersionTotals], edge: [EdgeTotals])
             do {
-                totals = try await controller.dataPlane.client.totals()
+                totals = try await controller.dataPlane.client.totalsWithEdge()
             } catch {
                 throw APIError(.serviceUnavailable, "the data plane's numbers could not be read: \(error)")
             }
-            let text = PrometheusExposition.render(totals) + AuthMetrics.render(limiter.totals)
+            let text = PrometheusExposition.render(totals.versions, edge: totals.edge) + AuthMetrics.render(limiter.totals)
             return Response(status: .ok, headers: [.contentType: PrometheusExposition.contentType],
                             body: .init(byteBuffer: ByteBuffer(string: text)))
         }

@@ -1,6 +1,7 @@
 import Foundation
 import NIOSSL
 import SlipwayStore
+import SlipwayTLS
 
 /// HTTPS for the control plane's API (swift-nio-ssl).
 public enum APITLS {
@@ -17,32 +18,15 @@ public enum APITLS {
         public let description: String
     }
 
-    /// Loads and checks the certificate chain and key: unreadable files, PEM that does not
-    /// parse and a key that does not belong to the certificate each get their own error.
+    /// Loads and checks the certificate chain and key (SlipwayTLS, as the router does):
+    /// a missing file, PEM that does not parse and a key that does not belong to the
+    /// certificate each get their own error, prefixed with the flag at fault.
     public static func configuration(_ files: Files) throws -> TLSConfiguration {
-        for (flag, path) in [("--tls-cert", files.certificate), ("--tls-key", files.key)] where !FileManager.default.isReadableFile(atPath: path) {
-            throw Failure(description: "\(flag) \(path): no such readable file")
-        }
-        let chain: [NIOSSLCertificate]
         do {
-            chain = try NIOSSLCertificate.fromPEMFile(files.certificate)
+            return try TLSFiles.serverConfiguration(cert: files.certificate, key: files.key)
         } catch {
-            throw Failure(description: "--tls-cert \(files.certificate): not a PEM certificate (\(error))")
+            throw Failure(description: "\(error.file == .certificate ? "--tls-cert" : "--tls-key"): \(error)")
         }
-        guard !chain.isEmpty else { throw Failure(description: "--tls-cert \(files.certificate): the file holds no certificate") }
-        let key: NIOSSLPrivateKey
-        do {
-            key = try NIOSSLPrivateKey(file: files.key, format: .pem)
-        } catch {
-            throw Failure(description: "--tls-key \(files.key): not a PEM private key (\(error))")
-        }
-        let configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
-        do {
-            _ = try NIOSSLContext(configuration: configuration)
-        } catch {
-            throw Failure(description: "--tls-key \(files.key) does not belong to the certificate in --tls-cert \(files.certificate) (\(error))")
-        }
-        return configuration
     }
 }
 

@@ -57,6 +57,10 @@ public actor Controller {
             if o.spec.listen.port == spec.listen.port, Set(o.spec.hosts).intersection(spec.hosts).count > 0 || (o.spec.hosts.isEmpty && spec.hosts.isEmpty) {
                 throw ControllerError(.conflict, "service \(other) already answers \(o.spec.hosts.isEmpty ? "every host" : o.spec.hosts.joined(separator: ", ")) on port \(spec.listen.port); give one of them distinct `hosts:` or another `listen:` port")
             }
+            if o.spec.listen == spec.listen, o.spec.tls != spec.tls {
+                func describe(_ tls: TLSSpec?) -> String { tls.map { "tls cert \($0.cert), key \($0.key)" } ?? "no tls" }
+                throw ControllerError(.conflict, "service \(other) on \(spec.listen) has \(describe(o.spec.tls)) but \(spec.name) asks for \(describe(spec.tls)); services on one listen address share its certificate: name the same tls files or use another `listen:` port")
+            }
         }
         let current = try await router.routes()
         let bound = current.listenAddresses.contains { $0.port == spec.listen.port }

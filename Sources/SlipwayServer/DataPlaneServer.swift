@@ -12,7 +12,8 @@ import SlipwayRouter
 /// - `GET /ping` → `{"pid":…,"generation":…}`
 /// - `PUT /routes` (RouteTable JSON) → `{"failures":[ListenFailure]}`
 /// - `GET /routes`, `GET /health`, `GET /stats?window=SECONDS[&latency=buckets]`
-/// - `GET /totals` → cumulative per-version counters (`VersionTotals`) for `GET /metrics`
+/// - `GET /totals` → cumulative per-version counters (`VersionTotals`) and per-service edge
+///   refusals (`EdgeTotals`: 429, 403) for `GET /metrics`
 ///
 /// It persists each applied table to `router-table.json` so that, restarted on its own,
 /// it serves the last routes again before any control plane talks to it.
@@ -49,7 +50,7 @@ public enum DataPlaneServer {
             let seconds = request.uri.queryParameters.get("window").flatMap(Double.init) ?? Defaults.statsWindow.seconds
             return StatsReply(versions: router.stats(window: .milliseconds(Int64(max(1, seconds) * 1000)), latencyBuckets: request.uri.queryParameters.get("latency") == "buckets"))
         }
-        admin.get("/totals") { _, _ in TotalsReply(versions: router.totals()) }
+        admin.get("/totals") { _, _ in TotalsReply(versions: router.totals(), edge: router.edgeTotals()) }
 
         try? FileManager.default.removeItem(atPath: stateDirectory.routerSocket)
         let app = Application(
@@ -88,6 +89,8 @@ struct StatsReply: Codable, ResponseEncodable {
 
 struct TotalsReply: Codable, ResponseEncodable {
     var versions: [VersionTotals]
+    /// Absent from routers older than the edge rules.
+    var edge: [EdgeTotals]?
 }
 
 extension RouteTable: ResponseEncodable {}

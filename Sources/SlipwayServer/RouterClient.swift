@@ -75,4 +75,10 @@ public struct RouterClient: Sendable {
     public func totals() async throws -> [VersionTotals] {
         try await call(.GET, "/totals", as: TotalsReply.self).versions
     }
+
+    /// The per-version totals and the requests each service's edge refused (429, 403).
+    public func totalsWithEdge() async throws -> (versions: [VersionTotals], edge: [EdgeTotals]) {
+        let reply = try await call(.GET, "/totals", as: TotalsReply.self)
+        return (reply.versions, reply.edge ?? [])
+    }
 }

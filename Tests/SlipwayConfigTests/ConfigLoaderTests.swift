@@ -76,6 +76,16 @@ import Yams
           rolling: { max_surge: 2, max_unavailable: 1, analysis: default, rollback: batches, deploy_timeout: 1m, drain_timeout: 5s }
         """
 
+    /// The edge keys (parsed with real certificate files in EdgeConfigTests).
+    static let everyEdgeKey = """
+        service: web
+        run: [./web]
+        tls: { cert: cert.pem, key: key.pem }
+        headers: { hsts: max-age=60, csp: "default-src 'self'", content_type_options: nosniff, frame_options: DENY, referrer_policy: no-referrer }
+        rate_limit: { per_client: 10/s, burst: 20 }
+        restrict: [ { paths: [/admin], allow: [10.0.0.0/8] } ]
+        """
+
     @Test func everyKeyTestCoversTheFieldTables() throws {
         var used: Set<String> = []
         func walk(_ node: Node, _ prefix: String) {
@@ -89,6 +99,7 @@ import Yams
         }
         walk(try #require(try Yams.compose(yaml: Self.everyKey)), "")
         for document in try Yams.compose_all(yaml: Self.everyCanaryKey) { walk(document, "") }
+        walk(try #require(try Yams.compose(yaml: Self.everyEdgeKey)), "")
         #expect(used == Set(ConfigSchema.acceptedKeys))
         // And the canary documents parse.
         for text in Self.everyCanaryKey.components(separatedBy: "---\n") {

@@ -51,3 +51,12 @@ import Testing
         #expect(VersionTotals(service: "s", version: "v", status2xx: 2, noResponse: 1).requests == 3)
     }
 }
+
+@Suite struct EdgeExpositionTests {
+    @Test func edgeRefusalsAreTheirOwnFamiliesAndOnlyWhenAnyServiceHasEdgeRules() {
+        #expect(!PrometheusExposition.render([VersionTotals(service: "a", version: "v1")]).contains("slipway_rate_limited_total"))
+        let text = PrometheusExposition.render([], edge: [EdgeTotals(service: "web", rateLimited: 7, forbidden: 2), EdgeTotals(service: "api", rateLimited: 0, forbidden: 1)])
+        #expect(text.contains("# TYPE slipway_rate_limited_total counter\nslipway_rate_limited_total{service=\"api\"} 0\nslipway_rate_limited_total{service=\"web\"} 7\n"))
+        #expect(text.contains("# TYPE slipway_forbidden_total counter\nslipway_forbidden_total{service=\"api\"} 1\nslipway_forbidden_total{service=\"web\"} 2\n"))
+    }
+}

@@ -8,7 +8,8 @@ import Synchronization
 /// - `GET /slow?ms=N` → answers after N ms with the name
 /// - `POST /count` → counts body bytes without keeping them, answers the count
 /// - `GET /download?bytes=N` → N bytes, written only while the connection is writable
-/// - anything else → 200 with body `name`, header X-Seen-Forwarded-For
+/// - `GET /own-frame` → like anything else, plus its own `X-Frame-Options: SAMEORIGIN`
+/// - anything else → 200 with body `name`, headers X-Seen-Forwarded-For, X-Seen-Forwarded-Proto
 final class TestUpstream: Sendable {
     let name: String
     let channel: any Channel
@@ -108,6 +109,8 @@ final class TestUpstream: Sendable {
             headers.add(name: "Content-Length", value: String(body.utf8.count))
             headers.add(name: "X-Seen-Forwarded-For", value: head.headers["X-Forwarded-For"].joined(separator: ","))
             headers.add(name: "X-Seen-Request-Id", value: head.headers["X-Request-Id"].joined(separator: ","))
+            headers.add(name: "X-Seen-Forwarded-Proto", value: head.headers["X-Forwarded-Proto"].joined(separator: ","))
+            if head.uri.hasPrefix("/own-frame") { headers.add(name: "X-Frame-Options", value: "SAMEORIGIN") }
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

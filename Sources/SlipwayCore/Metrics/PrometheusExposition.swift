@@ -10,7 +10,9 @@
 public enum PrometheusExposition {
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
-    public static func render(_ versions: [VersionTotals]) -> String {
+    /// - Parameter edge: requests services' edges answered themselves (429, 403); their
+    ///   families are left out when no service has edge rules.
+    public static func render(_ versions: [VersionTotals], edge: [EdgeTotals] = []) -> String {
         var out = ""
         let sorted = versions.sorted { ($0.service, $0.version) < ($1.service, $1.version) }
 
@@ -40,6 +42,16 @@ public enum PrometheusExposition {
             out += "slipway_request_duration_seconds_bucket\(labels(v, ("le", "+Inf"))) \(v.latencyCount)\n"
             out += "slipway_request_duration_seconds_sum\(labels(v)) \(Double(v.latencySumMicros) / 1_000_000)\n"
             out += "slipway_request_duration_seconds_count\(labels(v)) \(v.latencyCount)\n"
+        }
+
+        if !edge.isEmpty {
+            let services = edge.sorted { $0.service < $1.service }
+            out += "# HELP slipway_rate_limited_total Requests the router answered 429 because their client address was over the service's rate_limit (no version handled them).\n"
+            out += "# TYPE slipway_rate_limited_total counter\n"
+            for e in services { out += "slipway_rate_limited_total{service=\"\(escape(e.service))\"} \(e.rateLimited)\n" }
+            out += "# HELP slipway_forbidden_total Requests the router answered 403 because the path is restricted and the client address is not allowed (no version handled them).\n"
+            out += "# TYPE slipway_forbidden_total counter\n"
+            for e in services { out += "slipway_forbidden_total{service=\"\(escape(e.service))\"} \(e.forbidden)\n" }
         }
         return out
     }

@@ -1,0 +1,37 @@
+import Foundation
+import SlipwayCore
+import Testing
+
+/// The edge fields of `ServiceRoute` and `ServiceSpec` in JSON, and the rate text.
+@Suite struct EdgeSpecTests {
+    @Test func tablesWithoutEdgeKeysStillLoad() throws {
+        let json = #"{"generation":3,"services":[{"service":"web","listen":"127.0.0.1:8080","groups":[{"version":"v1","weight":100,"endpoints":[]}]}]}"#
+        let table = try JSONDecoder().decode(RouteTable.self, from: Data(json.utf8))
+        let route = try #require(table.services.first)
+        #expect(route.tls == nil)
+        #expect(route.headers == nil)
+        #expect(route.rateLimit == nil)
+        #expect(route.restrict == nil)
+    }
+
+    @Test func edgeFieldsRoundTrip() throws {
+        let route = ServiceRoute(service: "web", listen: ListenAddress(host: "0.0.0.0", port: 8443), groups: [],
+                                 tls: TLSSpec(cert: "/c.pem", key: "/k.pem"), headers: SecurityHeaders(hsts: "max-age=60", frameOptions: "DENY"),
+                                 rateLimit: RateLimitSpec(perSecond: 100, burst: 200), restrict: [PathRestriction(paths: ["/admin"], allow: ["10.0.0.0/8"])])
+        let decoded = try JSONDecoder().decode(ServiceRoute.self, from: JSONEncoder().encode(route))
+        #expect(decoded == route)
+        #expect(route.headers?.fields.map(\.name) == ["Strict-Transport-Security", "X-Frame-Options"])
+    }
+
+    @Test func rateText() {
+        #expect(RateLimitSpec.parseRate("100/s") == 100)
+        #expect(RateLimitSpec.parseRate("600/m") == 10)
+        #expect(RateLimitSpec.parseRate("36/h") == 0.01)
+        #expect(RateLimitSpec.parseRate("0/s") == nil)
+        #expect(RateLimitSpec.parseRate("-1/s") == nil)
+        #expect(RateLimitSpec.parseRate("10") == nil)
+        #expect(RateLimitSpec.parseRate("10/d") == nil)
+        #expect(RateLimitSpec(perSecond: 0.5).burst == 1)
+        #expect(RateLimitSpec(perSecond: 100).burst == 100)
+    }
+}
