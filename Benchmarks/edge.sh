@@ -55,6 +55,7 @@ SERVER_PID=$!
 SLIPWAY_SERVER="http://127.0.0.1:$api_port"; export SLIPWAY_SERVER
 for _ in $(seq 1 600); do grep -q "API:" "$out" 2>/dev/null && break; kill -0 "$SERVER_PID" 2>/dev/null || { cat "$out" >&2; die "slipway server exited"; }; sleep 0.1; done
 grep -q "API:" "$out" || { cat "$out" >&2; die "slipway server did not start"; }
+SLIPWAY_TOKEN="$(cat "$STATE_DIR/admin.token")"; export SLIPWAY_TOKEN
 wait_version "$EDGE" v1 60
 for _ in $(seq 1 600); do
     curl -fsS -o /dev/null --max-time 1 --cacert "$CERTS/ca.pem" "https://127.0.0.1:$TLS/" 2>/dev/null && break; sleep 0.1
@@ -147,7 +148,7 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 # Nothing was rate limited (the limit is far above the load) and the counters agree.
-LIMITED="$(curl -fsS "$SLIPWAY_SERVER/metrics" | awk '/^slipway_rate_limited_total\{service="hello-edge"\}/{print $2}')"
+LIMITED="$(curl -fsS -H "Authorization: Bearer $SLIPWAY_TOKEN" "$SLIPWAY_SERVER/metrics" | awk '/^slipway_rate_limited_total\{service="hello-edge"\}/{print $2}')"
 
 BENCH_DIR="$BENCH_DIR" python3 - "$BENCH_TMP" "$ROUNDS" "${LIMITED:-?}" > "$BENCH_TMP/table.md" <<'EOF'
 import os, sys
