@@ -45,6 +45,8 @@ let package = Package(
             "SlipwayTLS",
         ]),
         .target(name: "CSlipwayProcess"),
+        // CI evidence (test, coverage reports) for the environments' quality gates.
+        .target(name: "SlipwayEvidence"),
         .target(name: "SlipwayTargets", dependencies: [
             "SlipwayCore", "CSlipwayProcess",
             .product(name: "Logging", package: "swift-log"),
@@ -80,6 +82,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "SlipwayCoreTests", dependencies: ["SlipwayCore"]),
+        .testTarget(name: "SlipwayEvidenceTests", dependencies: ["SlipwayEvidence", "SlipwayTesting"]),
         .testTarget(name: "SlipwayAnalysisTests", dependencies: ["SlipwayCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SlipwayConfigTests", dependencies: ["SlipwayConfig", "SlipwayTesting"]),
         .testTarget(name: "SlipwayStoreTests", dependencies: [

@@ -30,6 +30,14 @@ if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
   python3 -m pip install -q jsonschema 2>/dev/null || python3 -m pip install -q --break-system-packages jsonschema
 fi
 
+# The evidence tests parse reports made by the real pytest and coverage.py.
+for module in pytest coverage; do
+  if ! python3 -c "import $module" >/dev/null 2>&1; then
+    echo "==> installing $module (PyPI)"
+    python3 -m pip install -q "$module" 2>/dev/null || python3 -m pip install -q --break-system-packages "$module"
+  fi
+done
+
 echo "==> building (debug)"
 swift build --build-tests
 

@@ -1,0 +1,70 @@
+import Foundation
+
+/// JUnit XML (pytest `--junitxml`, Maven Surefire, `swift test --xunit-output`, Gradle…):
+/// counts `<testcase>` elements and the `<failure>`, `<error>` and `<skipped>` inside them,
+/// so nested suites and `<testsuites>` totals are never counted twice.
+public enum JUnitReport {
+    public static func parse(file: String) throws(EvidenceError) -> TestEvidence {
+        var evidence = TestEvidence()
+        var outcomeOfCurrentCase = false
+        var root: String?
+        let report = XMLReport(path: file) { name, _ in
+            if root == nil {
+                root = name
+                guard name == "testsuites" || name == "testsuite" else {
+                    throw EvidenceError(file: file, "not a JUnit report: the root element is <\(name)>, expected <testsuites> or <testsuite>")
+                }
+            }
+            switch name {
+            case "testcase":
+                evidence.tests += 1
+                outcomeOfCurrentCase = false
+            case "failure", "error", "skipped":
+                // One outcome per test case (some tools write both <failure> and <error>).
+                guard !outcomeOfCurrentCase, evidence.tests > 0 else { break }
+                outcomeOfCurrentCase = true
+                switch name {
+                case "failure": evidence.failures += 1
+                case "error": evidence.errors += 1
+                default: evidence.skipped += 1
+                }
+            default:
+                break
+            }
+            return true
+        }
+        try report.run()
+        return evidence
+    }
+}
+
+/// Cobertura XML (coverage.py `coverage xml`, JaCoCo converters, gcovr `--xml`): the root
+/// `<coverage>` element's `lines-valid` / `lines-covered` (or `line-rate` when the counts
+/// are missing). Parsing stops after the root element, whatever the file's size.
+public enum CoberturaReport {
+    public static func parse(file: String) throws(EvidenceError) -> CoverageEvidence {
+        var result: CoverageEvidence?
+        let report = XMLReport(path: file) { name, attributes in
+            guard name == "coverage" else {
+                throw EvidenceError(file: file, "not a Cobertura report: the root element is <\(name)>, expected <coverage>")
+            }
+            if let valid = attributes["lines-valid"].flatMap(Int.init), let covered = attributes["lines-covered"].flatMap(Int.init) {
+                guard valid >= 0, covered >= 0, covered <= valid else {
+                    throw EvidenceError(file: file, "<coverage> says lines-covered=\(covered) of lines-valid=\(valid)")
+                }
+                result = CoverageEvidence(linesValid: valid, linesCovered: covered)
+            } else if let rateText = attributes["line-rate"] {
+                guard let rate = Double(rateText), rate >= 0, rate <= 1 else {
+                    throw EvidenceError(file: file, "<coverage line-rate=\"\(rateText)\"> is not a number between 0 and 1")
+                }
+                result = CoverageEvidence(linesValid: 1_000_000, linesCovered: Int((rate * 1_000_000).rounded()))
+            } else {
+                throw EvidenceError(file: file, "<coverage> has neither lines-valid/lines-covered nor line-rate")
+            }
+            return false
+        }
+        try report.run()
+        guard let result else { throw EvidenceError(file: file, "no <coverage> element") }
+        return result
+    }
+}
