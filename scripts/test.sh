@@ -30,8 +30,8 @@ if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
   python3 -m pip install -q jsonschema 2>/dev/null || python3 -m pip install -q --break-system-packages jsonschema
 fi
 
-# The evidence tests parse reports made by the real pytest and coverage.py.
-for module in pytest coverage; do
+# The evidence tests parse reports made by the real pytest, coverage.py and ruff.
+for module in pytest coverage ruff; do
   if ! python3 -c "import $module" >/dev/null 2>&1; then
     echo "==> installing $module (PyPI)"
     python3 -m pip install -q "$module" 2>/dev/null || python3 -m pip install -q --break-system-packages "$module"
