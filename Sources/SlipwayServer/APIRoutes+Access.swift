@@ -98,6 +98,15 @@ extension Principal: ResponseEncodable {}
 extension AuditEntry: ResponseEncodable {}
 extension AuditVerification: ResponseEncodable {}
 
+/// Who acts on this machine without a token (server start-up, `--state-dir` commands):
+/// `user@host (what)`, recorded in the audit log.
+public enum LocalOperator {
+    public static func name(acting what: String) -> String {
+        let env = ProcessInfo.processInfo.environment
+        return "\(env["USER"] ?? env["LOGNAME"] ?? "uid \(getuid())")@\(ProcessInfo.processInfo.hostName) (\(what))"
+    }
+}
+
 enum EnvironmentName {
     static func isValid(_ name: String) -> Bool {
         !name.isEmpty && name.count <= 64 && name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_") }

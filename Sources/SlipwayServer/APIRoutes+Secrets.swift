@@ -84,7 +84,7 @@ extension APIRoutes {
     /// An environment name from a request: "" (every environment) or a valid name.
     static func environment(_ text: String?) throws -> String {
         guard let text, !text.isEmpty else { return "" }
-        guard text.count <= 64, text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+        guard EnvironmentName.isValid(text) else {
             throw APIError(.badRequest, "env must be an environment name of letters, digits, '-' or '_' (got \(text.debugDescription))")
         }
         return text

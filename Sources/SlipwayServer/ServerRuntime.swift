@@ -94,8 +94,7 @@ public enum ServerRuntime {
         try await controller.recover()
 
         // Who started the server: recorded for what it does on the operator's behalf at start.
-        let env = ProcessInfo.processInfo.environment
-        let operatorName = "\(env["USER"] ?? env["LOGNAME"] ?? "uid \(getuid())")@\(ProcessInfo.processInfo.hostName) (server start)"
+        let operatorName = LocalOperator.name(acting: "server start")
         for (spec, source) in specs {
             let result = try await controller.apply(spec, source: source)
             if result.changed {

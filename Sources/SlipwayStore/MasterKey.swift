@@ -102,7 +102,7 @@ public struct MasterKey: Sendable {
     /// A short public name of the key (8 hex digits derived one-way from it): error
     /// messages and `rotate-key` show it so operators can tell keys apart.
     public var id: String {
-        derive("slipway.key-id").withUnsafeBytes { $0.prefix(4).map { String(format: "%02x", $0) }.joined() }
+        derive("slipway.key-id").withUnsafeBytes { Hex.string($0.prefix(4)) }
     }
 
     /// The key as base64: what the key file holds and what `SLIPWAY_MASTER_KEY` takes.

@@ -28,7 +28,7 @@ public struct AuditEntry: Codable, Sendable, Equatable {
         for field in [String(seq), String(timeMicros), principal, action, target, details, previousHash] {
             text += "\(field.utf8.count):\(field);"
         }
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return Hex.string(SHA256.hash(data: Data(text.utf8)))
     }
 
     var recomputedHash: String {
@@ -83,7 +83,7 @@ extension Store {
     var auditKey: SymmetricKey? { auditKeyBox.withLock { $0 } }
 
     static func headSignature(seq: Int64, hash: String, key: SymmetricKey) -> String {
-        HMAC<SHA256>.authenticationCode(for: Data("\(seq) \(hash)".utf8), using: key).map { String(format: "%02x", $0) }.joined()
+        Hex.string(HMAC<SHA256>.authenticationCode(for: Data("\(seq) \(hash)".utf8), using: key))
     }
 
     static func headValue(seq: Int64, hash: String, key: SymmetricKey?) -> String {

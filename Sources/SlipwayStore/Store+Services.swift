@@ -119,8 +119,7 @@ extension Store {
         try write { db in
             let key = "secret." + name
             if let existing = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) { return existing }
-            var generator = SystemRandomNumberGenerator()
-            let value = (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+            let value = Hex.random(bytes: bytes)
             try db.execute(sql: "INSERT INTO meta (key, value) VALUES (?, ?)", arguments: [key, value])
             return value
         }

@@ -121,8 +121,7 @@ extension Store {
     /// Creates a token for `name`. A name has at most one live (unrevoked, unexpired) token.
     public func createToken(name: String, role: Role, environments: [String], expiresAt: Double?, createdBy: String, now: Double) throws(StoreError) -> IssuedToken {
         let (secret, hash) = TokenText.generate()
-        var rng = SystemRandomNumberGenerator()
-        let id = (0..<4).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &rng)) }.joined()
+        let id = Hex.random(bytes: 4)
         let record = TokenRecord(id: id, name: name, role: role, environments: environments.sorted(), createdAt: now, createdBy: createdBy, expiresAt: expiresAt)
         try write { db in
             let live = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM token WHERE name = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)", arguments: [name, now]) ?? 0

@@ -62,8 +62,7 @@ extension TokenCreateCommand {
             printError("error: \(stateDir) has no state database (slipway.sqlite)")
             throw Exit.failed
         }
-        let env = ProcessInfo.processInfo.environment
-        let who = "\(env["USER"] ?? env["LOGNAME"] ?? "uid \(getuid())")@\(ProcessInfo.processInfo.hostName) (--state-dir)"
+        let who = LocalOperator.name(acting: "--state-dir")
         let now = Date().timeIntervalSince1970
         do {
             let store = try Store(path: db)
