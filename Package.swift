@@ -46,13 +46,16 @@ let package = Package(
         ]),
         .target(name: "CSlipwayProcess"),
         // CI evidence (test, coverage reports) for the environments' quality gates.
-        .target(name: "SlipwayEvidence"),
+        .target(name: "SlipwayEvidence", dependencies: [
+            "SlipwayCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .target(name: "SlipwayTargets", dependencies: [
             "SlipwayCore", "CSlipwayProcess",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SlipwayServer", dependencies: [
-            "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayRouter", "SlipwayTargets", "SlipwayTLS",
+            "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayRouter", "SlipwayTargets", "SlipwayTLS", "SlipwayEvidence",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -64,7 +67,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "slipway", dependencies: [
-            "SlipwayServer", "SlipwayConfig", "SlipwayCore", "SlipwayStore",
+            "SlipwayServer", "SlipwayConfig", "SlipwayCore", "SlipwayStore", "SlipwayEvidence",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

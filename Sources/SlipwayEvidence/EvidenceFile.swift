@@ -1,0 +1,144 @@
+import Crypto
+import Foundation
+
+/// The report formats `--evidence FORMAT=PATH` reads, and what each one measures.
+public enum EvidenceFormat: String, Codable, Sendable, CaseIterable {
+    case junit, cobertura, lcov, sarif, trivy, gitleaks
+
+    /// The gate input a format feeds.
+    public var measures: EvidenceMeasure {
+        switch self {
+        case .junit: .tests
+        case .cobertura, .lcov: .coverage
+        case .sarif, .trivy: .vulnerabilities
+        case .gitleaks: .secrets
+        }
+    }
+
+    public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
+public enum EvidenceMeasure: String, Codable, Sendable {
+    case tests, coverage, vulnerabilities, secrets
+}
+
+/// What a release's evidence says, summed over its reports: the numbers gates compare.
+public struct EvidenceSummary: Codable, Sendable, Equatable {
+    public var tests: TestEvidence?
+    public var coverage: CoverageEvidence?
+    public var vulnerabilities: VulnerabilityEvidence?
+    public var secrets: SecretScanEvidence?
+
+    public init(tests: TestEvidence? = nil, coverage: CoverageEvidence? = nil, vulnerabilities: VulnerabilityEvidence? = nil, secrets: SecretScanEvidence? = nil) {
+        self.tests = tests
+        self.coverage = coverage
+        self.vulnerabilities = vulnerabilities
+        self.secrets = secrets
+    }
+
+    /// Several reports of one kind add up (two test suites, SARIF from two scanners).
+    public init(_ items: [EvidenceItem]) {
+        for item in items {
+            if let t = item.tests {
+                var sum = tests ?? TestEvidence()
+                sum.tests += t.tests; sum.failures += t.failures; sum.errors += t.errors; sum.skipped += t.skipped
+                tests = sum
+            }
+            if let c = item.coverage {
+                var sum = coverage ?? CoverageEvidence(linesValid: 0, linesCovered: 0)
+                sum.linesValid += c.linesValid; sum.linesCovered += c.linesCovered
+                coverage = sum
+            }
+            if let v = item.vulnerabilities {
+                var sum = vulnerabilities ?? VulnerabilityEvidence()
+                sum.critical += v.critical; sum.high += v.high; sum.medium += v.medium; sum.low += v.low; sum.unknown += v.unknown
+                vulnerabilities = sum
+            }
+            if let s = item.secrets {
+                secrets = SecretScanEvidence(findings: (secrets?.findings ?? 0) + s.findings)
+            }
+        }
+    }
+}
+
+/// One report attached to a release: its format, where it came from, its digest and what
+/// it says. Reports are read where they are (on the CI machine); only this summary travels.
+public struct EvidenceItem: Codable, Sendable, Equatable {
+    public var format: EvidenceFormat
+    /// The path as given on the command line.
+    public var file: String
+    public var sha256: String
+    public var bytes: Int64
+    public var tests: TestEvidence?
+    public var coverage: CoverageEvidence?
+    public var vulnerabilities: VulnerabilityEvidence?
+    public var secrets: SecretScanEvidence?
+
+    public init(format: EvidenceFormat, file: String, sha256: String, bytes: Int64) {
+        self.format = format
+        self.file = file
+        self.sha256 = sha256
+        self.bytes = bytes
+    }
+
+    /// `12 tests, 1 failed …` — one line for people.
+    public var summary: String {
+        if let t = tests {
+            return "\(t.tests) tests, \(t.failures) failed, \(t.errors) errors, \(t.skipped) skipped" + (t.passRate.map { String(format: " (%.1f %% passed)", $0) } ?? "")
+        }
+        if let c = coverage {
+            return "\(c.linesCovered) of \(c.linesValid) lines covered" + (c.percent.map { String(format: " (%.1f %%)", $0) } ?? "")
+        }
+        if let v = vulnerabilities {
+            return "\(v.critical) critical, \(v.high) high, \(v.medium) medium, \(v.low) low, \(v.unknown) unknown"
+        }
+        if let s = secrets { return "\(s.findings) secret\(s.findings == 1 ? "" : "s") found" }
+        return "empty"
+    }
+
+    /// Reads `FORMAT=PATH` (as `--evidence` takes it).
+    public static func read(argument: String) throws(EvidenceError) -> EvidenceItem {
+        guard let eq = argument.firstIndex(of: "="), eq != argument.startIndex, argument.index(after: eq) != argument.endIndex else {
+            throw EvidenceError(file: argument, "--evidence takes FORMAT=PATH (formats: \(EvidenceFormat.names))")
+        }
+        let name = String(argument[..<eq])
+        guard let format = EvidenceFormat(rawValue: name.lowercased()) else {
+            throw EvidenceError(file: String(argument[argument.index(after: eq)...]), "unknown report format \(name.debugDescription); known formats: \(EvidenceFormat.names)")
+        }
+        return try read(format: format, file: String(argument[argument.index(after: eq)...]))
+    }
+
+    public static func read(format: EvidenceFormat, file: String) throws(EvidenceError) -> EvidenceItem {
+        let (digest, bytes) = try Self.digest(file)
+        var item = EvidenceItem(format: format, file: file, sha256: digest, bytes: bytes)
+        switch format {
+        case .junit: item.tests = try JUnitReport.parse(file: file)
+        case .cobertura: item.coverage = try CoberturaReport.parse(file: file)
+        case .lcov: item.coverage = try LCOVReport.parse(file: file)
+        case .sarif: item.vulnerabilities = try SARIFReport.parse(file: file)
+        case .trivy: item.vulnerabilities = try TrivyReport.parse(file: file)
+        case .gitleaks: item.secrets = try GitleaksReport.parse(file: file)
+        }
+        return item
+    }
+
+    /// SHA-256 of the file, read in 1 MiB chunks (reports can be large).
+    static func digest(_ file: String) throws(EvidenceError) -> (String, Int64) {
+        guard let handle = FileHandle(forReadingAtPath: file) else {
+            let exists = FileManager.default.fileExists(atPath: file)
+            throw EvidenceError(file: file, exists ? "cannot be read (permissions?)" : "no such file")
+        }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        var bytes: Int64 = 0
+        do {
+            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+                hasher.update(data: chunk)
+                bytes += Int64(chunk.count)
+            }
+        } catch {
+            throw EvidenceError(file: file, "cannot be read: \(error.localizedDescription)")
+        }
+        return (hasher.finalize().map { String(format: "%02x", $0) }.joined(), bytes)
+    }
+}
