@@ -30,7 +30,7 @@ let package = Package(
             "SlipwayCore", "SlipwayTLS", .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "SlipwayStore", dependencies: [
-            "SlipwayCore", .product(name: "GRDB", package: "GRDB.swift"),
+            "SlipwayCore", "SlipwayEvidence", .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "SlipwayRouter", dependencies: [

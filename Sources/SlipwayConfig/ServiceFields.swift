@@ -19,7 +19,17 @@ enum ServiceFields {
         ObjectType(
             doc: "One service deployed by Slipway (slipway.yml).",
             initial: ServiceSpec(name: "", run: []),
-            fields: [
+            fields: settings + [
+                Field("environments", EnvironmentFields.environments, \.environment,
+                      doc: "Environments in promotion order (dev, staging, production, …); each is deployed on its own (SERVICE@ENV) with the service's settings merged with its overrides, and has its own gates, approvals and freezes."),
+            ],
+            check: checkReferences
+        )
+    }
+
+    /// Every key but `environments` (which environments override from).
+    static var settings: [Field<ServiceSpec>] {
+            [
                 Field("service", serviceName, \.name, required: true,
                       doc: "The service name: lowercase letters, digits and '-', starting with a letter, at most 63 characters."),
                 Field("run", .list(of: runArgument, nonEmpty: true), \.run, required: true,
@@ -52,9 +62,7 @@ enum ServiceFields {
                       doc: "Per-client-address request rate limit (token bucket); over it the router answers 429 with Retry-After."),
                 Field("restrict", .list(of: restriction.valueType), \.restrict,
                       doc: "Path prefixes (such as /metrics, /admin) only allowed client networks may reach; others get 403."),
-            ],
-            check: checkReferences
-        )
+            ]
     }
 
     static var serviceName: ValueType<String> {

@@ -27,6 +27,10 @@ public enum Defaults {
     public static let restartBackoffBase: Duration = .seconds(1)
     public static let restartBackoffMax: Duration = .seconds(30)
     public static let initialVersion = "v1"
+    /// How long a rollout waits for its approvals before it fails (`approval_timeout`).
+    public static let approvalTimeout: Duration = .seconds(24 * 3600)
+    /// How long a gate `command` may run.
+    public static let gateCommandTimeout: Duration = .seconds(60)
     /// The request header that pins a request to a named version (`pin.header`).
     public static let pinHeader = "X-Slipway-Version"
     /// Who may use the pin header (`pin.allow`): loopback only, so a public client cannot

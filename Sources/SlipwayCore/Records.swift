@@ -42,6 +42,14 @@ public struct RolloutRecord: Codable, Sendable, Equatable {
     public var canary: CanaryStatus?
     /// Rolling rollouts: the batches so far and the instance counts, in words.
     public var rolling: String?
+    /// The environment of the unit (nil for a service without environments).
+    public var environment: String?
+    /// Who asked for the rollout (the API principal; nil for the control plane's own).
+    public var requestedBy: String?
+    /// The gates checked before it started.
+    public var gates: [GateResult]?
+    /// Environments with approvals: the votes.
+    public var approval: ApprovalState?
 
     public init(id: Int64, service: String, kind: RolloutKind, fromVersion: String?, toVersion: String, phase: RolloutPhase, startedAt: Double, endedAt: Double? = nil, reason: String? = nil, details: String? = nil, events: [RolloutEventRecord]? = nil) {
         self.id = id

@@ -10,6 +10,8 @@ public enum RolloutKind: String, Codable, Sendable {
 }
 
 public enum RolloutPhase: String, Codable, Sendable, CaseIterable {
+    /// The environment needs approvals: nothing starts until enough approvers said yes.
+    case awaitingApproval = "awaiting_approval"
     /// Instances of the target release are starting; waiting for health checks to pass.
     case waitingHealthy = "waiting_healthy"
     /// Blue-green with `preview_analysis`: the new release is healthy and reachable with the
@@ -57,6 +59,8 @@ public struct BlueGreenState: Codable, Sendable, Equatable {
     public var gate: BlueGreenGate?
     /// Rolling rollouts only: batch progress and instance counts.
     public var rolling: RollingProgress?
+    /// Environments with `approvals:`: the votes so far (kept after the start as a record).
+    public var approval: ApprovalState?
 
     public init(kind: RolloutKind, targetVersion: String, fromVersion: String?, replicas: Int, warm: Bool, spec: BlueGreenSpec, now: Double) {
         self.kind = kind

@@ -1,7 +1,9 @@
 /// The validated form of one `slipway.yml`: everything Slipway needs to run a service.
 /// Durations are Swift `Duration`s; they encode to JSON as text (`"10s"`).
 public struct ServiceSpec: Codable, Sendable, Equatable {
-    /// The service name: lowercase letters, digits and `-`, starting with a letter.
+    /// The deployment unit's name: the service name (lowercase letters, digits and `-`,
+    /// starting with a letter), or `SERVICE@ENVIRONMENT` for one environment of a service
+    /// with `environments:` (each environment is deployed on its own).
     public var name: String
     /// The argv of one instance. `{{port}}` and `{{version}}` are substituted at start.
     public var run: [String]
@@ -32,6 +34,12 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     public var rateLimit: RateLimitSpec?
     /// Path prefixes kept to allowed client networks.
     public var restrict: [PathRestriction]
+    /// The environment this unit is (nil: a service without `environments:`).
+    public var environment: EnvironmentPolicy?
+
+    /// The service name without the environment.
+    public var serviceName: String { UnitName.split(name).service }
+    public var environmentName: String? { environment?.name }
 
     public init(
         name: String,
@@ -49,7 +57,8 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         tls: TLSSpec? = nil,
         headers: SecurityHeaders? = nil,
         rateLimit: RateLimitSpec? = nil,
-        restrict: [PathRestriction] = []
+        restrict: [PathRestriction] = [],
+        environment: EnvironmentPolicy? = nil
     ) {
         self.name = name
         self.run = run
@@ -67,11 +76,12 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         self.headers = headers
         self.rateLimit = rateLimit
         self.restrict = restrict
+        self.environment = environment
     }
 
     enum CodingKeys: String, CodingKey {
         case name, run, env, workingDirectory, health, listen, hosts, replicas, strategy, upstreamTimeout, analysis, pin
-        case tls, headers, rateLimit, restrict
+        case tls, headers, rateLimit, restrict, environment
     }
 
     /// The policy a canary's background analysis runs: the strategy's `analysis`, else the
@@ -99,6 +109,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         headers = try c.decodeIfPresent(SecurityHeaders.self, forKey: .headers)
         rateLimit = try c.decodeIfPresent(RateLimitSpec.self, forKey: .rateLimit)
         restrict = try c.decodeIfPresent([PathRestriction].self, forKey: .restrict) ?? []
+        environment = try c.decodeIfPresent(EnvironmentPolicy.self, forKey: .environment)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -119,6 +130,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         try c.encodeIfPresent(headers, forKey: .headers)
         try c.encodeIfPresent(rateLimit, forKey: .rateLimit)
         if !restrict.isEmpty { try c.encode(restrict, forKey: .restrict) }
+        try c.encodeIfPresent(environment, forKey: .environment)
     }
 }
 

@@ -142,3 +142,28 @@ public struct EvidenceItem: Codable, Sendable, Equatable {
         return (hasher.finalize().map { String(format: "%02x", $0) }.joined(), bytes)
     }
 }
+
+/// A release as CI records it (`slipway release create`): immutable once made.
+public struct ReleaseManifest: Codable, Sendable, Equatable {
+    /// The service (without environment): a release is the same build everywhere.
+    public var service: String
+    public var version: String
+    public var commit: String?
+    /// When the commit was made (seconds since 1970): lead time for changes starts here.
+    public var commitTime: Double?
+    public var createdAt: Double
+    public var createdBy: String
+    public var evidence: [EvidenceItem]
+
+    public init(service: String, version: String, commit: String?, commitTime: Double?, createdAt: Double, createdBy: String, evidence: [EvidenceItem]) {
+        self.service = service
+        self.version = version
+        self.commit = commit
+        self.commitTime = commitTime
+        self.createdAt = createdAt
+        self.createdBy = createdBy
+        self.evidence = evidence
+    }
+
+    public var summary: EvidenceSummary { EvidenceSummary(evidence) }
+}

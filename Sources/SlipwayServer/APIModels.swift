@@ -18,9 +18,12 @@ public struct ApplyRequest: Codable, Sendable {
 public struct DeployRequest: Codable, Sendable {
     public var version: String
     public var env: [String: String]?
-    public init(version: String, env: [String: String]? = nil) {
+    /// An admin's reason to deploy inside a freeze window (recorded in the audit log).
+    public var overrideFreeze: String?
+    public init(version: String, env: [String: String]? = nil, overrideFreeze: String? = nil) {
         self.version = version
         self.env = env
+        self.overrideFreeze = overrideFreeze
     }
 }
 

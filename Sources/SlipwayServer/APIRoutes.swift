@@ -29,15 +29,20 @@ enum APIRoutes {
         let v1 = router.group("/v1")
         v1.get("/whoami") { _, context in try context.caller }
         v1.get("/services") { _, _ in try await controller.statuses() }
-        v1.put("/services") { request, context -> EditedResponse<Controller.ApplyResult> in
+        v1.put("/services") { request, context -> EditedResponse<[Controller.ApplyResult]> in
             let body = try await request.decode(as: ApplyRequest.self, context: context)
             context.audit.set("file", body.path)
             let directory = (body.path as NSString).deletingLastPathComponent
-            let spec = try ConfigLoader.parse(body.text, fileName: body.path, baseDirectory: directory.isEmpty ? nil : directory)
-            context.audit.target("service/\(spec.name)")
-            let result = try await controller.apply(spec, source: body.path)
-            context.audit.set("config_version", String(result.configVersion))
-            return EditedResponse(status: result.changed ? .created : .ok, response: result)
+            // One unit per environment (or the service itself); all are checked before any is applied.
+            let units = try ConfigLoader.parseUnits(body.text, fileName: body.path, baseDirectory: directory.isEmpty ? nil : directory)
+            context.audit.target("service/\(units.first?.serviceName ?? "")")
+            var results: [Controller.ApplyResult] = []
+            for spec in units {
+                let result = try await controller.apply(spec, source: body.path)
+                context.audit.set("config_version.\(spec.name)", String(result.configVersion))
+                results.append(result)
+            }
+            return EditedResponse(status: results.contains(where: \.changed) ? .created : .ok, response: results)
         }
         v1.get("/services/:name") { _, context in
             try await controller.status(service: try context.parameters.require("name"))
@@ -45,7 +50,9 @@ enum APIRoutes {
         v1.post("/services/:name/deploy") { request, context -> EditedResponse<RolloutRecord> in
             let body = try await request.decode(as: DeployRequest.self, context: context)
             context.audit.set("version", body.version)
-            let record = try await controller.deploy(service: try context.parameters.require("name"), version: body.version, extraEnv: body.env ?? [:])
+            if let reason = body.overrideFreeze { context.audit.set("override_freeze", reason) }
+            let record = try await controller.deploy(service: try context.parameters.require("name"), version: body.version, extraEnv: body.env ?? [:],
+                                                     principal: try context.caller, overrideFreeze: body.overrideFreeze)
             context.audit.set("rollout", String(record.id))
             return EditedResponse(status: .created, response: record)
         }
@@ -116,6 +123,7 @@ enum APIRoutes {
         }
         addAccessRoutes(to: v1, controller: controller)
         addSecretRoutes(to: v1, controller: controller)
+        addEnvironmentRoutes(to: v1, controller: controller)
         v1.post("/shutdown") { request, context -> LivenessReply in
             let body = (try? await request.decode(as: ShutdownRequest.self, context: context)) ?? ShutdownRequest(dataPlane: false)
             context.audit.set("data_plane", String(body.dataPlane))

@@ -12,8 +12,9 @@ struct AccessRule: Sendable {
     /// Audit action name for routes that change something; nil for reads.
     let audit: String?
     /// Whether the target belongs to an environment (a token limited to environments
-    /// may act only inside them). Services have no environment yet, so such tokens may
-    /// only read them.
+    /// may act only inside them): the `{name}` unit's environment (`web@production`), or
+    /// the `env` query parameter. A service without environments belongs to none, so
+    /// such tokens may only read it.
     let environmentScoped: Bool
     /// The target's environment is the `env` query parameter (secrets); otherwise the
     /// target belongs to no environment.
@@ -49,6 +50,12 @@ enum AccessRules {
         AccessRule("GET /v1/services/{name}/stats", .viewer),
         AccessRule("GET /v1/services/{name}/logs", .viewer),
         AccessRule("GET /v1/rollouts/{id}", .viewer),
+        AccessRule("POST /v1/releases", .deployer, audit: "release.create"),
+        AccessRule("GET /v1/releases/{name}", .viewer),
+        AccessRule("GET /v1/releases/{name}/{version}", .viewer),
+        AccessRule("POST /v1/services/{name}/gates", .deployer, audit: "gates.check", environmentScoped: true),
+        AccessRule("POST /v1/services/{name}/approve", .approver, audit: "rollout.approve", environmentScoped: true),
+        AccessRule("POST /v1/services/{name}/reject", .approver, audit: "rollout.reject", environmentScoped: true),
         AccessRule("GET /v1/services/{name}/secrets", .deployer, environmentFromQuery: true),
         AccessRule("PUT /v1/services/{name}/secrets/{secret}", .deployer, audit: "secret.set", environmentFromQuery: true),
         AccessRule("DELETE /v1/services/{name}/secrets/{secret}", .deployer, audit: "secret.remove", environmentFromQuery: true),

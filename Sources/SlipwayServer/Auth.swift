@@ -135,7 +135,9 @@ struct AuthMiddleware: RouterMiddleware {
         }
         var context = context
         context.principal = principal
-        let environment = rule.environmentFromQuery ? request.uri.queryParameters.get("env").flatMap { $0.isEmpty ? nil : String($0) } : nil
+        let environment: String? = rule.environmentFromQuery
+            ? request.uri.queryParameters.get("env").flatMap { $0.isEmpty ? nil : String($0) }
+            : rule.environmentScoped ? context.parameters.get("name").flatMap { UnitName.split($0).environment } : nil
         guard principal.allows(needed, environment: environment) else {
             let why = principal.role < needed
                 ? "\(principal.name) has the \(principal.role.rawValue) role; \(rule.route) needs \(needed.rawValue) or higher"

@@ -19,6 +19,9 @@ extension Controller {
     /// promote, promote --full, pause, resume.
     public func command(service name: String, _ command: RolloutCommand, by: String) async throws -> RolloutRecord {
         let active = try requireActiveRollout(service: name, for: command == .promoteFull ? "promote" : command.rawValue)
+        if active.state.phase == .awaitingApproval, let approval = active.state.approval {
+            throw ControllerError(.conflict, "rollout \(active.id) of \(name) is awaiting approval (\(approval.approvals) of \(approval.needed)); nothing runs yet: an approver runs `slipway approve`, or abort it", rolloutID: active.id)
+        }
         if active.state.phase == .previewing, command == .promote || command == .promoteFull {
             var machine = RolloutMachine(state: active.state)
             try await step(id: active.id, service: name, machine: &machine, input: .command(command, by: by))

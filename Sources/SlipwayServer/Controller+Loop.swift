@@ -45,7 +45,7 @@ extension Controller {
                 if let s = try store.service(active.service), s.stableVersion != active.state.targetVersion {
                     try store.setReleases(service: active.service, stable: active.state.targetVersion, previous: active.state.fromVersion, previousRetireAt: nil, now: now)
                 }
-            case .succeeded, .failed:
+            case .awaitingApproval, .succeeded, .failed:
                 break
             }
         }
@@ -162,6 +162,14 @@ extension Controller {
             let state = active.state
             let target = try store.liveInstances(service: active.service, version: state.targetVersion)
             switch state.phase {
+            case .awaitingApproval:
+                // Nothing runs yet; only the approval deadline can move it.
+                if let approval = state.approval, clock.now() >= approval.expiresAt {
+                    try endUnapproved(id: active.id, service: active.service, state: state,
+                                      reason: "no decision within approval_timeout \(DurationText.format(.milliseconds(Int64((approval.expiresAt - approval.requestedAt) * 1000)))) (\(approval.approvals) of \(approval.needed) approvals)",
+                                      actor: "timer")
+                }
+                continue
             case .waitingHealthy:
                 let running = target.filter { $0.state == .running }
                 let healthy = running.filter { routerHealth[$0.id]?.healthy == true }.count

@@ -16,7 +16,7 @@ extension Controller {
     }
 
     public func setSecret(service: String, env: String, name: String, value: String, by: String) throws -> SecretInfo {
-        _ = try requireService(service)
+        try requireSecretsTarget(service)
         let key = masterKey, now = clock.now()
         let info = try Self.translating([.conflict: .invalid]) {
             try store.setSecret(service: service, env: env, name: name, value: value, by: by, key: key, now: now)
@@ -27,12 +27,12 @@ extension Controller {
     }
 
     public func secrets(service: String, env: String?) throws -> [SecretInfo] {
-        _ = try requireService(service)
+        try requireSecretsTarget(service)
         return try store.secrets(service: service, env: env)
     }
 
     public func removeSecret(service: String, env: String, name: String, by: String) throws {
-        _ = try requireService(service)
+        try requireSecretsTarget(service)
         try Self.translating([.notFound: .notFound]) {
             try store.removeSecret(service: service, env: env, name: name)
         }
@@ -100,16 +100,36 @@ extension Controller {
 
     /// The decrypted secrets an instance of `service` gets, or a precise error naming the
     /// secret that does not open (never its value).
-    func secretEnvironment(service: String) throws -> [String: String] {
+    /// A unit of an environment gets the service-wide secrets and those of its scope
+    /// (`secrets_scope`, default the environment's name); the scope's win.
+    func secretEnvironment(service unit: String) throws -> [String: String] {
         let key = masterKey
+        let (base, environment) = UnitName.split(unit)
+        let scope = try store.service(unit)?.spec.environment?.secretsScope ?? environment
         return try Self.translating([.corrupt: .invalid]) {
-            try store.secretValues(service: service, env: "", key: key)
+            var values = try store.secretValues(service: base, env: "", key: key)
+            if let scope { values.merge(try store.secretValues(service: base, env: scope, key: key)) { _, scoped in scoped } }
+            return values
         }
+    }
+
+    /// The secrets a unit's instances get (names and versions, never values).
+    func secretInfos(unit spec: ServiceSpec) throws -> [SecretInfo] {
+        var infos = try store.secrets(service: spec.serviceName, env: "")
+        if let scope = spec.environment?.secretsScope { infos += try store.secrets(service: spec.serviceName, env: scope) }
+        return infos
     }
 
     /// Hides every known secret value in text that could echo an instance's environment.
     var redaction: SecretRedaction {
         SecretRedaction(store.allSecretValues(key: masterKey))
+    }
+
+    /// Secrets belong to a service (all its environments, or one scope): a service name
+    /// with units. Without environments that is the service itself.
+    func requireSecretsTarget(_ service: String) throws {
+        if try store.service(service) != nil { return }
+        try requireServiceName(service)
     }
 
     static func envLabel(_ env: String) -> String {

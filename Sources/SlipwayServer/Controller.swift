@@ -80,11 +80,7 @@ public actor Controller {
     }
 
     func requireService(_ name: String) throws -> StoredService {
-        guard let service = try store.service(name) else {
-            let known = (try? store.serviceNames()) ?? []
-            let list = known.isEmpty ? "no service is registered yet (slipway apply -f slipway.yml)" : "known services: \(known.joined(separator: ", "))"
-            throw ControllerError(.notFound, "unknown service \(name); \(list)")
-        }
+        guard let service = try store.service(name) else { throw try unknownUnit(name) }
         return service
     }
 
@@ -92,7 +88,7 @@ public actor Controller {
 
     /// Starts a blue-green rollout of `version`. Returns at once with the rollout record;
     /// the rollout goes on in the controller loop.
-    public func deploy(service name: String, version: String, extraEnv: [String: String]) async throws -> RolloutRecord {
+    public func deploy(service name: String, version: String, extraEnv: [String: String], principal: Principal = .system, overrideFreeze: String? = nil) async throws -> RolloutRecord {
         let service = try requireService(name)
         guard Self.isValidVersion(version) else {
             throw ControllerError(.invalid, "version \(version.debugDescription) is not a valid label: use 1-64 letters, digits, '.', '_', '-' or '+'")
@@ -103,12 +99,14 @@ public actor Controller {
         if service.stableVersion == version {
             throw ControllerError(.conflict, "\(version) is already the stable release of \(name)")
         }
-        let secretNames = Set(try store.secrets(service: name, env: "").map(\.name))
+        let secretNames = Set(try secretInfos(unit: service.spec).map(\.name))
         if let clash = extraEnv.keys.sorted().first(where: secretNames.contains) {
             throw ControllerError(.invalid, "\(clash) is a secret of \(name); --set-env would store a value for it in clear text in the release. Set it with `slipway secrets set \(name) \(clash)` instead")
         }
         // A secret that does not open fails the deploy now, before anything starts.
         _ = try secretEnvironment(service: name)
+        // Freeze windows and gates of the environment, before anything is recorded.
+        let gates = try await admit(service: service, version: version, principal: principal, overrideFreeze: overrideFreeze)
         let now = clock.now()
         if let existing = try store.release(service: name, version: version, creatingWith: nil, now: now), !extraEnv.isEmpty, existing.extraEnv != extraEnv {
             throw ControllerError(.conflict, "release \(version) of \(name) already exists with other --set-env values; releases are immutable, use a new version label")
@@ -117,7 +115,7 @@ public actor Controller {
             throw ControllerError(.notFound, "cannot create release \(version)")
         }
         let kind: RolloutKind = service.stableVersion == nil ? .initial : .deploy
-        return try await begin(kind: kind, service: service, release: release)
+        return try await begin(kind: kind, service: service, release: release, requestedBy: principal.name, gates: gates)
     }
 
     /// Puts traffic back on the previous release (or `to`): at once when it is warm,
@@ -131,7 +129,7 @@ public actor Controller {
             if to == nil || to == service.stableVersion, let aborted = try store.rollout(id: active.id) {
                 // Traffic never left the stable release (still starting, or a canary that
                 // the abort just took back to 0 %): the abort is the rollback.
-                if [.waitingHealthy, .previewing, .progressing, .paused].contains(active.phase) { return aborted }
+                if [.awaitingApproval, .waitingHealthy, .previewing, .progressing, .paused].contains(active.phase) { return aborted }
             }
         }
         guard let target = to ?? service.previousVersion else {
@@ -147,7 +145,8 @@ public actor Controller {
         return try await begin(kind: .rollback, service: service, release: release)
     }
 
-    func begin(kind: RolloutKind, service: StoredService, release: ReleaseRecord, retriedBy by: String? = nil, retriedFrom: Int64? = nil) async throws -> RolloutRecord {
+    /// The machine state a rollout of `release` starts from (strategy, warm or not).
+    func prepareState(kind: RolloutKind, service: StoredService, release: ReleaseRecord) async throws -> BlueGreenState {
         let name = service.spec.name
         await refreshHealth()
         let live = try store.liveInstances(service: name, version: release.version).filter { $0.state == .running }
@@ -175,8 +174,22 @@ public actor Controller {
             if policies["default"] == nil { policies["default"] = .default }
             state.gate = BlueGreenGate(spec: bg, policies: policies)
         }
+        return state
+    }
+
+    func begin(kind: RolloutKind, service: StoredService, release: ReleaseRecord, retriedBy by: String? = nil, retriedFrom: Int64? = nil,
+               requestedBy: String? = nil, gates: [GateResult]? = nil) async throws -> RolloutRecord {
+        let name = service.spec.name
+        var state = try await prepareState(kind: kind, service: service, release: release)
+        // Environments with approvals: a deploy waits (nothing starts) until approved.
+        if kind != .rollback, let policy = service.spec.environment, policy.approvals > 0 {
+            let now = clock.now()
+            state.phase = .awaitingApproval
+            state.approval = ApprovalState(needed: policy.approvals, fourEyes: policy.fourEyes, requestedBy: requestedBy ?? by ?? "slipway",
+                                           requestedAt: now, expiresAt: now + policy.approvalTimeout.seconds)
+        }
         let id: Int64
-        switch Result(catching: { () throws(StoreError) -> Int64 in try store.createRollout(service: name, state: state) }) {
+        switch Result(catching: { () throws(StoreError) -> Int64 in try store.createRollout(service: name, state: state, requestedBy: requestedBy ?? by, gates: gates) }) {
         case .success(let created):
             id = created
         case .failure(let error):
@@ -191,8 +204,14 @@ public actor Controller {
         if let by {
             try store.appendDecision(service: name, rolloutID: id, draft: DecisionDraft(kind: .retried, actor: by, summary: "\(by) retried \(release.version) after rollout \(retriedFrom.map(String.init) ?? "?") failed"), time: clock.now())
         }
-        var machine = RolloutMachine(state: state)
-        try await step(id: id, service: name, machine: &machine, input: .begin)
+        if let approval = state.approval, state.phase == .awaitingApproval {
+            try store.appendEvent(service: name, rolloutID: id, kind: "awaiting_approval",
+                                  message: "waiting for \(approval.needed) approval(s)\(approval.fourEyes ? " (four eyes: not from \(approval.requestedBy))" : "") until \(Self.timestamp(approval.expiresAt)): slipway approve \(service.spec.serviceName)" + (service.spec.environmentName.map { " --env \($0)" } ?? ""),
+                                  time: clock.now())
+        } else {
+            var machine = RolloutMachine(state: state)
+            try await step(id: id, service: name, machine: &machine, input: .begin)
+        }
         guard let record = try store.rollout(id: id) else { throw ControllerError(.notFound, "rollout \(id) vanished") }
         return record
     }
@@ -203,6 +222,10 @@ public actor Controller {
     public func abort(rolloutID: Int64, reason: String, by: String = "system") async throws {
         guard let active = try store.activeRollouts().first(where: { $0.id == rolloutID }) else {
             throw ControllerError(.conflict, "rollout \(rolloutID) is not running")
+        }
+        if active.state.phase == .awaitingApproval {
+            try endUnapproved(id: active.id, service: active.service, state: active.state, reason: reason, actor: by)
+            return
         }
         let weight = active.state.canary?.weight
         let back = active.state.fromVersion.map { "all traffic on \($0)" } ?? "nothing switched"

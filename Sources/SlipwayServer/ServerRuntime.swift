@@ -59,7 +59,7 @@ public enum ServerRuntime {
         for file in options.configFiles {
             let absolute = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
             do {
-                specs.append((try ConfigLoader.load(file: absolute), absolute))
+                specs += try ConfigLoader.loadUnits(file: absolute).map { ($0, absolute) }
             } catch {
                 errors += error.errors
             }
@@ -102,6 +102,12 @@ public enum ServerRuntime {
                 try store.appendAudit(AuditDraft(principal: operatorName, action: "config.apply", target: "service/\(spec.name)",
                                                  details: ["file": source, "config_version": String(result.configVersion), "via": "slipway server --config"]),
                                       time: Date().timeIntervalSince1970)
+            }
+            // Environments go through their gates, approvals and freezes: nothing is deployed
+            // to them on the operator's behalf at start (`slipway deploy --env` does it).
+            if spec.environment != nil {
+                logger.info("environment waits for its first deploy", metadata: ["slipway.service": "\(spec.name)"])
+                continue
             }
             if try store.service(spec.name)?.stableVersion == nil, try store.activeRollout(service: spec.name) == nil {
                 let rollout = try await controller.deploy(service: spec.name, version: options.initialVersion, extraEnv: [:])

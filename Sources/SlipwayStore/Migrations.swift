@@ -141,6 +141,33 @@ extension Store {
                 );
                 """)
         }
+        m.registerMigration("006-environments") { db in
+            try db.execute(sql: """
+                CREATE TABLE release_manifest (
+                    service TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    commit_sha TEXT,
+                    commit_time REAL,
+                    created_at REAL NOT NULL,
+                    created_by TEXT NOT NULL,
+                    PRIMARY KEY (service, version)
+                );
+                CREATE TABLE release_evidence (
+                    service TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    format TEXT NOT NULL,
+                    file TEXT NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    bytes INTEGER NOT NULL,
+                    item_json TEXT NOT NULL,
+                    PRIMARY KEY (service, version, seq),
+                    FOREIGN KEY (service, version) REFERENCES release_manifest(service, version)
+                );
+                ALTER TABLE rollout ADD COLUMN requested_by TEXT;
+                ALTER TABLE rollout ADD COLUMN gates_json TEXT;
+                """)
+        }
         return m
     }
 }

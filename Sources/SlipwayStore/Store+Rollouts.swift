@@ -5,15 +5,16 @@ import SlipwayCore
 extension Store {
     /// Creates a rollout unless one is already running for the service, in the same
     /// transaction as the check (two racing deploys cannot both start).
-    public func createRollout(service: String, state: BlueGreenState) throws(StoreError) -> Int64 {
+    public func createRollout(service: String, state: BlueGreenState, requestedBy: String? = nil, gates: [GateResult]? = nil) throws(StoreError) -> Int64 {
         try write { db in
             if let running = try Int64.fetchOne(db, sql: "SELECT id FROM rollout WHERE service = ? AND phase NOT IN ('succeeded', 'failed') ORDER BY id LIMIT 1", arguments: [service]) {
                 throw StoreError(.conflict, "rollout \(running) of \(service) is still running; wait for it to end (slipway status \(service))", rolloutID: running)
             }
             try db.execute(sql: """
-                INSERT INTO rollout (service, kind, from_version, to_version, phase, state_json, started_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [service, state.kind.rawValue, state.fromVersion, state.targetVersion, state.phase.rawValue, Self.encode(state), state.startedAt])
+                INSERT INTO rollout (service, kind, from_version, to_version, phase, state_json, started_at, requested_by, gates_json)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [service, state.kind.rawValue, state.fromVersion, state.targetVersion, state.phase.rawValue, Self.encode(state), state.startedAt,
+                                 requestedBy, gates.map { Self.encode($0) }])
             return db.lastInsertedRowID
         }
     }
@@ -83,7 +84,11 @@ extension Store {
             phase: RolloutPhase(rawValue: row["phase"]) ?? .failed,
             startedAt: row["started_at"], endedAt: row["ended_at"],
             reason: row["reason"], details: row["details"])
+        record.environment = UnitName.split(record.service).environment
+        record.requestedBy = row["requested_by"]
+        if let json: String = row["gates_json"] { record.gates = try? decode([GateResult].self, json) }
         if let json: String = row["state_json"], let state = try? decode(BlueGreenState.self, json) {
+            record.approval = state.approval
             if let progress = state.canary { record.canary = CanaryStatus(progress) }
             if let progress = state.rolling { record.rolling = progress.summary(replicas: state.replicas) }
         }

@@ -40,7 +40,8 @@ public struct InstanceLaunch: Sendable {
             if let value = inherited[key] { env[key] = value }
         }
         env["PORT"] = String(port)
-        env["SLIPWAY_SERVICE"] = release.service
+        env["SLIPWAY_SERVICE"] = UnitName.split(release.service).service
+        if let environment = UnitName.split(release.service).environment { env["SLIPWAY_ENVIRONMENT"] = environment }
         env["SLIPWAY_VERSION"] = release.version
         env["SLIPWAY_INSTANCE"] = instanceID
         env.merge(spec.env) { _, new in new }

@@ -15,6 +15,7 @@ enum CLIActor {
 /// promote, pause, resume and abort share their shape: a service in, a rollout out.
 protocol RolloutControlCommand: AsyncParsableCommand {
     var service: String { get }
+    var env: String? { get }
     var client: ClientOptions { get }
     var verb: String { get }
     var body: CommandRequest { get }
@@ -26,7 +27,7 @@ extension RolloutControlCommand {
     func run() async throws {
         let api = try client.client()
         let record = try await withAPI {
-            try await api.send(.POST, "/v1/services/\(service.urlPathEscaped)/\(verb)", body: body, as: RolloutRecord.self)
+            try await api.send(.POST, "/v1/services/\(unitName(service, env).urlPathEscaped)/\(verb)", body: body, as: RolloutRecord.self)
         }
         if client.output == .json { return try printJSON(record) }
         print(Format.rolloutLine(record))
@@ -41,6 +42,7 @@ struct PromoteCommand: RolloutControlCommand {
         discussion: "Recorded as a decision with your name (slipway why)."
     )
     @Argument(help: "The service.") var service: String
+    @Option(name: .long, help: ArgumentHelp("The environment, for a service with `environments:` (same as SERVICE@ENV).", valueName: "ENV")) var env: String?
     @Flag(name: .long, help: "Skip every remaining step and analysis.") var full = false
     @OptionGroup var client: ClientOptions
     var verb: String { "promote" }
@@ -50,6 +52,7 @@ struct PromoteCommand: RolloutControlCommand {
 struct PauseCommand: RolloutControlCommand {
     static let configuration = CommandConfiguration(commandName: "pause", abstract: "Hold a canary at its current step (analysis keeps running and still rolls back on failure).")
     @Argument(help: "The service.") var service: String
+    @Option(name: .long, help: ArgumentHelp("The environment, for a service with `environments:` (same as SERVICE@ENV).", valueName: "ENV")) var env: String?
     @OptionGroup var client: ClientOptions
     var verb: String { "pause" }
 }
@@ -57,6 +60,7 @@ struct PauseCommand: RolloutControlCommand {
 struct ResumeCommand: RolloutControlCommand {
     static let configuration = CommandConfiguration(commandName: "resume", abstract: "Let a paused canary go on.")
     @Argument(help: "The service.") var service: String
+    @Option(name: .long, help: ArgumentHelp("The environment, for a service with `environments:` (same as SERVICE@ENV).", valueName: "ENV")) var env: String?
     @OptionGroup var client: ClientOptions
     var verb: String { "resume" }
 }
@@ -64,6 +68,7 @@ struct ResumeCommand: RolloutControlCommand {
 struct AbortCommand: RolloutControlCommand {
     static let configuration = CommandConfiguration(commandName: "abort", abstract: "Stop the running rollout: all traffic back on the stable release at once, the new instances stopped.")
     @Argument(help: "The service.") var service: String
+    @Option(name: .long, help: ArgumentHelp("The environment, for a service with `environments:` (same as SERVICE@ENV).", valueName: "ENV")) var env: String?
     @OptionGroup var client: ClientOptions
     var verb: String { "abort" }
 }
@@ -75,13 +80,14 @@ struct RetryCommand: AsyncParsableCommand {
         discussion: "With --wait, exits 0 when the new rollout succeeded and 1 when it failed."
     )
     @Argument(help: "The service.") var service: String
+    @Option(name: .long, help: ArgumentHelp("The environment, for a service with `environments:` (same as SERVICE@ENV).", valueName: "ENV")) var env: String?
     @Flag(name: .long, help: "Block until the rollout ends.") var wait = false
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
         let api = try client.client()
         let record = try await withAPI {
-            try await api.send(.POST, "/v1/services/\(service.urlPathEscaped)/retry", body: CommandRequest(by: CLIActor.current), as: RolloutRecord.self)
+            try await api.send(.POST, "/v1/services/\(unitName(service, env).urlPathEscaped)/retry", body: CommandRequest(by: CLIActor.current), as: RolloutRecord.self)
         }
         try await RolloutWatcher(api: api, output: client.output).finish(record, wait: wait)
     }
@@ -94,6 +100,7 @@ struct WhyCommand: AsyncParsableCommand {
         discussion: "Without ROLLOUT, explains the service's latest rollout."
     )
     @Argument(help: "The service.") var service: String
+    @Option(name: .long, help: ArgumentHelp("The environment, for a service with `environments:` (same as SERVICE@ENV).", valueName: "ENV")) var env: String?
     @Argument(help: "The rollout id (see slipway history).") var rollout: Int64?
     @OptionGroup var client: ClientOptions
 
@@ -101,7 +108,7 @@ struct WhyCommand: AsyncParsableCommand {
         let api = try client.client()
         let query = rollout.map { "?rollout=\($0)" } ?? ""
         let explanation = try await withAPI {
-            try await api.send(.GET, "/v1/services/\(service.urlPathEscaped)/why\(query)", as: RolloutExplanation.self)
+            try await api.send(.GET, "/v1/services/\(unitName(service, env).urlPathEscaped)/why\(query)", as: RolloutExplanation.self)
         }
         if client.output == .json { return try printJSON(explanation) }
         print(Why.render(explanation))

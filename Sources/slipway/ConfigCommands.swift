@@ -21,9 +21,10 @@ struct ValidateCommand: ParsableCommand {
         var results: [[String: String]] = []
         for file in files {
             do {
-                let spec = try ConfigLoader.load(file: file)
-                if output == .text { print("\(file): ok (service \(spec.name), \(spec.replicas) replica(s), listen \(spec.listen))") }
-                results.append(["file": file, "status": "ok", "service": spec.name])
+                for spec in try ConfigLoader.loadUnits(file: file) {
+                    if output == .text { print("\(file): ok (\(spec.environment == nil ? "service" : "environment") \(spec.name), \(spec.replicas) replica(s), listen \(spec.listen))") }
+                    results.append(["file": file, "status": "ok", "service": spec.name])
+                }
             } catch {
                 failed = true
                 for e in error.errors {
@@ -66,16 +67,62 @@ struct ApplyCommand: AsyncParsableCommand {
             throw Exit.failed
         }
         do {
-            _ = try ConfigLoader.parse(text, fileName: absolute, baseDirectory: (absolute as NSString).deletingLastPathComponent)
+            _ = try ConfigLoader.parseUnits(text, fileName: absolute, baseDirectory: (absolute as NSString).deletingLastPathComponent)
         } catch {
             for e in error.errors { printError(e.description) }
             throw Exit.failed
         }
-        let result = try await withAPI {
-            try await client.client().send(.PUT, "/v1/services", body: ApplyRequest(path: absolute, text: text), as: Controller.ApplyResult.self)
+        let results = try await withAPI {
+            try await client.client().send(.PUT, "/v1/services", body: ApplyRequest(path: absolute, text: text), as: [Controller.ApplyResult].self)
         }
-        if client.output == .json { return try printJSON(result) }
-        print(result.changed ? "\(result.service): config version \(result.configVersion) applied" : "\(result.service): unchanged (config version \(result.configVersion))")
+        if client.output == .json { return try printJSON(results) }
+        for result in results {
+            print(result.changed ? "\(result.service): config version \(result.configVersion) applied" : "\(result.service): unchanged (config version \(result.configVersion))")
+        }
     }
 }
 
+
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Inspect slipway.yml.",
+        subcommands: [ConfigShowCommand.self]
+    )
+}
+
+struct ConfigShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Print a service's (or one environment's) effective settings and where each comes from.",
+        discussion: "Environments merge with the service: mappings key by key, other values replace; `# default` marks a built-in default."
+    )
+
+    @Argument(help: "The service (checked against `service:` in the file).")
+    var service: String
+
+    @Option(name: .long, help: "The environment whose settings to show.")
+    var env: String?
+
+    @Option(name: [.short, .long], help: ArgumentHelp("The config file.", valueName: "FILE"))
+    var file: String = "slipway.yml"
+
+    @Option(name: [.short, .long], help: "Output format: text or json.")
+    var output: OutputFormat = .text
+
+    func run() throws {
+        let explanation: ConfigExplain.Explanation
+        do {
+            explanation = try ConfigExplain.explain(file: file, environment: env)
+        } catch {
+            for e in error.errors { printError(e.description) }
+            throw Exit.failed
+        }
+        guard UnitName.split(explanation.unit).service == service else {
+            printError("error: \(file) configures \(UnitName.split(explanation.unit).service), not \(service)")
+            throw Exit.failed
+        }
+        if output == .json { return try printJSON(explanation) }
+        print(ConfigExplain.render(explanation), terminator: "")
+    }
+}

@@ -9,21 +9,29 @@ struct StatusCommand: AsyncParsableCommand {
         abstract: "Show services: stable and previous releases, the running rollout, instances and their health."
     )
 
-    @Argument(help: "One service (default: all).")
+    @Argument(help: "One service (default: all); a service with environments shows each of them.")
     var service: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only this environment.", valueName: "ENV"))
+    var env: String?
 
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
         let api = try client.client()
         let statuses: [ServiceStatus] = try await withAPI {
-            if let service {
-                return [try await api.send(.GET, "/v1/services/\(service.urlPathEscaped)", as: ServiceStatus.self)]
+            if let service, env != nil || service.contains(UnitName.separator) {
+                return [try await api.send(.GET, "/v1/services/\(unitName(service, env).urlPathEscaped)", as: ServiceStatus.self)]
             }
-            return try await api.send(.GET, "/v1/services", as: [ServiceStatus].self)
+            let all = try await api.send(.GET, "/v1/services", as: [ServiceStatus].self)
+            guard let service else { return env == nil ? all : all.filter { UnitName.split($0.service).environment == env } }
+            let mine = all.filter { UnitName.split($0.service).service == service }
+            // None: the server's answer names what is wrong (unknown service, …).
+            if mine.isEmpty { return [try await api.send(.GET, "/v1/services/\(service.urlPathEscaped)", as: ServiceStatus.self)] }
+            return mine
         }
         if client.output == .json {
-            return service == nil ? try printJSON(statuses) : try printJSON(statuses[0])
+            return service == nil || statuses.count != 1 ? try printJSON(statuses) : try printJSON(statuses[0])
         }
         if statuses.isEmpty { print("no services; register one with `slipway apply -f slipway.yml`") }
         for s in statuses {
@@ -44,6 +52,10 @@ struct StatusCommand: AsyncParsableCommand {
                     print("    \(rolling)")
                 } else {
                     print("  rollout \(r.id): \(r.kind.rawValue) to \(r.toVersion), \(r.phase.rawValue) since \(Format.time(r.startedAt))")
+                }
+                if let a = r.approval, r.phase == .awaitingApproval {
+                    let who = a.votes.filter(\.approved).map(\.principal)
+                    print("    approvals: \(a.approvals) of \(a.needed)" + (who.isEmpty ? "" : " (\(who.joined(separator: ", ")))") + (a.fourEyes ? ", four eyes: not \(a.requestedBy)" : "") + "; expires \(Format.time(a.expiresAt))")
                 }
             }
             if s.instances.isEmpty {
@@ -69,6 +81,8 @@ struct HistoryCommand: AsyncParsableCommand {
     @Argument(help: "The service.")
     var service: String
 
+    @Option(name: .long, help: ArgumentHelp("The environment, for a service with `environments:` (same as SERVICE@ENV).", valueName: "ENV")) var env: String?
+
     @Option(name: .long, help: "How many rollouts to show.")
     var limit: Int = 20
 
@@ -80,7 +94,7 @@ struct HistoryCommand: AsyncParsableCommand {
 
     func run() async throws {
         let records = try await withAPI {
-            try await client.client().send(.GET, "/v1/services/\(service.urlPathEscaped)/rollouts?limit=\(limit)", as: [RolloutRecord].self)
+            try await client.client().send(.GET, "/v1/services/\(unitName(service, env).urlPathEscaped)/rollouts?limit=\(limit)", as: [RolloutRecord].self)
         }
         if client.output == .json { return try printJSON(records) }
         if records.isEmpty { return print("\(service) has no rollouts yet") }
@@ -102,6 +116,8 @@ struct LogsCommand: AsyncParsableCommand {
     @Argument(help: "The service.")
     var service: String
 
+    @Option(name: .long, help: ArgumentHelp("The environment, for a service with `environments:` (same as SERVICE@ENV).", valueName: "ENV")) var env: String?
+
     @Option(name: .long, help: "Only instances of this release.")
     var version: String?
 
@@ -118,7 +134,7 @@ struct LogsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var path = "/v1/services/\(service.urlPathEscaped)/logs?tail=\(tail)"
+        var path = "/v1/services/\(unitName(service, env).urlPathEscaped)/logs?tail=\(tail)"
         if let version { path += "&version=\(version.urlPathEscaped)" }
         if client.output == .json {
             // JSON lines: {"instance": …, "line": …} per log line (no follow).

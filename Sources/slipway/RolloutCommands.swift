@@ -13,6 +13,8 @@ struct DeployCommand: AsyncParsableCommand {
     @Argument(help: "The service.")
     var service: String
 
+    @Option(name: .long, help: ArgumentHelp("The environment, for a service with `environments:` (same as SERVICE@ENV).", valueName: "ENV")) var env: String?
+
     @Option(name: .long, help: "The release's version label.")
     var version: String
 
@@ -21,6 +23,9 @@ struct DeployCommand: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Block until the rollout ends.")
     var wait = false
+
+    @Option(name: .customLong("override-freeze"), help: ArgumentHelp("Admins only: deploy inside a freeze window; the reason goes to the audit log.", valueName: "REASON"))
+    var overrideFreeze: String?
 
     @OptionGroup var client: ClientOptions
 
@@ -37,14 +42,14 @@ struct DeployCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var env: [String: String] = [:]
+        var variables: [String: String] = [:]
         for pair in setEnv {
             let eq = pair.firstIndex(of: "=")!
-            env[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+            variables[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
         }
         let api = try client.client()
         let record = try await withAPI {
-            try await api.send(.POST, "/v1/services/\(service.urlPathEscaped)/deploy", body: DeployRequest(version: version, env: env), as: RolloutRecord.self)
+            try await api.send(.POST, "/v1/services/\(unitName(service, env).urlPathEscaped)/deploy", body: DeployRequest(version: version, env: variables, overrideFreeze: overrideFreeze), as: RolloutRecord.self)
         }
         try await RolloutWatcher(api: api, output: client.output).finish(record, wait: wait)
     }
@@ -60,6 +65,8 @@ struct RollbackCommand: AsyncParsableCommand {
     @Argument(help: "The service.")
     var service: String
 
+    @Option(name: .long, help: ArgumentHelp("The environment, for a service with `environments:` (same as SERVICE@ENV).", valueName: "ENV")) var env: String?
+
     @Option(name: .long, help: "The release to go back to (default: the previous one).")
     var to: String?
 
@@ -71,7 +78,7 @@ struct RollbackCommand: AsyncParsableCommand {
     func run() async throws {
         let api = try client.client()
         let record = try await withAPI {
-            try await api.send(.POST, "/v1/services/\(service.urlPathEscaped)/rollback", body: RollbackRequest(to: to), as: RolloutRecord.self)
+            try await api.send(.POST, "/v1/services/\(unitName(service, env).urlPathEscaped)/rollback", body: RollbackRequest(to: to), as: RolloutRecord.self)
         }
         if record.kind != .rollback {
             // The deploy was still waiting for health checks: aborting it was the whole
@@ -123,6 +130,12 @@ struct RolloutWatcher {
             print("  \(Format.time(event.time))  \(event.kind.padding(toLength: 18, withPad: " ", startingAt: 0)) \(event.message)")
         }
     }
+}
+
+/// The unit a command acts on: `SERVICE`, or `SERVICE@ENV` with --env.
+func unitName(_ service: String, _ env: String?) -> String {
+    guard let env, !env.isEmpty else { return service }
+    return UnitName.make(service: UnitName.split(service).service, environment: env)
 }
 
 extension String {

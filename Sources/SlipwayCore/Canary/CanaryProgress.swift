@@ -88,6 +88,10 @@ public enum DecisionKind: String, Codable, Sendable, CaseIterable {
     case aborted
     case rolledBack = "rolled_back"
     case retried
+    /// An approver said yes to a rollout awaiting approval.
+    case approved
+    /// An approver said no: the rollout ends before anything starts.
+    case rejected
 }
 
 /// A stored decision (`GET /v1/rollouts/ID/decisions`, `slipway why`).
