@@ -90,7 +90,7 @@ import Yams
         var used: Set<String> = []
         func walk(_ node: Node, _ prefix: String) {
             // Free-form maps: their keys are names, not fields.
-            guard case .mapping(let mapping) = node, prefix != "env", prefix != "analysis" else { return }
+            guard case .mapping(let mapping) = node, prefix != "env", prefix != "analysis", prefix != "environments" else { return }
             for (key, value) in mapping {
                 let path = prefix.isEmpty ? key.string! : "\(prefix).\(key.string!)"
                 used.insert(path)
@@ -100,6 +100,8 @@ import Yams
         walk(try #require(try Yams.compose(yaml: Self.everyKey)), "")
         for document in try Yams.compose_all(yaml: Self.everyCanaryKey) { walk(document, "") }
         walk(try #require(try Yams.compose(yaml: Self.everyEdgeKey)), "")
+        // Environments' own keys are covered by EnvironmentConfigTests.
+        walk(try #require(try Yams.compose(yaml: "environments: { staging: { replicas: 1 } }")), "")
         #expect(used == Set(ConfigSchema.acceptedKeys))
         // And the canary documents parse.
         for text in Self.everyCanaryKey.components(separatedBy: "---\n") {

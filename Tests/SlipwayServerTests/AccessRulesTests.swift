@@ -47,7 +47,7 @@ import Testing
 
     /// A concrete URI for a route pattern.
     static func uri(_ path: String) -> String {
-        path.replacingOccurrences(of: "{name}", with: "nosuch").replacingOccurrences(of: "{id}", with: "424242").replacingOccurrences(of: "{secret}", with: "API_KEY")
+        path.replacingOccurrences(of: "{name}", with: "nosuch").replacingOccurrences(of: "{id}", with: "424242").replacingOccurrences(of: "{secret}", with: "API_KEY").replacingOccurrences(of: "{version}", with: "1.0")
     }
 
     static func bearer(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)"] }
