@@ -143,7 +143,7 @@ public enum ServerRuntime {
                 for name in (try? store.serviceNames()) ?? [] {
                     if let s = try? store.service(name) {
                         let host = ["0.0.0.0", "::"].contains(s.spec.listen.host) ? "127.0.0.1" : s.spec.listen.host
-                        lines.append("  service \(name): http://\(ListenAddress(host: host, port: s.spec.listen.port))/  (stable: \(s.stableVersion ?? "deploying…"))")
+                        lines.append("  service \(name): http://\(ListenAddress(host: host, port: s.spec.listen.port))/  (stable: \(s.stableVersion ?? (s.spec.environment == nil ? "deploying…" : "none yet: slipway deploy \(s.spec.serviceName) --env \(s.spec.environmentName ?? "") --version V")))")
                     }
                 }
                 FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))

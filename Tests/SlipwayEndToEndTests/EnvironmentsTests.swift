@@ -224,6 +224,38 @@ import Testing
         }
     }
 
+    @Test func anUnapprovedRolloutExpiresAndAbortingOneStartsNothing() async throws {
+        let reports = try await Self.ciReports()
+        defer { reports.remove() }
+        try await withHarness { h in
+            let staging = freeLoopbackPort(), production = freeLoopbackPort()
+            let base = try String(contentsOfFile: try Self.config(h, staging: staging, production: production), encoding: .utf8)
+            let text = base.replacingOccurrences(of: "    approvals: 1\n", with: "    approvals: 2\n    approval_timeout: 2s\n")
+                .replacingOccurrences(of: "promote_from: staging", with: "gates: { coverage: off, test_pass_rate: off, critical_vulns: off, high_vulns: off, secrets: off }")
+                .replacingOccurrences(of: "    gates: { coverage: 99, test_pass_rate: 100, critical_vulns: 0, high_vulns: 0, secrets: 0 }\n", with: "")
+            let config = try h.directory.write("expiring.yml", text)
+            try await h.startServer(configs: [config])
+            // No gates on production here: no release record is needed.
+            let waiting = try decode(RolloutRecord.self, try await h.cli(["deploy", "web", "--version", "3.0", "--env", "production", "-o", "json"]).stdout)
+            #expect(waiting.phase == .awaitingApproval && waiting.approval?.needed == 2 && waiting.approval?.fourEyes == true)
+            let expired = try await eventually("the unapproved rollout to expire", timeout: .seconds(30)) { () -> RolloutRecord? in
+                let r = try decode([RolloutRecord].self, try await h.cli(["history", "web", "--env", "production", "-o", "json", "--limit", "1"]).stdout).first
+                return r?.phase == .failed ? r : nil
+            }
+            #expect(expired.reason == "no decision within approval_timeout 2s (0 of 2 approvals)", "\(expired.reason ?? "")")
+            let status = try decode(ServiceStatus.self, try await h.cli(["status", "web", "--env", "production", "-o", "json"]).stdout)
+            #expect(status.instances.isEmpty && status.stableVersion == nil, "nothing was started")
+
+            // Abort while waiting: ends at once, nothing started; then approving finds nothing.
+            #expect(try await h.cli(["deploy", "web", "--version", "3.0", "--env", "production"]).status == 0)
+            let aborted = try await h.cli(["abort", "web", "--env", "production", "-o", "json"])
+            #expect(aborted.status == 0, "\(aborted.stderr)")
+            #expect(try decode(RolloutRecord.self, aborted.stdout).phase == .failed)
+            let late = try await h.cli(["approve", "web", "--env", "production"])
+            #expect(late.status == 1 && late.stderr.contains("no rollout of web@production is awaiting approval; the last rollout"), "\(late.stderr)")
+        }
+    }
+
     /// A new token's secret (printed once on stdout).
     func token(_ h: SlipwayHarness, _ name: String, role: String, env: String? = nil) async throws -> String {
         let created = try await h.cli(["token", "create", name, "--role", role] + (env.map { ["--env", $0] } ?? []))
