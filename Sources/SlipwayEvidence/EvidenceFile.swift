@@ -73,6 +73,10 @@ public struct EvidenceItem: Codable, Sendable, Equatable {
     public var coverage: CoverageEvidence?
     public var vulnerabilities: VulnerabilityEvidence?
     public var secrets: SecretScanEvidence?
+    /// SARIF: the commits the log says it analysed (`versionControlProvenance`).
+    public var revisions: [String]?
+    /// Trivy: what was scanned (`ArtifactName`, such as `registry/web:1.4`).
+    public var artifact: String?
 
     public init(format: EvidenceFormat, file: String, sha256: String, bytes: Int64) {
         self.format = format
@@ -115,8 +119,14 @@ public struct EvidenceItem: Codable, Sendable, Equatable {
         case .junit: item.tests = try JUnitReport.parse(file: file)
         case .cobertura: item.coverage = try CoberturaReport.parse(file: file)
         case .lcov: item.coverage = try LCOVReport.parse(file: file)
-        case .sarif: item.vulnerabilities = try SARIFReport.parse(file: file)
-        case .trivy: item.vulnerabilities = try TrivyReport.parse(file: file)
+        case .sarif:
+            let read = try SARIFReport.read(file: file)
+            item.vulnerabilities = read.evidence
+            item.revisions = read.revisions.isEmpty ? nil : read.revisions
+        case .trivy:
+            let read = try TrivyReport.read(file: file)
+            item.vulnerabilities = read.evidence
+            item.artifact = read.artifact
         case .gitleaks: item.secrets = try GitleaksReport.parse(file: file)
         }
         return item
@@ -166,4 +176,26 @@ public struct ReleaseManifest: Codable, Sendable, Equatable {
     }
 
     public var summary: EvidenceSummary { EvidenceSummary(evidence) }
+
+    /// Why a report belongs to another build, when it says so: a SARIF log made from
+    /// another commit, a Trivy report of another image tag. nil when nothing disagrees.
+    public func mismatch(_ item: EvidenceItem) -> String? {
+        if let commit, let revisions = item.revisions, !revisions.isEmpty,
+           !revisions.contains(where: { $0.lowercased().hasPrefix(commit.lowercased()) || commit.lowercased().hasPrefix($0.lowercased()) }) {
+            return "\(item.file): this SARIF log analysed commit \(revisions.joined(separator: ", ")) (versionControlProvenance), but release \(version) of \(service) is commit \(commit); attach the report of this build"
+        }
+        if let artifact = item.artifact, let tag = Self.tag(of: artifact), tag != version {
+            return "\(item.file): this Trivy report scanned \(artifact) (version \(tag)), not release \(version) of \(service); attach the report of this build"
+        }
+        return nil
+    }
+
+    /// The tag of an image reference (`registry:5000/web:1.4` → `1.4`), nil without one.
+    static func tag(of artifact: String) -> String? {
+        let name = artifact.split(separator: "@").first.map(String.init) ?? artifact
+        guard let slash = name.lastIndex(of: "/") ?? Optional(name.startIndex),
+              let colon = name[slash...].lastIndex(of: ":") else { return nil }
+        let tag = String(name[name.index(after: colon)...])
+        return tag.isEmpty ? nil : tag
+    }
 }

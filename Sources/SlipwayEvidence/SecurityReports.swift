@@ -49,9 +49,15 @@ public struct VulnerabilityEvidence: Codable, Sendable, Equatable {
 /// (pass, notApplicable, informational…) are not counted.
 public enum SARIFReport {
     public static func parse(file: String) throws(EvidenceError) -> VulnerabilityEvidence {
+        try read(file: file).evidence
+    }
+
+    /// The counts and the commits the log says it analysed (`versionControlProvenance[].revisionId`).
+    public static func read(file: String) throws(EvidenceError) -> (evidence: VulnerabilityEvidence, revisions: [String]) {
         let r = try JSONEventReader(path: file)
         guard try r.token() == .objectStart else { throw r.fail("not a SARIF log: the top level is not a JSON object") }
         var evidence = VulnerabilityEvidence()
+        var revisions: [String] = []
         var sawRuns = false
         while let t = try r.token(), t != .objectEnd {
             guard case .key(let key) = t, let value = try r.token() else { throw r.fail("expected an object key") }
@@ -63,14 +69,14 @@ public enum SARIFReport {
                 sawRuns = true
                 while let run = try r.token(), run != .arrayEnd {
                     guard run == .objectStart else { throw r.fail("each run must be an object") }
-                    try readRun(r, into: &evidence)
+                    try readRun(r, into: &evidence, revisions: &revisions)
                 }
             default:
                 try r.skipValue(startingWith: value)
             }
         }
         guard sawRuns else { throw EvidenceError(file: file, "not a SARIF log: no \"runs\"") }
-        return evidence
+        return (evidence, revisions)
     }
 
     private struct Finding {
@@ -80,7 +86,7 @@ public enum SARIFReport {
         var score: Double?
     }
 
-    private static func readRun(_ r: JSONEventReader, into evidence: inout VulnerabilityEvidence) throws(EvidenceError) {
+    private static func readRun(_ r: JSONEventReader, into evidence: inout VulnerabilityEvidence, revisions: inout [String]) throws(EvidenceError) {
         var findings: [Finding] = []
         var rules: [JSONEventReader.Value] = []
         while let t = try r.token(), t != .objectEnd {
@@ -99,6 +105,9 @@ public enum SARIFReport {
             case "tool":
                 let tool = try r.readValue(startingWith: value)
                 rules = tool["driver"]?["rules"]?.array ?? []
+            case "versionControlProvenance":
+                let provenance = try r.readValue(startingWith: value)
+                revisions += (provenance.array ?? []).compactMap { $0["revisionId"]?.string }
             default:
                 try r.skipValue(startingWith: value)
             }
@@ -120,12 +129,19 @@ public enum SARIFReport {
 /// counted by its `Severity` (CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN), streamed.
 public enum TrivyReport {
     public static func parse(file: String) throws(EvidenceError) -> VulnerabilityEvidence {
+        try read(file: file).evidence
+    }
+
+    /// The counts and what was scanned (`ArtifactName`, such as `registry/web:1.4`).
+    public static func read(file: String) throws(EvidenceError) -> (evidence: VulnerabilityEvidence, artifact: String?) {
         let r = try JSONEventReader(path: file)
         guard try r.token() == .objectStart else { throw r.fail("not a Trivy report: the top level is not a JSON object") }
         var evidence = VulnerabilityEvidence()
         var sawResults = false
+        var artifact: String?
         while let t = try r.token(), t != .objectEnd {
             guard case .key(let key) = t, let value = try r.token() else { throw r.fail("expected an object key") }
+            if key == "ArtifactName", case .string(let name) = value { artifact = name; continue }
             guard key == "Results" else { try r.skipValue(startingWith: value); continue }
             guard value == .arrayStart else { throw r.fail("\"Results\" must be an array") }
             sawResults = true
@@ -145,7 +161,7 @@ public enum TrivyReport {
             }
         }
         guard sawResults else { throw EvidenceError(file: file, "not a Trivy report: no \"Results\"") }
-        return evidence
+        return (evidence, artifact)
     }
 }
 

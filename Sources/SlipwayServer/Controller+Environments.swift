@@ -58,6 +58,9 @@ extension Controller {
         if let commit = manifest.commit, !(commit.count >= 7 && commit.count <= 64 && commit.allSatisfy(\.isHexDigit)) {
             throw ControllerError(.invalid, "commit \(commit.debugDescription) is not a commit id (7-64 hex digits)")
         }
+        if let why = manifest.evidence.lazy.compactMap(manifest.mismatch).first {
+            throw ControllerError(.invalid, why)
+        }
         var manifest = manifest
         manifest.createdAt = clock.now()
         try Self.translating([.conflict: .conflict]) { try store.createRelease(manifest) }

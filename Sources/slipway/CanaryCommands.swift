@@ -120,6 +120,10 @@ enum Why {
     static func render(_ e: RolloutExplanation) -> String {
         let r = e.rollout
         var lines = [Format.rolloutLine(r)]
+        if let gates = r.gates, !gates.isEmpty {
+            lines.append("  gates checked before it started" + (r.requestedBy.map { " (asked by \($0))" } ?? "") + ":")
+            lines += gates.map { "      " + $0.line }
+        }
         if e.decisions.isEmpty {
             lines.append(r.canary == nil
                 ? "  no decisions recorded: a \(r.kind.rawValue) without steps or analysis switches when its instances pass health checks"

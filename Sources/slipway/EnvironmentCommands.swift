@@ -58,6 +58,12 @@ struct ReleaseCreateCommand: AsyncParsableCommand {
                 throw Exit.failed
             }
         }
+        // A report made for another build is refused here, before anything is sent.
+        let draft = ReleaseManifest(service: service, version: version, commit: commit, commitTime: time, createdAt: 0, createdBy: "", evidence: items)
+        if let why = items.lazy.compactMap(draft.mismatch).first {
+            printError("error: \(why)")
+            throw Exit.failed
+        }
         let request = ReleaseRequest(service: service, version: version, commit: commit, commitTime: time, evidence: items)
         let manifest = try await withAPI {
             try await client.client().send(.POST, "/v1/releases", body: request, as: ReleaseManifest.self)

@@ -95,6 +95,10 @@ import Testing
             #expect(badFormat.status == 1 && badFormat.stderr.contains("unknown report format \"nunit\"; known formats: junit, cobertura, lcov, sarif, trivy, gitleaks"), "\(badFormat.stderr)")
             let wrongRoot = try await h.cli(["release", "create", "web", "1.0", "--evidence", "cobertura=\(reports.file("junit.xml"))"])
             #expect(wrongRoot.status == 1 && wrongRoot.stderr.contains("junit.xml:"), "\(wrongRoot.stderr)")
+            // A report of another build (hand-written Trivy JSON: trivy cannot run offline here).
+            let otherBuild = try h.directory.write("trivy.json", #"{"ArtifactName": "web:0.9", "Results": [{"Target": "web", "Vulnerabilities": []}]}"#)
+            let mismatch = try await h.cli(["release", "create", "web", "1.0", "--evidence", "trivy=\(otherBuild)"])
+            #expect(mismatch.status == 1 && mismatch.stderr.contains("this Trivy report scanned web:0.9 (version 0.9), not release 1.0 of web"), "\(mismatch.stderr)")
             let envRelease = try await h.cli(["release", "create", "web@staging", "1.0"])
             #expect(envRelease.status == 1 && envRelease.stderr.contains("name the service without @environment"), "\(envRelease.stderr)")
 
@@ -170,6 +174,7 @@ import Testing
             #expect(try await h.versionAt(port: production) == "1.0")
             let why = try await h.cli(["why", "web", "--env", "production"])
             #expect(why.stdout.contains("pat approved 1.0 (1 of 1): checked the dashboards"), "\(why.stdout)")
+            #expect(why.stdout.contains("gates checked before it started (asked by admin):") && why.stdout.contains("pass  promote_from: succeeded in staging"), "\(why.stdout)")
             let nothing = try await h.cli(["approve", "web", "--env", "production"], environment: ["SLIPWAY_TOKEN": approver])
             #expect(nothing.status == 1 && nothing.stderr.contains("no rollout of web@production is awaiting approval"), "\(nothing.stderr)")
 

@@ -66,4 +66,36 @@ import Testing
             try EvidenceItem.read(argument: "junit=\(dir.file("nope.xml"))")
         }
     }
+
+    /// Hand-written in the tools' documented shapes (CodeQL's SARIF with provenance, Trivy's
+    /// image report): neither tool runs offline here.
+    @Test func evidenceMadeForAnotherBuildIsRefused() throws {
+        let dir = try TemporaryDirectory(prefix: "slipway-evidence-mismatch")
+        defer { dir.remove() }
+        let sarif = try dir.write("codeql.sarif", """
+            {"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "CodeQL", "rules": []}},
+              "versionControlProvenance": [{"repositoryUri": "https://example.com/web.git", "revisionId": "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"}],
+              "results": [{"ruleId": "js/xss", "level": "error", "message": {"text": "x"}}]}]}
+            """)
+        let trivy = try dir.write("trivy.json", """
+            {"SchemaVersion": 2, "ArtifactName": "registry.example.com:5000/web:1.3", "ArtifactType": "container_image",
+             "Results": [{"Target": "web", "Vulnerabilities": [{"VulnerabilityID": "CVE-1", "Severity": "HIGH"}]}]}
+            """)
+        let sarifItem = try EvidenceItem.read(argument: "sarif=\(sarif)")
+        #expect(sarifItem.revisions == ["9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"] && sarifItem.vulnerabilities?.high == 1)
+        let trivyItem = try EvidenceItem.read(argument: "trivy=\(trivy)")
+        #expect(trivyItem.artifact == "registry.example.com:5000/web:1.3" && trivyItem.vulnerabilities?.high == 1)
+
+        func release(_ version: String, commit: String?) -> ReleaseManifest {
+            ReleaseManifest(service: "web", version: version, commit: commit, commitTime: nil, createdAt: 0, createdBy: "ci", evidence: [])
+        }
+        #expect(release("1.4", commit: "9f8e7d6").mismatch(sarifItem) == nil, "a short commit id matches its full form")
+        #expect(release("1.4", commit: "0123abc").mismatch(sarifItem)
+            == "\(sarif): this SARIF log analysed commit 9f8e7d6c5b4a39281706f5e4d3c2b1a098765432 (versionControlProvenance), but release 1.4 of web is commit 0123abc; attach the report of this build")
+        #expect(release("1.4", commit: nil).mismatch(sarifItem) == nil, "without --commit there is nothing to compare")
+        #expect(release("1.3", commit: nil).mismatch(trivyItem) == nil)
+        #expect(release("1.4", commit: nil).mismatch(trivyItem)
+            == "\(trivy): this Trivy report scanned registry.example.com:5000/web:1.3 (version 1.3), not release 1.4 of web; attach the report of this build")
+        #expect(ReleaseManifest.tag(of: "localhost:5000/web") == nil && ReleaseManifest.tag(of: "web:2.0@sha256:abc") == "2.0")
+    }
 }
