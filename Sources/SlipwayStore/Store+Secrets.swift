@@ -88,8 +88,10 @@ extension Store {
                    + "its stored ciphertext is damaged or does not belong to this row; set it again with `slipway secrets set \(service) \(name)` or remove it")
     }
 
+    /// A service name with a registered unit: itself, or one of its environments (`web@staging`).
     static func requireService(_ db: Database, _ service: String) throws {
-        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM service WHERE name = ?", arguments: [service]) == true else {
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM service WHERE name = ? OR name LIKE ? ESCAPE '\\' LIMIT 1",
+                                arguments: [service, service.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "@%"]) == true else {
             throw StoreError(.notFound, "unknown service \(service)")
         }
     }

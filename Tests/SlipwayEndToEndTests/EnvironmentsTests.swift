@@ -122,12 +122,22 @@ import Testing
             #expect(productionGates.stdout.contains("FAIL  coverage: 83.33 % (needs ≥ 99 %)"), "\(productionGates.stdout)")
             #expect(productionGates.stdout.contains("FAIL  promote_from: not deployed to staging"), "\(productionGates.stdout)")
 
+            // Secrets: service-wide, staging's scope (wins), production's (not staging's business).
+            #expect(try await h.cli(["secrets", "set", "web", "API_KEY"], stdin: "base-key").status == 0)
+            #expect(try await h.cli(["secrets", "set", "web", "API_KEY", "--env", "staging"], stdin: "staging-key").status == 0)
+            #expect(try await h.cli(["secrets", "set", "web", "DB_URL", "--env", "production"], stdin: "prod-db").status == 0)
+
             // Staging deploys; production still has nothing (isolated instances and routes).
             let deployed = try await h.cli(["deploy", "web", "--version", "1.0", "--env", "staging", "--wait"])
             #expect(deployed.status == 0, "\(deployed.stdout)\(deployed.stderr)")
             #expect(try await h.versionAt(port: staging) == "1.0")
             let stagingStatus = try decode(ServiceStatus.self, try await h.cli(["status", "web", "--env", "staging", "-o", "json"]).stdout)
             #expect(stagingStatus.instances.count == 1, "replicas: 1 from the environment")
+            // The instance runs with the merged env (LEVEL from staging, GREETING from the service) and staging's secrets.
+            let environ = SecretsTests.environment(pid: try #require(stagingStatus.instances.first).pid)
+            #expect(environ["LEVEL"] == "debug" && environ["GREETING"] == "base")
+            #expect(environ["SLIPWAY_SERVICE"] == "web" && environ["SLIPWAY_ENVIRONMENT"] == "staging")
+            #expect(environ["API_KEY"] == "staging-key" && environ["DB_URL"] == nil, "\(environ.filter { $0.key == "API_KEY" || $0.key == "DB_URL" })")
             let productionStatus = try decode(ServiceStatus.self, try await h.cli(["status", "web", "--env", "production", "-o", "json"]).stdout)
             #expect(productionStatus.stableVersion == nil && productionStatus.instances.isEmpty)
             let stagingHistory = try decode([RolloutRecord].self, try await h.cli(["history", "web", "--env", "staging", "-o", "json"]).stdout)
