@@ -118,6 +118,14 @@ import Testing
         #expect(singleError(Self.base + "environments:\n  staging: { gates: { coverage: 120 } }\n")?.contains("environments.staging.gates.coverage: must be from 0 to 100") == true)
     }
 
+    @Test func theEnvironmentsExampleLoads() throws {
+        let path = repositoryRoot.appendingPathComponent("Examples/hello/environments.yml").path
+        let specs = try ConfigLoader.loadUnits(file: path)
+        #expect(specs.map(\.name) == ["hello@dev", "hello@staging", "hello@production"])
+        #expect(specs[0].environment?.gates.coverage == nil && specs[0].environment?.gates.testPassRate == 90)
+        #expect(specs[2].strategy.canary?.steps.count == 4 && specs[2].replicas == 2 && specs[2].environment?.approvals == 1)
+    }
+
     @Test func configShowNamesWhereEveryValueComesFrom() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-explain-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
