@@ -69,7 +69,7 @@ public struct SecretScanner: Sendable {
             let path = relative.isEmpty ? name : relative + "/" + name
             let full = root + "/" + path
             // attributesOfItem does not follow a final symlink (lstat).
-            guard let type = (try? fm.attributesOfItem(atPath: full))?[.type] as? FileAttributeType else {
+            guard let attributes = try? fm.attributesOfItem(atPath: full), let type = attributes[.type] as? FileAttributeType else {
                 result.skipped.append(SkippedFile(path: path, reason: .unreadable))
                 continue
             }
@@ -83,6 +83,10 @@ public struct SecretScanner: Sendable {
                 if options.excludedFiles.contains(path) { continue }
                 if options.allowlist.skips(path: path) {
                     result.skipped.append(SkippedFile(path: path, reason: .allowlisted))
+                    continue
+                }
+                if let size = (attributes[.size] as? NSNumber)?.int64Value, size > Int64(options.maxFileSize) {
+                    result.skipped.append(SkippedFile(path: path, reason: .tooLarge))
                     continue
                 }
                 scanFile(full, path: path, into: &result)
@@ -102,8 +106,10 @@ public struct SecretScanner: Sendable {
             return
         }
         defer { try? handle.close() }
-        // Read at most one byte over the limit: enough to know the file is too large.
-        guard let data = try? handle.read(upToCount: options.maxFileSize + 1) ?? Data() else {
+        // Read at most one byte over the limit: enough to know the file is too large (or
+        // grew past it since the walk saw it).
+        let limit = options.maxFileSize.addingReportingOverflow(1)
+        guard let data = try? handle.read(upToCount: limit.overflow ? Int.max : limit.partialValue) ?? Data() else {
             result.skipped.append(SkippedFile(path: path, reason: .unreadable))
             return
         }
