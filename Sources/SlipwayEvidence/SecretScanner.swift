@@ -168,11 +168,12 @@ public struct SecretScanner: Sendable {
                     candidate = (body.secret, body.range, body.line, text.substring(with: m.range))
                 }
                 guard rule.accepts(candidate.secret),
-                      !(candidate.line == index && taken.contains { NSIntersectionRange($0, candidate.range).length > 0 }),
-                      !options.allowlist.ignores(secret: candidate.secret) else { continue }
-                let fingerprint = SecretFinding.fingerprint(file: file, rule: rule.id, line: index + 1)
-                guard !options.allowlist.ignores(fingerprint: fingerprint) else { continue }
+                      !(candidate.line == index && taken.contains { NSIntersectionRange($0, candidate.range).length > 0 }) else { continue }
+                // Taken before the allowlist is asked: a secret allowed under its own rule
+                // must not come back under a later, more general one.
                 if candidate.line == index { taken.append(candidate.range) }
+                let fingerprint = SecretFinding.fingerprint(file: file, rule: rule.id, line: index + 1)
+                guard !options.allowlist.ignores(secret: candidate.secret), !options.allowlist.ignores(fingerprint: fingerprint) else { continue }
                 let secretLine = lines[candidate.line]
                 let startColumn = Self.column(utf16: candidate.range.location, in: secretLine)
                 found.append(SecretFinding(
@@ -193,7 +194,7 @@ public struct SecretScanner: Sendable {
         return line.distance(from: line.startIndex, to: index) + 1
     }
 
-    private static let escapedBody = SecretRule.compile(#"^\\r?\\n([A-Za-z0-9+/]{40,}={0,2})"#)
+    private static let escapedBody = SecretRule.compile(#"(?:\\r)?\\n([A-Za-z0-9+/]{40,}={0,2})"#)
     private static let bodyLine = SecretRule.compile(#"^\s*["'`]?([A-Za-z0-9+/]{40,}={0,2})"#)
 
     /// The first base64 line of a PEM block whose header is at `header` on line `index`: on
