@@ -150,6 +150,12 @@ public struct SecretScanner: Sendable {
         let line = lines[index]
         let lower = line.lowercased()
         let text = line as NSString
+        // On an ASCII line a UTF-16 offset is the column: no O(n) walk per finding (a
+        // minified file's one line can hold thousands).
+        let ascii = line.utf8.count == text.length
+        func column(_ offset: Int, onLine number: Int) -> Int {
+            ascii && number == index ? offset + 1 : Self.column(utf16: offset, in: lines[number])
+        }
         var found: [SecretFinding] = []
         var taken: [NSRange] = []
         for rule in rules where rule.applies(toLowercased: lower) {
@@ -174,12 +180,11 @@ public struct SecretScanner: Sendable {
                 if candidate.line == index { taken.append(candidate.range) }
                 let fingerprint = SecretFinding.fingerprint(file: file, rule: rule.id, line: index + 1)
                 guard !options.allowlist.ignores(secret: candidate.secret), !options.allowlist.ignores(fingerprint: fingerprint) else { continue }
-                let secretLine = lines[candidate.line]
-                let startColumn = Self.column(utf16: candidate.range.location, in: secretLine)
+                let startColumn = column(candidate.range.location, onLine: candidate.line)
                 found.append(SecretFinding(
                     ruleID: rule.id, description: rule.description, file: file,
                     startLine: index + 1, endLine: candidate.line + 1,
-                    startColumn: candidate.line == index ? startColumn : Self.column(utf16: m.range.location, in: line),
+                    startColumn: candidate.line == index ? startColumn : column(m.range.location, onLine: index),
                     endColumn: startColumn + candidate.secret.count - 1,
                     match: candidate.match, secret: SecretFinding.redact(candidate.secret),
                     entropy: (SecretEntropy.shannon(candidate.secret) * 1000).rounded() / 1000, fingerprint: fingerprint))
