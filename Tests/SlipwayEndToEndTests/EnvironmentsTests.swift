@@ -4,7 +4,7 @@ import SlipwayTesting
 import Testing
 
 /// Environments end to end: one config with staging and production, releases with evidence
-/// made by the real pytest, coverage.py and ruff, gates, promote_from, approvals (four
+/// made by the real pytest, coverage.py and ruff and by `slipway scan secrets`, gates, promote_from, approvals (four
 /// eyes, environment-limited approvers), rejection, freezes with an admin override.
 @Suite(.serialized) struct EnvironmentsTests {
     /// A small Python project whose tests all pass, run under coverage.py, linted by ruff.
@@ -40,8 +40,11 @@ import Testing
         guard run.status == 0, FileManager.default.fileExists(atPath: dir.file("ruff.sarif")) else {
             throw ReportsMissing(description: "the python project did not produce its reports (\(run.status)): \(run.stdout)\(run.stderr)")
         }
-        // gitleaks cannot run here (no network to install it): an empty findings list in its format.
-        _ = try dir.write("gitleaks.json", "[]\n")
+        // The secret scan is Slipway's own scanner; its report is in gitleaks' format.
+        let scan = try await runCommand(try BuiltProducts.path("slipway"), ["scan", "secrets", dir.path, "--report", dir.file("gitleaks.json")], timeout: .seconds(60))
+        guard scan.status == 0 else {
+            throw ReportsMissing(description: "slipway scan secrets found something in the sample project (\(scan.status)): \(scan.stdout)\(scan.stderr)")
+        }
         return dir
     }
 
