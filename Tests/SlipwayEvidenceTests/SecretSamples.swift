@@ -11,12 +11,16 @@ enum SecretSamples {
     static let hexDigits = Array("0123456789abcdef")
     static let digits = Array("0123456789")
 
-    /// Random characters that never repeat one character six times in a row (which would
-    /// make the value look like a placeholder; the chance is ~1e-8, this makes it zero).
+    /// Random-looking characters that never repeat one character six times in a row (which
+    /// would make the value look like a placeholder). Drawn from a generator seeded by the
+    /// alphabet and length, so every run tests the same values: a truly random draw now and
+    /// then lands below an entropy threshold (a 32-character value without a digit, say) and
+    /// the test would fail by chance.
     static func random(_ alphabet: [Character], _ count: Int) -> String {
+        var rng = SeededGenerator(seed: UInt64(alphabet.count) &* 1_000_003 &+ UInt64(count))
         var out: [Character] = []
         while out.count < count {
-            let c = alphabet.randomElement()!
+            let c = alphabet.randomElement(using: &rng)!
             if out.count >= 5, out.suffix(5).allSatisfy({ $0 == c }) { continue }
             out.append(c)
         }
@@ -88,5 +92,18 @@ enum SecretSamples {
             "AUTH_TOKEN=\"\(String(repeating: "ab", count: 16))\"",
             "sha256 = \"" + String(repeating: "0", count: 64) + "\"",
         ]
+    }
+}
+
+/// SplitMix64: a small deterministic generator for test samples.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
