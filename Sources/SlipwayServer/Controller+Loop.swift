@@ -62,7 +62,8 @@ extension Controller {
             do {
                 try await tick()
                 let crashed = try store.liveInstances().contains { $0.state == .crashed }
-                let rolling = try !store.activeRollouts().isEmpty
+                // A rollout awaiting approval only needs its deadline checked: no quick ticks.
+                let rolling = try store.activeRollouts().contains { $0.state.phase != .awaitingApproval }
                 if crashed || rolling { interval = busy }
             } catch {
                 logger.error("controller tick failed", metadata: ["slipway.error": "\(error)"])

@@ -200,7 +200,7 @@ import Testing
             #expect(try await h.versionAt(port: production) == "1.0")
 
             // The audit log has the gate results and the votes.
-            let audit = try await h.cli(["audit", "list", "-o", "json"])
+            let audit = try await h.cli(["audit", "list", "--limit", "1000", "-o", "json"])
             for action in ["release.recorded", "gates.failed", "gates.passed", "rollout.approve", "rollout.reject", "decision.approved", "decision.rejected"] {
                 #expect(audit.stdout.contains("\"\(action)\""), "audit lacks \(action)")
             }
@@ -237,7 +237,7 @@ import Testing
             #expect(record.phase == .succeeded)
             let freezeGate = try #require(record.gates?.first { $0.gate == .freeze })
             #expect(freezeGate.detail == "overridden by admin: INC-42 hotfix")
-            let audit = try await h.cli(["audit", "list", "-o", "json"])
+            let audit = try await h.cli(["audit", "list", "--limit", "1000", "-o", "json"])
             #expect(audit.stdout.contains("\"freeze.override\"") && audit.stdout.contains("INC-42 hotfix"))
         }
     }
