@@ -49,6 +49,8 @@ final class JSONEventReader {
     private var stack: [Container] = []
     private var expect: Expect = .value
     private var sawValue = false
+    /// While a value is skipped, strings are checked but not kept (no allocation).
+    private var discarding = false
 
     init(path: String) throws(EvidenceError) {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw EvidenceError(file: path, "no such readable file") }
@@ -189,7 +191,7 @@ final class JSONEventReader {
             guard let b = try nextByte() else { throw fail("the file ends inside a string (truncated?)") }
             switch b {
             case UInt8(ascii: "\""):
-                return String(decoding: bytes, as: UTF8.self)
+                return discarding ? "" : String(decoding: bytes, as: UTF8.self)
             case UInt8(ascii: "\\"):
                 guard let e = try nextByte() else { throw fail("the file ends inside a string (truncated?)") }
                 switch e {
@@ -215,7 +217,7 @@ final class JSONEventReader {
             case 0x00..<0x20:
                 throw fail("a control character inside a string (unescaped newline?)")
             default:
-                bytes.append(b)
+                if !discarding { bytes.append(b) }
             }
         }
     }
@@ -258,6 +260,9 @@ final class JSONEventReader {
     /// Skips the value that starts with `first` (already taken).
     func skipValue(startingWith first: Event) throws(EvidenceError) {
         guard first == .objectStart || first == .arrayStart else { return }
+        let outer = discarding
+        discarding = true
+        defer { discarding = outer }
         var depth = 1
         while depth > 0 {
             guard let t = try token() else { throw fail("the file ends inside a JSON value (truncated?)") }

@@ -86,6 +86,26 @@ public enum SARIFReport {
         var score: Double?
     }
 
+    /// One result: only the fields severity needs are built; locations, code flows and the
+    /// rest are skipped without building them. nil for results whose `kind` is not `fail`.
+    private static func readResult(_ r: JSONEventReader) throws(EvidenceError) -> Finding? {
+        var ruleID: String?, ruleIndex: Int?, rule: JSONEventReader.Value?, level: String?, kind: String?, score: Double?
+        while let t = try r.token(), t != .objectEnd {
+            guard case .key(let key) = t, let value = try r.token() else { throw r.fail("expected an object key") }
+            switch key {
+            case "ruleId": ruleID = try r.readValue(startingWith: value).string
+            case "ruleIndex": ruleIndex = try r.readValue(startingWith: value).number.map { Int($0) }
+            case "rule": rule = try r.readValue(startingWith: value)
+            case "level": level = try r.readValue(startingWith: value).string
+            case "kind": kind = try r.readValue(startingWith: value).string
+            case "properties": score = try r.readValue(startingWith: value)["security-severity"]?.number
+            default: try r.skipValue(startingWith: value)
+            }
+        }
+        if let kind, kind != "fail" { return nil }
+        return Finding(ruleID: ruleID ?? rule?["id"]?.string, ruleIndex: ruleIndex ?? rule?["index"]?.number.map { Int($0) }, level: level, score: score)
+    }
+
     private static func readRun(_ r: JSONEventReader, into evidence: inout VulnerabilityEvidence, revisions: inout [String]) throws(EvidenceError) {
         var findings: [Finding] = []
         var rules: [JSONEventReader.Value] = []
@@ -95,12 +115,8 @@ public enum SARIFReport {
             case "results":
                 guard value == .arrayStart else { throw r.fail("\"results\" must be an array") }
                 while let item = try r.token(), item != .arrayEnd {
-                    let result = try r.readValue(startingWith: item)
-                    if let kind = result["kind"]?.string, kind != "fail" { continue }
-                    findings.append(Finding(ruleID: result["ruleId"]?.string ?? result["rule"]?["id"]?.string,
-                                            ruleIndex: (result["ruleIndex"]?.number ?? result["rule"]?["index"]?.number).map { Int($0) },
-                                            level: result["level"]?.string,
-                                            score: result["properties"]?["security-severity"]?.number))
+                    guard item == .objectStart else { throw r.fail("each result must be an object") }
+                    if let finding = try readResult(r) { findings.append(finding) }
                 }
             case "tool":
                 let tool = try r.readValue(startingWith: value)
