@@ -4,9 +4,8 @@ import Foundation
 /// output collected so tests can wait for a readiness line and show it on failure.
 public final class ChildProcess: @unchecked Sendable {
     public let process: Process
-    private let lock = NSLock()
-    private var stdoutText = ""
-    private var stderrText = ""
+    private let stdoutPath: String
+    private let stderrPath: String
 
     /// `standardInput`: bytes the process reads on stdin (then end of file); none by default.
     public init(executable: String, arguments: [String], environment: [String: String]? = nil, workingDirectory: String? = nil, standardInput: String? = nil) throws {
@@ -20,21 +19,25 @@ public final class ChildProcess: @unchecked Sendable {
         if let environment { env.merge(environment) { _, new in new } }
         process.environment = env
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
-        let out = Pipe(), err = Pipe()
+        // Output goes to temporary files, read on demand: no pipes, no readability
+        // handlers (a handle with one is never released, so every finished command kept
+        // two descriptors open; hundreds of CLI runs pushed the test process past 1,300,
+        // where Foundation's `Process.run` crashed with SIGSEGV in memmove).
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-child-\(UUID().uuidString)").path
+        stdoutPath = base + ".out"
+        stderrPath = base + ".err"
+        guard FileManager.default.createFile(atPath: stdoutPath, contents: nil), FileManager.default.createFile(atPath: stderrPath, contents: nil),
+              let out = FileHandle(forWritingAtPath: stdoutPath), let err = FileHandle(forWritingAtPath: stderrPath) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+        defer {
+            try? out.close()
+            try? err.close()
+        }
         process.standardOutput = out
         process.standardError = err
         let input = standardInput.map { _ in Pipe() }
         process.standardInput = input ?? FileHandle.nullDevice
-        out.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            guard let self, !d.isEmpty else { return }
-            self.lock.withLock { self.stdoutText += String(decoding: d, as: UTF8.self) }
-        }
-        err.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            guard let self, !d.isEmpty else { return }
-            self.lock.withLock { self.stderrText += String(decoding: d, as: UTF8.self) }
-        }
         try process.run()
         if let input, let standardInput {
             input.fileHandleForWriting.write(Data(standardInput.utf8))
@@ -42,8 +45,17 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
-    public var stdout: String { lock.withLock { stdoutText } }
-    public var stderr: String { lock.withLock { stderrText } }
+    public var stdout: String { Self.read(stdoutPath) }
+    public var stderr: String { Self.read(stderrPath) }
+
+    private static func read(_ path: String) -> String {
+        FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: stdoutPath)
+        try? FileManager.default.removeItem(atPath: stderrPath)
+    }
     public var pid: Int32 { process.processIdentifier }
     public var isRunning: Bool { process.isRunning }
 
@@ -52,8 +64,7 @@ public final class ChildProcess: @unchecked Sendable {
         _ = try await eventually("process \(process.executableURL?.lastPathComponent ?? "?") to exit", timeout: timeout, every: .milliseconds(20)) {
             process.isRunning ? nil : true
         }
-        // Let the pipes drain.
-        try? await Task.sleep(for: .milliseconds(50))
+        // Output is in its files by now (no pipe to drain).
         return process.terminationStatus
     }
 

@@ -144,3 +144,24 @@ import Glibc
         #expect(launch.environment["SLIPWAY_VERSION"] == "v1")
     }
 }
+
+/// Finished commands give their pipe descriptors back (the e2e suite runs hundreds).
+@Suite struct ChildProcessDescriptorTests {
+    static func openDescriptors() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+    }
+
+    @Test func runCommandDoesNotLeakDescriptors() async throws {
+        // Warm up (Foundation's own one-time descriptors), then 100 runs.
+        _ = try await runCommand("/bin/echo", ["warm"])
+        let before = Self.openDescriptors()
+        for i in 0..<100 {
+            let run = try await runCommand("/bin/echo", ["run \(i)"])
+            #expect(run.status == 0 && run.stdout == "run \(i)\n")
+        }
+        // Other suites run in parallel and open descriptors of their own: allow slack, but
+        // a leak of two per run (200) is far beyond it.
+        let after = Self.openDescriptors()
+        #expect(after - before < 60, "descriptors: \(before) before, \(after) after 100 commands")
+    }
+}
