@@ -152,16 +152,16 @@ import Glibc
     }
 
     @Test func runCommandDoesNotLeakDescriptors() async throws {
-        // Warm up (Foundation's own one-time descriptors), then 100 runs.
+        // Warm up (Foundation's own one-time descriptors), then 150 runs.
         _ = try await runCommand("/bin/echo", ["warm"])
         let before = Self.openDescriptors()
-        for i in 0..<100 {
+        for i in 0..<150 {
             let run = try await runCommand("/bin/echo", ["run \(i)"])
             #expect(run.status == 0 && run.stdout == "run \(i)\n")
         }
-        // Other suites run in parallel and open descriptors of their own: allow slack, but
-        // a leak of two per run (200) is far beyond it.
+        // Other suites run in parallel and hold descriptors of their own at any moment (up
+        // to ~80 seen in CI): allow half the leak's size; a leak of two per run is +300.
         let after = Self.openDescriptors()
-        #expect(after - before < 60, "descriptors: \(before) before, \(after) after 100 commands")
+        #expect(after - before < 150, "descriptors: \(before) before, \(after) after 150 commands")
     }
 }
