@@ -41,13 +41,17 @@ extension Controller {
             }
             if machine.state.phase.isTerminal, !before.phase.isTerminal {
                 logger.info("rollout ended", metadata: ["slipway.service": "\(service)", "slipway.rollout": "\(id)", "slipway.phase": "\(machine.state.phase.rawValue)"])
-                // How a rollout ended is the control plane's own decision: into the audit chain.
-                var auditDetails = ["rollout": String(id), "kind": machine.state.kind.rawValue, "to": machine.state.targetVersion]
-                auditDetails["from"] = machine.state.fromVersion
-                auditDetails["reason"] = machine.state.failureReason
-                try store.appendAudit(AuditDraft(principal: "slipway", action: "rollout.\(machine.state.phase.rawValue)", target: "service/\(service)", details: auditDetails), time: clock.now())
+                try auditRolloutEnd(id: id, service: service, state: machine.state)
             }
         }
+    }
+
+    /// How a rollout ended is the control plane's own decision: into the audit chain.
+    func auditRolloutEnd(id: Int64, service: String, state: BlueGreenState) throws {
+        var details = ["rollout": String(id), "kind": state.kind.rawValue, "to": state.targetVersion]
+        details["from"] = state.fromVersion
+        details["reason"] = state.failureReason
+        try store.appendAudit(AuditDraft(principal: "slipway", action: "rollout.\(state.phase.rawValue)", target: "service/\(service)", details: details), time: clock.now())
     }
 
     func perform(_ action: RolloutAction, rolloutID: Int64, service: String) async throws {

@@ -102,7 +102,7 @@ extension Controller {
         if let from = policy.promoteFrom {
             if let done = try store.succeededDeploy(service: UnitName.make(service: base, environment: from), version: version) {
                 results.append(GateResult(gate: .promoteFrom, passed: true, value: "succeeded in \(from)", threshold: "succeeded in \(from) first",
-                                          detail: "rollout \(done.id), ended \(Self.timestamp(done.endedAt ?? done.startedAt))"))
+                                          detail: "rollout \(done.id), ended \(Timestamps.format(done.endedAt ?? done.startedAt))"))
             } else {
                 results.append(GateResult(gate: .promoteFrom, passed: false, value: "not deployed to \(from)", threshold: "succeeded in \(from) first",
                                           detail: "deploy \(version) to \(from) first (slipway deploy \(base) --version \(version) --env \(from))"))
@@ -149,7 +149,7 @@ extension Controller {
         let name = service.spec.name, now = clock.now()
         var results: [GateResult] = []
         if let window = policy.freeze(at: now) {
-            let until = Self.timestamp(window.to)
+            let until = Timestamps.format(window.to)
             guard let reason = overrideFreeze?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty else {
                 throw ControllerError(.conflict, "\(name) is frozen until \(until): \(window.reason). An admin may deploy anyway with --override-freeze REASON")
             }
@@ -233,12 +233,6 @@ extension Controller {
         }
         try store.updateRollout(id: id, state: ended)
         try store.appendEvent(service: service, rolloutID: id, kind: "failed", message: "\(reason); nothing was started", time: now)
-        var details = ["rollout": String(id), "kind": state.kind.rawValue, "to": state.targetVersion, "reason": reason]
-        details["from"] = state.fromVersion
-        try store.appendAudit(AuditDraft(principal: "slipway", action: "rollout.failed", target: "service/\(service)", details: details), time: now)
-    }
-
-    static func timestamp(_ time: Double) -> String {
-        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: time))
+        try auditRolloutEnd(id: id, service: service, state: ended)
     }
 }

@@ -206,7 +206,7 @@ public actor Controller {
         }
         if let approval = state.approval, state.phase == .awaitingApproval {
             try store.appendEvent(service: name, rolloutID: id, kind: "awaiting_approval",
-                                  message: "waiting for \(approval.needed) approval(s)\(approval.fourEyes ? " (four eyes: not from \(approval.requestedBy))" : "") until \(Self.timestamp(approval.expiresAt)): slipway approve \(service.spec.serviceName)" + (service.spec.environmentName.map { " --env \($0)" } ?? ""),
+                                  message: "waiting for \(approval.needed) approval(s)\(approval.fourEyes ? " (four eyes: not from \(approval.requestedBy))" : "") until \(Timestamps.format(approval.expiresAt)): slipway approve \(service.spec.serviceName)" + (service.spec.environmentName.map { " --env \($0)" } ?? ""),
                                   time: clock.now())
         } else {
             var machine = RolloutMachine(state: state)

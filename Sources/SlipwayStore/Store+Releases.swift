@@ -9,8 +9,7 @@ extension Store {
     public func createRelease(_ manifest: ReleaseManifest) throws(StoreError) {
         try write { db in
             if let created = try Double.fetchOne(db, sql: "SELECT created_at FROM release_manifest WHERE service = ? AND version = ?", arguments: [manifest.service, manifest.version]) {
-                let when = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: created))
-                throw StoreError(.conflict, "release \(manifest.version) of \(manifest.service) already exists (created \(when)); releases are immutable: build a new version")
+                throw StoreError(.conflict, "release \(manifest.version) of \(manifest.service) already exists (created \(Timestamps.format(created))); releases are immutable: build a new version")
             }
             try db.execute(sql: "INSERT INTO release_manifest (service, version, commit_sha, commit_time, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)",
                            arguments: [manifest.service, manifest.version, manifest.commit, manifest.commitTime, manifest.createdAt, manifest.createdBy])

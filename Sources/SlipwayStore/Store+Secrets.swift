@@ -90,8 +90,9 @@ extension Store {
 
     /// A service name with a registered unit: itself, or one of its environments (`web@staging`).
     static func requireService(_ db: Database, _ service: String) throws {
-        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM service WHERE name = ? OR name LIKE ? ESCAPE '\\' LIMIT 1",
-                                arguments: [service, service.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "@%"]) == true else {
+        let unitPrefix = UnitName.make(service: service, environment: "")
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM service WHERE name = ? OR substr(name, 1, ?) = ? LIMIT 1",
+                                arguments: [service, unitPrefix.count, unitPrefix]) == true else {
             throw StoreError(.notFound, "unknown service \(service)")
         }
     }

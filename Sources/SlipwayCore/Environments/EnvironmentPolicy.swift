@@ -93,10 +93,10 @@ public struct FreezeWindow: Codable, Sendable, Equatable {
         func time(_ key: CodingKeys) throws -> Double {
             if let seconds = try? c.decode(Double.self, forKey: key) { return seconds }
             let text = try c.decode(String.self, forKey: key)
-            guard let date = ISO8601DateFormatter().date(from: text) else {
+            guard let time = Timestamps.parse(text) else {
                 throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "not an RFC 3339 time: \(text)")
             }
-            return date.timeIntervalSince1970
+            return time
         }
         from = try time(.from)
         to = try time(.to)
@@ -106,9 +106,8 @@ public struct FreezeWindow: Codable, Sendable, Equatable {
     /// Times as RFC 3339 text (readable in the API and `config show`).
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        let format = ISO8601DateFormatter()
-        try c.encode(format.string(from: Date(timeIntervalSince1970: from)), forKey: .from)
-        try c.encode(format.string(from: Date(timeIntervalSince1970: to)), forKey: .to)
+        try c.encode(Timestamps.format(from), forKey: .from)
+        try c.encode(Timestamps.format(to), forKey: .to)
         try c.encode(reason, forKey: .reason)
     }
 }

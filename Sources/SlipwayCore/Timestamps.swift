@@ -1,0 +1,20 @@
+import Foundation
+
+/// RFC 3339 times and plain dates (UTC midnight), as seconds since 1970.
+public enum Timestamps {
+    public static func parse(_ text: String) -> Double? {
+        let plain = ISO8601DateFormatter()
+        if let date = plain.date(from: text) { return date.timeIntervalSince1970 }
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = fractional.date(from: text) { return date.timeIntervalSince1970 }
+        let day = ISO8601DateFormatter()
+        day.formatOptions = [.withFullDate]
+        if text.count == 10, let date = day.date(from: text) { return date.timeIntervalSince1970 }
+        return nil
+    }
+
+    public static func format(_ time: Double) -> String {
+        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: time))
+    }
+}
