@@ -22,6 +22,7 @@ enum APIRoutes {
                 throw APIError(.serviceUnavailable, "the data plane's numbers could not be read: \(error)")
             }
             let text = PrometheusExposition.render(totals.versions, edge: totals.edge) + AuthMetrics.render(limiter.totals)
+                + (try await controller.prometheusText())
             return Response(status: .ok, headers: [.contentType: PrometheusExposition.contentType],
                             body: .init(byteBuffer: ByteBuffer(string: text)))
         }

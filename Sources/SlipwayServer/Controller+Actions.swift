@@ -205,6 +205,7 @@ extension Controller {
         let table = RouteTableBuilder.build(generation: generation, services: inputs, affinityKey: try store.secret(named: "affinity"))
         do {
             let reply = try await router.apply(table)
+            routedGroups = Dictionary(table.services.map { ($0.service, $0.groups) }, uniquingKeysWith: { a, _ in a })
             for failure in reply.failures {
                 logger.error("router cannot listen", metadata: ["slipway.service": "\(failure.service)", "slipway.error": "\(failure.message)"])
             }

@@ -59,6 +59,7 @@ extension Controller {
     public func run(busy: Duration = .milliseconds(100), idle: Duration = .milliseconds(500)) async {
         while !Task.isCancelled {
             var interval = idle
+            let started = ContinuousClock.now
             do {
                 try await tick()
                 let crashed = try store.liveInstances().contains { $0.state == .crashed }
@@ -67,8 +68,10 @@ extension Controller {
                 if crashed || rolling { interval = busy }
             } catch {
                 logger.error("controller tick failed", metadata: ["slipway.error": "\(error)"])
+                metrics.tickErrors.increment()
                 interval = busy
             }
+            metrics.tickDuration.record(ContinuousClock.now - started)
             try? await Task.sleep(for: interval)
         }
     }

@@ -5,8 +5,13 @@ import SlipwayTargets
 
 extension Controller {
     public func status(service name: String) async throws -> ServiceStatus {
-        let service = try requireService(name)
         await refreshHealth()
+        return try status(of: name)
+    }
+
+    /// The unit's status with the health last read from the router.
+    func status(of name: String) throws -> ServiceStatus {
+        let service = try requireService(name)
         var instances = try store.liveInstances(service: name)
         for i in instances.indices {
             let h = routerHealth[instances[i].id]
@@ -26,9 +31,16 @@ extension Controller {
     }
 
     public func statuses() async throws -> [ServiceStatus] {
-        var out: [ServiceStatus] = []
-        for name in try store.serviceNames() { out.append(try await status(service: name)) }
-        return out
+        await refreshHealth()
+        return try store.serviceNames().map { try status(of: $0) }
+    }
+
+    /// Weights, phases, health and ended rollouts in the Prometheus text format, then the
+    /// control plane's own instruments (for `GET /metrics`).
+    public func prometheusText() async throws -> String {
+        let units = try await statuses()
+        return ControlPlaneExposition.render(statuses: units, groups: routedGroups, rolloutTotals: try store.rolloutTotals(), build: SlipwayVersion.current)
+            + metrics.render()
     }
 
     public func history(service name: String, limit: Int) throws -> [RolloutRecord] {

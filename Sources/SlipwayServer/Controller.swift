@@ -23,6 +23,10 @@ public actor Controller {
     var routerHealth: [String: EndpointHealth] = [:]
     var lastRotation: Double = 0
     var routerGenerationFloor: UInt64 = 0
+    /// Each unit's backend groups as last applied to the router (weights for `/metrics`).
+    var routedGroups: [String: [BackendGroup]] = [:]
+    /// The control plane's own instruments (loop timings, …), emitted on `/metrics`.
+    public let metrics = ControlPlaneMetrics()
     /// How many times each rollout's state was persisted by `step`, so a step that awaited
     /// something slow (an analysis) can tell whether another step moved the rollout meanwhile.
     var rolloutWrites: [Int64: UInt64] = [:]

@@ -36,6 +36,17 @@ extension Store {
         }
     }
 
+    /// Ended rollouts counted per unit, kind and final phase (for `slipway_rollouts_total`).
+    public func rolloutTotals() throws(StoreError) -> [ControlPlaneExposition.RolloutTotal] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT service, kind, phase, COUNT(*) AS n FROM rollout WHERE phase IN ('succeeded', 'failed') GROUP BY service, kind, phase
+                """).map { row in
+                ControlPlaneExposition.RolloutTotal(service: row["service"], kind: row["kind"], result: row["phase"], count: row["n"])
+            }
+        }
+    }
+
     public func rollouts(service: String, limit: Int) throws(StoreError) -> [RolloutRecord] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM rollout WHERE service = ? ORDER BY id DESC LIMIT ?", arguments: [service, limit]).map(Self.rolloutRecord)

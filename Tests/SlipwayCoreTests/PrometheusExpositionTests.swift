@@ -60,3 +60,50 @@ import Testing
         #expect(text.contains("# TYPE slipway_forbidden_total counter\nslipway_forbidden_total{service=\"api\"} 1\nslipway_forbidden_total{service=\"web\"} 2\n"))
     }
 }
+
+/// The control plane's state families: weights as ratios with roles, the phase state set,
+/// instance health and ended rollouts.
+@Suite struct ControlPlaneExpositionTests {
+    static func status(rollout: RolloutRecord?, instances: [InstanceRecord]) -> ServiceStatus {
+        ServiceStatus(service: "web@prod", configVersion: 3, listen: ListenAddress(host: "127.0.0.1", port: 8080), stableVersion: "v1",
+                      previousVersion: "v0", previousRetireAt: nil, activeRollout: rollout, instances: instances, serviceURL: "http://127.0.0.1:8080/")
+    }
+
+    static func instance(_ id: String, _ version: String, healthy: Bool?, state: InstanceState = .running) -> InstanceRecord {
+        var i = InstanceRecord(id: id, service: "web@prod", version: version, port: 1, pid: 1, pidStartTime: 1, state: state, startedAt: 0, logPath: "/dev/null")
+        i.healthy = healthy
+        return i
+    }
+
+    @Test func weightsPhasesHealthAndTotals() {
+        let rollout = RolloutRecord(id: 7, service: "web@prod", kind: .deploy, fromVersion: "v1", toVersion: "v2", phase: .paused, startedAt: 0)
+        let text = ControlPlaneExposition.render(
+            statuses: [Self.status(rollout: rollout, instances: [Self.instance("a", "v1", healthy: true), Self.instance("b", "v2", healthy: false), Self.instance("c", "v2", healthy: nil, state: .crashed)])],
+            groups: ["web@prod": [BackendGroup(version: "v1", weight: 90, endpoints: []), BackendGroup(version: "v2", weight: 10, endpoints: []), BackendGroup(version: "v0", weight: 0, endpoints: [])]],
+            rolloutTotals: [.init(service: "web@prod", kind: "deploy", result: "succeeded", count: 4), .init(service: "web@prod", kind: "deploy", result: "failed", count: 1)],
+            build: "0.1.0")
+        let lines = Set(text.split(separator: "\n").map(String.init))
+        #expect(lines.contains(#"slipway_version_weight_ratio{service="web@prod",version="v1",role="stable"} 0.9"#), "\(text)")
+        #expect(lines.contains(#"slipway_version_weight_ratio{service="web@prod",version="v2",role="canary"} 0.1"#))
+        #expect(lines.contains(#"slipway_version_weight_ratio{service="web@prod",version="v0",role="previous"} 0"#))
+        #expect(lines.contains(#"slipway_rollout_active{service="web@prod"} 1"#))
+        #expect(lines.contains(#"slipway_rollout_phase{service="web@prod",phase="paused"} 1"#))
+        #expect(lines.contains(#"slipway_rollout_phase{service="web@prod",phase="progressing"} 0"#))
+        #expect(!text.contains(#"phase="succeeded""#), "ended phases are not states of a running rollout")
+        #expect(lines.contains(#"slipway_instance_healthy{service="web@prod",version="v1",instance="a"} 1"#))
+        #expect(lines.contains(#"slipway_instance_healthy{service="web@prod",version="v2",instance="b"} 0"#))
+        #expect(!text.contains(#"instance="c""#), "no health judged yet: no sample")
+        #expect(lines.contains(#"slipway_instances{service="web@prod",version="v2",state="crashed"} 1"#))
+        #expect(lines.contains(#"slipway_rollouts_total{service="web@prod",kind="deploy",result="failed"} 1"#))
+        #expect(lines.contains(#"slipway_rollouts_total{service="web@prod",kind="deploy",result="succeeded"} 4"#))
+        #expect(lines.contains(#"slipway_build_info{version="0.1.0"} 1"#))
+        #expect(lines.contains("# TYPE slipway_rollouts_total counter"))
+    }
+
+    @Test func nothingRunningIsAllZeroAndNoCanaryFamilies() {
+        let text = ControlPlaneExposition.render(statuses: [Self.status(rollout: nil, instances: [])], groups: [:], rolloutTotals: [], build: "x")
+        #expect(text.contains(#"slipway_rollout_active{service="web@prod"} 0"#))
+        #expect(!text.contains(#"phase="paused"} 1"#))
+        #expect(!text.contains("slipway_canary_step"))
+    }
+}
