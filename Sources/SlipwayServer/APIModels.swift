@@ -78,3 +78,4 @@ extension RolloutRecord: ResponseEncodable {}
 extension Controller.ApplyResult: ResponseEncodable {}
 extension LivenessReply: ResponseEncodable {}
 extension RolloutExplanation: ResponseEncodable {}
+extension DeliveryReport: ResponseEncodable {}

@@ -101,6 +101,14 @@ enum APIRoutes {
             let limit = request.uri.queryParameters.get("limit").flatMap(Int.init) ?? 100
             return try await controller.events(service: try context.parameters.require("name"), limit: max(1, min(limit, 10000)))
         }
+        v1.get("/report") { request, _ -> DeliveryReport in
+            let query = request.uri.queryParameters
+            let sinceText = query.get("since") ?? "30d"
+            guard let since = DurationText.parse(sinceText), since > .zero else {
+                throw APIError(.badRequest, "since: expected a duration such as 30d, 12h or 90m (got \(sinceText))")
+            }
+            return try await controller.report(environment: query.get("env"), service: query.get("service"), since: since.seconds)
+        }
         v1.get("/services/:name/stats") { request, context in
             let seconds = request.uri.queryParameters.get("window").flatMap(Double.init) ?? Defaults.statsWindow.seconds
             guard seconds > 0, seconds <= 300 else { throw APIError(.badRequest, "window must be between 0 and 300 seconds (got \(seconds))") }

@@ -99,3 +99,23 @@ extension Controller {
     }
 }
 
+
+extension Controller {
+    /// DORA metrics and success numbers over `[since, now]`, for every unit or those of one
+    /// environment and/or service.
+    public func report(environment: String?, service: String?, since seconds: Double) throws -> DeliveryReport {
+        guard seconds > 0 else { throw ControllerError(.invalid, "since: must be a positive duration such as 30d") }
+        let names = try store.serviceNames()
+        if let service { try requireServiceName(service) }
+        if let environment, !names.contains(where: { UnitName.split($0).environment == environment }) {
+            let known = Set(names.compactMap { UnitName.split($0).environment }).sorted()
+            throw ControllerError(.notFound, "no environment \(environment)" + (known.isEmpty ? "; no service has environments" : "; environments: \(known.joined(separator: ", "))"))
+        }
+        let now = clock.now()
+        let rollouts = try store.reportRollouts().filter { r in
+            let unit = UnitName.split(r.unit)
+            return (environment == nil || unit.environment == environment) && (service == nil || unit.service == service)
+        }
+        return DeliveryReport.compute(rollouts, since: now - seconds, until: now, environment: environment, service: service)
+    }
+}

@@ -47,6 +47,26 @@ extension Store {
         }
     }
 
+    /// Every ended rollout with what `DeliveryReport` needs: first traffic on the target
+    /// version, the automatic rollback's time and the release's commit time.
+    public func reportRollouts() throws(StoreError) -> [DeliveryReport.Rollout] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT r.id, r.service, r.kind, r.from_version, r.to_version, r.phase, r.started_at, r.ended_at,
+                    (SELECT MIN(e.time) FROM event e WHERE e.rollout_id = r.id AND e.kind IN ('switched', 'decision_weight_set', 'batch_started')) AS traffic_at,
+                    (SELECT MIN(d.time) FROM decision d WHERE d.rollout_id = r.id AND d.kind = 'rolled_back') AS rolled_back_at,
+                    (SELECT m.commit_time FROM release_manifest m WHERE m.version = r.to_version AND m.service =
+                        CASE WHEN instr(r.service, '@') > 0 THEN substr(r.service, 1, instr(r.service, '@') - 1) ELSE r.service END) AS commit_time
+                FROM rollout r WHERE r.phase IN ('succeeded', 'failed') AND r.ended_at IS NOT NULL ORDER BY r.id
+                """).compactMap { row in
+                guard let kind = RolloutKind(rawValue: row["kind"]) else { return nil }
+                return DeliveryReport.Rollout(id: row["id"], unit: row["service"], kind: kind, fromVersion: row["from_version"], toVersion: row["to_version"],
+                                              succeeded: (row["phase"] as String) == "succeeded", startedAt: row["started_at"], endedAt: row["ended_at"],
+                                              trafficAt: row["traffic_at"], rolledBackAt: row["rolled_back_at"], commitTime: row["commit_time"])
+            }
+        }
+    }
+
     public func rollouts(service: String, limit: Int) throws(StoreError) -> [RolloutRecord] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM rollout WHERE service = ? ORDER BY id DESC LIMIT ?", arguments: [service, limit]).map(Self.rolloutRecord)

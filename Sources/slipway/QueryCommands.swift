@@ -6,7 +6,12 @@ import SlipwayServer
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show services: stable and previous releases, the running rollout, instances and their health."
+        abstract: "Show services: stable and previous releases, the running rollout, instances and their health.",
+        discussion: """
+            --watch redraws the view in place every --interval on a terminal (colours unless \
+            NO_COLOR is set); when the output is not a terminal it prints the whole view again, \
+            under a time stamp, each time it changes.
+            """
     )
 
     @Argument(help: "One service (default: all); a service with environments shows each of them.")
@@ -15,60 +20,46 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Only this environment.", valueName: "ENV"))
     var env: String?
 
+    @Flag(name: [.short, .long], help: "Keep the view up to date until interrupted (Ctrl-C).")
+    var watch = false
+
+    @Option(name: .long, help: ArgumentHelp("How often --watch refreshes (default 1s).", valueName: "DURATION"))
+    var interval: String = "1s"
+
+    @Option(name: .long, help: ArgumentHelp("With --watch: stop after this many refreshes.", valueName: "N"))
+    var count: Int?
+
     @OptionGroup var client: ClientOptions
 
-    func run() async throws {
-        let api = try client.client()
-        let statuses: [ServiceStatus] = try await withAPI {
-            if let service, env != nil || service.contains(UnitName.separator) {
-                return [try await api.send(.GET, "/v1/services/\(unitName(service, env).urlPathEscaped)", as: ServiceStatus.self)]
-            }
-            let all = try await api.send(.GET, "/v1/services", as: [ServiceStatus].self)
-            guard let service else { return env == nil ? all : all.filter { UnitName.split($0.service).environment == env } }
-            let mine = all.filter { UnitName.split($0.service).service == service }
-            // None: the server's answer names what is wrong (unknown service, …).
-            if mine.isEmpty { return [try await api.send(.GET, "/v1/services/\(service.urlPathEscaped)", as: ServiceStatus.self)] }
-            return mine
+    func validate() throws {
+        guard let d = DurationText.parse(interval), d >= .milliseconds(100) else {
+            throw ValidationError("--interval must be a duration of at least 100ms, e.g. 1s or 500ms (got \(interval))")
         }
+        if let count, count < 1 { throw ValidationError("--count must be at least 1 (got \(count))") }
+        if count != nil, !watch { throw ValidationError("--count only goes with --watch") }
+        if watch, client.output == .json { throw ValidationError("--watch shows text; use -o json without --watch for one snapshot") }
+    }
+
+    func fetch() async throws -> [ServiceStatus] {
+        let api = try client.client()
+        if let service, env != nil || service.contains(UnitName.separator) {
+            return [try await api.send(.GET, "/v1/services/\(unitName(service, env).urlPathEscaped)", as: ServiceStatus.self)]
+        }
+        let all = try await api.send(.GET, "/v1/services", as: [ServiceStatus].self)
+        guard let service else { return env == nil ? all : all.filter { UnitName.split($0.service).environment == env } }
+        let mine = all.filter { UnitName.split($0.service).service == service }
+        // None: the server's answer names what is wrong (unknown service, …).
+        if mine.isEmpty { return [try await api.send(.GET, "/v1/services/\(service.urlPathEscaped)", as: ServiceStatus.self)] }
+        return mine
+    }
+
+    func run() async throws {
+        if watch { return try await StatusWatch(interval: DurationText.parse(interval)!, count: count, fetch: fetch).run() }
+        let statuses: [ServiceStatus] = try await withAPI { try await fetch() }
         if client.output == .json {
             return service == nil || statuses.count != 1 ? try printJSON(statuses) : try printJSON(statuses[0])
         }
-        if statuses.isEmpty { print("no services; register one with `slipway apply -f slipway.yml`") }
-        for s in statuses {
-            print("\(s.service)  \(s.serviceURL)  (config v\(s.configVersion))")
-            print("  stable:   \(s.stableVersion ?? "none")")
-            if let previous = s.previousVersion {
-                let warm = s.previousRetireAt.map { "warm until \(Format.time($0))" } ?? "stopped"
-                print("  previous: \(previous) (\(warm))")
-            }
-            if let r = s.activeRollout {
-                if let c = r.canary {
-                    print("  rollout \(r.id): canary of \(r.toVersion), \(r.phase.rawValue) since \(Format.time(r.startedAt))")
-                    print("    canary weight \(c.weight) %, " + (c.stepLabel.map { "step \(c.step)/\(c.steps) (\($0))" } ?? "after the last step (promotes once analysis passes)"))
-                    if let why = c.pauseReason { print("    paused: \(why)") }
-                    if let last = c.lastAnalysis { print("    latest analysis: \(last)") }
-                } else if let rolling = r.rolling {
-                    print("  rollout \(r.id): rolling \(r.kind.rawValue) to \(r.toVersion), \(r.phase.rawValue) since \(Format.time(r.startedAt))")
-                    print("    \(rolling)")
-                } else {
-                    print("  rollout \(r.id): \(r.kind.rawValue) to \(r.toVersion), \(r.phase.rawValue) since \(Format.time(r.startedAt))")
-                }
-                if let a = r.approval, r.phase == .awaitingApproval {
-                    let who = a.votes.filter(\.approved).map(\.principal)
-                    print("    approvals: \(a.approvals) of \(a.needed)" + (who.isEmpty ? "" : " (\(who.joined(separator: ", ")))") + (a.fourEyes ? ", four eyes: not \(a.requestedBy)" : "") + "; expires \(Format.time(a.expiresAt))")
-                }
-            }
-            if s.instances.isEmpty {
-                print("  no instances")
-            } else {
-                var rows = [["  INSTANCE", "VERSION", "PID", "PORT", "STATE", "HEALTH", "IN-FLIGHT", "RESTARTS"]]
-                for i in s.instances {
-                    let health = i.healthy.map { $0 ? "healthy" : "unhealthy" + (i.lastHealthError.map { " (\($0))" } ?? "") } ?? "unknown"
-                    rows.append(["  " + i.id, i.version, "\(i.pid)", "\(i.port)", i.state.rawValue, health, "\(i.inflight ?? 0)", "\(i.restarts)"])
-                }
-                print(Format.table(rows))
-            }
-        }
+        print(StatusView.render(statuses, style: .plain), terminator: "")
     }
 }
 
