@@ -17,4 +17,12 @@ public enum Timestamps {
     public static func format(_ time: Double) -> String {
         ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: time))
     }
+
+    /// RFC 3339 in UTC with milliseconds (log lines).
+    public static func format(_ time: Double, fractional: Bool) -> String {
+        guard fractional else { return format(time) }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date(timeIntervalSince1970: time))
+    }
 }

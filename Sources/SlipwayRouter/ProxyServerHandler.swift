@@ -520,6 +520,12 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
     /// Answers with a router-made error. Waits for the request end when it can (keeps the
     /// connection); closes when part of a body was already streamed.
     private func failExchange(_ status: HTTPResponseStatus, _ body: String) {
+        // Only failures get here: the request id ties this line to the client's response
+        // header and to the instance's own log.
+        loop.logger.warning("answered \(status.code) itself", metadata: [
+            "slipway.service": "\(service?.name ?? "?")", "slipway.request_id": "\(requestID)",
+            "slipway.reason": "\(body.trimmingCharacters(in: .newlines))",
+        ])
         if requestEnded {
             writeLocal(status, body, close: false, record: true)
         } else if bodyForwarded {

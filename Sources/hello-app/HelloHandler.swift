@@ -22,6 +22,10 @@ final class HelloHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var headOnly = false
     private var bodyBytes = 0
     private var needsFlush = false
+    /// For the access log: the request line and the router's request id.
+    private var method = ""
+    private var path = ""
+    private var requestID: String?
 
     init(app: App) {
         self.app = app
@@ -35,6 +39,11 @@ final class HelloHandler: ChannelInboundHandler, RemovableChannelHandler {
             headOnly = head.method == .HEAD
             bodyBytes = 0
             route = Self.route(head)
+            if app.settings.accessLog {
+                method = head.method.rawValue
+                path = head.uri
+                requestID = head.headers.first(name: "x-request-id")
+            }
             if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
                 // curl waits for this before sending a large body.
                 context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
@@ -120,6 +129,9 @@ final class HelloHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func send(context: ChannelHandlerContext, _ response: Response) {
+        if app.settings.accessLog, path != "/health" {
+            AccessLog.write(method: method, path: path, status: Int(response.status.code), requestID: requestID, version: app.settings.version)
+        }
         var headers = response.headers
         if !keepAlive {
             headers.add(name: "connection", value: "close")

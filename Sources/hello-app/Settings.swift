@@ -13,6 +13,8 @@ struct Settings: Sendable {
     var port: Int
     var version: String
     var faults: Faults
+    /// `ACCESS_LOG=1`: one JSON line per request on stdout, with the router's X-Request-Id.
+    var accessLog = false
 
     static let usage = """
         usage: hello-app --port N [--host H] [--version V]
@@ -25,6 +27,8 @@ struct Settings: Sendable {
           FAULT_UNHEALTHY=1         GET /health answers 503
           FAULT_UNHEALTHY_FILE=PATH GET /health answers 503 while PATH exists
           FAULT_CRASH_AFTER_S=N     exit(3) after N seconds
+        logging (environment):
+          ACCESS_LOG=1              a JSON line per request (method, path, status, request_id) on stdout
         """
 
     static func fromProcess() -> Settings {
@@ -67,7 +71,15 @@ struct Settings: Sendable {
         if let host, host.isEmpty { Output.usageError("--host must not be empty") }
         let label = version ?? environment("SLIPWAY_VERSION") ?? "dev"
         if label.isEmpty { Output.usageError("--version must not be empty") }
-        return Settings(host: host ?? "127.0.0.1", port: portNumber, version: label, faults: Faults.fromEnvironment())
+        var settings = Settings(host: host ?? "127.0.0.1", port: portNumber, version: label, faults: Faults.fromEnvironment())
+        if let text = environment("ACCESS_LOG") {
+            switch text {
+            case "1", "true": settings.accessLog = true
+            case "0", "false", "": settings.accessLog = false
+            default: Output.usageError("ACCESS_LOG must be 1 or 0 (got \"\(text)\")")
+            }
+        }
+        return settings
     }
 
     /// A non-empty environment variable.

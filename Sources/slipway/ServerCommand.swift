@@ -36,6 +36,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Failed authentications allowed per client address before it must wait (default 20/1m).", valueName: "N/DURATION"))
     var authFailures: String = "20/1m"
 
+    @Option(name: .long, help: ArgumentHelp("Log lines as text or json (one object per line; the router it starts too). Default: $SLIPWAY_LOG_FORMAT, else text.", valueName: "FORMAT"))
+    var logFormat: String?
+
     func validate() throws {
         guard ListenAddress(parsing: api, defaultHost: "127.0.0.1") != nil else {
             throw ValidationError("--api must be HOST:PORT, e.g. 127.0.0.1:7878 (got \(api))")
@@ -45,6 +48,9 @@ struct ServerCommand: AsyncParsableCommand {
         }
         if (tlsCert == nil) != (tlsKey == nil) {
             throw ValidationError(tlsCert == nil ? "--tls-key needs --tls-cert" : "--tls-cert needs --tls-key")
+        }
+        if let logFormat, LogFormat(rawValue: logFormat) == nil {
+            throw ValidationError("--log-format must be text or json (got \(logFormat))")
         }
         guard Self.parseLimit(authFailures) != nil else {
             throw ValidationError("--auth-failures must be COUNT/DURATION with COUNT ≥ 1, e.g. 20/1m (got \(authFailures))")
@@ -58,8 +64,19 @@ struct ServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let format: LogFormat
+        do {
+            format = try logFormat.flatMap(LogFormat.init(rawValue:)) ?? LogFormat.fromEnvironment()
+        } catch {
+            printError("error: \(error)")
+            throw Exit.failed
+        }
+        // The router this server starts inherits the format.
+        setenv(LogFormat.environmentName, format.rawValue, 1)
+        format.bootstrap(level: level)
         var logger = Logger(label: "slipway")
-        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        logger.logLevel = level
         guard let address = ListenAddress(parsing: api, defaultHost: "127.0.0.1"), let limit = Self.parseLimit(authFailures) else { throw Exit.failed }
         let tls = tlsCert.flatMap { cert in tlsKey.map { APITLS.Files(certificate: cert, key: $0) } }
         do {
@@ -86,8 +103,10 @@ struct RouterCommand: AsyncParsableCommand {
     var stateDir: String = ".slipway"
 
     func run() async throws {
+        let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        try LogFormat.fromEnvironment().bootstrap(level: level)
         var logger = Logger(label: "slipway-router")
-        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        logger.logLevel = level
         signal(SIGPIPE, SIG_IGN)
         try await DataPlaneServer.run(stateDirectory: try StateDirectory(stateDir), logger: logger)
     }
