@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Observability, in ONE run against one server:
+#  (a) router throughput while a real Prometheus (Debian) scrapes /metrics every second vs
+#      no scraping: wrk -t2 -c64 keep-alive, interleaved rounds, ratio on/off (goal >= 0.95);
+#  (b) a request through the router to its count on /metrics (goal < 1 s).
+source "$(dirname "$0")/lib.sh"
+
+DURATION="${OBS_SECONDS:-8}"
+ROUNDS="${OBS_ROUNDS:-3}"
+CMD="Benchmarks/run.sh observability"
+
+need_pkg wrk wrk; need_pkg curl curl; need_pkg prometheus prometheus
+build_release
+make_tmp
+
+LISTEN="$(free_port)"
+write_config "$BENCH_TMP/hello.yml" "$LISTEN" 2 500ms 2
+start_server "$BENCH_TMP/hello.yml"
+wait_version "$LISTEN" v1 60
+API="$SLIPWAY_SERVER"
+TOKEN_FILE="$BENCH_TMP/prometheus.token"
+"$SLIPWAY" token create bench-prometheus --role viewer > "$TOKEN_FILE" || die "token create failed"
+
+# ------------------------------------------------------------------ (a) throughput, scraped vs not
+PROM_PORT="$(free_port)"
+cat > "$BENCH_TMP/prometheus.yml" <<YML
+global: { scrape_interval: 1s, evaluation_interval: 1s }
+scrape_configs:
+  - job_name: slipway
+    authorization: { type: Bearer, credentials_file: $TOKEN_FILE }
+    static_configs: [ { targets: ['${API#http://}'] } ]
+YML
+PROM_PID=""
+prometheus_on() {
+    prometheus --config.file="$BENCH_TMP/prometheus.yml" --storage.tsdb.path="$BENCH_TMP/prom-data" \
+        --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn > "$BENCH_TMP/prometheus.log" 2>&1 &
+    PROM_PID=$!
+    BG_PIDS+=("$PROM_PID")
+    local i
+    for i in $(seq 1 300); do
+        curl -fsS "http://127.0.0.1:$PROM_PORT/api/v1/query?query=up%7Bjob%3D%22slipway%22%7D" 2>/dev/null | grep -q '"1"\]' && return 0
+        sleep 0.1
+    done
+    cat "$BENCH_TMP/prometheus.log" >&2; die "prometheus did not scrape slipway"
+}
+prometheus_off() { kill "$PROM_PID" 2>/dev/null; wait "$PROM_PID" 2>/dev/null || true; PROM_PID=""; }
+
+declare -A BEST
+for round in $(seq 1 "$ROUNDS"); do
+    for mode in off on; do
+        [ "$mode" = on ] && prometheus_on
+        out="$BENCH_TMP/wrk-$mode-$round.txt"
+        wrk -t2 -c64 -d"${DURATION}s" --latency "http://127.0.0.1:$LISTEN/" > "$out" 2>&1 || die "wrk failed"
+        [ "$mode" = on ] && prometheus_off
+        rps="$(wrk_parse "$out" | awk -F= '$1=="rps"{print $2}')"
+        log "round $round, scraping $mode: $rps req/s"
+        if [ -z "${BEST[$mode]:-}" ] || python3 -c "import sys; sys.exit(0 if float('$rps') > float('${BEST[$mode]}') else 1)"; then BEST[$mode]="$rps"; fi
+    done
+done
+RATIO="$(python3 -c "print(f'{float(\"${BEST[on]}\") / float(\"${BEST[off]}\"):.3f}')")"
+log "best: off ${BEST[off]} req/s, on ${BEST[on]} req/s, ratio $RATIO"
+
+# ------------------------------------------------------------------ (b) request to /metrics
+VIS="$(python3 "$BENCH_DIR/observability_probe.py" visibility router="http://127.0.0.1:$LISTEN/" api="$API" token="$SLIPWAY_TOKEN" n=50)" \
+    || die "visibility probe failed"
+log "visibility: $VIS"
+
+# ------------------------------------------------------------------ RESULTS.md
+section="$BENCH_TMP/section.md"
+{
+    bench_header "Observability" "$CMD"
+    echo "| measurement | Slipway | peer / goal | ratio |"
+    echo "| --- | --- | --- | --- |"
+    printf '| router throughput, Prometheus scraping /metrics every 1 s (best of %s × %ss) | %.0f req/s | %.0f req/s without scraping | **%s** (goal ≥ 0.95) |\n' \
+        "$ROUNDS" "$DURATION" "${BEST[on]}" "${BEST[off]}" "$RATIO"
+    python3 - "$VIS" <<'PY'
+import json, sys
+v = json.loads(sys.argv[1])
+print(f"| request through the router → its count on /metrics (n={v['n']}) | median {v['median_ms']:.1f} ms, p95 {v['p95_ms']:.1f} ms, max {v['max_ms']:.1f} ms | goal 1000 ms | **{v['p95_ms'] / 1000:.3f}** (p95 / goal) |")
+print()
+print(f"{v['first_scrape_share'] * 100:.0f} % of the requests were already counted by the first /metrics read after their response: the router's counters are read at scrape time, nothing is batched.")
+PY
+} > "$section"
+write_section "Observability" "$section"
+cat "$section"
