@@ -133,6 +133,14 @@ enum APIRoutes {
         addAccessRoutes(to: v1, controller: controller)
         addSecretRoutes(to: v1, controller: controller)
         addEnvironmentRoutes(to: v1, controller: controller)
+        // A consistent copy of the state database, made while everything runs (admin).
+        v1.get("/backup") { _, context -> Response in
+            let (data, summary) = try await controller.stateSnapshot()
+            context.audit.set("bytes", String(summary.bytes))
+            context.audit.set("sha256", summary.sha256)
+            return Response(status: .ok, headers: [.contentType: "application/vnd.sqlite3"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
         v1.post("/shutdown") { request, context -> LivenessReply in
             let body = (try? await request.decode(as: ShutdownRequest.self, context: context)) ?? ShutdownRequest(dataPlane: false)
             context.audit.set("data_plane", String(body.dataPlane))

@@ -51,6 +51,7 @@ enum AccessRules {
         AccessRule("GET /v1/services/{name}/logs", .viewer),
         AccessRule("GET /v1/rollouts/{id}", .viewer),
         AccessRule("GET /v1/report", .viewer),
+        AccessRule("GET /v1/backup", .admin, audit: "state.backup"),
         AccessRule("POST /v1/releases", .deployer, audit: "release.create"),
         AccessRule("GET /v1/releases/{name}", .viewer),
         AccessRule("GET /v1/releases/{name}/{version}", .viewer),

@@ -9,6 +9,9 @@ public final class ControlPlaneMetrics: Sendable {
     /// One controller pass (`tick`): data-plane check, instance supervision, rollout steps.
     let tickDuration: DurationHistogram
     let tickErrors: Counter
+    /// Scheduled backups of the state (`--backup-every`).
+    let backupLastSuccess: Gauge
+    let backupFailures: Counter
 
     static let tickBuckets: [Duration] = [
         .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
@@ -16,9 +19,17 @@ public final class ControlPlaneMetrics: Sendable {
     ]
 
     public init() {
-        tickDuration = registry.makeDurationHistogram(name: "slipway_controller_tick_duration_seconds", buckets: Self.tickBuckets,
-                                                      help: "Time one controller pass took (data plane check, instance supervision, rollout steps).")
-        tickErrors = registry.makeCounter(name: "slipway_controller_tick_errors_total", help: "Controller passes that failed (logged as `controller tick failed`).")
+        tickDuration = registry.makeDurationHistogram(descriptor: Self.name("controller_tick_duration", "seconds", "Time one controller pass took (data plane check, instance supervision, rollout steps)."),
+                                                      buckets: Self.tickBuckets)
+        tickErrors = registry.makeCounter(descriptor: Self.name("controller_tick_errors", "total", "Controller passes that failed (logged as `controller tick failed`)."))
+        backupLastSuccess = registry.makeGauge(descriptor: Self.name("state_backup_last_success_timestamp", "seconds",
+                                                                     "When the last scheduled backup of the state database succeeded (Unix time; 0: none yet)."))
+        backupFailures = registry.makeCounter(descriptor: Self.name("state_backup_failures", "total", "Scheduled backups of the state database that failed."))
+    }
+
+    /// `slipway_<metric>_<unit>` with its help text.
+    static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "slipway", metricName: metric, unitName: unit, helpText: help)
     }
 
     /// The registry's families in the text format.
@@ -27,7 +38,7 @@ public final class ControlPlaneMetrics: Sendable {
     }
 
     /// A counter in the same registry (for other parts of the control plane).
-    public func counter(_ name: String, labels: [(String, String)], help: String) -> Counter {
-        registry.makeCounter(name: name, labels: labels, help: help)
+    public func counter(_ metric: String, labels: [(String, String)], help: String) -> Counter {
+        registry.makeCounter(descriptor: Self.name(metric, "total", help), labels: labels)
     }
 }

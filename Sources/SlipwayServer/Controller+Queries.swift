@@ -119,3 +119,17 @@ extension Controller {
         return DeliveryReport.compute(rollouts, since: now - seconds, until: now, environment: environment, service: service)
     }
 }
+
+extension Controller {
+    /// A backup of the live state database, read into memory (for `GET /v1/backup`).
+    public func stateSnapshot() throws -> (Data, BackupSummary) {
+        try FileManager.default.createDirectory(atPath: stateDirectory.backupsDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let path = stateDirectory.backupsDirectory + "/.download-\(UUID().uuidString).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let summary = try store.backup(to: path)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ControllerError(.unavailable, "the backup at \(path) could not be read back")
+        }
+        return (data, summary)
+    }
+}

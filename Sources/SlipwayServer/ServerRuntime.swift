@@ -26,6 +26,11 @@ public enum ServerRuntime {
         public var tls: APITLS.Files?
         /// Failed authentications allowed per client address within a window.
         public var authFailures: (limit: Int, window: Duration)
+        /// Scheduled backups of the state database: how often, where (default
+        /// STATE/backups) and how many to keep.
+        public var backupEvery: Duration?
+        public var backupDirectory: String?
+        public var backupKeep: Int = 24
 
         public init(stateDirectory: String, api: ListenAddress, configFiles: [String], initialVersion: String, logger: Logger,
                     tls: APITLS.Files? = nil, authFailures: (limit: Int, window: Duration) = (20, .seconds(60))) {
@@ -152,8 +157,16 @@ public enum ServerRuntime {
             logger: logger
         )
         let loop = ControllerLoopService(controller: controller)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: loop), .init(service: app), .init(service: shutdownTrigger, successTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+        if let every = options.backupEvery {
+            let directory = options.backupDirectory ?? state.backupsDirectory
+            services.append(.init(service: ScheduledBackupService(store: store, directory: directory, every: every, keep: options.backupKeep,
+                                                                  metrics: controller.metrics, logger: logger)))
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: loop), .init(service: app), .init(service: shutdownTrigger, successTerminationBehavior: .gracefullyShutdownGroup)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

@@ -20,6 +20,8 @@ public struct StateDirectory: Sendable {
     public var routerLog: String { logsDirectory + "/router.log" }
     public var serverPIDFile: String { path + "/server.pid" }
     public var logsDirectory: String { path + "/logs" }
+    /// Scheduled backups of the database (`slipway server --backup-every`).
+    public var backupsDirectory: String { path + "/backups" }
     /// The first admin token, written once when the state directory is created (mode 0600).
     public var adminTokenFile: String { path + "/admin.token" }
 

@@ -47,7 +47,7 @@ struct APIClient {
         }
     }
 
-    func raw(_ method: HTTPMethod, _ path: String, body: (some Encodable)? = Optional<Int>.none) async throws -> ByteBuffer {
+    func raw(_ method: HTTPMethod, _ path: String, body: (some Encodable)? = Optional<Int>.none, limit: Int = 64 << 20) async throws -> ByteBuffer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         if let token { request.headers.add(name: "authorization", value: "Bearer \(token)") }
@@ -61,7 +61,7 @@ struct APIClient {
         } catch {
             throw Failure(status: nil, body: nil, message: "cannot reach the slipway server at \(baseURL) (\(error)); start one with `slipway server` or set --server / SLIPWAY_SERVER")
         }
-        let bytes = try await response.body.collect(upTo: 64 << 20)
+        let bytes = try await response.body.collect(upTo: limit)
         guard (200..<300).contains(Int(response.status.code)) else {
             let decoded = try? JSONDecoder().decode(APIErrorBody.self, from: Data(buffer: bytes))
             var message = decoded?.error.message ?? "HTTP \(response.status.code): \(String(buffer: bytes))"

@@ -36,6 +36,15 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Failed authentications allowed per client address before it must wait (default 20/1m).", valueName: "N/DURATION"))
     var authFailures: String = "20/1m"
 
+    @Option(name: .long, help: ArgumentHelp("Back up the state database at start and then every DURATION (e.g. 5m).", valueName: "DURATION"))
+    var backupEvery: String?
+
+    @Option(name: .long, help: ArgumentHelp("Where scheduled backups go (default STATE-DIR/backups).", valueName: "DIR"))
+    var backupDir: String?
+
+    @Option(name: .long, help: ArgumentHelp("How many scheduled backups to keep (default 24).", valueName: "N"))
+    var backupKeep: Int = 24
+
     @Option(name: .long, help: ArgumentHelp("Log lines as text or json (one object per line; the router it starts too). Default: $SLIPWAY_LOG_FORMAT, else text.", valueName: "FORMAT"))
     var logFormat: String?
 
@@ -49,6 +58,11 @@ struct ServerCommand: AsyncParsableCommand {
         if (tlsCert == nil) != (tlsKey == nil) {
             throw ValidationError(tlsCert == nil ? "--tls-key needs --tls-cert" : "--tls-cert needs --tls-key")
         }
+        if let backupEvery, (DurationText.parse(backupEvery) ?? .zero) < .seconds(10) {
+            throw ValidationError("--backup-every must be a duration of at least 10s, e.g. 5m (got \(backupEvery))")
+        }
+        if backupEvery == nil, backupDir != nil { throw ValidationError("--backup-dir goes with --backup-every") }
+        guard backupKeep >= 1 else { throw ValidationError("--backup-keep must be at least 1 (got \(backupKeep))") }
         if let logFormat, LogFormat(rawValue: logFormat) == nil {
             throw ValidationError("--log-format must be text or json (got \(logFormat))")
         }
@@ -80,8 +94,12 @@ struct ServerCommand: AsyncParsableCommand {
         guard let address = ListenAddress(parsing: api, defaultHost: "127.0.0.1"), let limit = Self.parseLimit(authFailures) else { throw Exit.failed }
         let tls = tlsCert.flatMap { cert in tlsKey.map { APITLS.Files(certificate: cert, key: $0) } }
         do {
-            try await ServerRuntime.run(.init(stateDirectory: stateDir, api: address, configFiles: config, initialVersion: initialVersion, logger: logger,
-                                              tls: tls, authFailures: limit))
+            var options = ServerRuntime.Options(stateDirectory: stateDir, api: address, configFiles: config, initialVersion: initialVersion, logger: logger,
+                                                tls: tls, authFailures: limit)
+            options.backupEvery = backupEvery.flatMap(DurationText.parse)
+            options.backupDirectory = backupDir.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
+            options.backupKeep = backupKeep
+            try await ServerRuntime.run(options)
         } catch let error as ServerRuntime.StartupError {
             printError("error: \(error.description)")
             throw Exit.failed

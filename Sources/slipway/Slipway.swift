@@ -17,7 +17,7 @@ struct Slipway: AsyncParsableCommand {
             PromoteCommand.self, PauseCommand.self, ResumeCommand.self, AbortCommand.self, RetryCommand.self, WhyCommand.self,
             TokenCommand.self, LoginCommand.self, WhoAmICommand.self, AuditCommand.self, SecretsCommand.self,
             SchemaCommand.self, DownCommand.self, RouterCommand.self, ScanCommand.self, EvidenceCommand.self,
-            ConfigCommand.self, ReleaseCommand.self, GateCommand.self, ApproveCommand.self, RejectCommand.self, ReportCommand.self,
+            ConfigCommand.self, ReleaseCommand.self, GateCommand.self, ApproveCommand.self, RejectCommand.self, ReportCommand.self, BackupCommand.self, RestoreCommand.self,
         ]
     )
 }
