@@ -120,7 +120,8 @@ public enum ServerRuntime {
 
         let shutdownTrigger = ShutdownTrigger()
         let limiter = AuthFailureLimiter(policy: .init(limit: options.authFailures.limit, window: options.authFailures.window))
-        let routes = APIRoutes.build(controller: controller, limiter: limiter) { _ in shutdownTrigger.fire() }
+        let streams = DashboardStreams()
+        let routes = APIRoutes.build(controller: controller, limiter: limiter, secureCookies: tlsConfiguration != nil, streams: streams) { _ in shutdownTrigger.fire() }
         let scheme = tlsConfiguration == nil ? "http" : "https"
         if let warning = exposureWarning(api: options.api, tls: tlsConfiguration != nil) {
             logger.warning("\(warning)")
@@ -153,7 +154,10 @@ public enum ServerRuntime {
         )
         let loop = ControllerLoopService(controller: controller)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: loop), .init(service: app), .init(service: shutdownTrigger, successTerminationBehavior: .gracefullyShutdownGroup)],
+            // The stream closer is last: told first on shutdown, it ends the dashboards'
+            // endless answers before the HTTP server waits for its requests to finish.
+            services: [.init(service: loop), .init(service: app), .init(service: shutdownTrigger, successTerminationBehavior: .gracefullyShutdownGroup),
+                       .init(service: DashboardStreamCloser(streams: streams))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
