@@ -7,7 +7,8 @@ import Testing
 /// `slipway server` during a real canary rollout of hello-app under traffic. The test logs
 /// in through the page's form, watches the canary's weight move 10 % → 50 % when the
 /// page's promote button is clicked, opens a rollout's decisions, rolls back with the
-/// page's button, and saves a screenshot of each stage.
+/// page's button, logs out and in as a viewer (no buttons), and saves a screenshot of
+/// each stage.
 @Suite(.serialized) struct DashboardBrowserTests {
     /// Where the screenshots go (printed by the test).
     static let screenshots = FileManager.default.currentDirectoryPath + "/.build/dashboard-screenshots"
@@ -104,7 +105,21 @@ import Testing
         #expect(!browser.consoleErrors.contains { $0.contains("Content Security Policy") }, "\(browser.consoleErrors)")
         let shownError = try await browser.string("document.getElementById('error').textContent") ?? ""
         #expect(shownError.isEmpty, "the page shows an error: \(shownError)")
+
+        // Log out: the cookie is gone. A viewer then sees the units but no buttons.
+        _ = try await browser.evaluate("(document.getElementById('logout').click(), true)")
+        try await waitFor(browser, "the login form after logout", "document.body.dataset.state === 'login'")
+        #expect(try await browser.evaluate("fetch('/v1/whoami').then((r) => r.status)") as? Int == 401)
+        let viewer = try await h.cli(["token", "create", "watcher", "--role", "viewer"])
+        #expect(viewer.status == 0, "\(viewer.stderr)")
+        let viewerToken = viewer.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        _ = try await browser.evaluate("document.getElementById('token').value = '\(viewerToken)'; document.getElementById('login-form').requestSubmit(); true")
+        try await waitFor(browser, "the viewer's grid", "document.body.dataset.role === 'viewer' && " + Self.card("c.dataset.state === 'rolled_back'"))
+        #expect(try await browser.evaluate(Self.card("c.querySelectorAll('.actions button').length")) as? Int == 0, "a viewer gets no buttons")
+        try await browser.screenshot(to: Self.screenshots + "/6-viewer.png")
+        #expect(browser.exceptions.isEmpty, "\(browser.exceptions)")
+
         let shots = try FileManager.default.contentsOfDirectory(atPath: Self.screenshots).filter { $0.hasSuffix(".png") }
-        #expect(shots.count == 5, "\(shots)")
+        #expect(shots.count == 6, "\(shots)")
     }
 }
