@@ -13,6 +13,8 @@ import Testing
             let first = try await stream.read(until: #""stableVersion":"v1""#)
             #expect(first.hasPrefix("HTTP/1.1 200"))
             #expect(first.lowercased().contains("content-type: text/event-stream"))
+            let metrics = try await h.api("/metrics")
+            #expect(metrics.body.contains("\nslipway_dashboard_streams 1\n"), "\(metrics.body.suffix(400))")
 
             let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
