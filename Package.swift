@@ -65,6 +65,11 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
+        ], resources: [
+            // The dashboard's files, compiled into the binary as bytes (PackageResources).
+            .embedInCode("Dashboard/Assets/index.html"),
+            .embedInCode("Dashboard/Assets/app.js"),
+            .embedInCode("Dashboard/Assets/app.css"),
         ]),
         .executableTarget(name: "slipway", dependencies: [
             "SlipwayServer", "SlipwayConfig", "SlipwayCore", "SlipwayStore", "SlipwayEvidence",

@@ -4,18 +4,18 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// The dashboard's three files, compiled into the binary (no CDN, nothing on disk).
+/// One of the dashboard's three files, compiled into the binary (no CDN, nothing on disk).
 struct DashboardAsset: Sendable {
     let path: String
     let contentType: String
     let body: ByteBuffer
     let etag: String
 
-    init(path: String, contentType: String, text: String) {
+    init(path: String, contentType: String, bytes: [UInt8]) {
         self.path = path
         self.contentType = contentType
-        body = ByteBuffer(string: text)
-        etag = "\"" + SHA256.hash(data: Data(text.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined() + "\""
+        body = ByteBuffer(bytes: bytes)
+        etag = "\"" + SHA256.hash(data: bytes).prefix(12).map { String(format: "%02x", $0) }.joined() + "\""
     }
 
     /// Scripts only from this server, no inline script or style, no framing, no plugins.
@@ -38,9 +38,11 @@ struct DashboardAsset: Sendable {
     }
 }
 
+/// The files live in `Dashboard/Assets/` (hand-written: one page, one script, one style
+/// sheet, no framework) and are embedded by SwiftPM (`resources: [.embedInCode(…)]`).
 enum DashboardAssets {
-    static let page = DashboardAsset(path: "/dashboard", contentType: "text/html; charset=utf-8", text: DashboardPage.html)
-    static let script = DashboardAsset(path: "/dashboard/app.js", contentType: "text/javascript; charset=utf-8", text: DashboardScript.js)
-    static let style = DashboardAsset(path: "/dashboard/app.css", contentType: "text/css; charset=utf-8", text: DashboardStyle.css)
+    static let page = DashboardAsset(path: "/dashboard", contentType: "text/html; charset=utf-8", bytes: PackageResources.index_html)
+    static let script = DashboardAsset(path: "/dashboard/app.js", contentType: "text/javascript; charset=utf-8", bytes: PackageResources.app_js)
+    static let style = DashboardAsset(path: "/dashboard/app.css", contentType: "text/css; charset=utf-8", bytes: PackageResources.app_css)
     static let all = [page, script, style]
 }

@@ -1,8 +1,3 @@
-/// The dashboard's script: session, the `/v1/stream` events, the grid, charts drawn on
-/// `<canvas>`, history, decisions and the action buttons. No framework, no inline script.
-/// Kept as a raw string literal so the binary serves it with nothing on disk.
-enum DashboardScript {
-    static let js = #"""
 // Slipway dashboard: one page, no framework. Reads the JSON API and the /v1/stream
 // server-sent events; every change goes through the same POST routes as the CLI.
 'use strict';
@@ -458,5 +453,3 @@ enum DashboardScript {
   window.addEventListener('unhandledrejection', (event) => showError('Dashboard error: ' + (event.reason && event.reason.message ? event.reason.message : event.reason)));
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start); else start();
 })();
-"""#
-}
