@@ -31,6 +31,9 @@
     return e;
   }
 
+  // A unit in a path: `web@production` keeps its `@` (a valid path character), as the CLI sends it.
+  function unitPath(name) { return encodeURIComponent(name).replace(/%40/g, '@'); }
+
   function showError(message) {
     const box = $('error');
     box.textContent = message || '';
@@ -328,7 +331,7 @@
     card.msg.textContent = `${action.name}…`;
     try {
       const body = action.name === 'approve' || action.name === 'reject' ? {} : action.name === 'rollback' ? {} : { by: 'dashboard' };
-      const r = await api('POST', `/v1/services/${encodeURIComponent(card.name)}/${action.name}`, body);
+      const r = await api('POST', `/v1/services/${unitPath(card.name)}/${action.name}`, body);
       card.msg.textContent = `${action.name}: done` + (r && r.id ? ` (rollout #${r.id}, ${label(r.phase)})` : '');
       card.historyKey = '';
     } catch (e) {
@@ -405,7 +408,7 @@
 
   async function loadHistory(card) {
     try {
-      const rollouts = await api('GET', `/v1/services/${encodeURIComponent(card.name)}/rollouts?limit=10`);
+      const rollouts = await api('GET', `/v1/services/${unitPath(card.name)}/rollouts?limit=10`);
       card.historyBody.textContent = '';
       for (const r of rollouts) {
         const row = el('tr', { class: 'row', 'data-rollout': String(r.id), title: 'show the decisions' },
@@ -432,7 +435,7 @@
     list.textContent = '';
     panel.hidden = false;
     try {
-      const why = await api('GET', `/v1/services/${encodeURIComponent(unit)}/why?rollout=${id}`);
+      const why = await api('GET', `/v1/services/${unitPath(unit)}/why?rollout=${id}`);
       const r = why.rollout;
       $('why-summary').textContent = `${r.kind} of ${r.toVersion}` + (r.fromVersion ? ` from ${r.fromVersion}` : '') + `, ${label(r.phase)}` + (r.reason ? `: ${r.reason}` : '');
       for (const d of why.decisions) {
