@@ -67,6 +67,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+        ], resources: [
+            // The dashboard's files, compiled into the binary as bytes (PackageResources).
+            .embedInCode("Dashboard/Assets/index.html"),
+            .embedInCode("Dashboard/Assets/app.js"),
+            .embedInCode("Dashboard/Assets/app.css"),
         ]),
         .executableTarget(name: "slipway", dependencies: [
             "SlipwayServer", "SlipwayConfig", "SlipwayCore", "SlipwayStore", "SlipwayEvidence",

@@ -7,7 +7,9 @@ import SlipwayTargets
 
 /// The REST API. Everything the CLI does goes through these routes.
 enum APIRoutes {
-    static func build(controller: Controller, limiter: AuthFailureLimiter, shutdown: @escaping @Sendable (Bool) async -> Void) -> Hummingbird.Router<APIRequestContext> {
+    /// `secureCookies`: the API speaks HTTPS, so the dashboard's session cookie is `Secure`.
+    static func build(controller: Controller, limiter: AuthFailureLimiter, secureCookies: Bool = false, streams: DashboardStreams = DashboardStreams(),
+                      shutdown: @escaping @Sendable (Bool) async -> Void) -> Hummingbird.Router<APIRequestContext> {
         let router = Hummingbird.Router(context: APIRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: AuthMiddleware(store: controller.store, limiter: limiter, logger: controller.logger))
@@ -22,6 +24,7 @@ enum APIRoutes {
                 throw APIError(.serviceUnavailable, "the data plane's numbers could not be read: \(error)")
             }
             let text = PrometheusExposition.render(totals.versions, edge: totals.edge) + AuthMetrics.render(limiter.totals)
+                + "# HELP slipway_dashboard_streams Open dashboard event streams (GET /v1/stream).\n# TYPE slipway_dashboard_streams gauge\nslipway_dashboard_streams \(streams.openCount)\n"
                 + (try await controller.prometheusText())
             return Response(status: .ok, headers: [.contentType: PrometheusExposition.contentType],
                             body: .init(byteBuffer: ByteBuffer(string: text)))
@@ -141,6 +144,7 @@ enum APIRoutes {
             return Response(status: .ok, headers: [.contentType: "application/vnd.sqlite3"],
                             body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
+        addDashboardRoutes(to: router, controller: controller, limiter: limiter, secureCookies: secureCookies, streams: streams)
         v1.post("/shutdown") { request, context -> LivenessReply in
             let body = (try? await request.decode(as: ShutdownRequest.self, context: context)) ?? ShutdownRequest(dataPlane: false)
             context.audit.set("data_plane", String(body.dataPlane))

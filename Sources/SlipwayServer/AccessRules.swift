@@ -33,6 +33,17 @@ enum AccessRules {
     static let all: [AccessRule] = [
         AccessRule("GET /healthz", nil),
         AccessRule("GET /metrics", .viewer),
+        // The dashboard's files hold no data; logging in and out need no token (failed
+        // logins count in the same limiter); everything the page shows comes from the
+        // routes below, behind their rules, with the session cookie as the token.
+        AccessRule("GET /", nil),
+        AccessRule("GET /dashboard", nil),
+        AccessRule("GET /dashboard/app.js", nil),
+        AccessRule("GET /dashboard/app.css", nil),
+        AccessRule("POST /dashboard/login", nil),
+        AccessRule("POST /dashboard/logout", nil),
+        AccessRule("GET /dashboard/session", .viewer),
+        AccessRule("GET /v1/stream", .viewer),
         AccessRule("GET /v1/whoami", .viewer),
         AccessRule("GET /v1/services", .viewer),
         AccessRule("PUT /v1/services", .deployer, audit: "config.apply", environmentScoped: true),

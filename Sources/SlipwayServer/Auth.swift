@@ -157,8 +157,16 @@ struct AuthMiddleware: RouterMiddleware {
         }
     }
 
+    /// The bearer token of the `Authorization` header; without one, the dashboard's session
+    /// cookie (changes need its CSRF header too, see `DashboardSession`).
     func authenticate(_ request: Request) throws -> Result<Principal, TokenRejection> {
-        guard let header = request.headers[.authorization] else { return .failure(.missing) }
+        guard let header = request.headers[.authorization] else {
+            guard let token = DashboardSession.token(in: request) else { return .failure(.missing) }
+            guard DashboardSession.csrfAllows(request, token: token) else {
+                return .failure(.malformed("a dashboard session may change something only with its \(DashboardSession.csrfHeader) header"))
+            }
+            return try store.authenticate(token, now: Date().timeIntervalSince1970)
+        }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             return .failure(.malformed("the Authorization header must be `Bearer <token>`"))

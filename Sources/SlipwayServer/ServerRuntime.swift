@@ -125,7 +125,8 @@ public enum ServerRuntime {
 
         let shutdownTrigger = ShutdownTrigger()
         let limiter = AuthFailureLimiter(policy: .init(limit: options.authFailures.limit, window: options.authFailures.window))
-        let routes = APIRoutes.build(controller: controller, limiter: limiter) { _ in shutdownTrigger.fire() }
+        let streams = DashboardStreams()
+        let routes = APIRoutes.build(controller: controller, limiter: limiter, secureCookies: tlsConfiguration != nil, streams: streams) { _ in shutdownTrigger.fire() }
         let scheme = tlsConfiguration == nil ? "http" : "https"
         if let warning = exposureWarning(api: options.api, tls: tlsConfiguration != nil) {
             logger.warning("\(warning)")
@@ -165,6 +166,9 @@ public enum ServerRuntime {
             services.append(.init(service: ScheduledBackupService(store: store, directory: directory, every: every, keep: options.backupKeep,
                                                                   metrics: controller.metrics, logger: logger)))
         }
+        // The stream closer is last: told first on shutdown, it ends the dashboards'
+        // endless answers before the HTTP server waits for its requests to finish.
+        services.append(.init(service: DashboardStreamCloser(streams: streams)))
         let group = ServiceGroup(configuration: .init(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
