@@ -17,14 +17,16 @@ struct ClientOptions: ParsableArguments {
     var caCert: String?
 
     var serverURL: String {
-        let raw = server ?? ProcessInfo.processInfo.environment["SLIPWAY_SERVER"] ?? "http://127.0.0.1:7878"
+        // An empty SLIPWAY_SERVER (as `export SLIPWAY_SERVER=` leaves it) means unset.
+        let fromEnvironment = ProcessInfo.processInfo.environment["SLIPWAY_SERVER"].flatMap { $0.isEmpty ? nil : $0 }
+        let raw = server ?? fromEnvironment ?? "http://127.0.0.1:7878"
         return raw.hasSuffix("/") ? String(raw.dropLast()) : raw
     }
 
     func validate() throws {
         let url = serverURL
         guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
-            throw ValidationError("--server must be an http(s) URL such as http://127.0.0.1:7878 (got \(url))")
+            throw ValidationError((server == nil ? "SLIPWAY_SERVER" : "--server") + " must be an http(s) URL such as http://127.0.0.1:7878 (got \(url))")
         }
         if let ca = caFile, !FileManager.default.isReadableFile(atPath: ca) {
             throw ValidationError("--ca-cert \(ca): no such readable file")

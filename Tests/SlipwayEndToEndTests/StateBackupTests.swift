@@ -123,6 +123,13 @@ import Glibc
             #expect(again.status == 0, "\(again.stderr)")
             #expect(try FileManager.default.contentsOfDirectory(atPath: target).contains { $0.hasPrefix("slipway.sqlite.replaced-") })
 
+            // The restored directory verifies on its own; an empty SLIPWAY_SERVER counts as unset.
+            let verify = try await runCommand(h.slipway, ["audit", "verify", "--state-dir", target], environment: ["SLIPWAY_SERVER": ""])
+            #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+            let badServer = try await runCommand(h.slipway, ["audit", "verify", "--state-dir", target], environment: ["SLIPWAY_SERVER": "ftp://x"])
+            #expect(badServer.status == 64)
+            #expect(badServer.stderr.contains("SLIPWAY_SERVER must be an http(s) URL"), "\(badServer.stderr)")
+
             let noDir = try await h.cli(["backup", "--to", "/nonexistent-dir/x.sqlite"])
             #expect(noDir.status == 64)
             #expect(noDir.stderr.contains("does not exist"), "\(noDir.stderr)")
