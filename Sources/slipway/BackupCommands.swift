@@ -56,9 +56,10 @@ struct BackupCommand: AsyncParsableCommand {
                 try handle.synchronize()
                 try handle.close()
                 // What arrived must be a whole, valid backup before it takes the final name.
-                _ = try Store.inspectBackup(partial)
+                var checked = try Store.inspectBackup(partial)
                 guard rename(partial, target) == 0 else { throw StateBackup.Failure(description: "cannot move it to \(target): \(String(cString: strerror(errno)))") }
-                summary = try Store.inspectBackup(target)
+                checked.path = target
+                summary = checked
             } catch {
                 try? FileManager.default.removeItem(atPath: partial)
                 printError("error: the backup could not be written: \(error)")
