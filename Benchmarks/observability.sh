@@ -4,7 +4,9 @@
 #      no scraping: wrk -t2 -c64 keep-alive, interleaved rounds, ratio on/off (goal >= 0.95);
 #  (b) a request through the router to its count on /metrics (goal < 1 s);
 #  (c) dashboard first load in headless Chromium, cold cache, logged in, until the unit's
-#      card shows its weight (goal < 1 s; documents: 2 s), next to the browser's floor.
+#      card shows its weight (goal < 1 s; documents: 2 s), next to the browser's floor;
+#  (d) a deploy request to its `started` notification at a webhook receiver (goal < 1 s;
+#      documents: 30 s).
 source "$(dirname "$0")/lib.sh"
 
 DURATION="${OBS_SECONDS:-8}"
@@ -77,6 +79,14 @@ log "visibility: $VIS"
 DASH="$(/usr/bin/python3 "$BENCH_DIR/dashboard_probe.py" api="$API" token="$SLIPWAY_TOKEN" n=20)" || die "dashboard probe failed"
 log "dashboard: $DASH"
 
+# ------------------------------------------------------------------ (d) event to webhook receipt
+HOOK="$(free_port)"
+cp "$BENCH_TMP/hello.yml" "$BENCH_TMP/hello-hook.yml"
+printf 'notifications:\n  - { kind: webhook, url: "http://127.0.0.1:%s/hook", events: [started, succeeded] }\n' "$HOOK" >> "$BENCH_TMP/hello-hook.yml"
+"$SLIPWAY" apply -f "$BENCH_TMP/hello-hook.yml" > /dev/null || die "slipway apply (notifications) failed"
+HOOKS="$(python3 "$BENCH_DIR/observability_probe.py" webhook api="$API" token="$SLIPWAY_TOKEN" port="$HOOK" n=20)" || die "webhook probe failed"
+log "webhook: $HOOKS"
+
 # ------------------------------------------------------------------ RESULTS.md
 section="$BENCH_TMP/section.md"
 {
@@ -85,10 +95,12 @@ section="$BENCH_TMP/section.md"
     echo "| --- | --- | --- | --- |"
     printf '| router throughput, Prometheus scraping /metrics every 1 s (best of %s × %ss) | %.0f req/s | %.0f req/s without scraping | **%s** (goal ≥ 0.95) |\n' \
         "$ROUNDS" "$DURATION" "${BEST[on]}" "${BEST[off]}" "$RATIO"
-    python3 - "$VIS" "$DASH" <<'PY'
+    python3 - "$VIS" "$DASH" "$HOOKS" <<'PY'
 import json, sys
 v = json.loads(sys.argv[1])
 d = json.loads(sys.argv[2])
+w = json.loads(sys.argv[3])
+print(f"| deploy request → its `started` notification at a webhook receiver (n={w['n']} blue-green deploys) | median {w['median_ms']:.0f} ms, p95 {w['p95_ms']:.0f} ms, max {w['max_ms']:.0f} ms | goal 1000 ms (documents: 30 s) | **{w['p95_ms'] / 1000:.3f}** (p95 / goal) |")
 print(f"| dashboard first load in headless Chromium (cold cache, logged in, until the card shows its weight; n={d['n']}) | median {d['median_ms']:.0f} ms, p95 {d['p95_ms']:.0f} ms | goal 1000 ms (documents: 2000 ms); browser floor (GET /healthz) {d['floor_median_ms']:.0f} ms | **{d['p95_ms'] / 1000:.3f}** (p95 / goal) |")
 print(f"| request through the router → its count on /metrics (n={v['n']}) | median {v['median_ms']:.1f} ms, p95 {v['p95_ms']:.1f} ms, max {v['max_ms']:.1f} ms | goal 1000 ms | **{v['p95_ms'] / 1000:.3f}** (p95 / goal) |")
 print()
