@@ -124,6 +124,7 @@ enum APIRoutes {
         addAccessRoutes(to: v1, controller: controller)
         addSecretRoutes(to: v1, controller: controller)
         addEnvironmentRoutes(to: v1, controller: controller)
+        addNotificationRoutes(to: v1, controller: controller)
         v1.post("/shutdown") { request, context -> LivenessReply in
             let body = (try? await request.decode(as: ShutdownRequest.self, context: context)) ?? ShutdownRequest(dataPlane: false)
             context.audit.set("data_plane", String(body.dataPlane))

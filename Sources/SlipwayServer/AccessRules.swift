@@ -50,6 +50,8 @@ enum AccessRules {
         AccessRule("GET /v1/services/{name}/stats", .viewer),
         AccessRule("GET /v1/services/{name}/logs", .viewer),
         AccessRule("GET /v1/rollouts/{id}", .viewer),
+        AccessRule("GET /v1/notifications", .viewer),
+        AccessRule("GET /v1/alerts", .viewer),
         AccessRule("POST /v1/releases", .deployer, audit: "release.create"),
         AccessRule("GET /v1/releases/{name}", .viewer),
         AccessRule("GET /v1/releases/{name}/{version}", .viewer),

@@ -1,4 +1,5 @@
 import Foundation
+import AsyncHTTPClient
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
@@ -26,9 +27,12 @@ public enum ServerRuntime {
         public var tls: APITLS.Files?
         /// Failed authentications allowed per client address within a window.
         public var authFailures: (limit: Int, window: Duration)
+        /// Backoff and attempts of notification deliveries.
+        public var notificationRetry: RetryPolicy
 
         public init(stateDirectory: String, api: ListenAddress, configFiles: [String], initialVersion: String, logger: Logger,
-                    tls: APITLS.Files? = nil, authFailures: (limit: Int, window: Duration) = (20, .seconds(60))) {
+                    tls: APITLS.Files? = nil, authFailures: (limit: Int, window: Duration) = (20, .seconds(60)), notificationRetry: RetryPolicy = RetryPolicy()) {
+            self.notificationRetry = notificationRetry
             self.stateDirectory = stateDirectory
             self.api = api
             self.configFiles = configFiles
@@ -152,11 +156,23 @@ public enum ServerRuntime {
             logger: logger
         )
         let loop = ControllerLoopService(controller: controller)
+        // Notifications queued before a crash are still pending: the notifier sends them first.
+        var httpConfiguration = HTTPClient.Configuration()
+        httpConfiguration.connectionPool.retryConnectionEstablishment = false
+        httpConfiguration.redirectConfiguration = .disallow
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+        let notifier = NotifierService(controller: controller, options: .init(retry: options.notificationRetry), http: http, logger: logger)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: loop), .init(service: app), .init(service: shutdownTrigger, successTerminationBehavior: .gracefullyShutdownGroup)],
+            services: [.init(service: loop), .init(service: notifier), .init(service: app), .init(service: shutdownTrigger, successTerminationBehavior: .gracefullyShutdownGroup)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        try? await http.shutdown()
         try? FileManager.default.removeItem(atPath: state.serverPIDFile)
     }
 

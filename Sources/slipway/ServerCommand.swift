@@ -36,7 +36,21 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Failed authentications allowed per client address before it must wait (default 20/1m).", valueName: "N/DURATION"))
     var authFailures: String = "20/1m"
 
+    @Option(name: .long, help: ArgumentHelp("First retry delay of a failed notification; it doubles up to 15m, with full jitter (default 5s).", valueName: "DURATION"))
+    var notificationRetryBase: String = DurationText.format(RetryPolicy.defaultBase)
+
+    @Option(name: .long, help: ArgumentHelp("Attempts before a notification is given up as failed (default \(RetryPolicy.defaultMaxAttempts)).", valueName: "N"))
+    var notificationAttempts: Int = RetryPolicy.defaultMaxAttempts
+
+    var retryPolicy: RetryPolicy? {
+        guard let base = DurationText.parse(notificationRetryBase), base > .zero, notificationAttempts >= 1 else { return nil }
+        return RetryPolicy(base: base, maxAttempts: notificationAttempts)
+    }
+
     func validate() throws {
+        guard retryPolicy != nil else {
+            throw ValidationError("--notification-retry-base must be a duration above 0 (got \(notificationRetryBase)) and --notification-attempts at least 1 (got \(notificationAttempts))")
+        }
         guard ListenAddress(parsing: api, defaultHost: "127.0.0.1") != nil else {
             throw ValidationError("--api must be HOST:PORT, e.g. 127.0.0.1:7878 (got \(api))")
         }
@@ -64,7 +78,7 @@ struct ServerCommand: AsyncParsableCommand {
         let tls = tlsCert.flatMap { cert in tlsKey.map { APITLS.Files(certificate: cert, key: $0) } }
         do {
             try await ServerRuntime.run(.init(stateDirectory: stateDir, api: address, configFiles: config, initialVersion: initialVersion, logger: logger,
-                                              tls: tls, authFailures: limit))
+                                              tls: tls, authFailures: limit, notificationRetry: retryPolicy ?? RetryPolicy()))
         } catch let error as ServerRuntime.StartupError {
             printError("error: \(error.description)")
             throw Exit.failed
