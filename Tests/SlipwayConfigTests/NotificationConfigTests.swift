@@ -36,7 +36,7 @@ import Testing
 
     @Test func unknownEventSuggestsTheClosest() {
         #expect(singleError(minimal + "notifications:\n  - { kind: webhook, url: \"http://x.org\", events: [rolledback] }\n")
-            == "4:48: notifications[0].events[0]: unknown value `rolledback`; did you mean `rolled_back`?")
+            == "4:52: notifications[0].events[0]: unknown value `rolledback`; did you mean `rolled_back`?")
     }
 
     @Test func badURLs() {
@@ -55,14 +55,14 @@ import Testing
 
     @Test func onlyWebhooksTakeASecret() {
         #expect(singleError(minimal + "notifications:\n  - { kind: slack, url: \"http://x.org\", secret: s }\n")
-            == "4:48: notifications[0].secret: only webhook sinks sign their requests; a slack sink takes no secret (put its token in the url)")
+            == "4:49: notifications[0].secret: only webhook sinks sign their requests; a slack sink takes no secret (put its token in the url)")
     }
 
     @Test func badSeverityAndFor() {
         #expect(singleError(minimal + "alerts:\n  - { name: a, metric: error_rate, max: 0.1, severity: fatal }\n")
-            == "4:55: alerts[0].severity: unknown value `fatal`; allowed: `critical`, `warning`, `info`")
+            == "4:56: alerts[0].severity: unknown value `fatal`; allowed: `critical`, `warning`, `info`")
         #expect(singleError(minimal + "alerts:\n  - { name: a, metric: error_rate, max: 0.1, for: soon }\n")
-            == "4:50: alerts[0].for: expected a duration such as 500ms, 2s, 1m30s or 10m, got the string \"soon\"")
+            == "4:51: alerts[0].for: expected a duration such as 500ms, 2s, 1m30s or 10m, got the string \"soon\"")
     }
 
     @Test func duplicateAlertNames() {
@@ -74,9 +74,9 @@ import Testing
         #expect(singleError(minimal + "alerts:\n  - { name: a, metric: error_rate }\n")
             == "4:5: alerts[0].max: an alert on error_rate needs `max`")
         #expect(singleError(minimal + "alerts:\n  - { name: a, metric: instance_down, max: 1 }\n")
-            == "4:42: alerts[0].max: instance_down takes no max: it fires when any instance of the stable release is down")
+            == "4:44: alerts[0].max: instance_down takes no max: it fires when any instance of the stable release is down")
         #expect(singleError(minimal + "alerts:\n  - { name: a, metric: latency_p95, max: fast }\n")
-            == "4:40: alerts[0].max: \"fast\" is not a limit for latency_p95: use milliseconds or a duration such as 500ms")
+            == "4:42: alerts[0].max: \"fast\" is not a limit for latency_p95: use milliseconds or a duration such as 500ms")
         #expect(singleError(minimal + "alerts:\n  - { name: a, metric: requests, max: 1 }\n")
             == "4:24: alerts[0].metric: unknown value `requests`; allowed: `error_rate`, `latency_p50`, `latency_p95`, `latency_p99`, `instance_down`")
     }
@@ -86,8 +86,9 @@ import Testing
             notifications:
               - { kind: webhook, url: "http://a.example.org/" }
             environments:
-              staging: {}
+              staging: { listen: 8081 }
               production:
+                listen: 8082
                 notifications:
                   - { kind: slack, url: "http://b.example.org/" }
                 alerts:
