@@ -13,6 +13,8 @@ command -v python3 >/dev/null 2>&1 && ! python3 -m pip --version >/dev/null 2>&1
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 if ! command -v prometheus >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus ]; then need_apt+=(prometheus); fi
+# The notification tests send alerts to a real Debian Alertmanager (v2 API).
+if [ ! -x /usr/bin/prometheus-alertmanager ]; then need_apt+=(prometheus-alertmanager); fi
 
 # The TLS tests make their certificates with openssl; the secret-store tests edit the state
 # database with sqlite3.

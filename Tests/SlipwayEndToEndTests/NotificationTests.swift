@@ -1,0 +1,252 @@
+import Crypto
+import Foundation
+import SlipwayCore
+import SlipwayTesting
+import Synchronization
+import Testing
+
+/// Notifications from the real `slipway` binary to loopback receivers: signed webhooks,
+/// retries, the outbox across a SIGKILL of the control plane, and a real Alertmanager.
+@Suite(.serialized) struct NotificationTests {
+    /// What `GET /v1/notifications` answers (the fields the tests read).
+    struct Delivery: Decodable {
+        var id: Int64
+        var service: String
+        var event: String
+        var status: String
+        var attempts: Int
+        var lastError: String?
+        var version: String?
+    }
+
+    static let secret = "whsec-test-\(UUID().uuidString)"
+
+    static func deliveries(_ h: SlipwayHarness, query: String = "") async throws -> [Delivery] {
+        let reply = try await h.api("/v1/notifications" + query)
+        guard reply.status == 200 else { throw Failure(description: "GET /v1/notifications answered \(reply.status): \(reply.body)") }
+        return try decode([Delivery].self, reply.body)
+    }
+
+    /// The hello service (1 replica) with `extra` config, the server started with
+    /// `arguments` and `environment`, v1 serving.
+    static func withService(extra: String, arguments: [String] = [], environment: [String: String]? = nil,
+                            _ body: (SlipwayHarness, Int) async throws -> Void) async throws {
+        try await withHarness { h in
+            let (config, port) = try h.helloConfig(replicas: 1, extra: extra, keepPrevious: "1m", deployTimeout: "20s", drainTimeout: "2s")
+            try await h.startServer(configs: [config], extraArguments: arguments, environment: environment)
+            _ = try await eventually("v1 to serve through the router") { (try? await h.versionAt(port: port)) == "v1" ? true : nil }
+            try await body(h, port)
+        }
+    }
+
+    static func json(_ body: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+    }
+
+    static func expectedSignature(timestamp: String, body: String, secret: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(timestamp).\(body)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    @Test func deploySendsSignedStartedAndSucceeded() async throws {
+        let receiver = try await StubHTTPServer { _ in .init(status: 204, body: "") }
+        defer { Task { await receiver.close() } }
+        let extra = """
+            notifications:
+              - { kind: webhook, url: "\(receiver.url)/hook", secret: "${HOOK_SECRET}", events: [started, succeeded, failed] }
+            """
+        try await Self.withService(extra: extra, environment: ["HOOK_SECRET": Self.secret]) { h, _ in
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            let requests = try await eventually("started and succeeded of v2 at the receiver") { () -> [StubHTTPServer.Request]? in
+                let r = receiver.requests
+                let v2 = r.filter { $0.body.contains(#""version":"v2""#) }
+                return v2.count >= 2 ? r : nil
+            }
+            // v1's first release and v2's deploy: started and succeeded each, nothing else.
+            var seen: [String] = []
+            for request in requests {
+                #expect(request.method == "POST")
+                #expect(request.path == "/hook")
+                let timestamp = try #require(request.header("X-Slipway-Timestamp"))
+                let signature = try #require(request.header("X-Slipway-Signature"))
+                #expect(signature == Self.expectedSignature(timestamp: timestamp, body: request.body, secret: Self.secret), "signature of \(request.body)")
+                #expect(signature != Self.expectedSignature(timestamp: timestamp, body: request.body, secret: "wrong"))
+                #expect(abs((Double(timestamp) ?? 0) - Date().timeIntervalSince1970) < 120)
+                let object = try Self.json(request.body)
+                #expect(request.header("X-Slipway-Delivery") == (object["id"] as? NSNumber).map { "\($0)" })
+                #expect(object["service"] as? String == "hello")
+                #expect(object["severity"] as? String == "info")
+                #expect((object["message"] as? String)?.isEmpty == false)
+                seen.append("\(object["event"] as? String ?? "?") \(object["version"] as? String ?? "?")")
+                if object["version"] as? String == "v2" {
+                    #expect(object["from_version"] as? String == "v1")
+                    #expect(object["rollout"] is NSNumber)
+                }
+            }
+            #expect(seen.sorted() == ["started v1", "started v2", "succeeded v1", "succeeded v2"])
+            #expect(!requests.contains { $0.body.contains(Self.secret) }, "the secret is never sent")
+
+            let deliveries = try await Self.deliveries(h, query: "?service=hello&status=delivered")
+            #expect(deliveries.count == 4)
+            #expect(deliveries.allSatisfy { $0.attempts == 1 && $0.status == "delivered" })
+            let text = try await h.cli(["notifications", "--service", "hello"])
+            #expect(text.status == 0)
+            #expect(text.stdout.contains("succeeded"), "\(text.stdout)")
+            #expect(!text.stdout.contains(Self.secret))
+        }
+    }
+
+    @Test func failedDeliveriesAreRetriedUntilTheReceiverTakesThem() async throws {
+        let count = Counter()
+        let receiver = try await StubHTTPServer { _ in
+            let n = count.next()
+            return n <= 2 ? .init(status: 500, body: "busy") : .init(status: 200, body: "ok")
+        }
+        defer { Task { await receiver.close() } }
+        let extra = """
+            notifications:
+              - { kind: webhook, url: "\(receiver.url)/hook", events: [succeeded] }
+            """
+        try await Self.withService(extra: extra, arguments: ["--notification-retry-base", "200ms"]) { h, _ in
+            let delivery = try await eventually("the succeeded notification to be delivered", timeout: .seconds(30)) { () -> Delivery? in
+                try await Self.deliveries(h).first { $0.status == "delivered" }
+            }
+            #expect(delivery.attempts == 3)
+            #expect(delivery.event == "succeeded")
+            #expect(delivery.lastError?.contains("answered 500") == true, "\(delivery.lastError ?? "")")
+            let requests = receiver.requests
+            #expect(requests.count == 3)
+            #expect(Set(requests.compactMap { $0.header("X-Slipway-Delivery") }) == ["\(delivery.id)"], "one delivery id for every attempt")
+            #expect(requests.allSatisfy { $0.header("X-Slipway-Signature") == nil }, "no secret: no signature")
+
+            let json = try await h.cli(["notifications", "--status", "delivered", "-o", "json"])
+            #expect(json.status == 0)
+            #expect(try decode([Delivery].self, json.stdout).map(\.attempts) == [3])
+        }
+    }
+
+    @Test func notificationsQueuedBeforeACrashAreDeliveredAfterRestart() async throws {
+        let port = freeLoopbackPort()
+        let extra = """
+            notifications:
+              - { kind: webhook, url: "http://127.0.0.1:\(port)/hook", events: [succeeded] }
+            """
+        try await Self.withService(extra: extra, arguments: ["--notification-retry-base", "300ms"]) { h, _ in
+            // The receiver is down: the notification waits in the outbox.
+            let pending = try await eventually("a failed attempt") { () -> Delivery? in
+                try await Self.deliveries(h).first { $0.status == "pending" && $0.attempts >= 1 }
+            }
+            #expect(pending.lastError?.contains("did not answer") == true, "\(pending.lastError ?? "")")
+            try await h.killServer()
+
+            let receiver = try await StubHTTPServer(port: port) { _ in .init(status: 200, body: "") }
+            defer { Task { await receiver.close() } }
+            try await h.startServer(configs: [], extraArguments: ["--notification-retry-base", "300ms"])
+            let request = try await eventually("the queued notification after the restart", timeout: .seconds(30)) {
+                receiver.requests.first
+            }
+            #expect(request.header("X-Slipway-Delivery") == "\(pending.id)")
+            #expect(request.body.contains(#""event":"succeeded""#))
+            let delivered = try await eventually("delivered in the API") { () -> Delivery? in
+                try await Self.deliveries(h).first { $0.id == pending.id && $0.status == "delivered" }
+            }
+            #expect(delivered.attempts > pending.attempts)
+            #expect(receiver.requests.count == 1, "delivered once")
+        }
+    }
+
+    // MARK: a real Alertmanager
+
+    @Test func alertRuleFiresAndResolvesInARealAlertmanager() async throws {
+        let amPort = freeLoopbackPort()
+        let extra = """
+            notifications:
+              - { kind: alertmanager, url: "http://127.0.0.1:\(amPort)" }
+            alerts:
+              - { name: high_errors, metric: error_rate, max: 0.5, for: 1s, window: 3s, min_samples: 5, severity: critical }
+            """
+        try await Self.withService(extra: extra) { h, port in
+            try await Self.withAlertmanager(port: amPort, directory: h.directory) { base in
+                let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_ERROR_RATE=1", "--wait"])
+                #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+                let probe = TrafficProbe(port: port, pace: .milliseconds(20))
+                let alert = try await eventually("high_errors in Alertmanager", timeout: .seconds(30)) { () -> [String: Any]? in
+                    try await Self.alerts(base).first { ($0["labels"] as? [String: String])?["alertname"] == "high_errors" }
+                }
+                let labels = try #require(alert["labels"] as? [String: String])
+                #expect(labels["service"] == "hello")
+                #expect(labels["severity"] == "critical")
+                #expect((alert["annotations"] as? [String: String])?["summary"]?.contains("firing") == true)
+                let states = try decode([AlertView].self, try await h.cli(["alerts", "-o", "json"]).stdout)
+                #expect(states.first?.phase == "firing")
+
+                _ = await probe.stop()
+                // No traffic: after the 3s window there is no data, and the alert resolves (endsAt).
+                _ = try await eventually("high_errors to be resolved in Alertmanager", timeout: .seconds(30)) { () -> Bool? in
+                    try await Self.alerts(base).contains { ($0["labels"] as? [String: String])?["alertname"] == "high_errors" } ? nil : true
+                }
+                let deliveries = try await Self.deliveries(h)
+                #expect(deliveries.contains { $0.event == "alert_firing" && $0.status == "delivered" })
+                #expect(deliveries.contains { $0.event == "alert_resolved" && $0.status == "delivered" })
+                #expect(!deliveries.contains { $0.event == "started" }, "an Alertmanager sink takes alerts only by default")
+                let events = try await h.api("/v1/services/hello/events?limit=100")
+                #expect(events.body.contains("alert_firing") && events.body.contains("alert_resolved"))
+            }
+        }
+    }
+
+    struct AlertView: Decodable {
+        var name: String
+        var phase: String
+    }
+
+    static func alerts(_ base: String) async throws -> [[String: Any]] {
+        let reply = try await TestHTTP.get("\(base)/api/v2/alerts", timeout: .seconds(2))
+        guard reply.status == 200 else { return [] }
+        return (try JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [[String: Any]]) ?? []
+    }
+
+    /// Debian's `prometheus-alertmanager` on `port` with its own storage and no cluster.
+    static func withAlertmanager(port: Int, directory: TemporaryDirectory, _ body: (String) async throws -> Void) async throws {
+        let executable = "/usr/bin/prometheus-alertmanager"
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw Failure(description: "\(executable) is not installed; scripts/test.sh installs it (apt-get install -y prometheus-alertmanager)")
+        }
+        let config = try directory.write("alertmanager.yml", """
+            route:
+              receiver: nobody
+            receivers:
+              - name: nobody
+
+            """)
+        let am = try ChildProcess(executable: executable, arguments: [
+            "--config.file=\(config)",
+            "--storage.path=\(directory.file("alertmanager-data"))",
+            "--web.listen-address=127.0.0.1:\(port)",
+            "--cluster.listen-address=",
+            "--log.level=warn",
+        ])
+        let base = "http://127.0.0.1:\(port)"
+        do {
+            _ = try await eventually("alertmanager to be ready", timeout: .seconds(60)) { () async throws -> Bool? in
+                if !am.isRunning { throw Failure(description: "alertmanager exited with \(am.process.terminationStatus): \(am.stderr)") }
+                return (try? await TestHTTP.get("\(base)/-/ready", timeout: .seconds(2)))?.status == 200 ? true : nil
+            }
+            try await body(base)
+        } catch {
+            await PrometheusProviderTests.stop(am)
+            throw error
+        }
+        await PrometheusProviderTests.stop(am)
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    final class Counter: Sendable {
+        private let value = Mutex(0)
+        func next() -> Int { value.withLock { $0 += 1; return $0 } }
+    }
+}
