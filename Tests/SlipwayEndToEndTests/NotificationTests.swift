@@ -97,6 +97,35 @@ import Testing
         }
     }
 
+    /// `${NAME}` is resolved when sending: the service's secret wins over the server's
+    /// environment, and a name neither knows is a retried failure that names it.
+    @Test func referencesResolveAtSendTimeSecretsFirst() async throws {
+        let receiver = try await StubHTTPServer { _ in .init(status: 200, body: "") }
+        defer { Task { await receiver.close() } }
+        let extra = """
+            notifications:
+              - { kind: webhook, url: "\(receiver.url)/hook", secret: "${HOOK_SECRET}", events: [succeeded] }
+              - { kind: webhook, url: "${NOPE_URL}", events: [succeeded] }
+            """
+        try await Self.withService(extra: extra, environment: ["HOOK_SECRET": "from-the-environment"]) { h, _ in
+            let first = try await eventually("v1's succeeded") { receiver.requests.first }
+            let timestamp1 = try #require(first.header("X-Slipway-Timestamp"))
+            #expect(first.header("X-Slipway-Signature") == Self.expectedSignature(timestamp: timestamp1, body: first.body, secret: "from-the-environment"))
+
+            #expect(try await h.cli(["secrets", "set", "hello", "HOOK_SECRET"], stdin: "from-slipway-secrets").status == 0)
+            #expect(try await h.cli(["deploy", "hello", "--version", "v2", "--wait"]).status == 0)
+            let second = try await eventually("v2's succeeded") { receiver.requests.first { $0.body.contains(#""version":"v2""#) } }
+            let timestamp2 = try #require(second.header("X-Slipway-Timestamp"))
+            #expect(second.header("X-Slipway-Signature") == Self.expectedSignature(timestamp: timestamp2, body: second.body, secret: "from-slipway-secrets"))
+
+            let unresolved = try await eventually("the unresolvable sink's attempt") { () -> Delivery? in
+                try await Self.deliveries(h, query: "?status=pending").first { $0.attempts >= 1 }
+            }
+            #expect(unresolved.lastError == "cannot resolve url: ${NOPE_URL} is neither a secret of the service nor a variable of the server's environment",
+                    "\(unresolved.lastError ?? "")")
+        }
+    }
+
     @Test func failedDeliveriesAreRetriedUntilTheReceiverTakesThem() async throws {
         let count = Counter()
         let receiver = try await StubHTTPServer { _ in
@@ -153,6 +182,35 @@ import Testing
             }
             #expect(delivered.attempts > pending.attempts)
             #expect(receiver.requests.count == 1, "delivered once")
+        }
+    }
+
+    @Test func crashesAndInstanceDownAlertsReachTheWebhook() async throws {
+        let receiver = try await StubHTTPServer { _ in .init(status: 200, body: "") }
+        defer { Task { await receiver.close() } }
+        let extra = """
+            notifications:
+              - { kind: webhook, url: "\(receiver.url)/hook", events: [instance_crashed, alert_firing, alert_resolved] }
+              - { kind: webhook, url: "\(receiver.url)/production-only", environments: [production] }
+            alerts:
+              - { name: down, metric: instance_down, for: 0s, severity: critical }
+            """
+        try await Self.withService(extra: extra) { h, _ in
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_CRASH_AFTER_S=3", "--wait"])
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            let events = try await eventually("a crash, the alert firing and resolving", timeout: .seconds(40)) { () -> [[String: Any]]? in
+                let bodies = try receiver.requests.map { try Self.json($0.body) }
+                let kinds = Set(bodies.compactMap { $0["event"] as? String })
+                return kinds.isSuperset(of: ["instance_crashed", "alert_firing", "alert_resolved"]) ? bodies : nil
+            }
+            let crash = try #require(events.first { $0["event"] as? String == "instance_crashed" })
+            #expect(crash["version"] as? String == "v2")
+            #expect(crash["severity"] as? String == "warning")
+            let firing = try #require(events.first { $0["event"] as? String == "alert_firing" })
+            #expect(firing["alert"] as? String == "down")
+            #expect(firing["severity"] as? String == "critical")
+            #expect((firing["message"] as? String)?.contains("instance(s) down") == true)
+            #expect(!receiver.requests.contains { $0.path == "/production-only" }, "a sink limited to production gets nothing from a service without environments")
         }
     }
 
