@@ -214,6 +214,40 @@ import Testing
         }
     }
 
+    @Test func canaryStepsPausesAndPromotionsAreNotified() async throws {
+        let receiver = try await StubHTTPServer { _ in .init(status: 200, body: "") }
+        defer { Task { await receiver.close() } }
+        let extra = """
+            notifications:
+              - { kind: slack, url: "\(receiver.url)/slack", events: [step_completed, paused, promoted, succeeded] }
+            analysis:
+              default:
+                interval: 500ms
+                checks:
+                  - { metric: request_rate, min: 0, window: 2s }
+            """
+        try await withHarness { h in
+            let (config, port) = try h.helloConfig(replicas: 1, extra: extra,
+                                                   strategy: "canary: { steps: [ {weight: 50}, {pause: {}} ], keep_previous: 1m, deploy_timeout: 20s, drain_timeout: 2s }")
+            try await h.startServer(configs: [config])
+            _ = try await eventually("v1 to serve") { (try? await h.versionAt(port: port)) == "v1" ? true : nil }
+            let probe = TrafficProbe(port: port, pace: .milliseconds(20))
+            #expect(try await h.cli(["deploy", "hello", "--version", "v2"]).status == 0)
+            _ = try await eventually("the pause at the receiver", timeout: .seconds(40)) {
+                receiver.requests.contains { $0.body.contains("rollout paused") } ? true : nil
+            }
+            #expect(try await h.cli(["promote", "hello"]).status == 0)
+            let texts = try await eventually("promoted and succeeded", timeout: .seconds(40)) { () -> [String]? in
+                let texts = try receiver.requests.map { try Self.json($0.body)["text"] as? String ?? "" }
+                return texts.contains { $0.contains("hello v2: rollout succeeded") } ? texts : nil
+            }
+            _ = await probe.stop()
+            #expect(texts.contains { $0.hasPrefix("*hello v2: canary step completed*") }, "\(texts)")
+            #expect(texts.contains { $0.contains("canary promoted") }, "\(texts)")
+            #expect(receiver.requests.allSatisfy { $0.path == "/slack" && $0.header("X-Slipway-Signature") == nil })
+        }
+    }
+
     // MARK: a real Alertmanager
 
     @Test func alertRuleFiresAndResolvesInARealAlertmanager() async throws {
