@@ -17,6 +17,8 @@ import Testing
         var attempts: Int
         var lastError: String?
         var version: String?
+        var createdAt: Double
+        var deliveredAt: Double?
     }
 
     static let secret = "whsec-test-\(UUID().uuidString)"
@@ -90,6 +92,12 @@ import Testing
             let deliveries = try await Self.deliveries(h, query: "?service=hello&status=delivered")
             #expect(deliveries.count == 4)
             #expect(deliveries.allSatisfy { $0.attempts == 1 && $0.status == "delivered" })
+            // The notifier is woken when a row is queued (no polling interval): v2's events
+            // reach the receiver well within the 30 s the notifier would otherwise sleep.
+            for d in deliveries where d.version == "v2" {
+                let latency = (d.deliveredAt ?? .infinity) - d.createdAt
+                #expect(latency < 5, "event to delivery took \(latency) s")
+            }
             let text = try await h.cli(["notifications", "--service", "hello"])
             #expect(text.status == 0)
             #expect(text.stdout.contains("succeeded"), "\(text.stdout)")
