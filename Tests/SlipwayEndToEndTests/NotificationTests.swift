@@ -256,6 +256,35 @@ import Testing
         }
     }
 
+    @Test func awaitingApprovalGoesOnlyToTheEnvironmentsSink() async throws {
+        let receiver = try await StubHTTPServer { _ in .init(status: 200, body: "") }
+        defer { Task { await receiver.close() } }
+        let off = "gates: { coverage: off, test_pass_rate: off, critical_vulns: off, high_vulns: off, secrets: off }"
+        try await withHarness { h in
+            let config = try h.directory.write("web.yml", """
+                service: web
+                run: ["hello-app", "--port", "{{port}}", "--version", "{{version}}"]
+                health: { path: /health, interval: 100ms, timeout: 100ms, healthy: 1, unhealthy: 2, grace: 5s }
+                notifications:
+                  - { kind: webhook, url: "\(receiver.url)/prod", events: [awaiting_approval, failed], environments: [production] }
+                environments:
+                  staging: { listen: 127.0.0.1:\(freeLoopbackPort()), \(off) }
+                  production: { listen: 127.0.0.1:\(freeLoopbackPort()), approvals: 1, approval_timeout: 1s, \(off) }
+                """)
+            try await h.startServer(configs: [config])
+            #expect(try await h.cli(["deploy", "web", "--env", "staging", "--version", "1.0", "--wait"]).status == 0)
+            #expect(try await h.cli(["deploy", "web", "--env", "production", "--version", "1.0"]).status == 0)
+            // It waits for an approval nobody gives: awaiting_approval, then failed at the timeout.
+            let bodies = try await eventually("awaiting_approval and failed at the production sink", timeout: .seconds(30)) { () -> [[String: Any]]? in
+                let bodies = try receiver.requests.map { try Self.json($0.body) }
+                return bodies.count >= 2 ? bodies : nil
+            }
+            #expect(bodies.map { $0["event"] as? String } == ["awaiting_approval", "failed"])
+            #expect(bodies.allSatisfy { $0["environment"] as? String == "production" && $0["unit"] as? String == "web@production" })
+            #expect((bodies.first?["message"] as? String)?.contains("slipway approve web --env production") == true)
+        }
+    }
+
     // MARK: a real Alertmanager
 
     @Test func alertRuleFiresAndResolvesInARealAlertmanager() async throws {
