@@ -163,6 +163,33 @@ import Testing
         }
     }
 
+    @Test func permanentFailuresAndExhaustedRetriesEndFailedAndStayListed() async throws {
+        let receiver = try await StubHTTPServer { path in
+            path == "/gone" ? .init(status: 404, body: "no such hook") : .init(status: 503, body: "down")
+        }
+        defer { Task { await receiver.close() } }
+        let extra = """
+            notifications:
+              - { kind: webhook, url: "\(receiver.url)/gone", events: [succeeded] }
+              - { kind: slack, url: "\(receiver.url)/down", events: [succeeded] }
+            """
+        try await Self.withService(extra: extra, arguments: ["--notification-retry-base", "100ms", "--notification-attempts", "3"]) { h, _ in
+            let failed = try await eventually("both notifications to be given up", timeout: .seconds(30)) { () -> [Delivery]? in
+                let failed = try await Self.deliveries(h, query: "?status=failed")
+                return failed.count == 2 ? failed : nil
+            }
+            let gone = try #require(failed.first { $0.lastError?.contains("404") == true })
+            #expect(gone.attempts == 1, "a 404 is not retried")
+            #expect(gone.lastError?.contains("(not retried)") == true, "\(gone.lastError ?? "")")
+            let down = try #require(failed.first { $0.lastError?.contains("503") == true })
+            #expect(down.attempts == 3)
+            #expect(receiver.paths.filter { $0 == "/gone" }.count == 1)
+            #expect(receiver.paths.filter { $0 == "/down" }.count == 3)
+            let text = try await h.cli(["notifications", "--status", "failed"])
+            #expect(text.stdout.contains("failed") && text.stdout.contains("503"), "\(text.stdout)")
+        }
+    }
+
     @Test func notificationsQueuedBeforeACrashAreDeliveredAfterRestart() async throws {
         let port = freeLoopbackPort()
         let extra = """
