@@ -52,7 +52,9 @@ extension Controller {
             }
             alertStatesLoaded = true
         }
-        var statsByWindow: [Duration: [VersionStats]] = [:]
+        // nil: the router did not answer; rules on its numbers keep their state this round
+        // (an unreachable router must not resolve a firing alert).
+        var statsByWindow: [Duration: [VersionStats]?] = [:]
         var seenUnits: Set<String> = []
         for name in try store.serviceNames() {
             guard let unit = try store.service(name) else { continue }
@@ -75,9 +77,10 @@ extension Controller {
                     value = try instancesDown(unit)
                 } else {
                     if statsByWindow[rule.window] == nil {
-                        statsByWindow[rule.window] = (try? await router.stats(window: rule.window, latencyBuckets: true)) ?? []
+                        statsByWindow[rule.window] = .some(try? await router.stats(window: rule.window, latencyBuckets: true))
                     }
-                    value = Self.reading(rule, stats: statsByWindow[rule.window]!.filter { $0.service == name })
+                    guard let stats = statsByWindow[rule.window] ?? nil else { continue }
+                    value = Self.reading(rule, stats: stats.filter { $0.service == name })
                 }
                 let before = evaluator.state.phase
                 let transition = evaluator.observe(value, now: now)
