@@ -130,3 +130,26 @@ extension ServiceFields {
         }
     }
 }
+
+/// A sink's `environments` must name environments of the service (a typo would silently
+/// send nothing).
+enum NotificationEnvironments {
+    static func check(root: Node, environments: [(name: String, node: Node)], diagnostics: Diagnostics) {
+        let names = environments.map(\.name)
+        func check(_ list: Node?, _ path: ConfigPath) {
+            guard case .sequence(let sinks)? = list else { return }
+            for (i, sink) in sinks.enumerated() {
+                guard case .sequence(let envs)? = sink["environments"] else { continue }
+                for (j, env) in envs.enumerated() {
+                    guard let name = env.scalar?.string, !names.contains(name) else { continue }
+                    diagnostics.error(at: env, path.index(i).key("environments").index(j),
+                                      unknownKeyMessage(name, allowed: names, noun: "environment"))
+                }
+            }
+        }
+        check(root["notifications"], ConfigPath.root.key("notifications"))
+        for (name, node) in environments {
+            check(node["notifications"], ConfigPath.root.key("environments").key(name).key("notifications"))
+        }
+    }
+}

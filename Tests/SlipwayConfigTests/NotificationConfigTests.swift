@@ -81,6 +81,17 @@ import Testing
             == "4:24: alerts[0].metric: unknown value `requests`; allowed: `error_rate`, `latency_p50`, `latency_p95`, `latency_p99`, `instance_down`")
     }
 
+    @Test func sinkEnvironmentsMustBeTheServices() {
+        let yaml = minimal + """
+            notifications:
+              - { kind: webhook, url: "http://a.example.org/", environments: [prodution] }
+            environments:
+              staging: { listen: 8081 }
+              production: { listen: 8082 }
+            """
+        #expect(singleError(yaml) == "4:67: notifications[0].environments[0]: unknown environment `prodution`; did you mean `production`?")
+    }
+
     @Test func environmentsOverrideNotificationsAndAlerts() throws {
         let yaml = minimal + """
             notifications:
