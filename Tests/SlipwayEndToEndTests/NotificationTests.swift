@@ -336,6 +336,8 @@ import Testing
                 #expect((alert["annotations"] as? [String: String])?["summary"]?.contains("firing") == true)
                 let states = try decode([AlertView].self, try await h.cli(["alerts", "-o", "json"]).stdout)
                 #expect(states.first?.phase == "firing")
+                let text = try await h.cli(["alerts"])
+                #expect(text.stdout.contains("high_errors") && text.stdout.contains("firing") && text.stdout.contains("error_rate > 50.0 %"), "\(text.stdout)")
 
                 _ = await probe.stop()
                 // No traffic: after the 3s window there is no data, and the alert resolves (endsAt).
