@@ -312,6 +312,38 @@ import Testing
         }
     }
 
+    /// A firing alert survives a SIGKILL of the control plane: the restarted one neither
+    /// fires it again nor forgets to resolve it.
+    @Test func aFiringAlertIsNeitherRepeatedNorForgottenAcrossARestart() async throws {
+        let receiver = try await StubHTTPServer { _ in .init(status: 200, body: "") }
+        defer { Task { await receiver.close() } }
+        let extra = """
+            notifications:
+              - { kind: webhook, url: "\(receiver.url)/hook", events: [alert_firing, alert_resolved] }
+            alerts:
+              - { name: errors, metric: error_rate, max: 0.5, for: 0s, window: 3s, min_samples: 5 }
+            """
+        struct Rule: Decodable { var phase: String; var evaluatedAt: Double? }
+        func events() throws -> [String] { try receiver.requests.compactMap { try Self.json($0.body)["event"] as? String } }
+        try await Self.withService(extra: extra) { h, port in
+            #expect(try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_ERROR_RATE=1", "--wait"]).status == 0)
+            let probe = TrafficProbe(port: port, pace: .milliseconds(20))
+            _ = try await eventually("the alert to fire") { try events().contains("alert_firing") ? true : nil }
+            try await h.killServer()
+            let restarted = Date().timeIntervalSince1970
+            try await h.startServer()
+            _ = try await eventually("two evaluations after the restart, still firing") { () -> Bool? in
+                let rules = try decode([Rule].self, try await h.api("/v1/alerts").body)
+                guard let rule = rules.first, rule.phase == "firing", (rule.evaluatedAt ?? 0) > restarted + 1 else { return nil }
+                return true
+            }
+            #expect(try events() == ["alert_firing"], "not fired again after the restart")
+            _ = await probe.stop()
+            _ = try await eventually("the resolution after the restart", timeout: .seconds(30)) { try events().contains("alert_resolved") ? true : nil }
+            #expect(try events() == ["alert_firing", "alert_resolved"])
+        }
+    }
+
     // MARK: a real Alertmanager
 
     @Test func alertRuleFiresAndResolvesInARealAlertmanager() async throws {
