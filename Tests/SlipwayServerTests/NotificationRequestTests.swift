@@ -65,6 +65,16 @@ import Testing
         #expect(resolved.body.contains(#""endsAt":"2023-11-14T22:13:20Z""#))
     }
 
+    @Test func rolloutEventsSentToAlertmanagerEndAfterFiveMinutes() throws {
+        let am = NotificationSink(kind: .alertmanager, url: "http://127.0.0.1:9093", events: [.rolledBack])
+        let request = try NotificationRequest.make(Self.record(am), lookup: Self.lookup, now: 0).get()
+        let alert = try #require((try JSONSerialization.jsonObject(with: Data(request.body.utf8)) as? [[String: Any]])?.first)
+        #expect((alert["labels"] as? [String: String])?["alertname"] == "slipway_rollout_rolled_back")
+        #expect((alert["labels"] as? [String: String])?["version"] == "v2")
+        #expect(alert["startsAt"] as? String == "2023-11-14T22:13:20Z")
+        #expect(alert["endsAt"] as? String == "2023-11-14T22:18:20Z")
+    }
+
     @Test func alertmanagerSinksTakeAlertsOnlyUnlessTold() {
         let am = NotificationSink(kind: .alertmanager, url: "http://127.0.0.1:9093")
         #expect(am.accepts(.alertFiring, environment: nil))
