@@ -102,6 +102,7 @@ let package = Package(
             "SlipwayServer", "SlipwayStore", "SlipwayTesting",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "SlipwayTargetsTests", dependencies: ["SlipwayTargets", "SlipwayTesting"]),
         .testTarget(name: "SlipwayRouterTests", dependencies: [
@@ -109,7 +110,9 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ]),
-        .testTarget(name: "SlipwayEndToEndTests", dependencies: ["SlipwayTesting", "SlipwayCore", "SlipwayStore"]),
+        .testTarget(name: "SlipwayEndToEndTests", dependencies: [
+            "SlipwayTesting", "SlipwayCore", "SlipwayStore", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -15,6 +15,8 @@ command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 if ! command -v prometheus >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus ]; then need_apt+=(prometheus); fi
 # The dashboard tests drive Debian's headless Chromium over the DevTools protocol.
 if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/lib/chromium/chromium ]; then need_apt+=(chromium); fi
+# The notification tests send alerts to a real Debian Alertmanager (v2 API).
+if [ ! -x /usr/bin/prometheus-alertmanager ]; then need_apt+=(prometheus-alertmanager); fi
 
 # The TLS tests make their certificates with openssl; the secret-store tests edit the state
 # database with sqlite3.

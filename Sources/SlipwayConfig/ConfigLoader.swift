@@ -94,6 +94,7 @@ public struct ConfigLoader {
             units.append(spec)
             merged[spec.name] = unitRoot
         }
+        NotificationEnvironments.check(root: root, environments: environments.map { ($0.name, $0.node) }, diagnostics: diagnostics)
         // Environments are isolated: each needs its own address (port, or host names).
         for (i, a) in units.enumerated() {
             for b in units[(i + 1)...] where a.listen.port == b.listen.port && a.listen.port != 0 {

@@ -62,6 +62,10 @@ enum ServiceFields {
                       doc: "Per-client-address request rate limit (token bucket); over it the router answers 429 with Retry-After."),
                 Field("restrict", .list(of: restriction.valueType), \.restrict,
                       doc: "Path prefixes (such as /metrics, /admin) only allowed client networks may reach; others get 403."),
+                Field("notifications", notifications, \.notifications,
+                      doc: "Where events are sent: webhooks (signed JSON), Slack-compatible webhooks, Alertmanager; each filtered by events and environments. Deliveries are queued in the state database and retried until delivered."),
+                Field("alerts", alerts, \.alerts,
+                      doc: "Rules on the service's live numbers (error rate, latency percentiles, instances down) that fire after `for` and resolve; firing and resolved are events and notifications."),
             ]
     }
 

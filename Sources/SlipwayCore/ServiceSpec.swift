@@ -36,6 +36,10 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     public var restrict: [PathRestriction]
     /// The environment this unit is (nil: a service without `environments:`).
     public var environment: EnvironmentPolicy?
+    /// Where events of this unit are sent (`notifications:`).
+    public var notifications: [NotificationSink] = []
+    /// Rules on live numbers that fire and resolve (`alerts:`).
+    public var alerts: [AlertRule] = []
 
     /// The service name without the environment.
     public var serviceName: String { UnitName.split(name).service }
@@ -81,7 +85,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, run, env, workingDirectory, health, listen, hosts, replicas, strategy, upstreamTimeout, analysis, pin
-        case tls, headers, rateLimit, restrict, environment
+        case tls, headers, rateLimit, restrict, environment, notifications, alerts
     }
 
     /// The policy a canary's background analysis runs: the strategy's `analysis`, else the
@@ -110,6 +114,8 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         rateLimit = try c.decodeIfPresent(RateLimitSpec.self, forKey: .rateLimit)
         restrict = try c.decodeIfPresent([PathRestriction].self, forKey: .restrict) ?? []
         environment = try c.decodeIfPresent(EnvironmentPolicy.self, forKey: .environment)
+        notifications = try c.decodeIfPresent([NotificationSink].self, forKey: .notifications) ?? []
+        alerts = try c.decodeIfPresent([AlertRule].self, forKey: .alerts) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -131,6 +137,8 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         try c.encodeIfPresent(rateLimit, forKey: .rateLimit)
         if !restrict.isEmpty { try c.encode(restrict, forKey: .restrict) }
         try c.encodeIfPresent(environment, forKey: .environment)
+        if !notifications.isEmpty { try c.encode(notifications, forKey: .notifications) }
+        if !alerts.isEmpty { try c.encode(alerts, forKey: .alerts) }
     }
 }
 

@@ -63,6 +63,8 @@ enum AccessRules {
         AccessRule("GET /v1/rollouts/{id}", .viewer),
         AccessRule("GET /v1/report", .viewer),
         AccessRule("GET /v1/backup", .admin, audit: "state.backup"),
+        AccessRule("GET /v1/notifications", .viewer),
+        AccessRule("GET /v1/alerts", .viewer),
         AccessRule("POST /v1/releases", .deployer, audit: "release.create"),
         AccessRule("GET /v1/releases/{name}", .viewer),
         AccessRule("GET /v1/releases/{name}/{version}", .viewer),

@@ -58,11 +58,11 @@ extension Controller {
         let now = clock.now()
         switch action {
         case .record(let kind, let message):
-            try store.appendEvent(service: service, rolloutID: rolloutID, kind: kind, message: message, time: now)
+            try recordEvent(service: service, rolloutID: rolloutID, kind: kind, message: message, time: now)
 
         case .decide(let draft):
             try store.appendDecision(service: service, rolloutID: rolloutID, draft: draft, time: now)
-            try store.appendEvent(service: service, rolloutID: rolloutID, kind: "decision_" + draft.kind.rawValue, message: draft.summary, time: now)
+            try recordEvent(service: service, rolloutID: rolloutID, kind: "decision_" + draft.kind.rawValue, message: draft.summary, time: now)
             logger.info("decision", metadata: ["slipway.service": "\(service)", "slipway.rollout": "\(rolloutID)", "slipway.decision": "\(draft.kind.rawValue)", "slipway.actor": "\(draft.actor)", "slipway.summary": "\(draft.summary)"])
 
         case .updateRoutes:
@@ -117,14 +117,14 @@ extension Controller {
                 record.pidStartTime = started.startTime
                 record.state = .running
                 try store.saveInstance(record)
-                try store.appendEvent(service: service, rolloutID: rolloutID, kind: "instance_started",
+                try recordEvent(service: service, rolloutID: rolloutID, kind: "instance_started",
                                       message: "instance \(id) of \(version) started (pid \(started.pid), port \(port))", time: clock.now())
             } catch {
                 let reason = redaction.redact("\(error)")
                 record.lastExit = reason
                 record.restartAt = clock.now() + Defaults.restartBackoffBase.seconds
                 try store.saveInstance(record)
-                try store.appendEvent(service: service, rolloutID: rolloutID, kind: "instance_failed_to_start",
+                try recordEvent(service: service, rolloutID: rolloutID, kind: "instance_failed_to_start",
                                       message: "instance \(id) of \(version) could not start: \(reason)", time: clock.now())
             }
         }
@@ -159,7 +159,7 @@ extension Controller {
         }
         _ = try await pushRoutes()
         for instance in victims {
-            try store.appendEvent(service: service, rolloutID: nil, kind: "instance_stopping",
+            try recordEvent(service: service, rolloutID: nil, kind: "instance_stopping",
                                   message: "stopping instance \(instance.id) of \(version)", time: clock.now())
             finishStop(instance)
         }

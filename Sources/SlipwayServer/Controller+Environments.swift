@@ -202,7 +202,7 @@ extension Controller {
             try store.appendDecision(service: name, rolloutID: active.id,
                                      draft: DecisionDraft(kind: .approved, actor: principal.name, summary: "\(principal.name) approved \(version) (\(approval.approvals) of \(approval.needed))" + (note.map { ": \($0)" } ?? "")), time: now)
             if approval.isApproved {
-                try store.appendEvent(service: name, rolloutID: active.id, kind: "approved",
+                try recordEvent(service: name, rolloutID: active.id, kind: "approved",
                                       message: "approved by \(approval.votes.filter(\.approved).map(\.principal).joined(separator: ", ")); starting", time: now)
                 let release = try store.release(service: name, version: version, creatingWith: nil, now: now)
                 guard let release else { throw ControllerError(.notFound, "release \(version) of \(name) vanished") }
@@ -213,7 +213,7 @@ extension Controller {
                 try await step(id: active.id, service: name, machine: &machine, input: .begin)
             } else {
                 try store.updateRollout(id: active.id, state: state)
-                try store.appendEvent(service: name, rolloutID: active.id, kind: "approval",
+                try recordEvent(service: name, rolloutID: active.id, kind: "approval",
                                       message: "\(principal.name) approved (\(approval.approvals) of \(approval.needed))", time: now)
             }
         }
@@ -232,7 +232,7 @@ extension Controller {
             try store.appendDecision(service: service, rolloutID: id, draft: DecisionDraft(kind: .aborted, actor: actor, summary: "\(reason); nothing was started"), time: now)
         }
         try store.updateRollout(id: id, state: ended)
-        try store.appendEvent(service: service, rolloutID: id, kind: "failed", message: "\(reason); nothing was started", time: now)
+        try recordEvent(service: service, rolloutID: id, kind: "failed", message: "\(reason); nothing was started", time: now)
         try auditRolloutEnd(id: id, service: service, state: ended)
     }
 }

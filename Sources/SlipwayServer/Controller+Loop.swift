@@ -31,7 +31,7 @@ extension Controller {
             logger.info("adopted running instances", metadata: ["slipway.count": "\(adopted)"])
         }
         for active in try store.activeRollouts() {
-            try store.appendEvent(service: active.service, rolloutID: active.id, kind: "resumed",
+            try recordEvent(service: active.service, rolloutID: active.id, kind: "resumed",
                                   message: "control plane restarted; rollout resumed in phase \(active.state.phase.rawValue)", time: now)
             switch active.state.phase {
             case .waitingHealthy where active.state.healthyDeadline == nil:
@@ -101,6 +101,11 @@ extension Controller {
         try await restartDue(now: now)
         try await advanceRollouts()
         try await retireWarm(now: now)
+        do {
+            try await evaluateAlerts(now: now)
+        } catch {
+            logger.error("alert evaluation failed", metadata: ["slipway.error": "\(error)"])
+        }
         if now - lastRotation >= 2 {
             lastRotation = now
             for instance in try store.liveInstances() {
@@ -127,9 +132,9 @@ extension Controller {
         crashed.restartAt = now + delay
         try store.saveInstance(crashed)
         let rollout = try store.activeRollout(service: instance.service)?.id
-        try store.appendEvent(service: instance.service, rolloutID: rollout, kind: "instance_crashed",
+        try recordEvent(service: instance.service, rolloutID: rollout, kind: "instance_crashed",
                               message: "instance \(instance.id) of \(instance.version) \(how); restarting in \(DurationText.format(.milliseconds(Int64(delay * 1000))))",
-                              time: now)
+                              time: now, version: instance.version)
         logger.warning("instance crashed", metadata: ["slipway.service": "\(instance.service)", "slipway.instance": "\(instance.id)", "slipway.exit": "\(how)"])
     }
 
@@ -148,7 +153,7 @@ extension Controller {
                 record.state = .running
                 record.restartAt = nil
                 try store.saveInstance(record)
-                try store.appendEvent(service: instance.service, rolloutID: nil, kind: "instance_restarted",
+                try recordEvent(service: instance.service, rolloutID: nil, kind: "instance_restarted",
                                       message: "instance \(instance.id) of \(instance.version) restarted (restart \(record.restarts), pid \(started.pid))", time: now)
                 restarted = true
             } catch {
@@ -223,7 +228,7 @@ extension Controller {
         for name in try store.serviceNames() {
             guard var service = try store.service(name) else { continue }
             if let previous = service.previousVersion, let at = service.previousRetireAt, at <= now {
-                try store.appendEvent(service: name, rolloutID: nil, kind: "retired",
+                try recordEvent(service: name, rolloutID: nil, kind: "retired",
                                       message: "keep_previous elapsed; stopping warm release \(previous)", time: now)
                 try await stopInstances(service: name, version: previous)
                 try store.setReleases(service: name, stable: service.stableVersion, previous: previous, previousRetireAt: nil, now: now)
@@ -239,7 +244,7 @@ extension Controller {
             }
             let orphans = Set(try store.liveInstances(service: name).filter { $0.state != .stopping && !keep.contains($0.version) }.map(\.version))
             for version in orphans {
-                try store.appendEvent(service: name, rolloutID: nil, kind: "orphan", message: "instances of \(version) have no role any more; stopping them", time: now)
+                try recordEvent(service: name, rolloutID: nil, kind: "orphan", message: "instances of \(version) have no role any more; stopping them", time: now)
                 try await stopInstances(service: name, version: version)
             }
         }

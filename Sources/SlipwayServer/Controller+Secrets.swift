@@ -21,7 +21,7 @@ extension Controller {
         let info = try Self.translating([.conflict: .invalid]) {
             try store.setSecret(service: service, env: env, name: name, value: value, by: by, key: key, now: now)
         }
-        try store.appendEvent(service: service, rolloutID: nil, kind: "secret_set",
+        try recordEvent(service: service, rolloutID: nil, kind: "secret_set",
                               message: "secret \(name)\(Self.envLabel(env)) set to version \(info.version) by \(by)", time: clock.now())
         return info
     }
@@ -36,7 +36,7 @@ extension Controller {
         try Self.translating([.notFound: .notFound]) {
             try store.removeSecret(service: service, env: env, name: name)
         }
-        try store.appendEvent(service: service, rolloutID: nil, kind: "secret_removed",
+        try recordEvent(service: service, rolloutID: nil, kind: "secret_removed",
                               message: "secret \(name)\(Self.envLabel(env)) removed by \(by)", time: clock.now())
     }
 

@@ -30,6 +30,14 @@ public actor Controller {
     /// How many times each rollout's state was persisted by `step`, so a step that awaited
     /// something slow (an analysis) can tell whether another step moved the rollout meanwhile.
     var rolloutWrites: [Int64: UInt64] = [:]
+    /// Wakes the notifier when `recordEvent` queued notifications.
+    public nonisolated let outbox = OutboxSignal()
+    /// Alert rules' state machines by unit and rule name.
+    var alertEvaluators: [String: [String: AlertEvaluator]] = [:]
+    /// States stored before a restart, taken over by the first evaluation.
+    var loadedAlertStates: [String: [String: AlertState]] = [:]
+    var alertStatesLoaded = false
+    var lastAlertCheck: Double = 0
 
     public init(store: Store, stateDirectory: StateDirectory, dataPlane: DataPlane, masterKey: MasterKey, clock: any WallClock = SystemWallClock(), logger: Logger, searchDirectories: [String] = [SelfExecutable.directory]) {
         self.store = store
@@ -74,7 +82,7 @@ public actor Controller {
         }
         let (version, changed) = try store.apply(spec, source: source, now: now)
         if changed {
-            try store.appendEvent(service: spec.name, rolloutID: nil, kind: "config_applied", message: "config version \(version) applied from \(source)", time: now)
+            try recordEvent(service: spec.name, rolloutID: nil, kind: "config_applied", message: "config version \(version) applied from \(source)", time: now)
         }
         let failures = try await pushRoutes()
         if let failure = failures.first(where: { $0.service == spec.name }) {
@@ -203,13 +211,13 @@ public actor Controller {
         logger.info("rollout started", metadata: ["slipway.service": "\(name)", "slipway.rollout": "\(id)", "slipway.version": "\(release.version)", "slipway.kind": "\(kind.rawValue)"])
         var how = state.canary == nil ? "" : " as a canary (\(state.canary!.steps.map(\.label).joined(separator: ", ")))"
         if let rolling = state.rolling { how = " as a rolling update (max_surge \(rolling.surge), max_unavailable \(rolling.unavailable))" }
-        try store.appendEvent(service: name, rolloutID: id, kind: "started",
+        try recordEvent(service: name, rolloutID: id, kind: "started",
                               message: "\(kind.rawValue) of \(release.version) started\(how)" + (service.stableVersion.map { " (stable: \($0))" } ?? ""), time: clock.now())
         if let by {
             try store.appendDecision(service: name, rolloutID: id, draft: DecisionDraft(kind: .retried, actor: by, summary: "\(by) retried \(release.version) after rollout \(retriedFrom.map(String.init) ?? "?") failed"), time: clock.now())
         }
         if let approval = state.approval, state.phase == .awaitingApproval {
-            try store.appendEvent(service: name, rolloutID: id, kind: "awaiting_approval",
+            try recordEvent(service: name, rolloutID: id, kind: "awaiting_approval",
                                   message: "waiting for \(approval.needed) approval(s)\(approval.fourEyes ? " (four eyes: not from \(approval.requestedBy))" : "") until \(Timestamps.format(approval.expiresAt)): slipway approve \(service.spec.serviceName)" + (service.spec.environmentName.map { " --env \($0)" } ?? ""),
                                   time: clock.now())
         } else {

@@ -1,4 +1,5 @@
 import Foundation
+import AsyncHTTPClient
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
@@ -31,9 +32,12 @@ public enum ServerRuntime {
         public var backupEvery: Duration?
         public var backupDirectory: String?
         public var backupKeep: Int = 24
+        /// Backoff and attempts of notification deliveries.
+        public var notificationRetry: RetryPolicy
 
         public init(stateDirectory: String, api: ListenAddress, configFiles: [String], initialVersion: String, logger: Logger,
-                    tls: APITLS.Files? = nil, authFailures: (limit: Int, window: Duration) = (20, .seconds(60))) {
+                    tls: APITLS.Files? = nil, authFailures: (limit: Int, window: Duration) = (20, .seconds(60)), notificationRetry: RetryPolicy = RetryPolicy()) {
+            self.notificationRetry = notificationRetry
             self.stateDirectory = stateDirectory
             self.api = api
             self.configFiles = configFiles
@@ -158,8 +162,14 @@ public enum ServerRuntime {
             logger: logger
         )
         let loop = ControllerLoopService(controller: controller)
+        // Notifications queued before a crash are still pending: the notifier sends them first.
+        var httpConfiguration = HTTPClient.Configuration()
+        httpConfiguration.connectionPool.retryConnectionEstablishment = false
+        httpConfiguration.redirectConfiguration = .disallow
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+        let notifier = NotifierService(controller: controller, options: .init(retry: options.notificationRetry), http: http, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: loop), .init(service: app), .init(service: shutdownTrigger, successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: loop), .init(service: notifier), .init(service: app), .init(service: shutdownTrigger, successTerminationBehavior: .gracefullyShutdownGroup),
         ]
         if let every = options.backupEvery {
             let directory = options.backupDirectory ?? state.backupsDirectory
@@ -173,7 +183,13 @@ public enum ServerRuntime {
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        try? await http.shutdown()
         try? FileManager.default.removeItem(atPath: state.serverPIDFile)
     }
 

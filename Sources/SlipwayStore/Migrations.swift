@@ -168,6 +168,32 @@ extension Store {
                 ALTER TABLE rollout ADD COLUMN gates_json TEXT;
                 """)
         }
+        m.registerMigration("007-notifications") { db in
+            try db.execute(sql: """
+                CREATE TABLE notification (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    service TEXT NOT NULL,
+                    event_id INTEGER,
+                    event TEXT NOT NULL,
+                    payload_json TEXT NOT NULL,
+                    sink_json TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at REAL,
+                    last_error TEXT,
+                    created_at REAL NOT NULL,
+                    delivered_at REAL
+                );
+                CREATE INDEX notification_due ON notification(status, next_attempt_at);
+                CREATE INDEX notification_by_service ON notification(service, id);
+                CREATE TABLE alert_state (
+                    service TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    state_json TEXT NOT NULL,
+                    PRIMARY KEY (service, name)
+                );
+                """)
+        }
         return m
     }
 }

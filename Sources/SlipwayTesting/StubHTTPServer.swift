@@ -16,11 +16,24 @@ public final class StubHTTPServer: Sendable {
         }
     }
 
+    /// One request as received.
+    public struct Request: Sendable {
+        public var method: String
+        public var path: String
+        public var headers: [(String, String)]
+        public var body: String
+
+        public func header(_ name: String) -> String? {
+            headers.first { $0.0.lowercased() == name.lowercased() }?.1
+        }
+    }
+
     public let port: Int
     private let channel: any Channel
     private let seen = Seen()
 
-    public init(answer: @escaping @Sendable (_ path: String) -> Answer) async throws {
+    /// `port` 0 picks a free one; a test that restarts a receiver passes the old port.
+    public init(port: Int = 0, answer: @escaping @Sendable (_ path: String) -> Answer) async throws {
         let seen = self.seen
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -29,7 +42,7 @@ public final class StubHTTPServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(StubHandler(answer: answer, seen: seen))
                 }
             }
-        channel = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
+        channel = try await bootstrap.bind(host: "127.0.0.1", port: port).get()
         guard let port = channel.localAddress?.port else { throw PollTimeout(description: "the stub server has no port") }
         self.port = port
     }
@@ -39,6 +52,9 @@ public final class StubHTTPServer: Sendable {
     /// Every request path (with its query) in the order they came.
     public var paths: [String] { seen.paths.withLock { $0 } }
 
+    /// Every request with its headers and body, in the order they came.
+    public var requests: [Request] { seen.requests.withLock { $0 } }
+
     public func close() async {
         try? await channel.close()
     }
@@ -46,6 +62,7 @@ public final class StubHTTPServer: Sendable {
 
 final class Seen: Sendable {
     let paths = Mutex<[String]>([])
+    let requests = Mutex<[StubHTTPServer.Request]>([])
 }
 
 private final class StubHandler: ChannelInboundHandler {
@@ -55,6 +72,9 @@ private final class StubHandler: ChannelInboundHandler {
     let answer: @Sendable (String) -> StubHTTPServer.Answer
     let seen: Seen
     var path = ""
+    var method = ""
+    var headers: [(String, String)] = []
+    var body = ""
 
     init(answer: @escaping @Sendable (String) -> StubHTTPServer.Answer, seen: Seen) {
         self.answer = answer
@@ -65,11 +85,16 @@ private final class StubHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             path = head.uri
-        case .body:
-            break
+            method = head.method.rawValue
+            headers = head.headers.map { ($0.name, $0.value) }
+            body = ""
+        case .body(let buffer):
+            body += String(buffer: buffer)
         case .end:
             let path = self.path
+            let request = StubHTTPServer.Request(method: method, path: path, headers: headers, body: body)
             seen.paths.withLock { $0.append(path) }
+            seen.requests.withLock { $0.append(request) }
             let reply = answer(path)
             var headers = HTTPHeaders()
             headers.add(name: "content-type", value: "application/json")

@@ -48,7 +48,21 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Log lines as text or json (one object per line; the router it starts too). Default: $SLIPWAY_LOG_FORMAT, else text.", valueName: "FORMAT"))
     var logFormat: String?
 
+    @Option(name: .long, help: ArgumentHelp("First retry delay of a failed notification; it doubles up to 15m, with full jitter (default 5s).", valueName: "DURATION"))
+    var notificationRetryBase: String = DurationText.format(RetryPolicy.defaultBase)
+
+    @Option(name: .long, help: ArgumentHelp("Attempts before a notification is given up as failed (default \(RetryPolicy.defaultMaxAttempts)).", valueName: "N"))
+    var notificationAttempts: Int = RetryPolicy.defaultMaxAttempts
+
+    var retryPolicy: RetryPolicy? {
+        guard let base = DurationText.parse(notificationRetryBase), base > .zero, notificationAttempts >= 1 else { return nil }
+        return RetryPolicy(base: base, maxAttempts: notificationAttempts)
+    }
+
     func validate() throws {
+        guard retryPolicy != nil else {
+            throw ValidationError("--notification-retry-base must be a duration above 0 (got \(notificationRetryBase)) and --notification-attempts at least 1 (got \(notificationAttempts))")
+        }
         guard ListenAddress(parsing: api, defaultHost: "127.0.0.1") != nil else {
             throw ValidationError("--api must be HOST:PORT, e.g. 127.0.0.1:7878 (got \(api))")
         }
@@ -95,7 +109,7 @@ struct ServerCommand: AsyncParsableCommand {
         let tls = tlsCert.flatMap { cert in tlsKey.map { APITLS.Files(certificate: cert, key: $0) } }
         do {
             var options = ServerRuntime.Options(stateDirectory: stateDir, api: address, configFiles: config, initialVersion: initialVersion, logger: logger,
-                                                tls: tls, authFailures: limit)
+                                                tls: tls, authFailures: limit, notificationRetry: retryPolicy ?? RetryPolicy())
             options.backupEvery = backupEvery.flatMap(DurationText.parse)
             options.backupDirectory = backupDir.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
             options.backupKeep = backupKeep

@@ -86,6 +86,14 @@ import Yams
         restrict: [ { paths: [/admin], allow: [10.0.0.0/8] } ]
         """
 
+    /// `notifications:` and `alerts:` (their entries' keys are checked in NotificationConfigTests).
+    static let everyNotificationKey = """
+        service: web
+        run: [./web]
+        notifications: [ { kind: webhook, url: "http://x.org", secret: s, events: [failed], environments: [production] } ]
+        alerts: [ { name: a, metric: error_rate, max: 1%, for: 1m, severity: info, window: 30s, min_samples: 5 } ]
+        """
+
     @Test func everyKeyTestCoversTheFieldTables() throws {
         var used: Set<String> = []
         func walk(_ node: Node, _ prefix: String) {
@@ -100,6 +108,8 @@ import Yams
         walk(try #require(try Yams.compose(yaml: Self.everyKey)), "")
         for document in try Yams.compose_all(yaml: Self.everyCanaryKey) { walk(document, "") }
         walk(try #require(try Yams.compose(yaml: Self.everyEdgeKey)), "")
+        walk(try #require(try Yams.compose(yaml: Self.everyNotificationKey)), "")
+        _ = try ConfigLoader.parse(Self.everyNotificationKey, fileName: "slipway.yml", baseDirectory: nil)
         // Environments' own keys are covered by EnvironmentConfigTests.
         walk(try #require(try Yams.compose(yaml: "environments: { staging: { replicas: 1 } }")), "")
         #expect(used == Set(ConfigSchema.acceptedKeys))
