@@ -32,6 +32,24 @@ public final class ControlPlaneMetrics: Sendable {
         MetricNameDescriptor(namespace: "slipway", metricName: metric, unitName: unit, helpText: help)
     }
 
+    static let deliveryBuckets: [Duration] = [
+        .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
+        .seconds(30), .seconds(60), .seconds(300), .seconds(900), .seconds(3600),
+    ]
+
+    /// One notification delivery attempt: `slipway_notification_attempts_total{sink,outcome}`
+    /// (outcome `delivered`, `retry`, `given_up`) and, when delivered, the time from the
+    /// event to delivery in `slipway_notification_delivery_seconds{sink}` (retries included).
+    func notificationAttempt(sink: String, outcome: String, queuedFor seconds: Double?) {
+        registry.makeCounter(descriptor: Self.name("notification_attempts", "total", "Notification delivery attempts per sink kind and outcome (delivered, retry, given_up)."),
+                             labels: [("sink", sink), ("outcome", outcome)]).increment()
+        if let seconds {
+            registry.makeDurationHistogram(descriptor: Self.name("notification_delivery", "seconds", "Time from an event to its notification's delivery (retries included), per sink kind."),
+                                           labels: [("sink", sink)], buckets: Self.deliveryBuckets)
+                .record(.milliseconds(Int64(seconds * 1000)))
+        }
+    }
+
     /// The registry's families in the text format.
     public func render() -> String {
         registry.emitToString()

@@ -39,8 +39,10 @@ extension Controller {
     /// control plane's own instruments (for `GET /metrics`).
     public func prometheusText() async throws -> String {
         let units = try await statuses()
+        var outbox = "# HELP slipway_notifications Notifications in the outbox by status (pending: not delivered yet).\n# TYPE slipway_notifications gauge\n"
+        for (status, count) in try store.notificationCounts() { outbox += "slipway_notifications{status=\"\(status)\"} \(count)\n" }
         return ControlPlaneExposition.render(statuses: units, groups: routedGroups, rolloutTotals: try store.rolloutTotals(), build: SlipwayVersion.current)
-            + metrics.render()
+            + outbox + metrics.render()
     }
 
     public func history(service name: String, limit: Int) throws -> [RolloutRecord] {

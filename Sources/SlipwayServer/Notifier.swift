@@ -32,9 +32,11 @@ public struct NotifierService: Service {
     let options: Options
     let logger: Logger
     let http: HTTPClient
+    let metrics: ControlPlaneMetrics
 
     public init(controller: Controller, options: Options, http: HTTPClient, logger: Logger) {
         self.controller = controller
+        self.metrics = controller.metrics
         self.store = controller.store
         self.signal = controller.outbox
         self.options = options
@@ -100,7 +102,9 @@ public struct NotifierService: Service {
         do {
             switch outcome {
             case .delivered:
-                try store.markNotificationDelivered(id: record.id, attempts: attempts, now: Date().timeIntervalSince1970)
+                let now = Date().timeIntervalSince1970
+                try store.markNotificationDelivered(id: record.id, attempts: attempts, now: now)
+                metrics.notificationAttempt(sink: record.sink.kind.rawValue, outcome: "delivered", queuedFor: max(0, now - record.createdAt))
                 logger.debug("notification delivered", metadata: metadata)
             case .retry(let error), .permanent(let error):
                 var permanent = false
@@ -109,6 +113,7 @@ public struct NotifierService: Service {
                 var at: Double?
                 if case .retry(let after) = next { at = Date().timeIntervalSince1970 + after }
                 try store.notificationAttemptFailed(id: record.id, attempts: attempts, error: error, nextAttemptAt: at)
+                metrics.notificationAttempt(sink: record.sink.kind.rawValue, outcome: at == nil ? "given_up" : "retry", queuedFor: nil)
                 var m = metadata
                 m["slipway.error"] = "\(error)"
                 m["slipway.attempts"] = "\(attempts)"

@@ -138,3 +138,14 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// Outbox rows per status (every status present, 0 when none), for `/metrics`.
+    public func notificationCounts() throws(StoreError) -> [(status: String, count: Int)] {
+        let rows = try read { db in
+            try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM notification GROUP BY status").map { ($0["status"] as String, $0["n"] as Int) }
+        }
+        let found = Dictionary(rows, uniquingKeysWith: +)
+        return NotificationRecord.Status.allCases.map { ($0.rawValue, found[$0.rawValue] ?? 0) }
+    }
+}

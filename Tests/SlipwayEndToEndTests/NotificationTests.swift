@@ -160,6 +160,15 @@ import Testing
             let json = try await h.cli(["notifications", "--status", "delivered", "-o", "json"])
             #expect(json.status == 0)
             #expect(try decode([Delivery].self, json.stdout).map(\.attempts) == [3])
+
+            // The attempts and the outbox on /metrics, which promtool accepts.
+            let metrics = try await h.api("/metrics").body
+            #expect(metrics.contains(#"slipway_notification_attempts_total{sink="webhook",outcome="retry"} 2"#), "\(metrics)")
+            #expect(metrics.contains(#"slipway_notification_attempts_total{sink="webhook",outcome="delivered"} 1"#), "\(metrics)")
+            #expect(metrics.contains(#"slipway_notification_delivery_seconds_count{sink="webhook"} 1"#), "\(metrics)")
+            #expect(metrics.contains(#"slipway_notifications{status="delivered"} 1"#), "\(metrics)")
+            #expect(metrics.contains(#"slipway_notifications{status="pending"} 0"#), "\(metrics)")
+            try await MetricsTests.lint(metrics, in: h)
         }
     }
 
