@@ -74,3 +74,18 @@ import Testing
         #expect(r.changeFailures == 0)
     }
 }
+
+/// A canary aborted by a person while it had traffic is a change failure too.
+@Suite struct DeliveryReportAbortTests {
+    @Test func anAbortAfterTrafficIsAFailureAndItsEndIsTheRestore() {
+        let rollouts = [
+            DeliveryReport.Rollout(id: 1, unit: "web", kind: .initial, fromVersion: nil, toVersion: "v1", succeeded: true, startedAt: 0, endedAt: 5),
+            DeliveryReport.Rollout(id: 2, unit: "web", kind: .deploy, fromVersion: "v1", toVersion: "v2", succeeded: false, startedAt: 100, endedAt: 190, trafficAt: 110),
+        ]
+        let r = DeliveryReport.compute(rollouts, since: 0, until: 86_400)
+        #expect(r.reachedTraffic == 2)
+        #expect(r.changeFailures == 1)
+        #expect(r.rollbacks == 1)
+        #expect(r.timeToRestoreMedian == 80)
+    }
+}

@@ -17,7 +17,13 @@ import Testing
         "(() => { const c = document.querySelector('[data-unit=\"hello\"]'); return c ? \(expression) : null; })()"
     }
 
-    @Test(.enabled(if: HeadlessChromium.executable != nil, "needs Debian's chromium (scripts/test.sh installs it)"))
+    /// `expression` over the texts of the delivery report's row `metric` (`c[0]` name, `c[1]` value, `c[2]` detail).
+    static func report(_ metric: String, _ expression: String) -> String {
+        "(() => { const r = document.querySelector('#report-body tr[data-metric=\"\(metric)\"]'); if (!r) return null; const c = [...r.children].map((x) => x.textContent); return \(expression); })()"
+    }
+
+    // No skip when Chromium is missing: launching it fails the test (scripts/test.sh installs it).
+    @Test
     func theDashboardShowsTheCanaryWeightChangeAndTheRollback() async throws {
         try await withHello(replicas: 1, extra: CanaryTests.quickAnalysis, strategy: CanaryTests.canary("[ {weight: 10}, {pause: {}}, {weight: 50}, {pause: {}} ]")) { h, port in
             try? FileManager.default.removeItem(atPath: Self.screenshots)
@@ -64,6 +70,9 @@ import Testing
         #expect(try await browser.string("document.getElementById('who').textContent")?.contains("admin") == true)
         #expect(try await browser.string("document.cookie")?.contains("slw_") == false, "the session cookie is HttpOnly")
         #expect(try await browser.evaluate("document.getElementById('error').hidden") as? Bool == true, "the failed login's message is cleared")
+        // The delivery report (GET /v1/report): the first release succeeded.
+        try await waitFor(browser, "the delivery report", Self.report("success_rate", "c[1] === '100.0 %' && c[2] === '1 of 1 deployments'"))
+        #expect(try await browser.string(Self.report("deployment_frequency", "c[1]"))?.hasSuffix("per day") == true)
 
         // A canary: the page shows 10 %, then (its promote button) 50 %.
         let deploy = try await h.cli(["deploy", "hello", "--version", "v2"])
@@ -97,6 +106,9 @@ import Testing
         let bar = try await browser.string(Self.card("c.querySelector('.bar').textContent")) ?? ""
         #expect(bar.contains("v1 100 %") && !bar.contains("v2"), "\(bar)")
         #expect(try await browser.string(Self.card("c.querySelector('.phase').textContent")) == "rolled back")
+        // The report follows: v2 took traffic and was rolled back.
+        try await waitFor(browser, "the report to count the rollback", Self.report("change_failure_rate", "c[1] === '50.0 %' && c[2] === '1 of 2 that took traffic'"))
+        #expect(try await browser.string(Self.report("rollback_rate", "c[2]")) == "1 rollbacks")
         try await browser.screenshot(to: Self.screenshots + "/5-rolled-back.png")
         for _ in 0..<10 { #expect(try await h.versionAt(port: port) == "v1") }
 

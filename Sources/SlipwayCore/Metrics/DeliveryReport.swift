@@ -8,13 +8,14 @@
 /// - *Lead time for changes*: median of commit time (`release create --commit-time`) to the
 ///   deployment's end, over succeeded deployments whose release has a commit time.
 /// - *Change failure rate*: deployments that reached traffic and then failed (rolled back by
-///   analysis or a watch, or later undone by `slipway rollback` away from that version) over
-///   deployments that reached traffic.
+///   analysis or a watch, aborted or rolled back by a person while it had traffic, or later
+///   undone by `slipway rollback` away from that version) over deployments that reached traffic.
 /// - *Time to restore*: median, over those failures, of first traffic on the bad version to
-///   traffic back on a good one (the rollback decision, or the rollback rollout's end).
-/// - *Success rate*: succeeded over ended deployments; *rollback rate*: automatic rollbacks
-///   plus `rollback` rollouts over ended deployments; *median deploy duration*: start to end
-///   of succeeded deployments.
+///   traffic back on a good one (the rollback decision, the rollout's end, or the rollback
+///   rollout's end).
+/// - *Success rate*: succeeded over ended deployments; *rollback rate*: deployments that
+///   failed after taking traffic plus `rollback` rollouts, over ended deployments; *median
+///   deploy duration*: start to end of succeeded deployments.
 public struct DeliveryReport: Codable, Sendable, Equatable {
     /// What the report needs of one ended rollout.
     public struct Rollout: Sendable, Equatable {
@@ -77,7 +78,8 @@ public struct DeliveryReport: Codable, Sendable, Equatable {
         let inWindow = { (r: Rollout) in r.endedAt >= since && r.endedAt <= until }
         let deploys = rollouts.filter { ($0.kind == .deploy || $0.kind == .initial) && inWindow($0) }
         let good = deploys.filter(\.succeeded)
-        let autoRolledBack = deploys.filter { !$0.succeeded && $0.rolledBackAt != nil }
+        // Failed after taking traffic: traffic went back to the stable release.
+        let autoRolledBack = deploys.filter { !$0.succeeded && ($0.rolledBackAt != nil || $0.trafficAt != nil) }
         let manualRollbacks = rollouts.filter { $0.kind == .rollback && $0.succeeded && inWindow($0) }
 
         // A succeeded deployment later undone by `slipway rollback` away from its version.
@@ -89,7 +91,7 @@ public struct DeliveryReport: Codable, Sendable, Equatable {
                   inWindow(deploy), !undone.contains(where: { $0.deploy.id == deploy.id }) else { continue }
             undone.append((deploy, rollback.endedAt))
         }
-        var restoreTimes = autoRolledBack.compactMap { r in r.rolledBackAt.map { $0 - (r.trafficAt ?? r.startedAt) } }
+        var restoreTimes = autoRolledBack.map { r in (r.rolledBackAt ?? r.endedAt) - (r.trafficAt ?? r.startedAt) }
         restoreTimes += undone.map { $0.restoredAt - ($0.deploy.trafficAt ?? $0.deploy.endedAt) }
 
         let reached = good.count + autoRolledBack.count

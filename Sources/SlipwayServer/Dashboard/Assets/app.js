@@ -119,7 +119,10 @@
     $('logout').hidden = false;
     document.body.dataset.state = 'app';
     document.body.dataset.role = p.role;
+    // Cards from an earlier session show this principal's buttons at once, not at the next snapshot.
+    for (const card of state.cards.values()) { if (card.unit) updateActions(card, card.unit); }
     connect();
+    loadReport();
   }
 
   function setLive(on, text) {
@@ -141,6 +144,8 @@
         const change = JSON.parse(event.data);
         const card = state.cards.get(change.unit);
         if (card) card.historyKey = '';
+        // A rollout that ended changes the delivery numbers.
+        if (['succeeded', 'failed'].includes(change.phase)) loadReport();
       } catch (e) { /* the next snapshot refreshes the history anyway */ }
     });
     source.onerror = () => {
@@ -402,6 +407,41 @@
     ctx.fillStyle = '#66707c';
     ctx.font = '11px system-ui, sans-serif';
     ctx.fillText(`max ${chart.format(max)}`, 4, 11);
+  }
+
+  // ---- delivery report (the DORA metrics of GET /v1/report) ----
+
+  function span(seconds) {
+    if (seconds === null || seconds === undefined) return '–';
+    if (seconds < 1) return Math.round(seconds * 1000) + ' ms';
+    if (seconds < 60) return seconds.toFixed(1) + ' s';
+    const s = Math.round(seconds);
+    if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+    if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+    return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+  }
+
+  async function loadReport() {
+    try {
+      const r = await api('GET', '/v1/report?since=30d');
+      const rows = [
+        ['deployment_frequency', 'Deployment frequency', `${r.deploymentsPerDay.toFixed(2)} per day`, `${r.succeeded} succeeded`],
+        ['lead_time', 'Lead time for changes', span(r.leadTimeMedian), r.leadTimeSamples ? `median, commit to live (${r.leadTimeSamples})` : 'no release has a commit time'],
+        ['change_failure_rate', 'Change failure rate', pct(r.changeFailureRate), `${r.changeFailures} of ${r.reachedTraffic} that took traffic`],
+        ['time_to_restore', 'Time to restore', span(r.timeToRestoreMedian), r.changeFailures ? 'median' : 'nothing failed'],
+        ['success_rate', 'Success rate', pct(r.successRate), `${r.succeeded} of ${r.deployments} deployments`],
+        ['rollback_rate', 'Rollback rate', pct(r.rollbackRate), `${r.rollbacks} rollbacks`],
+        ['deploy_duration', 'Median deploy duration', span(r.deployDurationMedian), ''],
+      ];
+      const body = $('report-body');
+      body.textContent = '';
+      for (const [key, name, value, detail] of rows) {
+        body.append(el('tr', { 'data-metric': key }, el('th', { text: name }), el('td', { class: 'num', text: value }), el('td', { class: 'hint', text: detail })));
+      }
+      $('report-note').textContent = '';
+    } catch (e) {
+      $('report-note').textContent = e.message;
+    }
   }
 
   // ---- history and decisions ----
