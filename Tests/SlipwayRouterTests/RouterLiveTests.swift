@@ -81,16 +81,17 @@ import Testing
         try await group.shutdownGracefully()
     }
 
-    @Test func slowUpstreamGets504() async throws {
+    // The upstream would answer in ten minutes: a 504 at all is the router's timeout (the
+    // time limit only guards against a hang).
+    @Test(.timeLimit(.minutes(2)))
+    func slowUpstreamGets504() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let v1 = try await TestUpstream.start(name: "v1", group: group)
         let rig = try await Rig.start(RouteTable(generation: 1, services: [Self.route([Self.group("v1", 100, [v1])], timeout: .milliseconds(200))]))
         let client = try await TestClient.connect(port: rig.port, group: group)
-        let started = ContinuousClock.now
-        let response = try await client.send(.GET, "/slow?ms=5000")
+        let response = try await client.send(.GET, "/slow?ms=600000")
         #expect(response.status == .gatewayTimeout)
         #expect(response.body.contains("did not answer within 200ms"))
-        #expect(ContinuousClock.now - started < .seconds(4))
         #expect(try await client.send(.GET, "/").body == "v1", "the client connection stays usable")
         #expect(rig.router.stats(window: .seconds(60)).first?.upstreamErrors == 1)
         await client.close()
