@@ -192,6 +192,45 @@ import Testing
         }
     }
 
+    @Test func onRollbackRunsAfterTrafficIsBackAndAbortKillsARunningHook() async throws {
+        try await withHookedHello("""
+            hooks:
+              pre_deploy: { run: ["./pre.sh"], timeout: 60s }
+              on_rollback: { run: ["./undo.sh"], timeout: 20s }
+            """) { h, port in
+            let dir = h.directory.path
+            let url = "http://127.0.0.1:\(port)/"
+            try script(h, "pre.sh", "exit 0")
+            try script(h, "undo.sh", versionOf + """
+
+                echo "on_rollback plain=$(version_of \(url)) to=$SLIPWAY_VERSION from=$SLIPWAY_FROM_VERSION" >> \(dir)/undo.log
+                """)
+            #expect(try await h.cli(["deploy", "hello", "--version", "v2", "--wait"]).status == 0)
+            let rollback = try await h.cli(["rollback", "hello"])
+            #expect(rollback.status == 0, "\(rollback.stdout)\(rollback.stderr)")
+            _ = try await eventually("the rollback to end") {
+                let history = try decode([RolloutRecord].self, try await h.cli(["history", "hello", "-o", "json"]).stdout)
+                return history.first?.phase == .succeeded ? true : nil
+            }
+            #expect(lines(dir + "/undo.log") == ["on_rollback plain=v1 to=v1 from=v2"])
+
+            // A pre_deploy that hangs, then `slipway abort`: the hook is killed, v1 serves.
+            try script(h, "pre.sh", """
+                sleep 300 &
+                echo $! > \(dir)/abort-child.pid
+                wait
+                """)
+            #expect(try await h.cli(["deploy", "hello", "--version", "v3"]).status == 0)
+            let child = try await eventually("the hook to start its child") { Int32(lines(dir + "/abort-child.pid").first ?? "") }
+            let abort = try await h.cli(["abort", "hello"])
+            #expect(abort.status == 0, "\(abort.stdout)\(abort.stderr)")
+            _ = try await eventually("the aborted hook's child \(child) to be gone", timeout: .seconds(10)) {
+                Self.isGone(child) ? true : nil
+            }
+            #expect(try await h.versionAt(port: port) == "v1")
+        }
+    }
+
     /// No such process, or a zombie waiting to be reaped by init.
     static func isGone(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
