@@ -70,7 +70,7 @@ public enum ConfigExplain {
         default:
             // Names inside free-form maps (env variables, analysis names) stay as written.
             return path.enumerated().map { i, key in
-                (first == "env" && i >= 1) || (first == "analysis" && i == 1) ? key : snake(key)
+                (first == "env" && i >= 1) || (first == "analysis" && i == 1) || (first == "hooks" && i == 3 && path[2] == "env") ? key : snake(key)
             }
         }
     }

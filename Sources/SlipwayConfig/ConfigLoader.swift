@@ -114,6 +114,11 @@ public struct ConfigLoader {
     private static func finish(_ spec: inout ServiceSpec, root: Node, baseDirectory: String?, diagnostics: Diagnostics) {
         if let baseDirectory {
             spec.workingDirectory = resolve(spec.workingDirectory, against: baseDirectory)
+            for stage in HookStage.allCases {
+                if let directory = spec.hooks[stage]?.workingDirectory {
+                    spec.hooks[stage]?.workingDirectory = resolve(directory, against: baseDirectory)
+                }
+            }
         }
         TLSFileCheck.resolveAndCheck(&spec, root: root, baseDirectory: baseDirectory, diagnostics: diagnostics)
     }

@@ -23,7 +23,10 @@ enum ServiceFields {
                 Field("environments", EnvironmentFields.environments, \.environment,
                       doc: "Environments in promotion order (dev, staging, production, …); each is deployed on its own (SERVICE@ENV) with the service's settings merged with its overrides, and has its own gates, approvals and freezes."),
             ],
-            check: checkReferences
+            check: { spec, scope in
+                checkReferences(&spec, scope)
+                checkHooks(&spec, scope)
+            }
         )
     }
 
@@ -64,6 +67,8 @@ enum ServiceFields {
                       doc: "Path prefixes (such as /metrics, /admin) only allowed client networks may reach; others get 403."),
                 Field("notifications", notifications, \.notifications,
                       doc: "Where events are sent: webhooks (signed JSON), Slack-compatible webhooks, Alertmanager; each filtered by events and environments. Deliveries are queued in the state database and retried until delivered."),
+                Field("hooks", hooks.valueType, \.hooks,
+                      doc: "Commands run at fixed points of a blue-green rollout: pre_deploy (before any traffic: migrations), smoke (through the pin header, before the switch), post_deploy, on_rollback; output goes into the rollout's events, secrets redacted."),
                 Field("alerts", alerts, \.alerts,
                       doc: "Rules on the service's live numbers (error rate, latency percentiles, instances down) that fire after `for` and resolve; firing and resolved are events and notifications."),
             ]

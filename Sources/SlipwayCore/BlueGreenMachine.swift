@@ -10,6 +10,12 @@
 /// passed (or promote)─▶ draining ─drained─▶ watching ─watch over─▶ succeeded; failed
 /// preview analysis fails the rollout before the switch, failed watch analysis switches
 /// back to the still-warm previous release.
+///
+/// With hooks (`hooks:`, see `HookStage`): healthy ─▶ running_hook (pre_deploy, then
+/// smoke) ─▶ previewing or draining as above; a failed hook fails the rollout before the
+/// switch. At the end, instead of succeeded: running_hook (post_deploy, or on_rollback for
+/// a rollback) ─▶ succeeded. A failed post_deploy fails the rollout with traffic left on the
+/// new release; a failed on_rollback is recorded and the rollback still succeeds.
 public struct BlueGreenMachine: Sendable {
     public private(set) var state: BlueGreenState
 
@@ -22,7 +28,7 @@ public struct BlueGreenMachine: Sendable {
         switch (state.phase, input) {
         case (.waitingHealthy, .begin):
             if state.warm {
-                return switchTraffic(now: now, note: "release \(state.targetVersion) is still warm; switching at once")
+                return afterHealthy(now: now, note: "release \(state.targetVersion) is still warm; switching at once")
             }
             state.healthyDeadline = now + state.spec.deployTimeout.seconds
             return [
@@ -33,10 +39,28 @@ public struct BlueGreenMachine: Sendable {
         case (.waitingHealthy, .targetHealth(let healthy)):
             guard healthy >= state.replicas else { return [] }
             let note = "\(healthy)/\(state.replicas) instance(s) of \(state.targetVersion) passed health checks"
-            if let name = state.gate?.preview {
-                return startPreview(now: now, note: note, policy: name)
+            return afterHealthy(now: now, note: note)
+
+        case (.runningHook, .hookResult(let outcome)):
+            guard let hooks = state.hooks, hooks.running == outcome.stage else { return [] }
+            return hookEnded(outcome, now: now)
+
+        case (.runningHook, .tick):
+            // The controller kills a hook at its timeout and always reports; this only
+            // catches a report that never came.
+            guard let hooks = state.hooks, let stage = hooks.running, let started = hooks.startedAt,
+                  let spec = hooks.hooks[stage], now >= started + spec.timeout.seconds + Self.hookReportGrace else { return [] }
+            return hookEnded(HookOutcome(stage: stage, passed: false, exit: "no result \(Int(Self.hookReportGrace)) s after its timeout of \(DurationText.format(spec.timeout))"), now: now)
+
+        case (.runningHook, .abort(let reason)):
+            state.hooks?.running = nil
+            if state.switchedAt == nil {
+                return fail(now: now, reason: reason)
             }
-            return switchTraffic(now: now, note: note)
+            state.phase = .failed
+            state.endedAt = now
+            state.failureReason = reason
+            return [.record(kind: "aborted", message: reason)]
 
         case (.previewing, .tick):
             guard let gate = state.gate, let name = gate.preview, let due = gate.nextAt, now >= due else { return [] }
@@ -103,12 +127,86 @@ public struct BlueGreenMachine: Sendable {
         }
     }
 
-    mutating func switchTraffic(now: Double, note: String) -> [RolloutAction] {
+    /// A hook that has not reported this long after its timeout counts as failed.
+    public static let hookReportGrace: Double = 60
+
+    /// The target is healthy: the hooks before the switch, then the preview or the switch.
+    mutating func afterHealthy(now: Double, note: String) -> [RolloutAction] {
+        if let stage = state.hooks?.nextBeforeSwitch() {
+            return [.record(kind: "healthy", message: note)] + startHook(stage, now: now)
+        }
+        if let name = state.gate?.preview {
+            return startPreview(now: now, note: note, policy: name)
+        }
+        return switchTraffic(now: now, note: note)
+    }
+
+    private mutating func startHook(_ stage: HookStage, now: Double) -> [RolloutAction] {
+        guard let spec = state.hooks?.hooks[stage] else { return [] }
+        state.phase = .runningHook
+        state.hooks?.running = stage
+        state.hooks?.startedAt = now
+        let when = switch stage {
+        case .preDeploy: "before \(state.targetVersion) gets any traffic"
+        case .smoke: "against \(state.targetVersion) through the pin header, before the switch"
+        case .postDeploy: "after the switch to \(state.targetVersion)"
+        case .onRollback: "after the rollback to \(state.targetVersion)"
+        }
+        return [
+            .record(kind: "hook_started", message: "running the \(stage.rawValue) hook `\(spec.run.joined(separator: " "))` \(when) (timeout \(DurationText.format(spec.timeout)))"),
+            .runHook(stage),
+        ]
+    }
+
+    private mutating func hookEnded(_ outcome: HookOutcome, now: Double) -> [RolloutAction] {
+        let stage = outcome.stage
+        state.hooks?.running = nil
+        state.hooks?.startedAt = nil
+        state.hooks?.done.append(stage)
+        if outcome.passed {
+            let passed: [RolloutAction] = [.record(kind: "hook_passed", message: outcome.summary)]
+            switch stage {
+            case .preDeploy, .smoke:
+                if let next = state.hooks?.nextBeforeSwitch() {
+                    return passed + startHook(next, now: now)
+                }
+                if let name = state.gate?.preview {
+                    return passed + startPreview(now: now, note: "\(stage.rawValue) hook passed", policy: name, announce: false)
+                }
+                return passed + switchTraffic(now: now, note: "\(stage.rawValue) hook passed", announce: false)
+            case .postDeploy, .onRollback:
+                return passed + finish(now: now)
+            }
+        }
+        switch stage {
+        case .preDeploy, .smoke:
+            return [.record(kind: "hook_failed", message: outcome.summary),
+                    .decide(DecisionDraft(kind: .aborted, actor: "hook", summary: "not switched to \(state.targetVersion): \(outcome.summary)"))]
+                + fail(now: now, reason: outcome.summary)
+        case .postDeploy:
+            state.phase = .failed
+            state.endedAt = now
+            let back = state.fromVersion.map { "; `slipway rollback` moves it back to \($0)" } ?? ""
+            state.failureReason = "\(outcome.summary) (traffic stays on \(state.targetVersion), switched before the hook ran\(back))"
+            return [.record(kind: "hook_failed", message: outcome.summary), .record(kind: "failed", message: state.failureReason!)]
+        case .onRollback:
+            return [.record(kind: "hook_failed", message: "\(outcome.summary); the rollback to \(state.targetVersion) stands")] + finish(now: now)
+        }
+    }
+
+    /// The rollout is over and nothing failed.
+    private mutating func finish(now: Double) -> [RolloutAction] {
+        state.phase = .succeeded
+        state.endedAt = now
+        return [.record(kind: "succeeded", message: "rollout to \(state.targetVersion) succeeded")]
+    }
+
+    mutating func switchTraffic(now: Double, note: String, announce: Bool = true) -> [RolloutAction] {
         state.phase = .draining
         state.switchedAt = now
         state.drainDeadline = now + state.spec.drainTimeout.seconds
-        var actions: [RolloutAction] = [
-            .record(kind: "healthy", message: note),
+        var actions: [RolloutAction] = announce ? [.record(kind: "healthy", message: note)] : []
+        actions += [
             .switchTraffic(to: state.targetVersion, from: state.fromVersion),
             .record(kind: "switched", message: "traffic switched to \(state.targetVersion)" + (state.fromVersion.map { " from \($0)" } ?? "")),
         ]
@@ -118,7 +216,7 @@ public struct BlueGreenMachine: Sendable {
         return actions
     }
 
-    private mutating func startPreview(now: Double, note: String, policy name: String) -> [RolloutAction] {
+    private mutating func startPreview(now: Double, note: String, policy name: String, announce: Bool = true) -> [RolloutAction] {
         guard var gate = state.gate else { return [] }
         state.phase = .previewing
         let policy = gate.policy(name)
@@ -126,8 +224,7 @@ public struct BlueGreenMachine: Sendable {
         gate.nextAt = now + policy.interval.seconds
         gate.windowStart = now
         state.gate = gate
-        return [
-            .record(kind: "healthy", message: note),
+        return (announce ? [.record(kind: "healthy", message: note)] : []) + [
             .decide(DecisionDraft(kind: .started, actor: "health", summary: "\(note); previewing: analysis `\(name)` judges the requests pinned to \(state.targetVersion) (pin header) every \(DurationText.format(policy.interval)) and switches when it passes")),
         ]
     }
@@ -191,8 +288,6 @@ public struct BlueGreenMachine: Sendable {
             return [.record(kind: "drained", message: note),
                     .record(kind: "watching", message: "watching \(state.targetVersion) with analysis `\(gate.watch)` until \(DurationText.format(.milliseconds(Int64(gate.watchSeconds * 1000)))) after the switch; \(state.fromVersion!) stays warm")]
         }
-        state.phase = .succeeded
-        state.endedAt = now
         var actions: [RolloutAction] = afterWatch ? [] : [.record(kind: "drained", message: note)]
         if let from = state.fromVersion, from != state.targetVersion {
             if state.spec.keepPrevious.milliseconds > 0 {
@@ -203,8 +298,11 @@ public struct BlueGreenMachine: Sendable {
                 actions.append(.stopInstances(version: from))
             }
         }
-        actions.append(.record(kind: "succeeded", message: "rollout to \(state.targetVersion) succeeded"))
-        return actions
+        let last: HookStage = state.kind == .rollback ? .onRollback : .postDeploy
+        if let hooks = state.hooks, hooks.hooks[last] != nil, !hooks.done.contains(last) {
+            return actions + startHook(last, now: now)
+        }
+        return actions + finish(now: now)
     }
 
     mutating func fail(now: Double, reason: String) -> [RolloutAction] {

@@ -31,6 +31,10 @@ public enum Defaults {
     public static let approvalTimeout: Duration = .seconds(24 * 3600)
     /// How long a gate `command` may run.
     public static let gateCommandTimeout: Duration = .seconds(60)
+    /// How long a deploy hook (`hooks.*.timeout`) may run before it and its process group are killed.
+    public static let hookTimeout: Duration = .seconds(300)
+    /// How many of a hook's last output lines go into the rollout's events and failure reason.
+    public static let hookOutputLines = 20
     /// The request header that pins a request to a named version (`pin.header`).
     public static let pinHeader = "X-Slipway-Version"
     /// Who may use the pin header (`pin.allow`): loopback only, so a public client cannot

@@ -23,6 +23,9 @@ public enum RolloutPhase: String, Codable, Sendable, CaseIterable {
     /// Canary: held at the current step (a `pause: {}` step, `slipway pause`, or
     /// analysis that stayed inconclusive) until promoted or resumed.
     case paused
+    /// A deploy hook runs (`hooks:`); the rollout holds its lock until it reports.
+    /// Which hook is in `BlueGreenState.hooks.running`.
+    case runningHook = "running_hook"
     /// Traffic is on the target release; old instances finish in-flight requests.
     case draining
     /// Blue-green with `watch`: traffic is on the new release; analysis during the watch
@@ -61,6 +64,8 @@ public struct BlueGreenState: Codable, Sendable, Equatable {
     public var rolling: RollingProgress?
     /// Environments with `approvals:`: the votes so far (kept after the start as a record).
     public var approval: ApprovalState?
+    /// Blue-green rollouts with `hooks:`: what to run and what ran.
+    public var hooks: HookProgress?
 
     public init(kind: RolloutKind, targetVersion: String, fromVersion: String?, replicas: Int, warm: Bool, spec: BlueGreenSpec, now: Double) {
         self.kind = kind
@@ -96,6 +101,9 @@ public enum RolloutAction: Sendable, Equatable {
     case analyze(policy: String, purpose: AnalysisPurpose)
     /// Store a decision with its evidence (`slipway why`).
     case decide(DecisionDraft)
+    /// Start the hook of `stage` (from `BlueGreenState.hooks`) and feed how it ended back
+    /// as `.hookResult`. Always the last action of a batch.
+    case runHook(HookStage)
 }
 
 /// Which analysis of a canary a run belongs to.
@@ -136,4 +144,6 @@ public enum RolloutInput: Sendable, Equatable {
     case targetRestarts(Int)
     /// A person's command; `by` says who (recorded with the decision).
     case command(RolloutCommand, by: String)
+    /// How a hook the machine asked for ended.
+    case hookResult(HookOutcome)
 }

@@ -40,6 +40,8 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     public var notifications: [NotificationSink] = []
     /// Rules on live numbers that fire and resolve (`alerts:`).
     public var alerts: [AlertRule] = []
+    /// Commands run at fixed points of a rollout (`hooks:`).
+    public var hooks = HooksSpec()
 
     /// The service name without the environment.
     public var serviceName: String { UnitName.split(name).service }
@@ -85,7 +87,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, run, env, workingDirectory, health, listen, hosts, replicas, strategy, upstreamTimeout, analysis, pin
-        case tls, headers, rateLimit, restrict, environment, notifications, alerts
+        case tls, headers, rateLimit, restrict, environment, notifications, alerts, hooks
     }
 
     /// The policy a canary's background analysis runs: the strategy's `analysis`, else the
@@ -116,6 +118,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         environment = try c.decodeIfPresent(EnvironmentPolicy.self, forKey: .environment)
         notifications = try c.decodeIfPresent([NotificationSink].self, forKey: .notifications) ?? []
         alerts = try c.decodeIfPresent([AlertRule].self, forKey: .alerts) ?? []
+        hooks = try c.decodeIfPresent(HooksSpec.self, forKey: .hooks) ?? HooksSpec()
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -139,6 +142,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         try c.encodeIfPresent(environment, forKey: .environment)
         if !notifications.isEmpty { try c.encode(notifications, forKey: .notifications) }
         if !alerts.isEmpty { try c.encode(alerts, forKey: .alerts) }
+        if !hooks.isEmpty { try c.encode(hooks, forKey: .hooks) }
     }
 }
 

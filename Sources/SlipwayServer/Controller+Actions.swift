@@ -22,7 +22,13 @@ extension Controller {
                 details = failureDetails(service: service, version: machine.state.targetVersion)
             }
             try store.updateRollout(id: id, state: machine.state, details: details)
-            if machine.state.phase.isTerminal { rolloutWrites[id] = nil } else { rolloutWrites[id, default: 0] &+= 1 }
+            if machine.state.phase.isTerminal {
+                rolloutWrites[id] = nil
+                // An abort while a hook runs: the hook and its process group are killed.
+                hookTasks.removeValue(forKey: id)?.cancel()
+            } else {
+                rolloutWrites[id, default: 0] &+= 1
+            }
             for action in actions {
                 if case .analyze(let policy, let purpose) = action {
                     let writes = rolloutWrites[id]
@@ -35,6 +41,8 @@ extension Controller {
                         return
                     }
                     inputs.append(.analysisResult(purpose: purpose, verdict: verdict))
+                } else if case .runHook(let stage) = action {
+                    launchHook(stage, rolloutID: id, service: service, state: machine.state)
                 } else {
                     try await perform(action, rolloutID: id, service: service)
                 }
@@ -68,7 +76,7 @@ extension Controller {
         case .updateRoutes:
             _ = try await pushRoutes()
 
-        case .analyze:
+        case .analyze, .runHook:
             break // handled by step()
 
         case .startInstances(let version, let count):

@@ -62,7 +62,7 @@ extension Controller {
     /// back to) the stable release at once.
     public func abortRollout(service name: String, by: String) async throws -> RolloutRecord {
         let active = try requireActiveRollout(service: name, for: "abort")
-        if active.state.phase == .draining || active.state.phase == .watching {
+        if active.state.phase == .draining || active.state.phase == .watching || (active.state.phase == .runningHook && active.state.switchedAt != nil) {
             throw ControllerError(.conflict, "rollout \(active.id) of \(name) already moved all traffic to \(active.state.targetVersion); use `slipway rollback \(name)` to go back", rolloutID: active.id)
         }
         try await abort(rolloutID: active.id, reason: "aborted by \(by)", by: by)

@@ -41,6 +41,17 @@ extension Controller {
                 try await ensureInstances(service: active.service, version: active.state.targetVersion, count: active.state.rolling!.newWanted, rolloutID: active.id)
             case .waitingHealthy, .previewing, .progressing, .paused:
                 try await ensureInstances(service: active.service, version: active.state.targetVersion, count: active.state.replicas, rolloutID: active.id)
+            case .runningHook:
+                // The hook's process belonged to the control plane that died: whether it
+                // finished (a migration applied or not) is unknown, so it is never run again
+                // on its own. It counts as failed: before the switch the rollout fails with
+                // the stable release serving; after it, as a failed post_deploy/on_rollback.
+                if let stage = active.state.hooks?.running {
+                    var machine = RolloutMachine(state: active.state)
+                    let outcome = HookOutcome(stage: stage, passed: false,
+                                              exit: "interrupted: the control plane stopped while it ran; it was not run again (check whether it completed before deploying again)")
+                    try await step(id: active.id, service: active.service, machine: &machine, input: .hookResult(outcome))
+                }
             case .draining, .watching:
                 if let s = try store.service(active.service), s.stableVersion != active.state.targetVersion {
                     try store.setReleases(service: active.service, stable: active.state.targetVersion, previous: active.state.fromVersion, previousRetireAt: nil, now: now)
@@ -200,7 +211,7 @@ extension Controller {
                 }
             case .progressing, .paused:
                 try await step(id: active.id, service: active.service, machine: &machine, input: .targetRestarts(Self.crashes(target)))
-            case .previewing, .watching:
+            case .previewing, .watching, .runningHook:
                 break
             case .draining:
                 if let from = state.fromVersion {

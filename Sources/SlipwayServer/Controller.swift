@@ -30,6 +30,8 @@ public actor Controller {
     /// How many times each rollout's state was persisted by `step`, so a step that awaited
     /// something slow (an analysis) can tell whether another step moved the rollout meanwhile.
     var rolloutWrites: [Int64: UInt64] = [:]
+    /// The hook each rollout is running (`hooks:`); cancelling one kills its process group.
+    var hookTasks: [Int64: Task<Void, Never>] = [:]
     /// Wakes the notifier when `recordEvent` queued notifications.
     public nonisolated let outbox = OutboxSignal()
     /// Alert rules' state machines by unit and rule name.
@@ -136,12 +138,14 @@ public actor Controller {
         var service = try requireService(name)
         let now = clock.now()
         if let active = try store.activeRollout(service: name) {
+            let switched = try store.activeRollouts().first { $0.id == active.id }?.state.switchedAt != nil
             try await abort(rolloutID: active.id, reason: "aborted by a rollback request")
             service = try requireService(name)
             if to == nil || to == service.stableVersion, let aborted = try store.rollout(id: active.id) {
                 // Traffic never left the stable release (still starting, or a canary that
                 // the abort just took back to 0 %): the abort is the rollback.
                 if [.awaitingApproval, .waitingHealthy, .previewing, .progressing, .paused].contains(active.phase) { return aborted }
+                if active.phase == .runningHook, !switched { return aborted }
             }
         }
         guard let target = to ?? service.previousVersion else {
@@ -185,6 +189,9 @@ public actor Controller {
             var policies = spec.analysis
             if policies["default"] == nil { policies["default"] = .default }
             state.gate = BlueGreenGate(spec: bg, policies: policies)
+        }
+        if state.canary == nil, state.rolling == nil {
+            state.hooks = try hookProgress(kind: kind, service: service, release: release)
         }
         return state
     }

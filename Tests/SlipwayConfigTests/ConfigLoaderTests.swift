@@ -94,6 +94,17 @@ import Yams
         alerts: [ { name: a, metric: error_rate, max: 1%, for: 1m, severity: info, window: 30s, min_samples: 5 } ]
         """
 
+    /// `hooks:` (values are checked in HookConfigTests).
+    static let everyHookKey = """
+        service: web
+        run: [./web]
+        hooks:
+          pre_deploy: { run: [./migrate], working_dir: db, env: {}, timeout: 5m }
+          smoke: { run: [./smoke], working_dir: ., env: {}, timeout: 1m }
+          post_deploy: { run: [./notify], working_dir: ., env: {}, timeout: 1m }
+          on_rollback: { run: [./undo], working_dir: ., env: {}, timeout: 1m }
+        """
+
     @Test func everyKeyTestCoversTheFieldTables() throws {
         var used: Set<String> = []
         func walk(_ node: Node, _ prefix: String) {
@@ -109,6 +120,8 @@ import Yams
         for document in try Yams.compose_all(yaml: Self.everyCanaryKey) { walk(document, "") }
         walk(try #require(try Yams.compose(yaml: Self.everyEdgeKey)), "")
         walk(try #require(try Yams.compose(yaml: Self.everyNotificationKey)), "")
+        walk(try #require(try Yams.compose(yaml: Self.everyHookKey)), "")
+        _ = try ConfigLoader.parse(Self.everyHookKey, fileName: "slipway.yml", baseDirectory: nil)
         _ = try ConfigLoader.parse(Self.everyNotificationKey, fileName: "slipway.yml", baseDirectory: nil)
         // Environments' own keys are covered by EnvironmentConfigTests.
         walk(try #require(try Yams.compose(yaml: "environments: { staging: { replicas: 1 } }")), "")

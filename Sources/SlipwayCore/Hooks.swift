@@ -1,0 +1,139 @@
+/// Deploy hooks (`hooks:` in slipway.yml): commands a blue-green rollout runs at fixed
+/// points. The order, for a deploy:
+///
+///     start new instances ─▶ healthy ─▶ pre_deploy ─▶ smoke ─▶ [preview analysis] ─▶ switch
+///         ─▶ drain ─▶ [watch] ─▶ old release stopped / kept warm ─▶ post_deploy ─▶ succeeded
+///
+/// and for a rollback: switch back ─▶ drain ─▶ on_rollback ─▶ succeeded. The rollout is
+/// not terminal while a hook runs, so the one-rollout-per-unit lock is held throughout.
+public enum HookStage: String, Codable, Sendable, CaseIterable {
+    /// Once per deploy, after the new instances are healthy and before they get any traffic.
+    case preDeploy = "pre_deploy"
+    /// Against the new release through the pin header, before the switch; failure aborts.
+    case smoke
+    /// After the switch, the drain (and watch) and the previous release stopped or kept warm.
+    case postDeploy = "post_deploy"
+    /// After a rollback's switch and drain.
+    case onRollback = "on_rollback"
+
+    /// Whether the hook runs before traffic moves (its failure stops the rollout with the
+    /// stable release still serving).
+    public var beforeSwitch: Bool { self == .preDeploy || self == .smoke }
+}
+
+/// One hook as configured.
+public struct HookSpec: Codable, Sendable, Equatable {
+    /// The argv; `run[0]` is looked up like an instance's program.
+    public var run: [String]
+    /// Working directory (nil: the service's `working_dir`).
+    public var workingDirectory: String?
+    /// Extra environment variables (over the service's `env` and secrets).
+    public var env: [String: String]
+    /// The hook and everything in its process group are killed when this passes.
+    public var timeout: Duration
+
+    public init(run: [String], workingDirectory: String? = nil, env: [String: String] = [:], timeout: Duration = Defaults.hookTimeout) {
+        self.run = run
+        self.workingDirectory = workingDirectory
+        self.env = env
+        self.timeout = timeout
+    }
+
+    enum CodingKeys: String, CodingKey { case run, workingDirectory, env, timeout }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        run = try c.decode([String].self, forKey: .run)
+        workingDirectory = try c.decodeIfPresent(String.self, forKey: .workingDirectory)
+        env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
+        timeout = try c.decodeIfPresent(TextDuration.self, forKey: .timeout)?.value ?? Defaults.hookTimeout
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(run, forKey: .run)
+        try c.encodeIfPresent(workingDirectory, forKey: .workingDirectory)
+        if !env.isEmpty { try c.encode(env, forKey: .env) }
+        try c.encode(TextDuration(timeout), forKey: .timeout)
+    }
+}
+
+/// The `hooks:` section: every hook is optional.
+public struct HooksSpec: Codable, Sendable, Equatable {
+    public var preDeploy: HookSpec?
+    public var smoke: HookSpec?
+    public var postDeploy: HookSpec?
+    public var onRollback: HookSpec?
+
+    public init(preDeploy: HookSpec? = nil, smoke: HookSpec? = nil, postDeploy: HookSpec? = nil, onRollback: HookSpec? = nil) {
+        self.preDeploy = preDeploy
+        self.smoke = smoke
+        self.postDeploy = postDeploy
+        self.onRollback = onRollback
+    }
+
+    public subscript(stage: HookStage) -> HookSpec? {
+        get {
+            switch stage {
+            case .preDeploy: preDeploy
+            case .smoke: smoke
+            case .postDeploy: postDeploy
+            case .onRollback: onRollback
+            }
+        }
+        set {
+            switch stage {
+            case .preDeploy: preDeploy = newValue
+            case .smoke: smoke = newValue
+            case .postDeploy: postDeploy = newValue
+            case .onRollback: onRollback = newValue
+            }
+        }
+    }
+
+    public var isEmpty: Bool { HookStage.allCases.allSatisfy { self[$0] == nil } }
+}
+
+/// How one hook run ended, as the controller reports it to the machine.
+public struct HookOutcome: Sendable, Equatable {
+    public var stage: HookStage
+    public var passed: Bool
+    /// `exit 0`, `exit 3`, `killed by signal 9`, `timed out after 5s (killed with its process group)`,
+    /// `not started: …`, `interrupted: …`.
+    public var exit: String
+    /// The last lines of its output (stderr then stdout), secrets redacted.
+    public var tail: String
+
+    public init(stage: HookStage, passed: Bool, exit: String, tail: String = "") {
+        self.stage = stage
+        self.passed = passed
+        self.exit = exit
+        self.tail = tail
+    }
+
+    /// One line for events and failure reasons.
+    public var summary: String {
+        "\(stage.rawValue) hook " + (passed ? "passed (\(exit))" : "failed: \(exit)") + (tail.isEmpty ? "" : "; output: \(tail)")
+    }
+}
+
+/// A rollout's hooks (persisted with its state): which to run and which is running.
+public struct HookProgress: Codable, Sendable, Equatable {
+    public var hooks: HooksSpec
+    /// The hook running now (phase `running_hook`).
+    public var running: HookStage?
+    public var startedAt: Double?
+    /// Hooks that finished, in order.
+    public var done: [HookStage] = []
+    /// Blue-green with `preview_analysis`: the gate to start once the hooks before the switch passed.
+    public var thenPreview = false
+
+    public init(hooks: HooksSpec) {
+        self.hooks = hooks
+    }
+
+    /// The next hook before the switch that has not run yet.
+    public func nextBeforeSwitch() -> HookStage? {
+        [HookStage.preDeploy, .smoke].first { hooks[$0] != nil && !done.contains($0) }
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Logging
+import SlipwayCore
+import SlipwayStore
+import SlipwayTargets
+
+/// Deploy hooks (`hooks:`): the machine asks for one with `.runHook`; it runs in the
+/// background (the controller loop keeps ticking, the rollout stays in `running_hook`
+/// and so keeps its lock) and its outcome comes back as `.hookResult`.
+extension Controller {
+    /// The hooks a rollout of `release` runs: pre_deploy, smoke and post_deploy for a
+    /// deploy; on_rollback for a rollback, taken from the release being rolled back from
+    /// (the one that knows how to undo what it did). Blue-green only: canary and rolling
+    /// rollouts with hooks are refused here and by the config loader.
+    func hookProgress(kind: RolloutKind, service: StoredService, release: ReleaseRecord) throws -> HookProgress? {
+        switch kind {
+        case .deploy, .initial:
+            var hooks = release.spec.hooks
+            hooks.onRollback = nil
+            guard !hooks.isEmpty else { return nil }
+            if case .blueGreen = release.spec.strategy {} else if service.stableVersion != nil {
+                throw ControllerError(.invalid, "\(service.spec.name): hooks run with the blue-green strategy only; release \(release.version) uses another strategy")
+            }
+            return HookProgress(hooks: hooks)
+        case .rollback:
+            guard let from = service.stableVersion,
+                  let leaving = try store.release(service: service.spec.name, version: from, creatingWith: nil, now: clock.now()),
+                  let undo = leaving.spec.hooks.onRollback else { return nil }
+            return HookProgress(hooks: HooksSpec(onRollback: undo))
+        }
+    }
+
+    /// Starts the hook of `stage` of rollout `id` in the background.
+    func launchHook(_ stage: HookStage, rolloutID id: Int64, service: String, state: BlueGreenState) {
+        guard let spec = state.hooks?.hooks[stage] else { return }
+        let writes = rolloutWrites[id]
+        let redaction = self.redaction
+        let prepared: Result<(executable: String, environment: [String: String], workingDirectory: String?), ControllerError>
+        do {
+            prepared = .success(try prepareHook(spec, stage: stage, rolloutID: id, service: service, state: state))
+        } catch let error as ControllerError {
+            prepared = .failure(error)
+        } catch {
+            prepared = .failure(ControllerError(.invalid, "\(error)"))
+        }
+        logger.info("hook started", metadata: ["slipway.service": "\(service)", "slipway.rollout": "\(id)", "slipway.hook": "\(stage.rawValue)"])
+        hookTasks[id] = Task {
+            let result: (HookOutcome, [String])
+            switch prepared {
+            case .success(let p):
+                result = await Self.runHook(spec, stage: stage, executable: p.executable, environment: p.environment,
+                                            workingDirectory: p.workingDirectory, redaction: redaction)
+            case .failure(let error):
+                result = (HookOutcome(stage: stage, passed: false, exit: "not started: \(redaction.redact(error.message))"), [])
+            }
+            await self.hookFinished(rolloutID: id, service: service, writes: writes, outcome: result.0, output: result.1)
+        }
+    }
+
+    /// The program, environment and working directory of a hook run.
+    func prepareHook(_ spec: HookSpec, stage: HookStage, rolloutID id: Int64, service: String, state: BlueGreenState) throws -> (executable: String, environment: [String: String], workingDirectory: String?) {
+        guard let release = try store.release(service: service, version: state.targetVersion, creatingWith: nil, now: clock.now()) else {
+            throw ControllerError(.notFound, "release \(state.targetVersion) of \(service) is not recorded")
+        }
+        let unit = release.spec
+        let workingDirectory = spec.workingDirectory ?? unit.workingDirectory
+        guard let program = spec.run.first,
+              let executable = LocalProcess.resolveExecutable(program, workingDirectory: workingDirectory, extraSearchDirectories: searchDirectories, path: inherited["PATH"]) else {
+            throw ControllerError(.invalid, "cannot find the program \(spec.run.first ?? "?") of the \(stage.rawValue) hook (looked in \(workingDirectory ?? "."), \(searchDirectories.joined(separator: ", ")) and PATH)")
+        }
+        var env: [String: String] = [:]
+        for key in ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "TMPDIR"] {
+            if let value = inherited[key] { env[key] = value }
+        }
+        env.merge(unit.env) { _, new in new }
+        env.merge(release.extraEnv) { _, new in new }
+        env.merge(try secretEnvironment(service: service).filter { !$0.key.hasPrefix("SLIPWAY_") }) { _, new in new }
+        env.merge(spec.env) { _, new in new }
+        env["SLIPWAY_SERVICE"] = unit.serviceName
+        env["SLIPWAY_ENVIRONMENT"] = unit.environmentName ?? ""
+        env["SLIPWAY_VERSION"] = state.targetVersion
+        env["SLIPWAY_FROM_VERSION"] = state.fromVersion ?? ""
+        env["SLIPWAY_ROLLOUT"] = String(id)
+        env["SLIPWAY_HOOK"] = stage.rawValue
+        if stage == .smoke {
+            let preview = Self.previewRoute(spec: unit, version: state.targetVersion)
+            env["SLIPWAY_PREVIEW_URL"] = preview.url
+            env["SLIPWAY_PREVIEW_HEADER"] = preview.header
+            env["SLIPWAY_PREVIEW_HOST"] = unit.hosts.first ?? ""
+        }
+        return (executable, env, workingDirectory)
+    }
+
+    /// How a hook on this machine reaches only `version`: the service's listen address
+    /// (a wildcard address becomes loopback) and the pin header naming the version.
+    static func previewRoute(spec: ServiceSpec, version: String) -> (url: String, header: String) {
+        var host = spec.listen.host
+        if host.isEmpty || host == "0.0.0.0" || host == "*" { host = "127.0.0.1" }
+        if host == "::" { host = "::1" }
+        if host.contains(":") { host = "[\(host)]" }
+        return ("\(spec.tls == nil ? "http" : "https")://\(host):\(spec.listen.port)", "\(spec.pin.header): \(version)")
+    }
+
+    /// Runs one hook to completion or its timeout (its whole process group killed).
+    /// Returns the outcome and the last output lines (stdout then stderr), secrets redacted.
+    nonisolated static func runHook(_ spec: HookSpec, stage: HookStage, executable: String, environment: [String: String],
+                                    workingDirectory: String?, redaction: SecretRedaction) async -> (HookOutcome, [String]) {
+        do {
+            let run = try await CheckCommand.run(executable: executable, arguments: spec.run, environment: environment,
+                                                 workingDirectory: workingDirectory, timeout: spec.timeout)
+            let lines = redaction.redact((run.stdout + run.stderr).split(separator: "\n", omittingEmptySubsequences: true).map(String.init))
+            let output = Array(lines.suffix(Defaults.hookOutputLines))
+            let tail = String(lines.suffix(3).joined(separator: " | ").suffix(300))
+            switch run.exit {
+            case .status(0):
+                return (HookOutcome(stage: stage, passed: true, exit: "exit 0", tail: ""), output)
+            case .status(let code):
+                return (HookOutcome(stage: stage, passed: false, exit: "exit \(code)", tail: tail), output)
+            case .signal(let signal):
+                return (HookOutcome(stage: stage, passed: false, exit: "killed by signal \(signal)", tail: tail), output)
+            case .timedOut:
+                let why = Task.isCancelled
+                    ? "stopped: the rollout ended while it ran; it was killed with its process group"
+                    : "timed out after \(DurationText.format(spec.timeout)) (timeout); it was killed with its process group"
+                return (HookOutcome(stage: stage, passed: false, exit: why, tail: tail), output)
+            }
+        } catch {
+            return (HookOutcome(stage: stage, passed: false, exit: "not started: \(redaction.redact("\(error)"))"), [])
+        }
+    }
+
+    /// Records the hook's output, then feeds its outcome to the rollout unless the rollout
+    /// moved on meanwhile (an abort): then the outcome is recorded and dropped.
+    func hookFinished(rolloutID id: Int64, service: String, writes: UInt64?, outcome: HookOutcome, output: [String]) async {
+        hookTasks[id] = nil
+        do {
+            if !output.isEmpty {
+                try recordEvent(service: service, rolloutID: id, kind: "hook_output",
+                                message: "\(outcome.stage.rawValue) hook output (last \(output.count) line(s)):\n" + output.joined(separator: "\n"), time: clock.now())
+            }
+            guard rolloutWrites[id] == writes, let active = try store.activeRollouts().first(where: { $0.id == id }) else {
+                try recordEvent(service: service, rolloutID: id, kind: "hook_ignored",
+                                message: "\(outcome.summary) — ignored: the rollout changed while the hook ran", time: clock.now())
+                return
+            }
+            var machine = RolloutMachine(state: active.state)
+            try await step(id: id, service: service, machine: &machine, input: .hookResult(outcome))
+        } catch {
+            logger.error("hook result not applied", metadata: ["slipway.service": "\(service)", "slipway.rollout": "\(id)", "slipway.error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,240 @@
+import Foundation
+import SlipwayCore
+import SlipwayTesting
+import Testing
+
+/// Deploy hooks with the real binary: small shell scripts that record what answered the
+/// service's URL when they ran, so the order is checked against real traffic.
+@Suite(.serialized) struct HookTests {
+    /// The hello service deployed as v1 without hooks, then `hooks` applied (the next
+    /// deploy runs them; hooks never ran for v1).
+    func withHookedHello(_ hooks: String, _ body: (SlipwayHarness, Int) async throws -> Void) async throws {
+        try await withHello(replicas: 1) { h, port in
+            let (config, _) = try h.helloConfig(listenPort: port, replicas: 1, extra: hooks)
+            let apply = try await h.cli(["apply", "-f", config])
+            #expect(apply.status == 0, "\(apply.stdout)\(apply.stderr)")
+            try await body(h, port)
+        }
+    }
+
+    /// Makes an executable script in the harness directory (the config's directory, where
+    /// hooks run by default).
+    func script(_ h: SlipwayHarness, _ name: String, _ body: String) throws {
+        let path = try h.directory.write(name, "#!/bin/sh\n" + body + "\n")
+        #expect(chmod(path, 0o755) == 0)
+    }
+
+    /// The `X-Version` that answers URL ($1) with optional header ($2), in shell.
+    let versionOf = """
+        version_of() { curl -s -o /dev/null -D - ${2:+-H "$2"} "$1" | tr -d '\\r' | sed -n 's/^[Xx]-[Vv]ersion: //p'; }
+        """
+
+    /// The messages of the service's events, oldest first.
+    func events(_ h: SlipwayHarness, kind: String? = nil) async throws -> [String] {
+        let reply = try await h.api("/v1/services/hello/events?limit=1000")
+        let list = try JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [[String: Any]] ?? []
+        return list.filter { kind == nil || $0["kind"] as? String == kind }.compactMap { $0["message"] as? String }
+    }
+
+    func lines(_ path: String) -> [String] {
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    @Test func hooksRunInOrderAgainstTrafficWithTheirEnvironmentAndSecretsRedacted() async throws {
+        try await withHookedHello("""
+            hooks:
+              pre_deploy: { run: ["./pre.sh"], timeout: 20s, env: { HOOK_NOTE: "from-config" } }
+              smoke: { run: ["./smoke.sh"], timeout: 20s }
+              post_deploy: { run: ["./post.sh"], timeout: 20s }
+            """) { h, port in
+            let log = h.directory.path + "/order.log"
+            let url = "http://127.0.0.1:\(port)/"
+            #expect(try await h.cli(["secrets", "set", "hello", "API_KEY"], stdin: "s3cr3t-hook-value").status == 0)
+            try script(h, "pre.sh", versionOf + """
+
+                echo "pre_deploy plain=$(version_of \(url)) pinned=$(version_of \(url) "X-Slipway-Version: $SLIPWAY_VERSION") env=$SLIPWAY_SERVICE,$SLIPWAY_ENVIRONMENT,$SLIPWAY_VERSION,$SLIPWAY_FROM_VERSION,$HOOK_NOTE" >> \(log)
+                echo "migrating with key $API_KEY"
+                """)
+            try script(h, "smoke.sh", versionOf + """
+
+                echo "smoke plain=$(version_of \(url)) preview=$(version_of "$SLIPWAY_PREVIEW_URL/" "$SLIPWAY_PREVIEW_HEADER")" >> \(log)
+                """)
+            try script(h, "post.sh", versionOf + """
+
+                echo "post_deploy plain=$(version_of \(url)) rollout=$SLIPWAY_ROLLOUT" >> \(log)
+                """)
+
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            let recorded = lines(log)
+            #expect(recorded.count == 3, "\(recorded)")
+            // pre_deploy: v2 healthy and reachable only with the pin; all traffic on v1.
+            #expect(recorded.first == "pre_deploy plain=v1 pinned=v2 env=hello,,v2,v1,from-config")
+            #expect(recorded.dropFirst().first == "smoke plain=v1 preview=v2")
+            #expect(recorded.last?.hasPrefix("post_deploy plain=v2 rollout=") == true)
+            #expect(try await h.versionAt(port: port) == "v2")
+
+            let all = try await events(h)
+            #expect(all.contains { $0.contains("migrating with key [secret API_KEY]") }, "\(all)")
+            #expect(!all.contains { $0.contains("s3cr3t-hook-value") })
+            let passed = try await events(h, kind: "hook_passed")
+            #expect(passed.map { $0.components(separatedBy: " ").first ?? "" } == ["pre_deploy", "smoke", "post_deploy"])
+            let history = try decode([RolloutRecord].self, try await h.cli(["history", "hello", "-o", "json"]).stdout)
+            #expect(history.first?.phase == .succeeded)
+        }
+    }
+
+    @Test func aFailingSmokeAbortsWithTheOldReleaseServingAndExplains() async throws {
+        try await withHookedHello("""
+            hooks:
+              smoke: { run: ["./smoke.sh"], timeout: 20s }
+            """) { h, port in
+            try script(h, "smoke.sh", """
+                echo "GET /api/orders"
+                echo "expected 200, got 500 from $SLIPWAY_VERSION" >&2
+                exit 7
+                """)
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
+            #expect(deploy.status == 1)
+            #expect(deploy.stdout.contains("smoke hook failed: exit 7"), "\(deploy.stdout)")
+            #expect(deploy.stdout.contains("expected 200, got 500 from v2"), "the output tail is shown: \(deploy.stdout)")
+            #expect(try await h.versionAt(port: port) == "v1")
+            let why = try await h.cli(["why", "hello"])
+            #expect(why.stdout.contains("aborted by hook: not switched to v2: smoke hook failed: exit 7"), "\(why.stdout)")
+            let output = try await events(h, kind: "hook_output")
+            #expect(output.contains { $0.contains("GET /api/orders") && $0.contains("expected 200, got 500") }, "\(output)")
+            _ = try await eventually("the aborted release's instances to stop") {
+                let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
+                return s.instances.contains { $0.version == "v2" } ? nil : true
+            }
+        }
+    }
+
+    @Test func aHangingHookIsKilledAtItsTimeoutWithItsChildren() async throws {
+        try await withHookedHello("""
+            hooks:
+              pre_deploy: { run: ["./hang.sh"], timeout: 1s }
+            """) { h, port in
+            let pidFile = h.directory.path + "/child.pid"
+            try script(h, "hang.sh", """
+                sleep 300 &
+                echo $! > \(pidFile)
+                echo "waiting for the database lock"
+                wait
+                """)
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
+            #expect(deploy.status == 1)
+            #expect(deploy.stdout.contains("pre_deploy hook failed: timed out after 1s (timeout); it was killed with its process group"), "\(deploy.stdout)")
+            #expect(deploy.stdout.contains("waiting for the database lock"), "\(deploy.stdout)")
+            #expect(try await h.versionAt(port: port) == "v1")
+            let child = try #require(Int32(lines(pidFile).first ?? ""))
+            _ = try await eventually("the hook's child process \(child) to be gone", timeout: .seconds(10)) {
+                Self.isGone(child) ? true : nil
+            }
+            // Nothing lost: the next deploy is accepted (the lock was released with the failure).
+            try script(h, "hang.sh", "exit 0")
+            #expect(try await h.cli(["deploy", "hello", "--version", "v3", "--wait"]).status == 0)
+        }
+    }
+
+    @Test func aSecondDeployIsRefusedWhileAHookRuns() async throws {
+        try await withHookedHello("""
+            hooks:
+              pre_deploy: { run: ["./wait.sh"], timeout: 60s }
+            """) { h, port in
+            let dir = h.directory.path
+            try script(h, "wait.sh", """
+                touch \(dir)/hook-started
+                while [ ! -f \(dir)/hook-go ]; do sleep 0.05; done
+                """)
+            #expect(try await h.cli(["deploy", "hello", "--version", "v2"]).status == 0)
+            _ = try await eventually("the pre_deploy hook to start") {
+                FileManager.default.fileExists(atPath: dir + "/hook-started") ? true : nil
+            }
+            let second = try await h.cli(["deploy", "hello", "--version", "v3"])
+            #expect(second.status != 0)
+            #expect((second.stdout + second.stderr).contains("is still running"), "\(second.stdout)\(second.stderr)")
+            let status = try await h.cli(["status", "hello", "-o", "json"])
+            #expect(status.stdout.contains("running_hook"), "\(status.stdout)")
+            #expect(try await h.versionAt(port: port) == "v1")
+
+            FileManager.default.createFile(atPath: dir + "/hook-go", contents: nil)
+            _ = try await eventually("v2 to serve after the hook") {
+                (try? await h.versionAt(port: port)) == "v2" ? true : nil
+            }
+        }
+    }
+
+    @Test func aHookRunningWhenTheControlPlaneDiesIsNotRunAgain() async throws {
+        try await withHookedHello("""
+            hooks:
+              pre_deploy: { run: ["./migrate.sh"], timeout: 60s }
+            """) { h, port in
+            let dir = h.directory.path
+            try script(h, "migrate.sh", """
+                echo run >> \(dir)/migrations
+                while [ ! -f \(dir)/hook-go ]; do sleep 0.05; done
+                """)
+            #expect(try await h.cli(["deploy", "hello", "--version", "v2"]).status == 0)
+            _ = try await eventually("the pre_deploy hook to start") {
+                FileManager.default.fileExists(atPath: dir + "/migrations") ? true : nil
+            }
+            try await h.killServer()
+            try await h.startServer(configs: [dir + "/hello.yml"])
+            let failed = try await eventually("the interrupted rollout to fail") {
+                let history = try decode([RolloutRecord].self, try await h.cli(["history", "hello", "-o", "json"]).stdout)
+                return history.first?.phase == .failed ? history.first : nil
+            }
+            #expect(failed.reason?.contains("interrupted: the control plane stopped while it ran; it was not run again") == true, "\(failed)")
+            #expect(lines(dir + "/migrations") == ["run"])
+            #expect(try await h.versionAt(port: port) == "v1")
+            FileManager.default.createFile(atPath: dir + "/hook-go", contents: nil)
+        }
+    }
+
+    @Test func onRollbackRunsAfterTrafficIsBackAndAbortKillsARunningHook() async throws {
+        try await withHookedHello("""
+            hooks:
+              pre_deploy: { run: ["./pre.sh"], timeout: 60s }
+              on_rollback: { run: ["./undo.sh"], timeout: 20s }
+            """) { h, port in
+            let dir = h.directory.path
+            let url = "http://127.0.0.1:\(port)/"
+            try script(h, "pre.sh", "exit 0")
+            try script(h, "undo.sh", versionOf + """
+
+                echo "on_rollback plain=$(version_of \(url)) to=$SLIPWAY_VERSION from=$SLIPWAY_FROM_VERSION" >> \(dir)/undo.log
+                """)
+            #expect(try await h.cli(["deploy", "hello", "--version", "v2", "--wait"]).status == 0)
+            let rollback = try await h.cli(["rollback", "hello"])
+            #expect(rollback.status == 0, "\(rollback.stdout)\(rollback.stderr)")
+            _ = try await eventually("the rollback to end") {
+                let history = try decode([RolloutRecord].self, try await h.cli(["history", "hello", "-o", "json"]).stdout)
+                return history.first?.phase == .succeeded ? true : nil
+            }
+            #expect(lines(dir + "/undo.log") == ["on_rollback plain=v1 to=v1 from=v2"])
+
+            // A pre_deploy that hangs, then `slipway abort`: the hook is killed, v1 serves.
+            try script(h, "pre.sh", """
+                sleep 300 &
+                echo $! > \(dir)/abort-child.pid
+                wait
+                """)
+            #expect(try await h.cli(["deploy", "hello", "--version", "v3"]).status == 0)
+            let child = try await eventually("the hook to start its child") { Int32(lines(dir + "/abort-child.pid").first ?? "") }
+            let abort = try await h.cli(["abort", "hello"])
+            #expect(abort.status == 0, "\(abort.stdout)\(abort.stderr)")
+            _ = try await eventually("the aborted hook's child \(child) to be gone", timeout: .seconds(10)) {
+                Self.isGone(child) ? true : nil
+            }
+            #expect(try await h.versionAt(port: port) == "v1")
+        }
+    }
+
+    /// No such process, or a zombie waiting to be reaped by init.
+    static func isGone(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(close, offsetBy: 2)] == "Z"
+    }
+}
