@@ -143,7 +143,8 @@ public enum ServerRuntime {
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? options.api.port
                 let apiURL = "\(scheme)://\(ListenAddress(host: options.api.host, port: port))"
-                var lines = ["slipway \(SlipwayVersion.current) control plane ready", "  API:       \(apiURL)   (export SLIPWAY_SERVER=\(apiURL))", "  state dir: \(state.path)"]
+                var lines = ["slipway \(SlipwayVersion.current) control plane ready", "  API:       \(apiURL)   (export SLIPWAY_SERVER=\(apiURL))",
+                             "  dashboard: \(apiURL)/dashboard   (log in with an API token)", "  state dir: \(state.path)"]
                 if let firstToken {
                     lines.append("  admin token (shown once; also saved in \(state.adminTokenFile), mode 0600):")
                     lines.append("             \(firstToken)")
