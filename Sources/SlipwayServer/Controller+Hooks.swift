@@ -44,12 +44,13 @@ extension Controller {
             prepared = .failure(ControllerError(.invalid, "\(error)"))
         }
         logger.info("hook started", metadata: ["slipway.service": "\(service)", "slipway.rollout": "\(id)", "slipway.hook": "\(stage.rawValue)"])
+        let pidFile = stateDirectory.hookPIDFile(rolloutID: id)
         hookTasks[id] = Task {
             let result: (HookOutcome, [String])
             switch prepared {
             case .success(let p):
                 result = await Self.runHook(spec, stage: stage, executable: p.executable, environment: p.environment,
-                                            workingDirectory: p.workingDirectory, redaction: redaction)
+                                            workingDirectory: p.workingDirectory, redaction: redaction, pidFile: pidFile)
             case .failure(let error):
                 result = (HookOutcome(stage: stage, passed: false, exit: "not started: \(redaction.redact(error.message))"), [])
             }
@@ -103,11 +104,16 @@ extension Controller {
 
     /// Runs one hook to completion or its timeout (its whole process group killed).
     /// Returns the outcome and the last output lines (stdout then stderr), secrets redacted.
+    /// `pidFile` holds the hook's pid and start time while it runs (see `recover()`).
     nonisolated static func runHook(_ spec: HookSpec, stage: HookStage, executable: String, environment: [String: String],
-                                    workingDirectory: String?, redaction: SecretRedaction) async -> (HookOutcome, [String]) {
+                                    workingDirectory: String?, redaction: SecretRedaction, pidFile: String) async -> (HookOutcome, [String]) {
+        defer { try? FileManager.default.removeItem(atPath: pidFile) }
         do {
             let run = try await CheckCommand.run(executable: executable, arguments: spec.run, environment: environment,
-                                                 workingDirectory: workingDirectory, timeout: spec.timeout)
+                                                 workingDirectory: workingDirectory, timeout: spec.timeout) { pid, startTime in
+                try? FileManager.default.createDirectory(atPath: (pidFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try? "\(pid) \(startTime ?? 0)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
+            }
             let lines = redaction.redact((run.stdout + run.stderr).split(separator: "\n", omittingEmptySubsequences: true).map(String.init))
             let output = Array(lines.suffix(Defaults.hookOutputLines))
             let tail = String(lines.suffix(3).joined(separator: " | ").suffix(300))
@@ -148,5 +154,22 @@ extension Controller {
         } catch {
             logger.error("hook result not applied", metadata: ["slipway.service": "\(service)", "slipway.rollout": "\(id)", "slipway.error": "\(error)"])
         }
+    }
+}
+
+extension Controller {
+    /// Kills the process group of rollout `id`'s hook if a dead control plane left it
+    /// running (matched by pid and kernel start time, so a reused pid is never hit);
+    /// returns its pid when it did.
+    func killOrphanedHook(rolloutID id: Int64) -> Int32? {
+        let file = stateDirectory.hookPIDFile(rolloutID: id)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+        let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard parts.count == 2, let pid = Int32(parts[0]), pid > 0, let startTime = UInt64(parts[1]), startTime > 0,
+              case .running = LocalProcess.status(pid: pid, startTime: startTime) else { return nil }
+        kill(-pid, SIGKILL)
+        logger.warning("killed a hook left running by the previous control plane", metadata: ["slipway.rollout": "\(id)", "slipway.pid": "\(pid)"])
+        return pid
     }
 }

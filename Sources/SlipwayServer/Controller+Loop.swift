@@ -48,8 +48,11 @@ extension Controller {
                 // the stable release serving; after it, as a failed post_deploy/on_rollback.
                 if let stage = active.state.hooks?.running {
                     var machine = RolloutMachine(state: active.state)
+                    // It may still run (its own session outlives us): stop it before deciding.
+                    let killed = killOrphanedHook(rolloutID: active.id)
                     let outcome = HookOutcome(stage: stage, passed: false,
-                                              exit: "interrupted: the control plane stopped while it ran; it was not run again (check whether it completed before deploying again)")
+                                              exit: "interrupted: the control plane stopped while it ran" + (killed.map { "; its process group (pid \($0)) was still running and was killed" } ?? "")
+                                                + "; it was not run again (check whether it completed before deploying again)")
                     try await step(id: active.id, service: active.service, machine: &machine, input: .hookResult(outcome))
                 }
             case .draining, .watching:

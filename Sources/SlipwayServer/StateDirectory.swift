@@ -20,6 +20,9 @@ public struct StateDirectory: Sendable {
     public var routerLog: String { logsDirectory + "/router.log" }
     public var serverPIDFile: String { path + "/server.pid" }
     public var logsDirectory: String { path + "/logs" }
+    /// The running hook of rollout `id`: "PID START-TIME", so a restarted control plane can
+    /// kill what a dead one left running.
+    public func hookPIDFile(rolloutID id: Int64) -> String { path + "/hooks/\(id).pid" }
     /// Scheduled backups of the database (`slipway server --backup-every`).
     public var backupsDirectory: String { path + "/backups" }
     /// The first admin token, written once when the state directory is created (mode 0600).

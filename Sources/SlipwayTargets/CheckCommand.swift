@@ -24,8 +24,10 @@ public enum CheckCommand {
     /// Keeps at most this much of each stream.
     public static let outputLimit = 64 << 10
 
+    /// - Parameter started: called once the process runs, with its pid and kernel start time
+    ///   (a caller that must find it again after a crash records them).
     public static func run(executable: String, arguments: [String], environment: [String: String], workingDirectory: String?,
-                           timeout: Duration) async throws(LocalProcess.SpawnError) -> Result {
+                           timeout: Duration, started onStart: ((Int32, UInt64?) -> Void)? = nil) async throws(LocalProcess.SpawnError) -> Result {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-check-\(UUID().uuidString)").path
         let (outPath, errPath) = (base + ".out", base + ".err")
         defer {
@@ -35,6 +37,7 @@ public enum CheckCommand {
         let started = try LocalProcess.spawn(executable: executable, arguments: arguments, environment: environment, workingDirectory: workingDirectory,
                                              stdoutPath: outPath, stderrPath: errPath, append: false)
         let pid = started.pid
+        onStart?(pid, LocalProcess.startTime(of: pid))
         let deadline = ContinuousClock.now + timeout
         var pause = Duration.milliseconds(2)
         var exit: Exit?

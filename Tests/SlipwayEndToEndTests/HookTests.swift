@@ -172,6 +172,7 @@ import Testing
             """) { h, port in
             let dir = h.directory.path
             try script(h, "migrate.sh", """
+                echo $$ > \(dir)/hook.pid
                 echo run >> \(dir)/migrations
                 while [ ! -f \(dir)/hook-go ]; do sleep 0.05; done
                 """)
@@ -185,7 +186,12 @@ import Testing
                 let history = try decode([RolloutRecord].self, try await h.cli(["history", "hello", "-o", "json"]).stdout)
                 return history.first?.phase == .failed ? history.first : nil
             }
-            #expect(failed.reason?.contains("interrupted: the control plane stopped while it ran; it was not run again") == true, "\(failed)")
+            // The hook outlived the dead control plane (its own session): the new one killed it.
+            let hookPID = try #require(Int32(lines(dir + "/hook.pid").first ?? ""))
+            #expect(failed.reason?.contains("interrupted: the control plane stopped while it ran; its process group (pid \(hookPID)) was still running and was killed; it was not run again") == true, "\(failed)")
+            _ = try await eventually("the orphaned hook to be gone") {
+                kill(hookPID, 0) != 0 || (try? String(contentsOfFile: "/proc/\(hookPID)/stat", encoding: .utf8))?.contains(") Z ") == true ? true : nil
+            }
             #expect(lines(dir + "/migrations") == ["run"])
             #expect(try await h.versionAt(port: port) == "v1")
             FileManager.default.createFile(atPath: dir + "/hook-go", contents: nil)
