@@ -132,8 +132,8 @@ public struct EvidenceItem: Codable, Sendable, Equatable {
         return item
     }
 
-    /// SHA-256 of the file, read in 1 MiB chunks (reports can be large).
-    static func digest(_ file: String) throws(EvidenceError) -> (String, Int64) {
+    /// SHA-256 (hex) and size of the file, read in 1 MiB chunks (reports and backups can be large).
+    public static func digest(_ file: String) throws(EvidenceError) -> (String, Int64) {
         guard let handle = FileHandle(forReadingAtPath: file) else {
             let exists = FileManager.default.fileExists(atPath: file)
             throw EvidenceError(file: file, exists ? "cannot be read (permissions?)" : "no such file")

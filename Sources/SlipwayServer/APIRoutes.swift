@@ -24,8 +24,7 @@ enum APIRoutes {
                 throw APIError(.serviceUnavailable, "the data plane's numbers could not be read: \(error)")
             }
             let text = PrometheusExposition.render(totals.versions, edge: totals.edge) + AuthMetrics.render(limiter.totals)
-                + "# HELP slipway_dashboard_streams Open dashboard event streams (GET /v1/stream).\n# TYPE slipway_dashboard_streams gauge\nslipway_dashboard_streams \(streams.openCount)\n"
-                + (try await controller.prometheusText())
+                + (try await controller.prometheusText(dashboardStreams: streams.openCount))
             return Response(status: .ok, headers: [.contentType: PrometheusExposition.contentType],
                             body: .init(byteBuffer: ByteBuffer(string: text)))
         }

@@ -37,12 +37,11 @@ extension Controller {
 
     /// Weights, phases, health and ended rollouts in the Prometheus text format, then the
     /// control plane's own instruments (for `GET /metrics`).
-    public func prometheusText() async throws -> String {
+    public func prometheusText(dashboardStreams: Int) async throws -> String {
         let units = try await statuses()
-        var outbox = "# HELP slipway_notifications Notifications in the outbox by status (pending: not delivered yet).\n# TYPE slipway_notifications gauge\n"
-        for (status, count) in try store.notificationCounts() { outbox += "slipway_notifications{status=\"\(status)\"} \(count)\n" }
-        return ControlPlaneExposition.render(statuses: units, groups: routedGroups, rolloutTotals: try store.rolloutTotals(), build: SlipwayVersion.current)
-            + outbox + metrics.render()
+        return ControlPlaneExposition.render(statuses: units, groups: routedGroups, rolloutTotals: try store.rolloutTotals(), build: SlipwayVersion.current,
+                                             notifications: try store.notificationCounts(), dashboardStreams: dashboardStreams)
+            + metrics.render()
     }
 
     public func history(service name: String, limit: Int) throws -> [RolloutRecord] {

@@ -1,7 +1,7 @@
-import Crypto
 import Foundation
 import GRDB
 import SlipwayCore
+import SlipwayEvidence
 
 /// What a backup file holds, read from it without changing it.
 public struct BackupSummary: Codable, Sendable, Equatable {
@@ -78,9 +78,9 @@ extension Store {
                 if let unknown = applied.first(where: { !known.contains($0) }) {
                     throw StoreError(.conflict, "\(path) was made by a newer Slipway (schema step \(unknown) is unknown to this version); restore it with that version or newer")
                 }
-                let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
+                let (sha256, bytes) = try EvidenceItem.digest(path)
                 return BackupSummary(
-                    path: path, bytes: bytes, sha256: try sha256(of: path),
+                    path: path, bytes: bytes, sha256: sha256,
                     services: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM service") ?? 0,
                     rollouts: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rollout") ?? 0,
                     events: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM event") ?? 0,
@@ -93,14 +93,6 @@ extension Store {
         } catch {
             throw StoreError(.corrupt, "\(path) cannot be read as a Slipway backup: \(error)")
         }
-    }
-
-    static func sha256(of path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw StoreError(.notFound, "\(path): no such readable file") }
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 }
 

@@ -81,8 +81,11 @@ import Testing
             statuses: [Self.status(rollout: rollout, instances: [Self.instance("a", "v1", healthy: true), Self.instance("b", "v2", healthy: false), Self.instance("c", "v2", healthy: nil, state: .crashed)])],
             groups: ["web@prod": [BackendGroup(version: "v1", weight: 90, endpoints: []), BackendGroup(version: "v2", weight: 10, endpoints: []), BackendGroup(version: "v0", weight: 0, endpoints: [])]],
             rolloutTotals: [.init(service: "web@prod", kind: "deploy", result: "succeeded", count: 4), .init(service: "web@prod", kind: "deploy", result: "failed", count: 1)],
-            build: "0.1.0")
+            build: "0.1.0", notifications: [("pending", 2), ("delivered", 5), ("failed", 0)], dashboardStreams: 3)
         let lines = Set(text.split(separator: "\n").map(String.init))
+        #expect(lines.contains(#"slipway_notifications{status="pending"} 2"#))
+        #expect(lines.contains(#"slipway_notifications{status="failed"} 0"#))
+        #expect(lines.contains("slipway_dashboard_streams 3"))
         #expect(lines.contains(#"slipway_version_weight_ratio{service="web@prod",version="v1",role="stable"} 0.9"#), "\(text)")
         #expect(lines.contains(#"slipway_version_weight_ratio{service="web@prod",version="v2",role="canary"} 0.1"#))
         #expect(lines.contains(#"slipway_version_weight_ratio{service="web@prod",version="v0",role="previous"} 0"#))

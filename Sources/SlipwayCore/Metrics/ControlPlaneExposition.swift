@@ -31,7 +31,11 @@ public enum ControlPlaneExposition {
     /// Phases a running rollout can be in (the state set's members).
     static let livePhases = RolloutPhase.allCases.filter { !$0.isTerminal }
 
-    public static func render(statuses: [ServiceStatus], groups: [String: [BackendGroup]], rolloutTotals: [RolloutTotal], build: String) -> String {
+    /// - Parameters:
+    ///   - notifications: outbox rows per status (`slipway_notifications{status}`).
+    ///   - dashboardStreams: open `GET /v1/stream` answers (`slipway_dashboard_streams`).
+    public static func render(statuses: [ServiceStatus], groups: [String: [BackendGroup]], rolloutTotals: [RolloutTotal], build: String,
+                              notifications: [(status: String, count: Int)] = [], dashboardStreams: Int = 0) -> String {
         var out = ""
         let units = statuses.sorted { $0.service < $1.service }
 
@@ -84,6 +88,12 @@ public enum ControlPlaneExposition {
                 }
             }
         }
+
+        family(&out, "slipway_notifications", "gauge", "Notifications in the outbox by status (pending: not delivered yet).")
+        for n in notifications { out += "slipway_notifications\(labels(("status", n.status))) \(n.count)\n" }
+
+        family(&out, "slipway_dashboard_streams", "gauge", "Open dashboard event streams (GET /v1/stream).")
+        out += "slipway_dashboard_streams \(dashboardStreams)\n"
 
         family(&out, "slipway_rollouts_total", "counter", "Rollouts that ended, per service, kind (deploy, rollback, initial) and result (succeeded, failed).")
         for t in rolloutTotals.sorted(by: { ($0.service, $0.kind, $0.result) < ($1.service, $1.kind, $1.result) }) {
