@@ -32,13 +32,27 @@ func withHello<T>(replicas: Int = 2, extra: String = "", keepPrevious: String = 
 }
 
 /// Starts the server with the hello service and waits until v1 serves through the router.
+/// The listen port is probed free and released before the server binds it, so a suite
+/// running in parallel can take it first: the server then refuses to start ("not
+/// available"), and a new port is tried (at most three times; any other failure is thrown).
 private func startHello(_ h: SlipwayHarness, replicas: Int, extra: String, keepPrevious: String, deployTimeout: String, healthy: Int?, strategy: String?) async throws -> Int {
-    let (config, port) = try h.helloConfig(replicas: replicas, extra: extra, keepPrevious: keepPrevious, deployTimeout: deployTimeout, strategy: strategy)
-    if let healthy {
-        let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "healthy: 2,", with: "healthy: \(healthy),")
-        try text.write(toFile: config, atomically: true, encoding: .utf8)
+    var attempt = 0
+    var port = 0
+    while true {
+        attempt += 1
+        let made = try h.helloConfig(replicas: replicas, extra: extra, keepPrevious: keepPrevious, deployTimeout: deployTimeout, strategy: strategy)
+        port = made.port
+        if let healthy {
+            let text = try String(contentsOfFile: made.path, encoding: .utf8).replacingOccurrences(of: "healthy: 2,", with: "healthy: \(healthy),")
+            try text.write(toFile: made.path, atomically: true, encoding: .utf8)
+        }
+        do {
+            try await h.startServer(configs: [made.path])
+            break
+        } catch let error as PollTimeout where attempt < 3 && error.description.contains("is not available: Address already in use") {
+            continue
+        }
     }
-    try await h.startServer(configs: [config])
     _ = try await eventually("v1 to serve through the router") {
         (try? await h.versionAt(port: port)) == "v1" ? true : nil
     }
