@@ -119,6 +119,11 @@ public struct ConfigLoader {
                     spec.hooks[stage]?.workingDirectory = resolve(directory, against: baseDirectory)
                 }
             }
+            if var backup = spec.backup {
+                if backup.engine == .sqlite { backup.target = resolve(backup.target, against: baseDirectory) }
+                if let directory = backup.directory { backup.directory = resolve(directory, against: baseDirectory) }
+                spec.backup = backup
+            }
         }
         TLSFileCheck.resolveAndCheck(&spec, root: root, baseDirectory: baseDirectory, diagnostics: diagnostics)
     }

@@ -49,8 +49,8 @@ public struct BlueGreenMachine: Sendable {
             // The controller kills a hook at its timeout and always reports; this only
             // catches a report that never came.
             guard let hooks = state.hooks, let stage = hooks.running, let started = hooks.startedAt,
-                  let spec = hooks.hooks[stage], now >= started + spec.timeout.seconds + Self.hookReportGrace else { return [] }
-            return hookEnded(HookOutcome(stage: stage, passed: false, exit: "no result \(Int(Self.hookReportGrace)) s after its timeout of \(DurationText.format(spec.timeout))"), now: now)
+                  let timeout = hooks.timeout(of: stage), now >= started + timeout.seconds + Self.hookReportGrace else { return [] }
+            return hookEnded(HookOutcome(stage: stage, passed: false, exit: "no result \(Int(Self.hookReportGrace)) s after its timeout of \(DurationText.format(timeout))"), now: now)
 
         case (.runningHook, .abort(let reason)):
             state.hooks?.running = nil
@@ -142,7 +142,7 @@ public struct BlueGreenMachine: Sendable {
     }
 
     private mutating func startHook(_ stage: HookStage, now: Double) -> [RolloutAction] {
-        guard let spec = state.hooks?.hooks[stage] else { return [] }
+        guard let hooks = state.hooks, hooks.runs(stage) else { return [] }
         state.phase = .runningHook
         state.hooks?.running = stage
         state.hooks?.startedAt = now
@@ -153,7 +153,7 @@ public struct BlueGreenMachine: Sendable {
         case .onRollback: "after the rollback to \(state.targetVersion)"
         }
         return [
-            .record(kind: "hook_started", message: "running the \(stage.rawValue) hook `\(spec.run.joined(separator: " "))` \(when) (timeout \(DurationText.format(spec.timeout)))"),
+            .record(kind: "hook_started", message: "running \(hooks.describe(stage)) \(when)"),
             .runHook(stage),
         ]
     }

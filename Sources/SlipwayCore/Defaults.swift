@@ -35,6 +35,10 @@ public enum Defaults {
     public static let hookTimeout: Duration = .seconds(300)
     /// How many of a hook's last output lines go into the rollout's events and failure reason.
     public static let hookOutputLines = 20
+    /// Database backups (`backup:`) of a unit kept by default.
+    public static let backupKeep = 10
+    /// How long one database backup or restore may run by default.
+    public static let backupTimeout: Duration = .seconds(600)
     /// The request header that pins a request to a named version (`pin.header`).
     public static let pinHeader = "X-Slipway-Version"
     /// Who may use the pin header (`pin.allow`): loopback only, so a public client cannot

@@ -127,13 +127,37 @@ public struct HookProgress: Codable, Sendable, Equatable {
     public var done: [HookStage] = []
     /// Blue-green with `preview_analysis`: the gate to start once the hooks before the switch passed.
     public var thenPreview = false
+    /// Deploys of a service with `backup:`: the database backup the pre_deploy stage takes
+    /// before its hook (the stage runs for the backup alone when there is no hook).
+    public var backup: DatabaseBackupSpec?
 
-    public init(hooks: HooksSpec) {
+    public init(hooks: HooksSpec, backup: DatabaseBackupSpec? = nil) {
         self.hooks = hooks
+        self.backup = backup
+    }
+
+    /// Whether the stage has anything to run: its hook, or for pre_deploy the backup.
+    public func runs(_ stage: HookStage) -> Bool {
+        hooks[stage] != nil || (stage == .preDeploy && backup != nil)
     }
 
     /// The next hook before the switch that has not run yet.
     public func nextBeforeSwitch() -> HookStage? {
-        [HookStage.preDeploy, .smoke].first { hooks[$0] != nil && !done.contains($0) }
+        [HookStage.preDeploy, .smoke].first { runs($0) && !done.contains($0) }
+    }
+
+    /// How long the stage may take in all (the backup's timeout plus the hook's).
+    public func timeout(of stage: HookStage) -> Duration? {
+        guard runs(stage) else { return nil }
+        let backupPart = stage == .preDeploy ? (backup?.timeout ?? .zero) : .zero
+        return (hooks[stage]?.timeout ?? .zero) + backupPart
+    }
+
+    /// What the stage runs, for its `hook_started` event.
+    public func describe(_ stage: HookStage) -> String {
+        let hook = hooks[stage].map { "the \(stage.rawValue) hook `\($0.run.joined(separator: " "))` (timeout \(DurationText.format($0.timeout)))" }
+        guard stage == .preDeploy, let backup else { return hook ?? "the \(stage.rawValue) hook" }
+        let taking = "a \(backup.engine.rawValue) backup of \(backup.displayTarget) (timeout \(DurationText.format(backup.timeout)))"
+        return hook.map { "\(taking), then \($0)" } ?? taking
     }
 }

@@ -42,6 +42,8 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     public var alerts: [AlertRule] = []
     /// Commands run at fixed points of a rollout (`hooks:`).
     public var hooks = HooksSpec()
+    /// The database backed up before each deploy's `pre_deploy` (`backup:`).
+    public var backup: DatabaseBackupSpec?
 
     /// The service name without the environment.
     public var serviceName: String { UnitName.split(name).service }
@@ -87,7 +89,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, run, env, workingDirectory, health, listen, hosts, replicas, strategy, upstreamTimeout, analysis, pin
-        case tls, headers, rateLimit, restrict, environment, notifications, alerts, hooks
+        case tls, headers, rateLimit, restrict, environment, notifications, alerts, hooks, backup
     }
 
     /// The policy a canary's background analysis runs: the strategy's `analysis`, else the
@@ -119,6 +121,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         notifications = try c.decodeIfPresent([NotificationSink].self, forKey: .notifications) ?? []
         alerts = try c.decodeIfPresent([AlertRule].self, forKey: .alerts) ?? []
         hooks = try c.decodeIfPresent(HooksSpec.self, forKey: .hooks) ?? HooksSpec()
+        backup = try c.decodeIfPresent(DatabaseBackupSpec.self, forKey: .backup)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -143,6 +146,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         if !notifications.isEmpty { try c.encode(notifications, forKey: .notifications) }
         if !alerts.isEmpty { try c.encode(alerts, forKey: .alerts) }
         if !hooks.isEmpty { try c.encode(hooks, forKey: .hooks) }
+        try c.encodeIfPresent(backup, forKey: .backup)
     }
 }
 
