@@ -79,3 +79,5 @@ extension Controller.ApplyResult: ResponseEncodable {}
 extension LivenessReply: ResponseEncodable {}
 extension RolloutExplanation: ResponseEncodable {}
 extension DeliveryReport: ResponseEncodable {}
+extension DatabaseBackupRecord: ResponseEncodable {}
+extension DatabaseRestoreResult: ResponseEncodable {}

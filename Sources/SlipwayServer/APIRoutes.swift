@@ -99,6 +99,20 @@ enum APIRoutes {
             let limit = request.uri.queryParameters.get("limit").flatMap(Int.init) ?? 50
             return try await controller.history(service: try context.parameters.require("name"), limit: max(1, min(limit, 1000)))
         }
+        v1.get("/services/:name/backups") { _, context -> [DatabaseBackupRecord] in
+            try await controller.databaseBackups(service: try context.parameters.require("name"))
+        }
+        v1.post("/backups/:id/restore") { _, context -> DatabaseRestoreResult in
+            let text = try context.parameters.require("id")
+            guard let id = Int64(text), id > 0 else {
+                throw APIError(.badRequest, "backup id must be a positive number (got \(text.debugDescription)); `slipway backups list SERVICE` shows them")
+            }
+            context.audit.target("backup/\(id)")
+            let result = try await controller.restoreDatabaseBackup(id: id, by: try context.caller.name)
+            context.audit.set("service", result.backup.service)
+            context.audit.set("safety_backup", result.safetyBackup.map { String($0.id) } ?? "")
+            return result
+        }
         v1.get("/services/:name/events") { request, context in
             let limit = request.uri.queryParameters.get("limit").flatMap(Int.init) ?? 100
             return try await controller.events(service: try context.parameters.require("name"), limit: max(1, min(limit, 10000)))

@@ -50,6 +50,7 @@ extension Controller {
             if machine.state.phase.isTerminal, !before.phase.isTerminal {
                 logger.info("rollout ended", metadata: ["slipway.service": "\(service)", "slipway.rollout": "\(id)", "slipway.phase": "\(machine.state.phase.rawValue)"])
                 try auditRolloutEnd(id: id, service: service, state: machine.state)
+                restoreAfterRollout(id: id, service: service, state: machine.state)
             }
         }
     }

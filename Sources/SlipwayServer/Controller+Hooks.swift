@@ -17,11 +17,11 @@ extension Controller {
         case .deploy, .initial:
             var hooks = release.spec.hooks
             hooks.onRollback = nil
-            guard !hooks.isEmpty else { return nil }
+            guard !hooks.isEmpty || release.spec.backup != nil else { return nil }
             if case .blueGreen = release.spec.strategy {} else if service.stableVersion != nil {
                 throw ControllerError(.invalid, "\(service.spec.name): hooks run with the blue-green strategy only; release \(release.version) uses another strategy")
             }
-            return HookProgress(hooks: hooks)
+            return HookProgress(hooks: hooks, backup: release.spec.backup)
         case .rollback:
             guard let from = service.stableVersion,
                   let leaving = try store.release(service: service.spec.name, version: from, creatingWith: nil, now: clock.now()),
@@ -31,13 +31,17 @@ extension Controller {
     }
 
     /// Starts the hook of `stage` of rollout `id` in the background.
+    /// For pre_deploy with `backup:`, the database backup is taken first; a failed backup
+    /// fails the stage without running the hook.
     func launchHook(_ stage: HookStage, rolloutID id: Int64, service: String, state: BlueGreenState) {
-        guard let spec = state.hooks?.hooks[stage] else { return }
+        guard let hooks = state.hooks, hooks.runs(stage) else { return }
+        let spec = hooks.hooks[stage]
+        let backupFirst = stage == .preDeploy && hooks.backup != nil
         let writes = rolloutWrites[id]
         let redaction = self.redaction
-        let prepared: Result<(executable: String, environment: [String: String], workingDirectory: String?), ControllerError>
+        let prepared: Result<(executable: String, environment: [String: String], workingDirectory: String?), ControllerError>?
         do {
-            prepared = .success(try prepareHook(spec, stage: stage, rolloutID: id, service: service, state: state))
+            prepared = try spec.map { .success(try prepareHook($0, stage: stage, rolloutID: id, service: service, state: state)) }
         } catch let error as ControllerError {
             prepared = .failure(error)
         } catch {
@@ -47,12 +51,20 @@ extension Controller {
         let pidFile = stateDirectory.hookPIDFile(rolloutID: id)
         hookTasks[id] = Task {
             let result: (HookOutcome, [String])
-            switch prepared {
-            case .success(let p):
-                result = await Self.runHook(spec, stage: stage, executable: p.executable, environment: p.environment,
-                                            workingDirectory: p.workingDirectory, redaction: redaction, pidFile: pidFile)
-            case .failure(let error):
-                result = (HookOutcome(stage: stage, passed: false, exit: "not started: \(redaction.redact(error.message))"), [])
+            if backupFirst, let failed = await self.deployBackup(rolloutID: id, service: service, state: state) {
+                result = (failed, [])
+            } else if Task.isCancelled {
+                result = (HookOutcome(stage: stage, passed: false, exit: "stopped: the rollout ended during the backup"), [])
+            } else {
+                switch prepared {
+                case .success(let p)?:
+                    result = await Self.runHook(spec!, stage: stage, executable: p.executable, environment: p.environment,
+                                                workingDirectory: p.workingDirectory, redaction: redaction, pidFile: pidFile)
+                case .failure(let error)?:
+                    result = (HookOutcome(stage: stage, passed: false, exit: "not started: \(redaction.redact(error.message))"), [])
+                case nil:
+                    result = (HookOutcome(stage: stage, passed: true, exit: "database backup taken (no \(stage.rawValue) command)"), [])
+                }
             }
             await self.hookFinished(rolloutID: id, service: service, writes: writes, outcome: result.0, output: result.1)
         }

@@ -32,6 +32,8 @@ public actor Controller {
     var rolloutWrites: [Int64: UInt64] = [:]
     /// The hook each rollout is running (`hooks:`); cancelling one kills its process group.
     var hookTasks: [Int64: Task<Void, Never>] = [:]
+    /// Units whose database is being restored (`backup:`); no rollout starts on them meanwhile.
+    var databaseRestores: Set<String> = []
     /// Wakes the notifier when `recordEvent` queued notifications.
     public nonisolated let outbox = OutboxSignal()
     /// Alert rules' state machines by unit and rule name.
@@ -199,6 +201,9 @@ public actor Controller {
     func begin(kind: RolloutKind, service: StoredService, release: ReleaseRecord, retriedBy by: String? = nil, retriedFrom: Int64? = nil,
                requestedBy: String? = nil, gates: [GateResult]? = nil) async throws -> RolloutRecord {
         let name = service.spec.name
+        if databaseRestores.contains(name) {
+            throw ControllerError(.conflict, "the database of \(name) is being restored from a backup; try again when `slipway backups list` shows it restored")
+        }
         var state = try await prepareState(kind: kind, service: service, release: release)
         // Environments with approvals: a deploy waits (nothing starts) until approved.
         if kind != .rollback, let policy = service.spec.environment, policy.approvals > 0 {

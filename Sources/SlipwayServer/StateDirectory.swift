@@ -25,6 +25,8 @@ public struct StateDirectory: Sendable {
     public func hookPIDFile(rolloutID id: Int64) -> String { path + "/hooks/\(id).pid" }
     /// Scheduled backups of the database (`slipway server --backup-every`).
     public var backupsDirectory: String { path + "/backups" }
+    /// Database backups of unit `unit` (`backup:` without `dir:`).
+    public func databaseBackupsDirectory(unit: String) -> String { path + "/database-backups/" + unit }
     /// The first admin token, written once when the state directory is created (mode 0600).
     public var adminTokenFile: String { path + "/admin.token" }
 

@@ -194,6 +194,31 @@ extension Store {
                 );
                 """)
         }
+        m.registerMigration("008-database-backups") { db in
+            try db.execute(sql: """
+                CREATE TABLE database_backup (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    service TEXT NOT NULL,
+                    environment TEXT,
+                    rollout_id INTEGER,
+                    stable_version TEXT,
+                    deploy_version TEXT,
+                    reason TEXT NOT NULL,
+                    engine TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    location TEXT NOT NULL,
+                    bytes INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    keep INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    restored_at REAL,
+                    restored_by TEXT
+                );
+                CREATE INDEX database_backup_by_service ON database_backup(service, id);
+                CREATE INDEX database_backup_by_rollout ON database_backup(rollout_id);
+                """)
+        }
         return m
     }
 }
