@@ -68,7 +68,7 @@ enum ServiceFields {
                 Field("notifications", notifications, \.notifications,
                       doc: "Where events are sent: webhooks (signed JSON), Slack-compatible webhooks, Alertmanager; each filtered by events and environments. Deliveries are queued in the state database and retried until delivered."),
                 Field("hooks", hooks.valueType, \.hooks,
-                      doc: "Commands run at fixed points of a blue-green rollout: pre_deploy (before any traffic: migrations), smoke (through the pin header, before the switch), post_deploy, on_rollback; output goes into the rollout's events, secrets redacted."),
+                      doc: "Commands run at fixed points of a rollout (any strategy): pre_deploy (before any traffic: migrations), smoke (through the pin header, before the switch), post_deploy, on_rollback; output goes into the rollout's events, secrets redacted."),
                 Field("alerts", alerts, \.alerts,
                       doc: "Rules on the service's live numbers (error rate, latency percentiles, instances down) that fire after `for` and resolve; firing and resolved are events and notifications."),
             ]
