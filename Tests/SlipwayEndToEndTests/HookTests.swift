@@ -336,6 +336,34 @@ import Testing
         }
     }
 
+    @Test func aBlueGreenWatchThatSwitchesBackRunsOnRollbackThenFailsWithTheWatchReason() async throws {
+        let strategy = "blue-green: { keep_previous: 10m, deploy_timeout: 20s, drain_timeout: 2s, watch: 30s }"
+        let analysis = """
+            analysis:
+              default:
+                interval: 1s
+                inconclusive_limit: 10
+                checks:
+                  - { metric: error_rate, max: 5%, window: 5s }
+            """
+        try await withHookedHello(analysis + "\n" + orderHooks, strategy: strategy) { h, port in
+            let log = h.directory.path + "/order.log"
+            try orderScripts(h, port: port, log: log)
+            let probe = TrafficProbe(port: port)
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_ERROR_RATE=0.5", "--wait"])
+            _ = await probe.stop()
+            #expect(deploy.status == 1, "\(deploy.stdout)\(deploy.stderr)")
+            let ended = try #require(try await latest(h))
+            #expect(ended.phase == .failed)
+            #expect(ended.reason?.hasPrefix("watch analysis `default`") == true, "the watch stays the reason: \(String(describing: ended.reason))")
+            // on_rollback ran once traffic was back on v1; post_deploy never ran.
+            #expect(lines(log).count == 3, "\(lines(log))")
+            #expect(lines(log).last == "on_rollback plain=v1 version=v2", "\(lines(log))")
+            #expect(!lines(log).contains { $0.hasPrefix("post_deploy") })
+            #expect(try await h.versionAt(port: port) == "v1")
+        }
+    }
+
     /// No such process, or a zombie waiting to be reaped by init.
     static func isGone(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
