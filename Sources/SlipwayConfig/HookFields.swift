@@ -4,17 +4,17 @@ import SlipwayCore
 extension ServiceFields {
     static var hooks: ObjectType<HooksSpec> {
         ObjectType(
-            doc: "Commands a blue-green rollout runs at fixed points: pre_deploy (new release healthy, before any traffic: migrations), smoke (against the new release with the pin header, before the switch), post_deploy (after the switch and drain), on_rollback (after a rollback's switch). A failing pre_deploy or smoke aborts the rollout with the stable release serving.",
+            doc: "Commands a rollout runs at fixed points, with every strategy: pre_deploy (new release healthy, before any traffic: migrations; a rolling update runs it once, after its first batch), smoke (against the new release with the pin header, before it gets traffic), post_deploy (after full promotion and the previous release stopped or kept warm), on_rollback (after a rollback's switch, or after traffic went back from this release when its deploy failed). A failing pre_deploy or smoke aborts the rollout with the stable release serving.",
             initial: HooksSpec(),
             fields: [
                 Field("pre_deploy", hook.valueType, \.preDeploy,
                       doc: "Runs once per deploy after the new instances passed health checks and before they get any traffic (the place for migrations); failure aborts."),
                 Field("smoke", hook.valueType, \.smoke,
-                      doc: "Runs after pre_deploy, before the switch; SLIPWAY_PREVIEW_URL and SLIPWAY_PREVIEW_HEADER reach only the new release. Failure aborts."),
+                      doc: "Runs after pre_deploy, before the new release gets traffic; SLIPWAY_PREVIEW_URL and SLIPWAY_PREVIEW_HEADER reach only the new release. Failure aborts."),
                 Field("post_deploy", hook.valueType, \.postDeploy,
-                      doc: "Runs after the switch, the drain (and watch) and the previous release stopped or kept warm; failure marks the rollout failed with traffic left on the new release."),
+                      doc: "Runs after all traffic moved to the new release (switch, last canary step or last batch), the drain (and watch) and the previous release stopped or kept warm; failure marks the rollout failed with traffic left on the new release."),
                 Field("on_rollback", hook.valueType, \.onRollback,
-                      doc: "Runs after a rollback away from this release switched traffic back and drained; failure is recorded and the rollback stands."),
+                      doc: "Runs after a rollback away from this release switched traffic back and drained, and after a deploy of this release failed once it had traffic (canary rolled back, rolling batch failed, blue-green watch switched back) and traffic is back on the previous release; failure is recorded and the outcome stands."),
             ]
         )
     }
@@ -36,13 +36,9 @@ extension ServiceFields {
         )
     }
 
-    /// Hooks run with blue-green rollouts only; a smoke hook needs the pin header.
+    /// Hooks run with every strategy; a smoke hook needs the pin header.
     static func checkHooks(_ spec: inout ServiceSpec, _ scope: ObjectScope) {
         guard scope.decoded.contains("hooks"), !spec.hooks.isEmpty else { return }
-        if case .blueGreen = spec.strategy {} else {
-            let kind = spec.strategy.canary != nil ? "canary" : "rolling"
-            scope.error(at: "hooks", "hooks run with the blue-green strategy only; this service uses \(kind) (remove `hooks:` or use `strategy: { blue-green: {} }`)")
-        }
         if spec.hooks.smoke != nil, spec.pin.allow.isEmpty {
             scope.error(at: "hooks", "hooks.smoke reaches the new release with the pin header, but `pin.allow` is empty (pinning is off); allow at least 127.0.0.0/8")
         }

@@ -68,7 +68,7 @@ enum ServiceFields {
                 Field("notifications", notifications, \.notifications,
                       doc: "Where events are sent: webhooks (signed JSON), Slack-compatible webhooks, Alertmanager; each filtered by events and environments. Deliveries are queued in the state database and retried until delivered."),
                 Field("hooks", hooks.valueType, \.hooks,
-                      doc: "Commands run at fixed points of a blue-green rollout: pre_deploy (before any traffic: migrations), smoke (through the pin header, before the switch), post_deploy, on_rollback; output goes into the rollout's events, secrets redacted."),
+                      doc: "Commands run at fixed points of a rollout (any strategy): pre_deploy (before any traffic: migrations), smoke (through the pin header, before the switch), post_deploy, on_rollback; output goes into the rollout's events, secrets redacted."),
                 Field("backup", backup.valueType, \.backup,
                       doc: "The service's database (PostgreSQL or SQLite), backed up before every deploy's pre_deploy hook and recorded with the rollout; restore_on_rollback restores it when the deploy is undone."),
                 Field("alerts", alerts, \.alerts,

@@ -15,7 +15,9 @@
 /// smoke) ─▶ previewing or draining as above; a failed hook fails the rollout before the
 /// switch. At the end, instead of succeeded: running_hook (post_deploy, or on_rollback for
 /// a rollback) ─▶ succeeded. A failed post_deploy fails the rollout with traffic left on the
-/// new release; a failed on_rollback is recorded and the rollback still succeeds.
+/// new release; a failed on_rollback is recorded and the rollback still succeeds. A watch
+/// that switches back by itself runs the target's on_rollback after the switch back
+/// (running_hook), then fails with the watch's reason.
 public struct BlueGreenMachine: Sendable {
     public private(set) var state: BlueGreenState
 
@@ -41,26 +43,18 @@ public struct BlueGreenMachine: Sendable {
             let note = "\(healthy)/\(state.replicas) instance(s) of \(state.targetVersion) passed health checks"
             return afterHealthy(now: now, note: note)
 
-        case (.runningHook, .hookResult(let outcome)):
-            guard let hooks = state.hooks, hooks.running == outcome.stage else { return [] }
-            return hookEnded(outcome, now: now)
-
-        case (.runningHook, .tick):
-            // The controller kills a hook at its timeout and always reports; this only
-            // catches a report that never came.
-            guard let hooks = state.hooks, let stage = hooks.running, let started = hooks.startedAt,
-                  let timeout = hooks.timeout(of: stage), now >= started + timeout.seconds + Self.hookReportGrace else { return [] }
-            return hookEnded(HookOutcome(stage: stage, passed: false, exit: "no result \(Int(Self.hookReportGrace)) s after its timeout of \(DurationText.format(timeout))"), now: now)
-
-        case (.runningHook, .abort(let reason)):
-            state.hooks?.running = nil
-            if state.switchedAt == nil {
-                return fail(now: now, reason: reason)
+        case (.runningHook, _):
+            switch state.runningHookInput(input, now: now) {
+            case .handled(let actions):
+                return actions
+            case .beforeTrafficPassed(let note, let actions):
+                if let name = state.gate?.preview {
+                    return actions + startPreview(now: now, note: note, policy: name, announce: false)
+                }
+                return actions + switchTraffic(now: now, note: note, announce: false)
+            case .beforeTrafficFailed(let reason, let actions):
+                return actions + fail(now: now, reason: reason)
             }
-            state.phase = .failed
-            state.endedAt = now
-            state.failureReason = reason
-            return [.record(kind: "aborted", message: reason)]
 
         case (.previewing, .tick):
             guard let gate = state.gate, let name = gate.preview, let due = gate.nextAt, now >= due else { return [] }
@@ -128,77 +122,17 @@ public struct BlueGreenMachine: Sendable {
     }
 
     /// A hook that has not reported this long after its timeout counts as failed.
-    public static let hookReportGrace: Double = 60
+    public static let hookReportGrace: Double = BlueGreenState.hookReportGrace
 
     /// The target is healthy: the hooks before the switch, then the preview or the switch.
     mutating func afterHealthy(now: Double, note: String) -> [RolloutAction] {
         if let stage = state.hooks?.nextBeforeSwitch() {
-            return [.record(kind: "healthy", message: note)] + startHook(stage, now: now)
+            return [.record(kind: "healthy", message: note)] + state.startHook(stage, now: now)
         }
         if let name = state.gate?.preview {
             return startPreview(now: now, note: note, policy: name)
         }
         return switchTraffic(now: now, note: note)
-    }
-
-    private mutating func startHook(_ stage: HookStage, now: Double) -> [RolloutAction] {
-        guard let hooks = state.hooks, hooks.runs(stage) else { return [] }
-        state.phase = .runningHook
-        state.hooks?.running = stage
-        state.hooks?.startedAt = now
-        let when = switch stage {
-        case .preDeploy: "before \(state.targetVersion) gets any traffic"
-        case .smoke: "against \(state.targetVersion) through the pin header, before the switch"
-        case .postDeploy: "after the switch to \(state.targetVersion)"
-        case .onRollback: "after the rollback to \(state.targetVersion)"
-        }
-        return [
-            .record(kind: "hook_started", message: "running \(hooks.describe(stage)) \(when)"),
-            .runHook(stage),
-        ]
-    }
-
-    private mutating func hookEnded(_ outcome: HookOutcome, now: Double) -> [RolloutAction] {
-        let stage = outcome.stage
-        state.hooks?.running = nil
-        state.hooks?.startedAt = nil
-        state.hooks?.done.append(stage)
-        if outcome.passed {
-            let passed: [RolloutAction] = [.record(kind: "hook_passed", message: outcome.summary)]
-            switch stage {
-            case .preDeploy, .smoke:
-                if let next = state.hooks?.nextBeforeSwitch() {
-                    return passed + startHook(next, now: now)
-                }
-                if let name = state.gate?.preview {
-                    return passed + startPreview(now: now, note: "\(stage.rawValue) hook passed", policy: name, announce: false)
-                }
-                return passed + switchTraffic(now: now, note: "\(stage.rawValue) hook passed", announce: false)
-            case .postDeploy, .onRollback:
-                return passed + finish(now: now)
-            }
-        }
-        switch stage {
-        case .preDeploy, .smoke:
-            return [.record(kind: "hook_failed", message: outcome.summary),
-                    .decide(DecisionDraft(kind: .aborted, actor: "hook", summary: "not switched to \(state.targetVersion): \(outcome.summary)"))]
-                + fail(now: now, reason: outcome.summary)
-        case .postDeploy:
-            state.phase = .failed
-            state.endedAt = now
-            let back = state.fromVersion.map { "; `slipway rollback` moves it back to \($0)" } ?? ""
-            state.failureReason = "\(outcome.summary) (traffic stays on \(state.targetVersion), switched before the hook ran\(back))"
-            return [.record(kind: "hook_failed", message: outcome.summary), .record(kind: "failed", message: state.failureReason!)]
-        case .onRollback:
-            return [.record(kind: "hook_failed", message: "\(outcome.summary); the rollback to \(state.targetVersion) stands")] + finish(now: now)
-        }
-    }
-
-    /// The rollout is over and nothing failed.
-    private mutating func finish(now: Double) -> [RolloutAction] {
-        state.phase = .succeeded
-        state.endedAt = now
-        return [.record(kind: "succeeded", message: "rollout to \(state.targetVersion) succeeded")]
     }
 
     mutating func switchTraffic(now: Double, note: String, announce: Bool = true) -> [RolloutAction] {
@@ -263,16 +197,14 @@ public struct BlueGreenMachine: Sendable {
             return verdict.outcome == .pass ? [] : [.record(kind: "analysis_\(verdict.outcome.rawValue)", message: "`\(gate.watch)` during the watch: \(verdict.summary)")]
         case .abort(let reason), .failInconclusive(let reason):
             guard let from = state.fromVersion else { return [] }
-            state.phase = .failed
-            state.endedAt = now
-            state.failureReason = "watch analysis `\(gate.watch)` \(reason)"
-            return [
+            // Back on the previous release, then the target's on_rollback (if any), then failed.
+            return state.endFailed(reason: "watch analysis `\(gate.watch)` \(reason)", now: now, undo: true, restore: [
                 .decide(DecisionDraft(kind: .rolledBack, actor: "analysis", summary: "switched back to \(from) during the watch: `\(gate.watch)` \(reason)", verdict: verdict)),
                 .switchTraffic(to: from, from: state.targetVersion),
                 .stopInstances(version: state.targetVersion),
-                .record(kind: "failed", message: state.failureReason!),
+            ], after: [
                 .record(kind: "stable_kept", message: "all traffic back on \(from)"),
-            ]
+            ])
         }
     }
 
@@ -298,11 +230,7 @@ public struct BlueGreenMachine: Sendable {
                 actions.append(.stopInstances(version: from))
             }
         }
-        let last: HookStage = state.kind == .rollback ? .onRollback : .postDeploy
-        if let hooks = state.hooks, hooks.hooks[last] != nil, !hooks.done.contains(last) {
-            return actions + startHook(last, now: now)
-        }
-        return actions + finish(now: now)
+        return actions + state.finishWithHooks(now: now)
     }
 
     mutating func fail(now: Double, reason: String) -> [RolloutAction] {

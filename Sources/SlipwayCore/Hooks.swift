@@ -1,19 +1,30 @@
-/// Deploy hooks (`hooks:` in slipway.yml): commands a blue-green rollout runs at fixed
-/// points. The order, for a deploy:
+/// Deploy hooks (`hooks:` in slipway.yml): commands a rollout runs at fixed points, with
+/// every strategy. The order, for a deploy:
 ///
-///     start new instances ─▶ healthy ─▶ pre_deploy ─▶ smoke ─▶ [preview analysis] ─▶ switch
-///         ─▶ drain ─▶ [watch] ─▶ old release stopped / kept warm ─▶ post_deploy ─▶ succeeded
+///     blue-green: start new instances ─▶ healthy ─▶ pre_deploy ─▶ smoke ─▶ [preview analysis]
+///         ─▶ switch ─▶ drain ─▶ [watch] ─▶ old release stopped / kept warm ─▶ post_deploy ─▶ succeeded
+///     canary: start canary ─▶ healthy (routable at weight 0: the pin header reaches it)
+///         ─▶ pre_deploy ─▶ smoke ─▶ first step's weight ─▶ steps ─▶ promoted ─▶ drain
+///         ─▶ old release stopped / kept warm ─▶ post_deploy ─▶ succeeded
+///     rolling: first batch healthy (weight 0) ─▶ pre_deploy ─▶ smoke ─▶ first batch takes
+///         traffic ─▶ batches ─▶ last batch ─▶ post_deploy ─▶ succeeded
 ///
-/// and for a rollback: switch back ─▶ drain ─▶ on_rollback ─▶ succeeded. The rollout is
-/// not terminal while a hook runs, so the one-rollout-per-unit lock is held throughout.
+/// for a rollback (any strategy): switch back ─▶ drain ─▶ on_rollback ─▶ succeeded; and for
+/// a deploy that fails after its new release got traffic (canary rolled back, rolling
+/// batch failed, blue-green watch switched back by itself): traffic back on the previous
+/// release ─▶ on_rollback ─▶ failed (with the original reason). The rollout is not terminal
+/// while a hook runs, so the one-rollout-per-unit lock is held throughout. The shared
+/// bookkeeping is in HookSteps.swift.
 public enum HookStage: String, Codable, Sendable, CaseIterable {
     /// Once per deploy, after the new instances are healthy and before they get any traffic.
     case preDeploy = "pre_deploy"
-    /// Against the new release through the pin header, before the switch; failure aborts.
+    /// Against the new release through the pin header, before it gets traffic; failure aborts.
     case smoke
-    /// After the switch, the drain (and watch) and the previous release stopped or kept warm.
+    /// After all traffic moved (switch, canary promotion, last batch), the drain (and
+    /// watch) and the previous release stopped or kept warm.
     case postDeploy = "post_deploy"
-    /// After a rollback's switch and drain.
+    /// After a rollback's switch and drain; and after a deploy that had sent traffic to
+    /// its release failed and traffic is back on the previous release.
     case onRollback = "on_rollback"
 
     /// Whether the hook runs before traffic moves (its failure stops the rollout with the
@@ -141,7 +152,8 @@ public struct HookProgress: Codable, Sendable, Equatable {
         hooks[stage] != nil || (stage == .preDeploy && backup != nil)
     }
 
-    /// The next hook before the switch that has not run yet.
+    /// The next hook before the switch that has not run yet: the one place deciding
+    /// which hooks run before traffic, for every strategy.
     public func nextBeforeSwitch() -> HookStage? {
         [HookStage.preDeploy, .smoke].first { runs($0) && !done.contains($0) }
     }

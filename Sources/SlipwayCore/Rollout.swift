@@ -24,7 +24,8 @@ public enum RolloutPhase: String, Codable, Sendable, CaseIterable {
     /// analysis that stayed inconclusive) until promoted or resumed.
     case paused
     /// A deploy hook runs (`hooks:`); the rollout holds its lock until it reports.
-    /// Which hook is in `BlueGreenState.hooks.running`.
+    /// Which hook is in `BlueGreenState.hooks.running`. With `failureReason` set, it is
+    /// the on_rollback of a failed deploy: the rollout ends failed when it is over.
     case runningHook = "running_hook"
     /// Traffic is on the target release; old instances finish in-flight requests.
     case draining
@@ -64,7 +65,7 @@ public struct BlueGreenState: Codable, Sendable, Equatable {
     public var rolling: RollingProgress?
     /// Environments with `approvals:`: the votes so far (kept after the start as a record).
     public var approval: ApprovalState?
-    /// Blue-green rollouts with `hooks:`: what to run and what ran.
+    /// Rollouts with `hooks:` (any strategy): what to run and what ran.
     public var hooks: HookProgress?
 
     public init(kind: RolloutKind, targetVersion: String, fromVersion: String?, replicas: Int, warm: Bool, spec: BlueGreenSpec, now: Double) {

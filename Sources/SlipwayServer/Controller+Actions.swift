@@ -205,8 +205,10 @@ extension Controller {
                [.progressing, .paused].contains(rollout.state.phase) {
                 input.canary = .init(version: rollout.state.targetVersion, weight: progress.weight, scope: "r\(rollout.id)", sticky: progress.sticky)
             }
+            // While a hook runs the counts hold too: before the first batch takes traffic
+            // (its instances at weight 0, reachable with the pin header), and after the end.
             if let rollout = active.first(where: { $0.service == name }), let progress = rollout.state.rolling,
-               rollout.state.phase == .progressing, let from = rollout.state.fromVersion {
+               [.progressing, .runningHook].contains(rollout.state.phase), let from = rollout.state.fromVersion {
                 input.rolling = .init(version: rollout.state.targetVersion, ready: progress.newReady, previous: from, routable: progress.oldRoutable)
             }
             inputs.append(input)

@@ -8,19 +8,18 @@ import SlipwayTargets
 /// background (the controller loop keeps ticking, the rollout stays in `running_hook`
 /// and so keeps its lock) and its outcome comes back as `.hookResult`.
 extension Controller {
-    /// The hooks a rollout of `release` runs: pre_deploy, smoke and post_deploy for a
-    /// deploy; on_rollback for a rollback, taken from the release being rolled back from
-    /// (the one that knows how to undo what it did). Blue-green only: canary and rolling
-    /// rollouts with hooks are refused here and by the config loader.
+    /// The hooks a rollout of `release` runs, whatever its strategy: for a deploy its
+    /// pre_deploy, smoke and post_deploy, and its on_rollback should the deploy fail after
+    /// the release got traffic (a canary rolled back, a rolling update failing after a
+    /// batch, a blue-green watch switching back); for a rollback, on_rollback taken from the
+    /// release being rolled back from (the one that knows how to undo what it did).
     func hookProgress(kind: RolloutKind, service: StoredService, release: ReleaseRecord) throws -> HookProgress? {
         switch kind {
         case .deploy, .initial:
             var hooks = release.spec.hooks
-            hooks.onRollback = nil
+            // A first release has nothing to go back to.
+            if kind == .initial { hooks.onRollback = nil }
             guard !hooks.isEmpty || release.spec.backup != nil else { return nil }
-            if case .blueGreen = release.spec.strategy {} else if service.stableVersion != nil {
-                throw ControllerError(.invalid, "\(service.spec.name): hooks run with the blue-green strategy only; release \(release.version) uses another strategy")
-            }
             return HookProgress(hooks: hooks, backup: release.spec.backup)
         case .rollback:
             guard let from = service.stableVersion,

@@ -45,7 +45,8 @@ extension Controller {
                 // The hook's process belonged to the control plane that died: whether it
                 // finished (a migration applied or not) is unknown, so it is never run again
                 // on its own. It counts as failed: before the switch the rollout fails with
-                // the stable release serving; after it, as a failed post_deploy/on_rollback.
+                // the stable release serving; after it, as a failed post_deploy/on_rollback
+                // (the on_rollback of a failed deploy: it ends failed with its own reason).
                 if let stage = active.state.hooks?.running {
                     var machine = RolloutMachine(state: active.state)
                     // It may still run (its own session outlives us): stop it before deciding.

@@ -192,9 +192,7 @@ public actor Controller {
             if policies["default"] == nil { policies["default"] = .default }
             state.gate = BlueGreenGate(spec: bg, policies: policies)
         }
-        if state.canary == nil, state.rolling == nil {
-            state.hooks = try hookProgress(kind: kind, service: service, release: release)
-        }
+        state.hooks = try hookProgress(kind: kind, service: service, release: release)
         return state
     }
 

@@ -56,9 +56,21 @@ import Testing
             == "4:3: hooks.predeploy: unknown key `predeploy`; did you mean `pre_deploy`?")
     }
 
-    @Test func hooksWithACanaryAreRefused() {
-        #expect(singleError(minimal + "strategy: { canary: { steps: [ {weight: 10} ] } }\nhooks:\n  pre_deploy: { run: [./migrate] }\n")
-            == "5:3: hooks: hooks run with the blue-green strategy only; this service uses canary (remove `hooks:` or use `strategy: { blue-green: {} }`)")
+    @Test func hooksWorkWithCanaryAndRolling() throws {
+        let canary = try parse(minimal + "strategy: { canary: { steps: [ {weight: 10} ] } }\nhooks:\n  pre_deploy: { run: [./migrate] }\n  smoke: { run: [./smoke] }\n  on_rollback: { run: [./undo] }\n")
+        #expect(canary.strategy.canary != nil)
+        #expect(canary.hooks.preDeploy?.run == ["./migrate"])
+        #expect(canary.hooks.smoke?.run == ["./smoke"])
+        #expect(canary.hooks.onRollback?.run == ["./undo"])
+        let rolling = try parse(minimal + "strategy: { rolling: { max_surge: 1 } }\nhooks:\n  pre_deploy: { run: [./migrate] }\n  post_deploy: { run: [./notify] }\n")
+        #expect(rolling.strategy.rolling != nil)
+        #expect(rolling.hooks.preDeploy?.run == ["./migrate"])
+        #expect(rolling.hooks.postDeploy?.run == ["./notify"])
+    }
+
+    @Test func aCanarySmokeHookStillNeedsPinning() {
+        #expect(singleError(minimal + "strategy: { canary: { steps: [ {weight: 10} ] } }\npin: { allow: [] }\nhooks:\n  smoke: { run: [./smoke] }\n")?
+            .hasSuffix("hooks.smoke reaches the new release with the pin header, but `pin.allow` is empty (pinning is off); allow at least 127.0.0.0/8") == true)
     }
 
     @Test func aSmokeHookNeedsPinning() {

@@ -8,9 +8,9 @@ import Testing
 @Suite(.serialized) struct HookTests {
     /// The hello service deployed as v1 without hooks, then `hooks` applied (the next
     /// deploy runs them; hooks never ran for v1).
-    func withHookedHello(_ hooks: String, _ body: (SlipwayHarness, Int) async throws -> Void) async throws {
-        try await withHello(replicas: 1) { h, port in
-            let (config, _) = try h.helloConfig(listenPort: port, replicas: 1, extra: hooks)
+    func withHookedHello(_ hooks: String, replicas: Int = 1, strategy: String? = nil, _ body: (SlipwayHarness, Int) async throws -> Void) async throws {
+        try await withHello(replicas: replicas, strategy: strategy) { h, port in
+            let (config, _) = try h.helloConfig(listenPort: port, replicas: replicas, extra: hooks, strategy: strategy)
             let apply = try await h.cli(["apply", "-f", config])
             #expect(apply.status == 0, "\(apply.stdout)\(apply.stderr)")
             try await body(h, port)
@@ -233,6 +233,133 @@ import Testing
             _ = try await eventually("the aborted hook's child \(child) to be gone", timeout: .seconds(10)) {
                 Self.isGone(child) ? true : nil
             }
+            #expect(try await h.versionAt(port: port) == "v1")
+        }
+    }
+
+    /// The newest rollout of hello.
+    func latest(_ h: SlipwayHarness) async throws -> RolloutRecord? {
+        try decode([RolloutRecord].self, try await h.cli(["history", "hello", "-o", "json"]).stdout).first
+    }
+
+    let orderHooks = """
+        hooks:
+          pre_deploy: { run: ["./pre.sh"], timeout: 20s }
+          smoke: { run: ["./smoke.sh"], timeout: 20s }
+          post_deploy: { run: ["./post.sh"], timeout: 20s }
+          on_rollback: { run: ["./undo.sh"], timeout: 20s }
+        """
+    let canaryStrategy = CanaryTests.canary("[ {weight: 50}, {pause: {}} ]")
+
+    /// The hooks of `orderHooks`, each recording what the public URL served when it ran;
+    /// pre_deploy and smoke also what the pin header (the preview) reached.
+    /// pre_deploy and smoke ask the public URL eight times (`plain=v1` means none of the
+    /// eight reached the new release, which any weight above 0 would make unlikely).
+    func orderScripts(_ h: SlipwayHarness, port: Int, log: String) throws {
+        let url = "http://127.0.0.1:\(port)/"
+        let versionsOf = versionOf + """
+
+            versions_of() { for i in 1 2 3 4 5 6 7 8; do version_of "$1"; done | sort -u | tr '\\n' ' ' | sed 's/ $//'; }
+            """
+        try script(h, "pre.sh", versionsOf + """
+
+            echo "pre_deploy plain=$(versions_of \(url)) pinned=$(version_of \(url) "X-Slipway-Version: $SLIPWAY_VERSION")" >> \(log)
+            """)
+        try script(h, "smoke.sh", versionsOf + """
+
+            echo "smoke plain=$(versions_of \(url)) preview=$(version_of "$SLIPWAY_PREVIEW_URL/" "$SLIPWAY_PREVIEW_HEADER")" >> \(log)
+            """)
+        try script(h, "post.sh", versionOf + """
+
+            echo "post_deploy plain=$(version_of \(url))" >> \(log)
+            """)
+        try script(h, "undo.sh", versionOf + """
+
+            echo "on_rollback plain=$(version_of \(url)) version=$SLIPWAY_VERSION" >> \(log)
+            """)
+    }
+
+    @Test func aCanaryRunsPreDeployAndSmokeAgainstTheCanaryBeforeItsFirstStepAndPostDeployAfterPromotion() async throws {
+        try await withHookedHello(orderHooks, replicas: 1, strategy: canaryStrategy) { h, port in
+            let log = h.directory.path + "/order.log"
+            try orderScripts(h, port: port, log: log)
+
+            #expect(try await h.cli(["deploy", "hello", "--version", "v2"]).status == 0)
+            _ = try await eventually("the canary to wait at its pause step") {
+                try await latest(h)?.phase == .paused ? true : nil
+            }
+            // Both hooks ran before the first step: all traffic on v1, the preview reached the canary.
+            #expect(lines(log) == ["pre_deploy plain=v1 pinned=v2", "smoke plain=v1 preview=v2"])
+            #expect(try await h.cli(["promote", "hello", "--full"]).status == 0)
+            let done = try await eventually("the canary rollout to end") {
+                let r = try await latest(h)
+                return r?.phase.isTerminal == true ? r : nil
+            }
+            #expect(done.phase == .succeeded, "\(done)")
+            #expect(lines(log) == ["pre_deploy plain=v1 pinned=v2", "smoke plain=v1 preview=v2", "post_deploy plain=v2"])
+            #expect(try await h.versionAt(port: port) == "v2")
+            let weights = try decode(RolloutExplanation.self, try await h.cli(["why", "hello", "-o", "json"]).stdout).decisions
+            #expect(weights.first { $0.kind == .weightSet }?.weight == 50)
+        }
+    }
+
+    @Test func anAbortedCanaryRunsItsOnRollbackWithTrafficBackOnTheStableRelease() async throws {
+        try await withHookedHello(orderHooks, replicas: 1, strategy: canaryStrategy) { h, port in
+            let log = h.directory.path + "/order.log"
+            try orderScripts(h, port: port, log: log)
+            #expect(try await h.cli(["deploy", "hello", "--version", "v2"]).status == 0)
+            _ = try await eventually("the canary to wait at its pause step") {
+                try await latest(h)?.phase == .paused ? true : nil
+            }
+            let abort = try await h.cli(["abort", "hello"])
+            #expect(abort.status == 0, "\(abort.stdout)\(abort.stderr)")
+            let ended = try await eventually("the aborted canary to end") {
+                let r = try await latest(h)
+                return r?.phase.isTerminal == true ? r : nil
+            }
+            #expect(ended.phase == .failed)
+            #expect(ended.reason?.contains("abort") == true, "the abort stays the reason: \(ended)")
+            #expect(lines(log).last == "on_rollback plain=v1 version=v2", "\(lines(log))")
+            #expect(try await events(h, kind: "hook_passed").last?.hasPrefix("on_rollback") == true)
+        }
+    }
+
+    @Test func aRollingUpdateRunsPreDeployAndSmokeAgainstItsFirstBatchBeforeItTakesTraffic() async throws {
+        let rolling = "rolling: { max_surge: 1, max_unavailable: 0, deploy_timeout: 20s, drain_timeout: 5s }"
+        try await withHookedHello(orderHooks, replicas: 2, strategy: rolling) { h, port in
+            let log = h.directory.path + "/order.log"
+            try orderScripts(h, port: port, log: log)
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            #expect(lines(log) == ["pre_deploy plain=v1 pinned=v2", "smoke plain=v1 preview=v2", "post_deploy plain=v2"])
+            #expect(try await h.versionAt(port: port) == "v2")
+        }
+    }
+
+    @Test func aBlueGreenWatchThatSwitchesBackRunsOnRollbackThenFailsWithTheWatchReason() async throws {
+        let strategy = "blue-green: { keep_previous: 10m, deploy_timeout: 20s, drain_timeout: 2s, watch: 30s }"
+        let analysis = """
+            analysis:
+              default:
+                interval: 1s
+                inconclusive_limit: 10
+                checks:
+                  - { metric: error_rate, max: 5%, window: 5s }
+            """
+        try await withHookedHello(analysis + "\n" + orderHooks, strategy: strategy) { h, port in
+            let log = h.directory.path + "/order.log"
+            try orderScripts(h, port: port, log: log)
+            let probe = TrafficProbe(port: port)
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_ERROR_RATE=0.5", "--wait"])
+            _ = await probe.stop()
+            #expect(deploy.status == 1, "\(deploy.stdout)\(deploy.stderr)")
+            let ended = try #require(try await latest(h))
+            #expect(ended.phase == .failed)
+            #expect(ended.reason?.hasPrefix("watch analysis `default`") == true, "the watch stays the reason: \(String(describing: ended.reason))")
+            // on_rollback ran once traffic was back on v1; post_deploy never ran.
+            #expect(lines(log).count == 3, "\(lines(log))")
+            #expect(lines(log).last == "on_rollback plain=v1 version=v2", "\(lines(log))")
+            #expect(!lines(log).contains { $0.hasPrefix("post_deploy") })
             #expect(try await h.versionAt(port: port) == "v1")
         }
     }

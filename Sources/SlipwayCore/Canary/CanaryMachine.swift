@@ -11,6 +11,12 @@
 /// `pause: {}` waits for `promote`; `analysis` completes on its first passing run. After
 /// the last step the rollout promotes only once the latest background run passed.
 /// Starting, draining and keeping the previous release warm are blue-green's.
+///
+/// With hooks: canary healthy ─▶ running_hook (pre_deploy, smoke; the canary routable at
+/// weight 0, reached through the pin header) ─▶ progressing. A failed hook fails the
+/// rollout with the canary stopped, no traffic ever sent. post_deploy runs after the
+/// promotion and drain. A rollback (analysis, crash loop, abort) once the steps began runs
+/// the canary's on_rollback after its weight is 0 and it is stopped, then ends failed.
 public struct CanaryMachine: Sendable {
     public private(set) var state: BlueGreenState
 
@@ -35,6 +41,15 @@ public struct CanaryMachine: Sendable {
         case (.waitingHealthy, .targetRestarts(let n)), (.progressing, .targetRestarts(let n)), (.paused, .targetRestarts(let n)):
             guard n >= progress.maxRestarts else { return [] }
             return rollBack(now: now, actor: "health", reason: "canary instances crashed \(n) times (max_restarts \(progress.maxRestarts)): crash loop")
+        case (.runningHook, _):
+            switch state.runningHookInput(input, now: now) {
+            case .handled(let actions):
+                return actions
+            case .beforeTrafficPassed(let note, let actions):
+                return actions + startSteps(now: now, note: note, announce: false)
+            case .beforeTrafficFailed(let reason, let actions):
+                return actions + rollBack(now: now, actor: nil, reason: reason)
+            }
         case (.waitingHealthy, _), (.draining, _):
             return delegate(input, now: now)
 
@@ -53,12 +68,17 @@ public struct CanaryMachine: Sendable {
 
     // MARK: steps
 
-    private mutating func startSteps(now: Double, note: String) -> [RolloutAction] {
+    /// The canary is healthy: first the hooks before traffic (pre_deploy, smoke), with the
+    /// canary in the route table at weight 0 so the pin header reaches it; then the steps.
+    private mutating func startSteps(now: Double, note: String, announce: Bool = true) -> [RolloutAction] {
+        if let stage = state.hooks?.nextBeforeSwitch() {
+            return [.record(kind: "healthy", message: note)] + state.startHook(stage, now: now)
+        }
         state.phase = .progressing
         progress.trafficSince = now
         progress.nextBackgroundAt = now + progress.policy(progress.backgroundPolicy).interval.seconds
-        var actions: [RolloutAction] = [
-            .record(kind: "healthy", message: note),
+        var actions: [RolloutAction] = announce ? [.record(kind: "healthy", message: note)] : []
+        actions += [
             .decide(DecisionDraft(kind: .started, actor: "health", summary: "\(note); starting \(progress.steps.count) canary step(s) with background analysis `\(progress.backgroundPolicy)` every \(DurationText.format(progress.policy(progress.backgroundPolicy).interval))")),
         ]
         actions += enterStep(now: now)
@@ -238,24 +258,22 @@ public struct CanaryMachine: Sendable {
         }
     }
 
-    /// Weight 0 at once, the canary stopped, the stable release kept.
+    /// Weight 0 at once, the canary stopped, the stable release kept. Once the steps had
+    /// begun (the canary was routable with its step's weight), the canary's on_rollback
+    /// runs after that, and the rollout ends failed with `reason` when it is over.
     private mutating func rollBack(now: Double, actor: String?, reason: String, verdict: AnalysisRunVerdict? = nil) -> [RolloutAction] {
         let weight = progress.weight
         progress.weight = 0
-        state.phase = .failed
-        state.endedAt = now
-        state.failureReason = reason
-        var actions: [RolloutAction] = [.updateRoutes]
+        var restore: [RolloutAction] = [.updateRoutes]
         if let actor {
-            actions.append(.decide(DecisionDraft(kind: .rolledBack, actor: actor, summary: "rolled back from \(weight) % to 0 %: \(reason)", verdict: verdict, step: progress.stepIndex, weight: 0)))
+            restore.append(.decide(DecisionDraft(kind: .rolledBack, actor: actor, summary: "rolled back from \(weight) % to 0 %: \(reason)", verdict: verdict, step: progress.stepIndex, weight: 0)))
         }
-        actions.append(.record(kind: "failed", message: reason))
         // A warm canary (a re-deploy of the previous release) is stopped too: it failed.
-        actions.append(.stopInstances(version: state.targetVersion))
+        var after: [RolloutAction] = [.stopInstances(version: state.targetVersion)]
         if let from = state.fromVersion {
-            actions.append(.record(kind: "stable_kept", message: "all traffic back on \(from)"))
+            after.append(.record(kind: "stable_kept", message: "all traffic back on \(from)"))
         }
-        return actions
+        return state.endFailed(reason: reason, now: now, undo: progress.trafficSince != nil, restore: restore, after: after)
     }
 
     private mutating func delegate(_ input: RolloutInput, now: Double) -> [RolloutAction] {

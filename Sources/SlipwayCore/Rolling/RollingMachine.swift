@@ -7,6 +7,12 @@
 /// a passing analysis run. It succeeds when `replicas` new instances serve and no
 /// previous one is left. Any failure stops the new instances and restores the previous
 /// release to `replicas` instances with all traffic at once.
+///
+/// With hooks: when the first batch is healthy, it stays out of traffic (weight 0, reached
+/// through the pin header) while pre_deploy and smoke run (running_hook); their failure
+/// is a failure as above. post_deploy runs after the last batch and the switch. A failure
+/// after a batch took traffic runs the new release's on_rollback once the previous release
+/// is restored, then ends failed.
 public struct RollingMachine: Sendable {
     public private(set) var state: BlueGreenState
 
@@ -21,6 +27,16 @@ public struct RollingMachine: Sendable {
 
     public mutating func handle(_ input: RolloutInput, now: Double) -> [RolloutAction] {
         guard !state.phase.isTerminal, state.rolling != nil else { return [] }
+        if state.phase == .runningHook {
+            switch state.runningHookInput(input, now: now) {
+            case .handled(let actions):
+                return actions
+            case .beforeTrafficPassed(let note, let actions):
+                return actions + batchReady(progress.newWanted, now: now, note: note)
+            case .beforeTrafficFailed(let reason, let actions):
+                return actions + fail(now: now, actor: nil, reason: reason)
+            }
+        }
         switch (progress.wait, input) {
         case (_, .begin):
             state.phase = .progressing
@@ -94,6 +110,19 @@ public struct RollingMachine: Sendable {
 
     private mutating func batchHealth(_ healthy: Int, now: Double) -> [RolloutAction] {
         guard healthy >= progress.newWanted, progress.newWanted > progress.newReady else { return [] }
+        if progress.batches == 0, let stage = state.hooks?.nextBeforeSwitch() {
+            // The first batch is healthy but not yet routable (weight 0, reachable with the
+            // pin header): pre_deploy and smoke run now, once per rollout.
+            progress.batchDeadline = nil
+            return [.record(kind: "healthy", message: "batch 1: \(healthy) instance(s) of \(state.targetVersion) passed health checks; no traffic until the hooks passed")]
+                + state.startHook(stage, now: now)
+        }
+        return batchReady(healthy, now: now)
+    }
+
+    /// The current batch takes traffic; then analysis, or the next cycle.
+    private mutating func batchReady(_ healthy: Int, now: Double, note: String? = nil) -> [RolloutAction] {
+        state.phase = .progressing
         progress.newReady = progress.newWanted
         progress.batches += 1
         progress.batchDeadline = nil
@@ -101,7 +130,7 @@ public struct RollingMachine: Sendable {
         let p = progress
         var actions: [RolloutAction] = [
             .updateRoutes,
-            .decide(DecisionDraft(kind: .stepCompleted, actor: "health", summary: "batch \(p.batches) healthy: \(healthy) instance(s) of \(state.targetVersion) passed health checks and take traffic; \(p.counts(replicas: state.replicas))", step: p.batches)),
+            .decide(DecisionDraft(kind: .stepCompleted, actor: "health", summary: "batch \(p.batches) healthy\(note.map { " and \($0)" } ?? ""): \(healthy) instance(s) of \(state.targetVersion) passed health checks and take traffic; \(p.counts(replicas: state.replicas))", step: p.batches)),
         ]
         if let name = p.analysis {
             let policy = p.policy(name)
@@ -122,10 +151,16 @@ public struct RollingMachine: Sendable {
         let record = RolloutAction.record(kind: "retired", message: "\(note); stopping \(retired) instance(s)")
         guard let from = state.fromVersion else { return [record] + cycle(now: now) }
         let stop = RolloutAction.stopExtraInstances(version: from, keep: progress.oldRoutable)
-        let next = cycle(now: now)
+        var next = cycle(now: now)
         // The last old instances stop only after the switch made the new release stable:
-        // once the rollout ended, the route table follows the stable release alone.
-        return state.phase == .succeeded ? [record] + next + [stop] : [record, stop] + next
+        // once the rollout ended, the route table follows the stable release alone. A
+        // post_deploy (or on_rollback) hook starts after that: `runHook` stays last.
+        guard state.switchedAt != nil else { return [record, stop] + next }
+        if case .runHook = next.last {
+            let hook = next.removeLast()
+            return [record] + next + [stop, hook]
+        }
+        return [record] + next + [stop]
     }
 
     private mutating func analysisResult(_ verdict: AnalysisRunVerdict, now: Double) -> [RolloutAction] {
@@ -153,40 +188,41 @@ public struct RollingMachine: Sendable {
 
     // MARK: endings
 
+    /// Every instance replaced: the switch, then post_deploy (or a rollback's on_rollback)
+    /// when configured, else succeeded.
     private mutating func succeed(now: Double) -> [RolloutAction] {
-        state.phase = .succeeded
         state.switchedAt = now
-        state.endedAt = now
         progress.wait = .healthy
-        return [
-            .switchTraffic(to: state.targetVersion, from: state.fromVersion),
-            .record(kind: "succeeded", message: "all \(state.replicas) instance(s) run \(state.targetVersion) after \(progress.batches) batch(es)" + (state.fromVersion.map { "; no instance of \($0) is left" } ?? "")),
-        ]
+        let summary = "all \(state.replicas) instance(s) run \(state.targetVersion) after \(progress.batches) batch(es)" + (state.fromVersion.map { "; no instance of \($0) is left" } ?? "")
+        var actions: [RolloutAction] = [.switchTraffic(to: state.targetVersion, from: state.fromVersion)]
+        let end = state.finishWithHooks(now: now, message: summary)
+        if state.phase == .runningHook {
+            actions.append(.record(kind: "replaced", message: summary))
+        }
+        return actions + end
     }
 
     /// New instances stopped, the previous release back to `replicas` instances with all
-    /// traffic (retired ones still running rejoin the route table at once).
+    /// traffic (retired ones still running rejoin the route table at once). When new
+    /// instances had taken traffic, the new release's on_rollback runs after that and the
+    /// rollout ends failed with `reason` when it is over.
     private mutating func fail(now: Double, actor: String?, reason: String, verdict: AnalysisRunVerdict? = nil) -> [RolloutAction] {
         let before = progress.counts(replicas: state.replicas)
-        state.phase = .failed
-        state.endedAt = now
-        state.failureReason = reason
         var p = progress
         p.newReady = 0
         p.newWanted = 0
         p.oldRoutable = state.replicas
         p.oldRetiring = 0
         progress = p
-        var actions: [RolloutAction] = []
+        var restore: [RolloutAction] = []
         if let actor {
-            actions.append(.decide(DecisionDraft(kind: .rolledBack, actor: actor, summary: "rolled back at once (\(before)): \(reason)", verdict: verdict, step: p.batches)))
+            restore.append(.decide(DecisionDraft(kind: .rolledBack, actor: actor, summary: "rolled back at once (\(before)): \(reason)", verdict: verdict, step: p.batches)))
         }
-        actions.append(.record(kind: "failed", message: reason))
-        actions.append(.stopInstances(version: state.targetVersion))
+        var after: [RolloutAction] = [.stopInstances(version: state.targetVersion)]
         if let from = state.fromVersion {
-            actions.append(.startInstances(version: from, count: state.replicas))
-            actions.append(.record(kind: "stable_kept", message: "\(from) restored to \(state.replicas) instance(s) with all traffic"))
+            after.append(.startInstances(version: from, count: state.replicas))
+            after.append(.record(kind: "stable_kept", message: "\(from) restored to \(state.replicas) instance(s) with all traffic"))
         }
-        return actions
+        return state.endFailed(reason: reason, now: now, undo: p.trafficSince != nil, restore: restore, after: after)
     }
 }
