@@ -18,6 +18,10 @@ if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/lib/chromium/chromium ];
 # The notification tests send alerts to a real Debian Alertmanager (v2 API).
 if [ ! -x /usr/bin/prometheus-alertmanager ]; then need_apt+=(prometheus-alertmanager); fi
 
+# The database backup tests start their own PostgreSQL 15 on loopback (and slipway runs
+# pg_dump / pg_restore from its client tools).
+if [ ! -x /usr/lib/postgresql/15/bin/pg_ctl ] || ! command -v pg_dump >/dev/null 2>&1; then need_apt+=(postgresql-15 postgresql-client-15); fi
+
 # The TLS tests make their certificates with openssl; the secret-store tests edit the state
 # database with sqlite3.
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
