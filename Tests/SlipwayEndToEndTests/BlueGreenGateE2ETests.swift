@@ -33,6 +33,11 @@ import Testing
 
             // v3 fails half its requests; nobody previews it, so a person promotes it; the
             // watch catches it and switches back to the still-warm v2.
+            // A long watch: on a loaded machine the probe may send too few requests for some
+            // seconds (inconclusive runs); a watch that ended first would pass v3.
+            let (longWatch, _) = try h.helloConfig(listenPort: port, replicas: 1, extra: analysis,
+                                                   strategy: strategy.replacingOccurrences(of: "watch: 6s", with: "watch: 60s"))
+            #expect(try await h.cli(["apply", "-f", longWatch]).status == 0)
             let probe = TrafficProbe(port: port)
             #expect(try await h.cli(["deploy", "hello", "--version", "v3", "--set-env", "FAULT_ERROR_RATE=0.5"]).status == 0)
             _ = try await eventually("v3 to wait in preview") {
@@ -41,7 +46,7 @@ import Testing
             }
             let promote = try await h.cli(["promote", "hello"])
             #expect(promote.status == 0, "\(promote.stdout)\(promote.stderr)")
-            let ended = try await eventually("the watch to switch back") {
+            let ended = try await eventually("the watch to switch back", timeout: .seconds(90)) {
                 let r = try await rollout()
                 return r.phase.isTerminal ? r : nil
             }

@@ -177,8 +177,11 @@ import Testing
                 while [ ! -f \(dir)/hook-go ]; do sleep 0.05; done
                 """)
             #expect(try await h.cli(["deploy", "hello", "--version", "v2"]).status == 0)
-            _ = try await eventually("the pre_deploy hook to start") {
-                FileManager.default.fileExists(atPath: dir + "/migrations") ? true : nil
+            // Running, and recorded by the control plane (STATE/hooks/ROLLOUT.pid is written
+            // just after the spawn; a loaded machine may run the script first).
+            _ = try await eventually("the pre_deploy hook to start and be recorded") {
+                let recorded = (try? FileManager.default.contentsOfDirectory(atPath: h.stateDir + "/hooks"))?.contains { $0.hasSuffix(".pid") } == true
+                return FileManager.default.fileExists(atPath: dir + "/migrations") && recorded ? true : nil
             }
             try await h.killServer()
             try await h.startServer(configs: [dir + "/hello.yml"])

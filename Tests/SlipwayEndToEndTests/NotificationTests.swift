@@ -335,7 +335,17 @@ import Testing
         // A 10 s window: a loaded machine that stalls the probe for a few seconds must not
         // starve the window (no data resolves an alert, and it would fire again).
         struct Rule: Decodable { var phase: String; var evaluatedAt: Double? }
-        func events() throws -> [String] { try receiver.requests.compactMap { try Self.json($0.body)["event"] as? String } }
+        // Delivery is at least once: a SIGKILL between a delivery and its bookkeeping sends
+        // that notification again with the same X-Slipway-Delivery id, which receivers use
+        // to drop repeats. What must not happen is a second notification (a new id).
+        func events() throws -> [String] {
+            var seen: Set<String> = []
+            return try receiver.requests.compactMap { request in
+                let id = request.headers.first { $0.0.lowercased() == "x-slipway-delivery" }?.1 ?? UUID().uuidString
+                guard seen.insert(id).inserted else { return nil }
+                return try Self.json(request.body)["event"] as? String
+            }
+        }
         try await Self.withService(extra: extra) { h, port in
             #expect(try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_ERROR_RATE=1", "--wait"]).status == 0)
             let probe = TrafficProbe(port: port, pace: .milliseconds(20))
