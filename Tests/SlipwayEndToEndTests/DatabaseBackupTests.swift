@@ -237,4 +237,35 @@ import Testing
             #expect(unknown.status == 1 && unknown.stderr.contains("no database backup 999999"), "\(unknown.stderr)")
         }
     }
+
+    /// post_deploy fails after the switch: traffic stays on v2, which migrated, so nothing is
+    /// restored under it (`restore_deferred`); the rollback that moves traffic back restores.
+    @Test func aFailureWithTrafficOnTheNewReleaseDefersTheRestoreToTheRollback() async throws {
+        try await withHello(replicas: 1) { h, port in
+            let db = h.directory.path + "/app.db"
+            _ = try await sqlite(db, "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO items (name) VALUES ('a'), ('b');")
+            let original = try await sqlite(db, "SELECT * FROM items ORDER BY id")
+            try script(h, "migrate.sh", "sqlite3 \(db) \"ALTER TABLE items ADD COLUMN flag INTEGER; UPDATE items SET name = name || '-v2';\"")
+            try script(h, "post.sh", "echo 'notify failed' >&2; exit 4")
+            try await apply(h, port: port, """
+                backup: { sqlite: app.db, restore_on_rollback: true }
+                hooks:
+                  pre_deploy: { run: ["./migrate.sh"], timeout: 30s }
+                  post_deploy: { run: ["./post.sh"], timeout: 30s }
+                """)
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
+            #expect(deploy.status == 1)
+            #expect(try await h.versionAt(port: port) == "v2")
+            let deferred = try await eventually("the deferred restore") { try await events(h, kind: "restore_deferred").first }
+            #expect(deferred.contains("traffic is still on v2"), "\(deferred)")
+            #expect(try await events(h, kind: "restored").isEmpty)
+            #expect(try await sqlite(db, "SELECT name FROM items ORDER BY id") == "a-v2\nb-v2", "v2's data is left alone while v2 serves")
+
+            let rollback = try await h.cli(["rollback", "hello"])
+            #expect(rollback.status == 0, "\(rollback.stdout)\(rollback.stderr)")
+            _ = try await eventually("the restore after the rollback", timeout: .seconds(60)) { try await events(h, kind: "restored").first }
+            #expect(try await sqlite(db, "SELECT * FROM items ORDER BY id") == original)
+            #expect(try await h.versionAt(port: port) == "v1")
+        }
+    }
 }
