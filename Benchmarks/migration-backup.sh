@@ -44,7 +44,8 @@ SCRIPT
 chmod 755 "$BENCH_TMP/migrate.sh"
 
 LISTEN="$(free_port)"
-write_config "$BENCH_TMP/plain.yml" "$LISTEN" 2 200ms 1
+write_config "$BENCH_TMP/base.yml" "$LISTEN" 2 200ms 1
+cp "$BENCH_TMP/base.yml" "$BENCH_TMP/plain.yml"
 cat >> "$BENCH_TMP/plain.yml" <<EOF2
 hooks:
   pre_deploy: { run: ["$BENCH_TMP/migrate.sh"], timeout: 5m }
@@ -57,7 +58,8 @@ backup:
   keep: 2
   timeout: 10m
 EOF2
-start_server "$BENCH_TMP/plain.yml"
+# v1 first, without hooks (the migration needs the secret set below).
+start_server "$BENCH_TMP/base.yml"
 wait_version "$LISTEN" v1 60
 printf '%s' "$APP_PW" | "$SLIPWAY" secrets set hello DB_PASSWORD > /dev/null || die "secrets set failed"
 
