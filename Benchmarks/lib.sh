@@ -380,3 +380,14 @@ start_nginx_peer() {
     echo "server 127.0.0.1:$PA;" > "$UP"
     start_nginx "$NP" "$UP"
 }
+
+# timed NAME COMMAND...: wall seconds of one run (under /usr/bin/time) appended to
+# $BENCH_TMP/NAME.times; output in NAME.out / NAME.err; a failure ends the benchmark.
+timed() {
+    local name="$1"; shift
+    /usr/bin/time -f '%e' -o "$BENCH_TMP/$name.t" "$@" > "$BENCH_TMP/$name.out" 2> "$BENCH_TMP/$name.err" \
+        || { cat "$BENCH_TMP/$name.err" "$BENCH_TMP/$name.out" >&2; die "$name failed: $*"; }
+    cat "$BENCH_TMP/$name.t" >> "$BENCH_TMP/$name.times"
+}
+# median NAME: the median of NAME.times.
+median() { sort -n "$BENCH_TMP/$1.times" | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }

@@ -63,14 +63,6 @@ start_server "$BENCH_TMP/base.yml"
 wait_version "$LISTEN" v1 60
 printf '%s' "$APP_PW" | "$SLIPWAY" secrets set hello DB_PASSWORD > /dev/null || die "secrets set failed"
 
-timed() {
-    local name="$1"; shift
-    /usr/bin/time -f '%e' -o "$BENCH_TMP/$name.t" "$@" > "$BENCH_TMP/$name.out" 2> "$BENCH_TMP/$name.err" \
-        || { cat "$BENCH_TMP/$name.err" "$BENCH_TMP/$name.out" >&2; die "$name failed: $*"; }
-    cat "$BENCH_TMP/$name.t" >> "$BENCH_TMP/$name.times"
-}
-median() { sort -n "$BENCH_TMP/$1.times" | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-
 for i in $(seq 1 "$RUNS"); do
     "$SLIPWAY" apply -f "$BENCH_TMP/plain.yml" > /dev/null || die "apply failed"
     timed plain "$SLIPWAY" deploy hello --version "p$i" --wait

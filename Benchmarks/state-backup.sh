@@ -25,15 +25,6 @@ COUNTS="$(python3 "$BENCH_DIR/state_fill.py" "$SLIPWAY_SERVER" "$SLIPWAY_TOKEN" 
 log "store: $COUNTS, $(du -h "$STATE_DIR/slipway.sqlite" | cut -f1) (+ WAL)"
 cp "$STATE_DIR/master.key" "$BENCH_TMP/master.key"; chmod 600 "$BENCH_TMP/master.key"
 
-# timed NAME COMMAND...: wall seconds of one run appended to NAME.times.
-timed() {
-    local name="$1"; shift
-    /usr/bin/time -f '%e' -o "$BENCH_TMP/$name.t" "$@" > "$BENCH_TMP/$name.out" 2> "$BENCH_TMP/$name.err" \
-        || { cat "$BENCH_TMP/$name.err" "$BENCH_TMP/$name.out" >&2; die "$name failed: $*"; }
-    cat "$BENCH_TMP/$name.t" >> "$BENCH_TMP/$name.times"
-}
-median() { sort -n "$BENCH_TMP/$1.times" | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-
 for i in $(seq 1 "$RUNS"); do
     timed api "$SLIPWAY" backup --to "$BENCH_TMP/api-$i.sqlite"
     timed direct "$SLIPWAY" backup --to "$BENCH_TMP/direct-$i.sqlite" --state-dir "$STATE_DIR"
