@@ -30,8 +30,9 @@ extension Controller {
     }
 
     /// Takes a backup of the unit's database, records it and applies the retention.
+    /// - Parameter protecting: a backup retention must not delete (the one about to be restored).
     func takeDatabaseBackup(unit spec: ServiceSpec, backup: DatabaseBackupSpec, reason: DatabaseBackupReason, rolloutID: Int64?,
-                            stableVersion: String?, deployVersion: String?) async throws -> DatabaseBackupRecord {
+                            stableVersion: String?, deployVersion: String?, protecting: Int64? = nil) async throws -> DatabaseBackupRecord {
         let unit = spec.name
         let context: (environment: [String: String], connection: DatabaseBackupRunner.PostgresConnection?)
         do { context = try backupContext(unit: spec, backup: backup) } catch {
@@ -62,13 +63,14 @@ extension Controller {
                         message: "backup \(record.id) of \(record.target) (\(backup.engine.rawValue)) taken in \(String(format: "%.2f", seconds)) s: \(record.location), \(record.bytes) bytes, sha256 \(record.sha256.prefix(16))…; keeping the newest \(backup.keep)",
                         time: clock.now())
         logger.info("database backup taken", metadata: ["slipway.service": "\(unit)", "slipway.backup": "\(record.id)", "slipway.bytes": "\(record.bytes)"])
-        try applyBackupRetention(unit: unit, keep: backup.keep, rolloutID: rolloutID)
+        try applyBackupRetention(unit: unit, keep: backup.keep, rolloutID: rolloutID, protecting: protecting)
         return record
     }
 
-    /// Deletes the files of the unit's backups beyond the newest `keep` (of those still on disk).
-    func applyBackupRetention(unit: String, keep: Int, rolloutID: Int64?) throws {
-        let kept = try store.databaseBackups(service: unit).filter { $0.status == "ok" }
+    /// Deletes the files of the unit's backups beyond the newest `keep` (of those still on
+    /// disk), never `protecting`.
+    func applyBackupRetention(unit: String, keep: Int, rolloutID: Int64?, protecting: Int64? = nil) throws {
+        let kept = try store.databaseBackups(service: unit).filter { $0.status == "ok" && $0.id != protecting }
         guard kept.count > keep else { return }
         var deleted: [Int64] = []
         for old in kept.dropFirst(keep) {
@@ -158,7 +160,7 @@ extension Controller {
         try recordEvent(service: unit, rolloutID: rolloutID, kind: "restore_started",
                         message: "restoring backup \(record.id) (taken \(Timestamps.format(record.createdAt)) before deploying \(record.deployVersion ?? "?")) into \(record.target): \(why); first a backup of the database as it is", time: clock.now())
         let safety = try await takeDatabaseBackup(unit: service.spec, backup: backup, reason: .preRestore, rolloutID: rolloutID,
-                                                  stableVersion: service.stableVersion, deployVersion: nil)
+                                                  stableVersion: service.stableVersion, deployVersion: nil, protecting: record.id)
         do {
             try await DatabaseBackupRunner.restore(record, target: backup.target, connection: context.connection, timeout: backup.timeout,
                                                    environment: context.environment, search: searchDirectories, redaction: redaction)

@@ -248,7 +248,7 @@ import Testing
             try script(h, "migrate.sh", "sqlite3 \(db) \"ALTER TABLE items ADD COLUMN flag INTEGER; UPDATE items SET name = name || '-v2';\"")
             try script(h, "post.sh", "echo 'notify failed' >&2; exit 4")
             try await apply(h, port: port, """
-                backup: { sqlite: app.db, restore_on_rollback: true }
+                backup: { sqlite: app.db, restore_on_rollback: true, keep: 1 }
                 hooks:
                   pre_deploy: { run: ["./migrate.sh"], timeout: 30s }
                   post_deploy: { run: ["./post.sh"], timeout: 30s }
@@ -266,6 +266,10 @@ import Testing
             _ = try await eventually("the restore after the rollback", timeout: .seconds(60)) { try await events(h, kind: "restored").first }
             #expect(try await sqlite(db, "SELECT * FROM items ORDER BY id") == original)
             #expect(try await h.versionAt(port: port) == "v1")
+            // keep: 1 — the safety backup taken before the restore did not make retention
+            // delete the backup being restored.
+            let kept = try await backups(h)
+            #expect(kept.count == 2 && kept.allSatisfy { $0.status == "ok" }, "\(kept.map { ($0.id, $0.reason, $0.status) })")
         }
     }
 }
