@@ -94,6 +94,9 @@ extension Controller {
         env["SLIPWAY_FROM_VERSION"] = state.fromVersion ?? ""
         env["SLIPWAY_ROLLOUT"] = String(id)
         env["SLIPWAY_HOOK"] = stage.rawValue
+        // Lets a restarted control plane find this hook (and what it started) even if it
+        // died before recording the pid (see `killOrphanedHook`).
+        env[Self.hookOwnerVariable] = Self.hookOwner(stateDirectory: stateDirectory.path, rolloutID: id)
         if stage == .smoke {
             let preview = Self.previewRoute(spec: unit, version: state.targetVersion)
             env["SLIPWAY_PREVIEW_URL"] = preview.url
@@ -175,12 +178,50 @@ extension Controller {
     func killOrphanedHook(rolloutID id: Int64) -> Int32? {
         let file = stateDirectory.hookPIDFile(rolloutID: id)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
-        let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
-        guard parts.count == 2, let pid = Int32(parts[0]), pid > 0, let startTime = UInt64(parts[1]), startTime > 0,
-              case .running = LocalProcess.status(pid: pid, startTime: startTime) else { return nil }
-        kill(-pid, SIGKILL)
-        logger.warning("killed a hook left running by the previous control plane", metadata: ["slipway.rollout": "\(id)", "slipway.pid": "\(pid)"])
-        return pid
+        var killed: Int32?
+        if let text = try? String(contentsOfFile: file, encoding: .utf8) {
+            let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+            if parts.count == 2, let pid = Int32(parts[0]), pid > 0, let startTime = UInt64(parts[1]), startTime > 0,
+               case .running = LocalProcess.status(pid: pid, startTime: startTime) {
+                kill(-pid, SIGKILL)
+                killed = pid
+            }
+        }
+        // The pid file is written just after the spawn: a control plane that died in between
+        // left none. Every process still carrying this hook's owner mark is found in /proc.
+        let marked = Self.processes(withEnvironment: "\(Self.hookOwnerVariable)=\(Self.hookOwner(stateDirectory: stateDirectory.path, rolloutID: id))")
+        // The hook leads its own process group (its own session): that group goes at once.
+        let leaders = marked.filter { getpgid($0) == $0 }
+        for pid in leaders { kill(-pid, SIGKILL) }
+        for pid in marked where !leaders.contains(pid) { kill(pid, SIGKILL) }
+        killed = killed ?? leaders.min() ?? marked.min()
+        if let killed {
+            logger.warning("killed a hook left running by the previous control plane", metadata: ["slipway.rollout": "\(id)", "slipway.pid": "\(killed)"])
+        }
+        return killed
+    }
+
+    /// The environment variable that marks a hook's processes with their owner.
+    static let hookOwnerVariable = "SLIPWAY_HOOK_OWNER"
+
+    /// The owner mark of rollout `id`'s hooks: the state directory (several control planes
+    /// may share a machine) and the rollout.
+    static func hookOwner(stateDirectory: String, rolloutID id: Int64) -> String {
+        "\(stateDirectory)#\(id)"
+    }
+
+    /// Pids of the live processes whose environment holds exactly `entry` (`NAME=value`).
+    nonisolated static func processes(withEnvironment entry: String) -> [Int32] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        let needle = Array(entry.utf8)
+        var found: [Int32] = []
+        for name in names {
+            guard let pid = Int32(name), pid > 1, pid != getpid(),
+                  let data = FileManager.default.contents(atPath: "/proc/\(name)/environ") else { continue }
+            if data.split(separator: 0).contains(where: { $0.elementsEqual(needle) }) {
+                found.append(pid)
+            }
+        }
+        return found
     }
 }

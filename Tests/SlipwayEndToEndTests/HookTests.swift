@@ -165,7 +165,10 @@ import Testing
         }
     }
 
-    @Test func aHookRunningWhenTheControlPlaneDiesIsNotRunAgain() async throws {
+    /// With `pidFileLost`, the recorded pid file is deleted before the SIGKILL, as if the
+    /// control plane had died between the spawn and writing it: the restarted one finds the
+    /// hook by the owner mark in its environment.
+    @Test(arguments: [false, true]) func aHookRunningWhenTheControlPlaneDiesIsNotRunAgain(pidFileLost: Bool) async throws {
         try await withHookedHello("""
             hooks:
               pre_deploy: { run: ["./migrate.sh"], timeout: 60s }
@@ -182,6 +185,11 @@ import Testing
             _ = try await eventually("the pre_deploy hook to start and be recorded") {
                 let recorded = (try? FileManager.default.contentsOfDirectory(atPath: h.stateDir + "/hooks"))?.contains { $0.hasSuffix(".pid") } == true
                 return FileManager.default.fileExists(atPath: dir + "/migrations") && recorded ? true : nil
+            }
+            if pidFileLost {
+                for file in try FileManager.default.contentsOfDirectory(atPath: h.stateDir + "/hooks") {
+                    try FileManager.default.removeItem(atPath: h.stateDir + "/hooks/" + file)
+                }
             }
             try await h.killServer()
             try await h.startServer(configs: [dir + "/hello.yml"])
