@@ -105,6 +105,12 @@ import Yams
           on_rollback: { run: [./undo], working_dir: ., env: {}, timeout: 1m }
         """
 
+    /// `backup:` (values are checked in BackupConfigTests); postgres and sqlite exclude each other.
+    static let everyBackupKey = [
+        "service: web\nrun: [./web]\nbackup: { postgres: \"postgres://app:${PW}@db/shop\", dir: backups, keep: 3, timeout: 5m, restore_on_rollback: true }\n",
+        "service: web\nrun: [./web]\nbackup: { sqlite: app.db }\n",
+    ]
+
     @Test func everyKeyTestCoversTheFieldTables() throws {
         var used: Set<String> = []
         func walk(_ node: Node, _ prefix: String) {
@@ -122,6 +128,10 @@ import Yams
         walk(try #require(try Yams.compose(yaml: Self.everyNotificationKey)), "")
         walk(try #require(try Yams.compose(yaml: Self.everyHookKey)), "")
         _ = try ConfigLoader.parse(Self.everyHookKey, fileName: "slipway.yml", baseDirectory: nil)
+        for text in Self.everyBackupKey {
+            walk(try #require(try Yams.compose(yaml: text)), "")
+            _ = try ConfigLoader.parse(text, fileName: "slipway.yml", baseDirectory: "/srv")
+        }
         _ = try ConfigLoader.parse(Self.everyNotificationKey, fileName: "slipway.yml", baseDirectory: nil)
         // Environments' own keys are covered by EnvironmentConfigTests.
         walk(try #require(try Yams.compose(yaml: "environments: { staging: { replicas: 1 } }")), "")
