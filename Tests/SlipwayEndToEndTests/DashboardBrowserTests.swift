@@ -103,8 +103,8 @@ import Testing
         #expect(try await browser.string(Self.card("c.querySelector('button[data-action=\"rollback\"]').textContent")) == "confirm rollback?")
         _ = try await browser.evaluate(Self.card("(c.querySelector('button[data-action=\"rollback\"]').click(), true)"))
         try await waitFor(browser, "the rollback", Self.card("c.dataset.state === 'rolled_back' && c.dataset.stable === 'v1' && c.dataset.canaryWeight === '0'"))
-        let bar = try await browser.string(Self.card("c.querySelector('.bar').textContent")) ?? ""
-        #expect(bar.contains("v1 100 %") && !bar.contains("v2"), "\(bar)")
+        // The weight bar follows the next snapshot (the card's state may come first).
+        try await waitFor(browser, "the bar at v1 100 %", Self.card("c.querySelector('.bar').textContent.includes('v1 100 %') && !c.querySelector('.bar').textContent.includes('v2')"))
         #expect(try await browser.string(Self.card("c.querySelector('.phase').textContent")) == "rolled back")
         // The report follows: v2 took traffic and was rolled back.
         try await waitFor(browser, "the report to count the rollback", Self.report("change_failure_rate", "c[1] === '50.0 %' && c[2] === '1 of 2 that took traffic'"))
