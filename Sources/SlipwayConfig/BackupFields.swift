@@ -43,12 +43,8 @@ extension ServiceFields {
             if !path.hasPrefix("/") || path.count < 2 || path.hasPrefix("/?") {
                 return "\(quoted(url)) names no database: write postgres://USER@HOST:PORT/DATABASE"
             }
-            let authority = rest.prefix(while: { $0 != "/" && $0 != "?" })
-            if let at = authority.lastIndex(of: "@") {
-                let userInfo = authority[..<at]
-                if let colon = userInfo.firstIndex(of: ":"), !userInfo[userInfo.index(after: colon)...].hasPrefix("${") {
-                    return "the password is written in the URL; write it as `${NAME}` and set NAME as a secret (`slipway secrets set`) so it stays out of the config"
-                }
+            if let password = DatabaseBackupSpec.splittingPassword(url).password, !password.hasPrefix("${") {
+                return "the password is written in the URL; write it as `${NAME}` and set NAME as a secret (`slipway secrets set`) so it stays out of the config"
             }
             return nil
         }

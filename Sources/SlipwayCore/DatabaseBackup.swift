@@ -63,18 +63,16 @@ public struct DatabaseBackupSpec: Codable, Sendable, Equatable {
     }
 
     /// The target as it may be shown: a PostgreSQL URL without its password.
-    public var displayTarget: String { Self.redactingPassword(target) }
+    public var displayTarget: String { Self.splittingPassword(target).url }
 
-    /// `postgres://user:secret@host/db` → `postgres://user@host/db`; anything else as is.
-    public static func redactingPassword(_ url: String) -> String {
-        guard let scheme = url.range(of: "://") else { return url }
+    /// `postgres://user:secret@host/db` → (`postgres://user@host/db`, `secret`); a URL
+    /// without a password (or anything else) as is, with nil.
+    public static func splittingPassword(_ url: String) -> (url: String, password: String?) {
+        guard let scheme = url.range(of: "://") else { return (url, nil) }
         let rest = url[scheme.upperBound...]
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
-        guard let at = authority.lastIndex(of: "@") else { return url }
-        let userInfo = authority[..<at]
-        guard let colon = userInfo.firstIndex(of: ":") else { return url }
-        return String(url[..<scheme.upperBound]) + userInfo[..<colon] + String(rest[at...])
+        guard let at = rest[..<authorityEnd].lastIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") else { return (url, nil) }
+        return (String(url[..<colon]) + String(url[at...]), String(rest[rest.index(after: colon)..<at]))
     }
 }
 

@@ -18,6 +18,13 @@ public enum Timestamps {
         ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: time))
     }
 
+    /// `20261123T050000Z`: UTC to the second, no separators (file names that sort by time).
+    public static func compact(_ time: Double) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withYear, .withMonth, .withDay, .withTime, .withTimeZone]
+        return formatter.string(from: Date(timeIntervalSince1970: time)).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
+    }
+
     /// RFC 3339 in UTC with milliseconds (log lines).
     public static func format(_ time: Double, fractional: Bool) -> String {
         guard fractional else { return format(time) }

@@ -13,10 +13,7 @@ extension Controller {
     /// secrets, then its `env`, then the server's environment.
     func backupContext(unit spec: ServiceSpec, backup: DatabaseBackupSpec) throws -> (environment: [String: String], connection: DatabaseBackupRunner.PostgresConnection?) {
         let secrets = try secretEnvironment(service: spec.name)
-        var environment: [String: String] = [:]
-        for key in ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "TMPDIR"] {
-            if let value = inherited[key] { environment[key] = value }
-        }
+        var environment = InstanceLaunch.baseEnvironment(inherited)
         // libpq settings (PGSSLMODE, PGSSLROOTCERT, …) from the service's env and secrets.
         for (key, value) in spec.env.merging(secrets, uniquingKeysWith: { _, s in s }) where key.hasPrefix("PG") {
             environment[key] = value
@@ -40,7 +37,7 @@ extension Controller {
         }
         let directory = backup.directory ?? stateDirectory.databaseBackupsDirectory(unit: unit)
         let now = clock.now()
-        let stem = "\(unit.replacing("@", with: "_"))-\(Self.backupStamp(now))-\(reason == .preDeploy ? "r\(rolloutID ?? 0)" : reason.rawValue.replacing("_", with: "-"))"
+        let stem = "\(unit.replacing("@", with: "_"))-\(Timestamps.compact(now))-\(reason == .preDeploy ? "r\(rolloutID ?? 0)" : reason.rawValue.replacing("_", with: "-"))"
         let started = ContinuousClock.now
         let file: (location: String, bytes: Int64, sha256: String)
         do {
@@ -50,7 +47,7 @@ extension Controller {
         } catch {
             throw ControllerError(.unavailable, "backup of \(backup.displayTarget) failed: \(error.description)")
         }
-        let seconds = Self.seconds(since: started)
+        let seconds = (ContinuousClock.now - started).seconds
         let record = try store.insertDatabaseBackup(DatabaseBackupRecord(
             id: 0, service: unit, environment: spec.environmentName, rolloutID: rolloutID, stableVersion: stableVersion, deployVersion: deployVersion,
             reason: reason, engine: backup.engine, target: backup.displayTarget, location: file.location, bytes: file.bytes, sha256: file.sha256,
@@ -124,6 +121,7 @@ extension Controller {
             throw ControllerError(.conflict, "rollout \(active.id) of \(record.service) is running (\(active.state.phase.rawValue)); restore when it ended", rolloutID: active.id)
         }
         do {
+            try reserveRestore(of: record.service)
             return try await restore(record, unit: record.service, rolloutID: nil, actor: actor, why: "requested by \(actor)")
         } catch let error as ControllerError {
             _ = try? store.appendAudit(AuditDraft(principal: actor, action: "database.restore_failed", target: "service/\(record.service)",
@@ -132,11 +130,18 @@ extension Controller {
         }
     }
 
-    /// Checks, takes a safety backup of the database as it is, restores, records.
-    func restore(_ record: DatabaseBackupRecord, unit: String, rolloutID: Int64?, actor: String, why: String) async throws -> DatabaseRestoreResult {
-        guard !databaseRestores.contains(unit) else {
+    /// Marks the unit's database as being restored (no rollout starts meanwhile); `restore`
+    /// ends the mark.
+    func reserveRestore(of unit: String) throws {
+        guard databaseRestores.insert(unit).inserted else {
             throw ControllerError(.conflict, "the database of \(unit) is already being restored")
         }
+    }
+
+    /// Checks, takes a safety backup of the database as it is, restores, records. The unit
+    /// was reserved with `reserveRestore`; the reservation ends here, however this ends.
+    func restore(_ record: DatabaseBackupRecord, unit: String, rolloutID: Int64?, actor: String, why: String) async throws -> DatabaseRestoreResult {
+        defer { databaseRestores.remove(unit) }
         guard let service = try store.service(unit) else { throw ControllerError(.notFound, "no service \(unit)") }
         guard let backup = service.spec.backup else {
             throw ControllerError(.conflict, "\(unit) has no `backup:` in its config any more; the database backup \(record.id) came from is unknown now")
@@ -144,8 +149,6 @@ extension Controller {
         guard backup.engine == record.engine, backup.displayTarget == record.target else {
             throw ControllerError(.conflict, "backup \(record.id) is of \(record.target) (\(record.engine.rawValue)) but \(unit)'s database is now \(backup.displayTarget) (\(backup.engine.rawValue)); restore it by hand if you mean it")
         }
-        databaseRestores.insert(unit)
-        defer { databaseRestores.remove(unit) }
         let context: (environment: [String: String], connection: DatabaseBackupRunner.PostgresConnection?)
         do { context = try backupContext(unit: service.spec, backup: backup) } catch {
             throw ControllerError(.invalid, "\(error)")
@@ -169,7 +172,7 @@ extension Controller {
                              message: "restoring backup \(record.id) failed: \(error.description); the database is as it was (backup \(safety.id) holds it)", time: clock.now())
             throw ControllerError(.unavailable, "restoring backup \(record.id) failed: \(error.description); backup \(safety.id) holds the database as it was before")
         }
-        let seconds = Self.seconds(since: started)
+        let seconds = (ContinuousClock.now - started).seconds
         try store.markDatabaseBackupRestored(id: record.id, by: actor, at: clock.now())
         try store.appendAudit(AuditDraft(principal: actor, action: "database.restore", target: "service/\(unit)", details: [
             "backup": String(record.id), "database": record.target, "sha256": record.sha256, "safety_backup": String(safety.id),
@@ -197,19 +200,19 @@ extension Controller {
             return
         }
         guard let decision else { return }
-        databaseRestores.insert(unit) // taken at once: no rollout may slip in before the task runs
-        Task {
-            await self.runAutomaticRestore(decision.backup, unit: unit, rolloutID: id, why: decision.why)
-        }
-    }
-
-    func runAutomaticRestore(_ backup: DatabaseBackupRecord, unit: String, rolloutID: Int64, why: String) async {
-        databaseRestores.remove(unit)
         do {
-            _ = try await restore(backup, unit: unit, rolloutID: rolloutID, actor: "slipway", why: why)
+            // Reserved now, not in the task: no rollout may slip in before it runs.
+            try reserveRestore(of: unit)
         } catch {
-            let message = (error as? ControllerError)?.message ?? "\(error)"
-            refuseRestore(unit: unit, rolloutID: rolloutID, backup: backup.id, reason: message)
+            refuseRestore(unit: unit, rolloutID: id, backup: decision.backup.id, reason: (error as? ControllerError)?.message ?? "\(error)")
+            return
+        }
+        Task {
+            do {
+                _ = try await self.restore(decision.backup, unit: unit, rolloutID: id, actor: "slipway", why: decision.why)
+            } catch {
+                self.refuseRestore(unit: unit, rolloutID: id, backup: decision.backup.id, reason: (error as? ControllerError)?.message ?? "\(error)")
+            }
         }
     }
 
@@ -259,10 +262,7 @@ extension Controller {
                           reason: "a newer deploy backup exists (backup \(newest.id), before deploying \(newest.deployVersion ?? "?")): later deploys ran against the database since backup \(record.id); restoring it would discard their changes — `slipway backups restore \(record.id)` if you mean it")
             return nil
         }
-        if record.status != "ok" {
-            refuseRestore(unit: unit, rolloutID: rolloutID, backup: record.id, reason: "backup \(record.id) was deleted by retention (keep: \(record.keep))")
-            return nil
-        }
+        // The file itself (retention, size, SHA-256, archive) is checked by `restore`.
         return (record, why)
     }
 
@@ -272,18 +272,5 @@ extension Controller {
         details["backup"] = backup.map(String.init)
         _ = try? store.appendAudit(AuditDraft(principal: "slipway", action: "database.restore_refused", target: "service/\(unit)", details: details), time: clock.now())
         try? recordEvent(service: unit, rolloutID: rolloutID, kind: "restore_refused", message: "database not restored (restore_on_rollback): \(reason)", time: clock.now())
-    }
-
-    static func backupStamp(_ time: Double) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return formatter.string(from: Date(timeIntervalSince1970: time))
-    }
-
-    static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 }

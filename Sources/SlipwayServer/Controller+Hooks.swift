@@ -80,10 +80,7 @@ extension Controller {
               let executable = LocalProcess.resolveExecutable(program, workingDirectory: workingDirectory, extraSearchDirectories: searchDirectories, path: inherited["PATH"]) else {
             throw ControllerError(.invalid, "cannot find the program \(spec.run.first ?? "?") of the \(stage.rawValue) hook (looked in \(workingDirectory ?? "."), \(searchDirectories.joined(separator: ", ")) and PATH)")
         }
-        var env: [String: String] = [:]
-        for key in ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "TMPDIR"] {
-            if let value = inherited[key] { env[key] = value }
-        }
+        var env = InstanceLaunch.baseEnvironment(inherited)
         env.merge(unit.env) { _, new in new }
         env.merge(release.extraEnv) { _, new in new }
         env.merge(try secretEnvironment(service: service).filter { !$0.key.hasPrefix("SLIPWAY_") }) { _, new in new }

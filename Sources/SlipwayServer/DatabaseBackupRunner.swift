@@ -25,16 +25,7 @@ enum DatabaseBackupRunner {
     /// the password, then resolves references in each: a resolved password may hold any
     /// character (it never goes back into a URL).
     static func postgresConnection(_ url: String, lookup: (String) -> String?) throws(Failure) -> PostgresConnection {
-        var passwordTemplate: String?
-        var bare = url
-        if let scheme = url.range(of: "://") {
-            let rest = url[scheme.upperBound...]
-            let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
-            if let at = rest[..<authorityEnd].lastIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") {
-                passwordTemplate = String(rest[rest.index(after: colon)..<at])
-                bare = String(url[..<colon]) + String(url[at...])
-            }
-        }
+        let (bare, passwordTemplate) = DatabaseBackupSpec.splittingPassword(url)
         func expand(_ text: String, what: String) throws(Failure) -> String {
             switch SecretReference.expand(text, lookup: lookup) {
             case .success(let value): return value
@@ -66,7 +57,7 @@ enum DatabaseBackupRunner {
                 guard let connection else { throw Failure("no PostgreSQL connection") }
                 try await runTool("pg_dump", ["--format=custom", "--no-password", "--file=\(partial)", "--dbname=\(connection.url)"],
                                   connection: connection, timeout: timeout, environment: environment, search: search, redaction: redaction,
-                                  what: "pg_dump of \(DatabaseBackupSpec.redactingPassword(connection.url))")
+                                  what: "pg_dump of \(connection.url)")
                 chmod(partial, 0o600)
             case .sqlite:
                 let work = Task.detached { () -> String? in
@@ -129,7 +120,7 @@ enum DatabaseBackupRunner {
             try await runTool("pg_restore", ["--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--no-owner", "--no-password",
                                              "--dbname=\(connection.url)", record.location],
                               connection: connection, timeout: timeout, environment: environment, search: search, redaction: redaction,
-                              what: "pg_restore of backup \(record.id) into \(DatabaseBackupSpec.redactingPassword(connection.url))")
+                              what: "pg_restore of backup \(record.id) into \(connection.url)")
         case .sqlite:
             let work = Task.detached { () -> String? in
                 do { try SQLiteFileBackup.restore(from: record.location, into: target, busyTimeout: timeout) } catch { return "\(error)" }

@@ -128,9 +128,7 @@ public enum StateBackup {
 
     /// Names of scheduled backups sort by time: `slipway-20261123T050000Z.sqlite`.
     static func scheduledName(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withYear, .withMonth, .withDay, .withTime, .withTimeZone]
-        return "slipway-" + formatter.string(from: date).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "") + ".sqlite"
+        "slipway-" + Timestamps.compact(date.timeIntervalSince1970) + ".sqlite"
     }
 
     /// Deletes the oldest scheduled backups in `directory` beyond `keep` (only files named

@@ -62,14 +62,21 @@ public enum SQLiteFileBackup {
     }
 
     private static func checkHeader(_ path: String) throws(Failure) {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        guard let header = header(of: path) else {
             throw Failure(description: "\(path): no such readable file")
         }
-        let header = (try? handle.read(upToCount: 16)) ?? Data()
-        try? handle.close()
-        guard header == Data("SQLite format 3\0".utf8) else {
+        guard header.isSQLite else {
             throw Failure(description: "\(path) is not an SQLite database" + (header.isEmpty ? " (empty file)" : ""))
         }
+    }
+
+    /// Whether the file starts with SQLite's magic string, and whether it is empty; nil when
+    /// it cannot be read.
+    static func header(of path: String) -> (isSQLite: Bool, isEmpty: Bool)? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        let bytes = (try? handle.read(upToCount: 16)) ?? Data()
+        try? handle.close()
+        return (bytes == Data("SQLite format 3\0".utf8), bytes.isEmpty)
     }
 
     private static func configuration(busyTimeout: Duration, readonly: Bool) -> Configuration {

@@ -52,12 +52,10 @@ extension Store {
     /// open, and says what it holds. Never writes to it. Errors name what is wrong:
     /// not SQLite, corrupt, another program's database, a newer Slipway's.
     public static func inspectBackup(_ path: String) throws(StoreError) -> BackupSummary {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        guard let header = SQLiteFileBackup.header(of: path) else {
             throw StoreError(.notFound, "\(path): no such readable file")
         }
-        let header = (try? handle.read(upToCount: 16)) ?? Data()
-        try? handle.close()
-        guard header == Data("SQLite format 3\0".utf8) else {
+        guard header.isSQLite else {
             throw StoreError(.corrupt, "\(path) is not a Slipway backup: not an SQLite database" + (header.isEmpty ? " (empty file)" : ""))
         }
         do {

@@ -29,16 +29,19 @@ public struct InstanceLaunch: Sendable {
     /// the service's secrets. A secret wins over a config `env:` entry of the same name
     /// (the config is usually in version control, the secret is the operator's value);
     /// `--set-env` cannot name a secret (the controller refuses it).
+    /// What every program Slipway starts (instances, hooks, backup tools) inherits from the
+    /// control plane's environment; nothing else of it passes (never the master key).
+    public static func baseEnvironment(_ inherited: [String: String]) -> [String: String] {
+        inherited.filter { ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "TMPDIR"].contains($0.key) }
+    }
+
     public static func make(release: ReleaseRecord, instanceID: String, port: Int, logPath: String, inherited: [String: String], secrets: [String: String] = [:]) -> InstanceLaunch {
         let spec = release.spec
         let args = spec.run.map {
             $0.replacingOccurrences(of: "{{port}}", with: String(port))
               .replacingOccurrences(of: "{{version}}", with: release.version)
         }
-        var env: [String: String] = [:]
-        for key in ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "TMPDIR"] {
-            if let value = inherited[key] { env[key] = value }
-        }
+        var env = baseEnvironment(inherited)
         env["PORT"] = String(port)
         env["SLIPWAY_SERVICE"] = UnitName.split(release.service).service
         if let environment = UnitName.split(release.service).environment { env["SLIPWAY_ENVIRONMENT"] = environment }
