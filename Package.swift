@@ -74,7 +74,7 @@ let package = Package(
             .embedInCode("Dashboard/Assets/app.css"),
         ]),
         .executableTarget(name: "slipway", dependencies: [
-            "SlipwayServer", "SlipwayConfig", "SlipwayCore", "SlipwayStore", "SlipwayEvidence",
+            "SlipwayServer", "SlipwayConfig", "SlipwayCore", "SlipwayStore", "SlipwayEvidence", "SlipwayTargets",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -86,7 +86,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .target(name: "SlipwayTesting", dependencies: [
-            "SlipwayCore",
+            "SlipwayCore", "SlipwayTargets",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

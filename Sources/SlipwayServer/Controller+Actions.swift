@@ -114,8 +114,8 @@ extension Controller {
         }
         for _ in live.count..<count {
             let id = "\(service)-\(version)-\(Self.randomSuffix())"
-            guard let port = LocalProcess.freePort() else {
-                throw ControllerError(.unavailable, "no free TCP port on 127.0.0.1 for a new instance")
+            guard let port = instancePorts.port() else {
+                throw ControllerError(.unavailable, "no free TCP port on 127.0.0.1 in \(instancePorts.range.lowerBound)-\(instancePorts.range.upperBound) for a new instance; widen --instance-ports")
             }
             let logPath = stateDirectory.instanceLog(service: service, instanceID: id)
             var record = InstanceRecord(id: id, service: service, version: version, port: port, pid: 0, pidStartTime: 0,

@@ -161,15 +161,25 @@ extension Controller {
             var record = instance
             record.restarts += 1
             record.startedAt = now
+            // The port is in use: another process took it (the instance may have died because
+            // it could not bind it), or the dead instance's connections are still closing
+            // (TIME_WAIT, which stops a server that binds without SO_REUSEADDR). A restart on
+            // it could only crash again, so the instance moves.
+            if !PortAllocator.binds(host: "127.0.0.1", port: instance.port), let port = instancePorts.port() {
+                record.port = port
+                try recordEvent(service: instance.service, rolloutID: nil, kind: "instance_port_moved",
+                                message: "port \(instance.port) of instance \(instance.id) is in use (another process, or the dead instance's connections still closing); it restarts on port \(port)", time: now,
+                                version: instance.version)
+            }
             do {
-                let started = try spawn(release: release, instanceID: instance.id, port: instance.port, logPath: instance.logPath)
+                let started = try spawn(release: release, instanceID: instance.id, port: record.port, logPath: instance.logPath)
                 record.pid = started.pid
                 record.pidStartTime = started.startTime
                 record.state = .running
                 record.restartAt = nil
                 try store.saveInstance(record)
                 try recordEvent(service: instance.service, rolloutID: nil, kind: "instance_restarted",
-                                      message: "instance \(instance.id) of \(instance.version) restarted (restart \(record.restarts), pid \(started.pid))", time: now)
+                                      message: "instance \(instance.id) of \(instance.version) restarted (restart \(record.restarts), pid \(started.pid), port \(record.port))", time: now)
                 restarted = true
             } catch {
                 record.lastExit = redaction.redact("\(error)")

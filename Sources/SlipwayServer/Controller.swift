@@ -18,6 +18,8 @@ public actor Controller {
     /// Where bare `run[0]` names are looked up before PATH (the slipway binary's folder).
     let searchDirectories: [String]
     let inherited: [String: String]
+    /// Where new instances get their `PORT` (`--instance-ports`).
+    let instancePorts: PortAllocator
     /// Opens the secrets; replaced by `rotateMasterKey`.
     var masterKey: MasterKey
     var routerHealth: [String: EndpointHealth] = [:]
@@ -43,8 +45,10 @@ public actor Controller {
     var alertStatesLoaded = false
     var lastAlertCheck: Double = 0
 
-    public init(store: Store, stateDirectory: StateDirectory, dataPlane: DataPlane, masterKey: MasterKey, clock: any WallClock = SystemWallClock(), logger: Logger, searchDirectories: [String] = [SelfExecutable.directory]) {
+    public init(store: Store, stateDirectory: StateDirectory, dataPlane: DataPlane, masterKey: MasterKey, clock: any WallClock = SystemWallClock(), logger: Logger, searchDirectories: [String] = [SelfExecutable.directory],
+                instancePorts: PortAllocator = PortAllocator()) {
         self.store = store
+        self.instancePorts = instancePorts
         self.stateDirectory = stateDirectory
         self.dataPlane = dataPlane
         self.clock = clock

@@ -9,6 +9,7 @@ import ServiceLifecycle
 import SlipwayConfig
 import SlipwayCore
 import SlipwayStore
+import SlipwayTargets
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,6 +33,8 @@ public enum ServerRuntime {
         public var backupEvery: Duration?
         public var backupDirectory: String?
         public var backupKeep: Int = 24
+        /// Where instances get their `PORT` (`--instance-ports`).
+        public var instancePorts: ClosedRange<Int> = PortAllocator.defaultRange
         /// Backoff and attempts of notification deliveries.
         public var notificationRetry: RetryPolicy
 
@@ -99,7 +102,11 @@ public enum ServerRuntime {
         store.signAuditHead(with: masterKey)
         let firstToken = try APITokens.bootstrap(store: store, state: state)
         let dataPlane = DataPlane(stateDirectory: state, logger: logger)
-        let controller = Controller(store: store, stateDirectory: state, dataPlane: dataPlane, masterKey: masterKey, logger: logger)
+        if let ephemeral = PortAllocator.ephemeralRange(), ephemeral.overlaps(options.instancePorts) {
+            logger.warning("--instance-ports \(options.instancePorts.lowerBound)-\(options.instancePorts.upperBound) overlaps the kernel's ephemeral port range \(ephemeral.lowerBound)-\(ephemeral.upperBound): an outgoing connection can take an instance's port before it binds it (the instance then restarts on another)")
+        }
+        let controller = Controller(store: store, stateDirectory: state, dataPlane: dataPlane, masterKey: masterKey, logger: logger,
+                                    instancePorts: PortAllocator(range: options.instancePorts))
         try await controller.recover()
 
         // Who started the server: recorded for what it does on the operator's behalf at start.

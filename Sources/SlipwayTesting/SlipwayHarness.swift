@@ -44,7 +44,7 @@ public final class SlipwayHarness: @unchecked Sendable {
         server = child
         apiURL = try await eventually("slipway server to print its API URL", timeout: .seconds(60)) {
             if !child.isRunning {
-                throw PollTimeout(description: "slipway server exited with \(child.process.terminationStatus): \(child.stderr)")
+                throw PollStop("slipway server exited with \(child.process.terminationStatus): \(child.stderr)")
             }
             // Take the newest readiness block (a restarted server prints its own).
             guard let line = child.stdout.split(separator: "\n").last(where: { $0.contains("API:") }),

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SlipwayCore
 import SlipwayServer
+import SlipwayTargets
 
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -45,6 +46,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("How many scheduled backups to keep (default 24).", valueName: "N"))
     var backupKeep: Int = 24
 
+    @Option(name: .long, help: ArgumentHelp("TCP ports new instances get (their PORT), outside the kernel's ephemeral range (default 20000-29999).", valueName: "LOW-HIGH"))
+    var instancePorts: String = "\(PortAllocator.defaultRange.lowerBound)-\(PortAllocator.defaultRange.upperBound)"
+
     @Option(name: .long, help: ArgumentHelp("Log lines as text or json (one object per line; the router it starts too). Default: $SLIPWAY_LOG_FORMAT, else text.", valueName: "FORMAT"))
     var logFormat: String?
 
@@ -77,6 +81,9 @@ struct ServerCommand: AsyncParsableCommand {
         }
         if backupEvery == nil, backupDir != nil { throw ValidationError("--backup-dir goes with --backup-every") }
         guard backupKeep >= 1 else { throw ValidationError("--backup-keep must be at least 1 (got \(backupKeep))") }
+        guard PortAllocator.parseRange(instancePorts) != nil else {
+            throw ValidationError("--instance-ports must be LOW-HIGH within 1024-65535 with at least 16 ports, e.g. 20000-29999 (got \(instancePorts))")
+        }
         if let logFormat, LogFormat(rawValue: logFormat) == nil {
             throw ValidationError("--log-format must be text or json (got \(logFormat))")
         }
@@ -113,6 +120,7 @@ struct ServerCommand: AsyncParsableCommand {
             options.backupEvery = backupEvery.flatMap(DurationText.parse)
             options.backupDirectory = backupDir.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
             options.backupKeep = backupKeep
+            options.instancePorts = PortAllocator.parseRange(instancePorts) ?? PortAllocator.defaultRange
             try await ServerRuntime.run(options)
         } catch let error as ServerRuntime.StartupError {
             printError("error: \(error.description)")

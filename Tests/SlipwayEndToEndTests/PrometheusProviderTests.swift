@@ -6,8 +6,10 @@ import Testing
 /// Analysis `prometheus` checks against a real Prometheus (Debian's `prometheus`, which
 /// scripts/test.sh installs) scraping Slipway's own `GET /metrics`.
 @Suite(.serialized) struct PrometheusProviderTests {
-    /// The canary's error ratio over the window, from the router's counters as Prometheus scraped them.
-    static let errorRatio = #"sum(rate(slipway_requests_total{service="{{service}}",version="{{version}}",code_class="5xx"}[{{window}}])) / sum(rate(slipway_requests_total{service="{{service}}",version="{{version}}"}[{{window}}]))"#
+    /// The canary's error ratio over the window, from the router's counters as Prometheus
+    /// scraped them; nothing (inconclusive) until the window holds 20 of its requests, as the
+    /// README advises: a ratio of the first few requests says little (1.0 after two errors).
+    static let errorRatio = #"sum(rate(slipway_requests_total{service="{{service}}",version="{{version}}",code_class="5xx"}[{{window}}])) / sum(rate(slipway_requests_total{service="{{service}}",version="{{version}}"}[{{window}}])) and sum(increase(slipway_requests_total{service="{{service}}",version="{{version}}"}[{{window}}])) >= 20"#
 
     static func analysis(prometheus: String, inconclusiveLimit: Int) -> String {
         """

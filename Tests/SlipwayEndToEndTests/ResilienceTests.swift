@@ -26,6 +26,35 @@ import Glibc
         }
     }
 
+    @Test func anInstanceWhosePortWasTakenRestartsOnAnotherPort() async throws {
+        try await withHello(replicas: 1) { h, port in
+            let before = try #require(decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout).instances.first)
+            #expect((20000...29999).contains(before.port), "instance ports come from --instance-ports' default: \(before.port)")
+            // The instance dies and another process binds its port before the restart (1 s backoff).
+            kill(before.pid, SIGKILL)
+            let thief = try await eventually("the dead instance's port to be free") { listeningLoopbackSocket(port: before.port) }
+            defer { close(thief) }
+            let moved = try await eventually("the instance to restart on another port", timeout: .seconds(30)) {
+                let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
+                return s.instances.first { $0.id == before.id && $0.restarts >= 1 && $0.state == .running }
+            }
+            #expect(moved.port != before.port)
+            #expect((20000...29999).contains(moved.port))
+            let events = try await h.api("/v1/services/hello/events")
+            #expect(events.body.contains("port \(before.port) of instance \(before.id) is in use (another process, or the dead instance's connections still closing); it restarts on port \(moved.port)"), "\(events.body)")
+            _ = try await eventually("v1 to serve again on its new port") { (try? await h.versionAt(port: port)) == "v1" ? true : nil }
+        }
+    }
+
+    @Test func badInstancePortRangesAreRefused() async throws {
+        let slipway = try BuiltProducts.path("slipway")
+        for bad in ["20000", "29999-20000", "100-200", "20000-20010", "x-y"] {
+            let run = try await runCommand(slipway, ["server", "--instance-ports", bad])
+            #expect(run.status == 64)
+            #expect(run.stderr.contains("--instance-ports must be LOW-HIGH within 1024-65535 with at least 16 ports, e.g. 20000-29999 (got \(bad))"), "\(run.stderr)")
+        }
+    }
+
     @Test func controlPlaneSigkillDuringRolloutDropsNothingAndIsAdoptedOnRestart() async throws {
         // v2 stays unhealthy while this file exists: the rollout waits for health until the
         // test has killed and restarted the control plane, however slow the machine is.
@@ -101,3 +130,4 @@ import Glibc
         }
     }
 }
+

@@ -33,8 +33,9 @@ func withHello<T>(replicas: Int = 2, extra: String = "", keepPrevious: String = 
 
 /// Starts the server with the hello service and waits until v1 serves through the router.
 /// The listen port is probed free and released before the server binds it, so a suite
-/// running in parallel can take it first: the server then refuses to start ("not
-/// available"), and a new port is tried (at most three times; any other failure is thrown).
+/// running in parallel can take it first: the server then refuses to start ("Address
+/// already in use", from its own check or the router's bind), and a new port is tried (at
+/// most three times; any other failure is thrown).
 private func startHello(_ h: SlipwayHarness, replicas: Int, extra: String, keepPrevious: String, deployTimeout: String, healthy: Int?, strategy: String?) async throws -> Int {
     var attempt = 0
     var port = 0
@@ -49,7 +50,7 @@ private func startHello(_ h: SlipwayHarness, replicas: Int, extra: String, keepP
         do {
             try await h.startServer(configs: [made.path])
             break
-        } catch let error as PollTimeout where attempt < 3 && error.description.contains("is not available: Address already in use") {
+        } catch let error as PollStop where attempt < 3 && error.description.contains("Address already in use") {
             continue
         }
     }

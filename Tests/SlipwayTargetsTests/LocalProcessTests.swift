@@ -69,11 +69,6 @@ import Glibc
         #expect(LocalProcess.resolveExecutable("definitely-not-a-program-xyz", workingDirectory: nil, extraSearchDirectories: [], path: "/usr/bin:/bin") == nil)
         #expect(LocalProcess.resolveExecutable("sh", workingDirectory: nil, extraSearchDirectories: [], path: "/usr/bin:/bin") != nil)
     }
-
-    @Test func freePortIsBindable() throws {
-        let port = try #require(LocalProcess.freePort())
-        #expect(port > 0)
-    }
 }
 
 @Suite struct LogFilesTests {
