@@ -18,7 +18,10 @@ public final class SlipwayHarness: @unchecked Sendable {
         _ = try BuiltProducts.path("hello-app")
     }
 
-    /// A hello-app service config listening on a free loopback port.
+    /// A hello-app service config listening on a free loopback port. Health is checked
+    /// every 200 ms, and three checks in a row must fail (200 ms each) before an instance
+    /// counts as unhealthy: fast, yet a CI machine busy with the whole suite does not make
+    /// a healthy instance flap.
     public func helloConfig(name: String = "hello", listenPort: Int = freeLoopbackPort(), replicas: Int = 2, extra: String = "",
                             keepPrevious: String = "10m", deployTimeout: String = "20s", drainTimeout: String = "10s",
                             strategy: String? = nil) throws -> (path: String, port: Int) {
@@ -26,7 +29,7 @@ public final class SlipwayHarness: @unchecked Sendable {
         let text = """
             service: \(name)
             run: ["hello-app", "--port", "{{port}}", "--version", "{{version}}"]
-            health: { path: /health, interval: 100ms, timeout: 100ms, healthy: 2, unhealthy: 2, grace: 5s }
+            health: { path: /health, interval: 200ms, timeout: 200ms, healthy: 2, unhealthy: 3, grace: 5s }
             listen: 127.0.0.1:\(listenPort)
             replicas: \(replicas)
             strategy:

@@ -52,7 +52,7 @@ import Testing
         try h.directory.write("web.yml", """
             service: web
             run: ["hello-app", "--port", "{{port}}", "--version", "{{version}}"]
-            health: { path: /health, interval: 100ms, timeout: 100ms, healthy: 1, unhealthy: 2, grace: 5s }
+            health: { path: /health, interval: 200ms, timeout: 200ms, healthy: 1, unhealthy: 3, grace: 5s }
             replicas: 2
             env: { GREETING: base, LEVEL: info }
             strategy: { blue-green: { keep_previous: 10m, deploy_timeout: 20s, drain_timeout: 5s } }

@@ -300,7 +300,7 @@ import Testing
             let config = try h.directory.write("web.yml", """
                 service: web
                 run: ["hello-app", "--port", "{{port}}", "--version", "{{version}}"]
-                health: { path: /health, interval: 100ms, timeout: 100ms, healthy: 1, unhealthy: 2, grace: 5s }
+                health: { path: /health, interval: 200ms, timeout: 200ms, healthy: 1, unhealthy: 3, grace: 5s }
                 notifications:
                   - { kind: webhook, url: "\(receiver.url)/prod", events: [awaiting_approval, failed], environments: [production] }
                 environments:
