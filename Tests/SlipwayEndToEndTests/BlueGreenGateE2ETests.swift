@@ -42,6 +42,9 @@ import Testing
             #expect(try await h.cli(["deploy", "hello", "--version", "v3", "--set-env", "FAULT_ERROR_RATE=0.5"]).status == 0)
             _ = try await eventually("v3 to wait in preview") {
                 let r = try await rollout()
+                if r.toVersion == "v3", r.phase.isTerminal {
+                    throw PollStop("v3's rollout ended \(r.phase) before its preview: \(r.reason ?? "") \(r.details ?? "")")
+                }
                 return r.phase == .previewing && r.toVersion == "v3" ? r : nil
             }
             let promote = try await h.cli(["promote", "hello"])
