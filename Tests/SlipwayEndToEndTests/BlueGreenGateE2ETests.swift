@@ -40,12 +40,13 @@ import Testing
             #expect(try await h.cli(["apply", "-f", longWatch]).status == 0)
             let probe = TrafficProbe(port: port)
             #expect(try await h.cli(["deploy", "hello", "--version", "v3", "--set-env", "FAULT_ERROR_RATE=0.5"]).status == 0)
-            _ = try await eventually("v3 to wait in preview") {
+            _ = try await eventually("v3 to wait in preview") { () async throws -> RolloutRecord? in
                 let r = try await rollout()
-                if r.toVersion == "v3", r.phase.isTerminal {
+                guard r.toVersion == "v3" else { return nil }
+                if r.phase.isTerminal {
                     throw PollStop("v3's rollout ended \(r.phase) before its preview: \(r.reason ?? "") \(r.details ?? "")")
                 }
-                return r.phase == .previewing && r.toVersion == "v3" ? r : nil
+                return r.phase == .previewing ? r : nil
             }
             let promote = try await h.cli(["promote", "hello"])
             #expect(promote.status == 0, "\(promote.stdout)\(promote.stderr)")
