@@ -51,9 +51,15 @@ let package = Package(
             "SlipwayCore",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // Where instances run: local processes, containers (Docker Engine API over its unix socket).
         .target(name: "SlipwayTargets", dependencies: [
             "SlipwayCore", "CSlipwayProcess",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "SlipwayServer", dependencies: [
             "SlipwayCore", "SlipwayConfig", "SlipwayStore", "SlipwayRouter", "SlipwayTargets", "SlipwayTLS", "SlipwayEvidence",

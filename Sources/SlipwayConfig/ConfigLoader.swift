@@ -62,7 +62,7 @@ public struct ConfigLoader {
             throw ConfigErrors(diagnostics.sorted)
         }
         if root.isNull {
-            diagnostics.error(at: .start, .root, "the file is empty; a slipway.yml needs at least `service:` and `run:`")
+            diagnostics.error(at: .start, .root, "the file is empty; a slipway.yml needs at least `service:` and `run:` (or `image:`)")
             throw ConfigErrors(diagnostics.sorted)
         }
         guard case .mapping(let mapping) = root else {
@@ -118,6 +118,16 @@ public struct ConfigLoader {
                 if let directory = spec.hooks[stage]?.workingDirectory {
                     spec.hooks[stage]?.workingDirectory = resolve(directory, against: baseDirectory)
                 }
+            }
+            if let artifact = spec.artifact { spec.artifact = resolve(artifact, against: baseDirectory) }
+            if var container = spec.container {
+                // Host paths written relative (./data) are the config file's; names are volumes.
+                container.volumes = container.volumes.map { volume in
+                    guard volume.hasPrefix("./") || volume.hasPrefix("../") || volume.hasPrefix(".:") || volume.hasPrefix("..:") else { return volume }
+                    let colon = volume.firstIndex(of: ":") ?? volume.endIndex
+                    return resolve(String(volume[..<colon]), against: baseDirectory) + volume[colon...]
+                }
+                spec.container = container
             }
             if var backup = spec.backup {
                 if backup.engine == .sqlite { backup.target = resolve(backup.target, against: baseDirectory) }

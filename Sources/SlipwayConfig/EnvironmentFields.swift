@@ -12,11 +12,11 @@ struct EnvironmentEntry {
 
 enum EnvironmentFields {
     static let namePattern = "^[a-z][a-z0-9-]{0,30}$"
-    /// Service settings an environment may override. `service` and `run` stay: a release
-    /// is the same build in every environment.
+    /// Service settings an environment may override. `service`, `run`, `image` and
+    /// `artifact` stay: a release is the same build in every environment.
     static let overridable = ["replicas", "strategy", "analysis", "env", "listen", "hosts", "health", "upstream_timeout",
                               "pin", "tls", "headers", "rate_limit", "restrict", "working_dir",
-                              "notifications", "alerts", "hooks", "backup"]
+                              "notifications", "alerts", "hooks", "backup"] + ServiceFields.containerKeys
 
     /// `environments:` in the service table. It checks every environment (so errors name
     /// `environments.NAME.KEY`) and leaves the unit's `environment` nil: the loader builds

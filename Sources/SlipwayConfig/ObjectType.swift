@@ -75,6 +75,8 @@ struct ObjectType<Object> {
     var fields: [Field<Object>]
     /// Checks across fields (after every field was read), e.g. timeout ≤ interval.
     var check: ((inout Object, ObjectScope) -> Void)? = nil
+    /// Schema keywords about the object as a whole (`oneOf` of required keys).
+    var extraSchema: [(String, JSONValue)] = []
 
     var keys: [String] { fields.map(\.key) }
 
@@ -101,7 +103,7 @@ struct ObjectType<Object> {
         let required = fields.filter(\.required).map { JSONValue.string($0.key) }
         if !required.isEmpty { keywords.append(("required", .array(required))) }
         keywords.append(("additionalProperties", .bool(false)))
-        return keywords
+        return keywords + extraSchema
     }
 
     func decode(_ node: Node, _ path: ConfigPath, _ diagnostics: Diagnostics) -> Object? {

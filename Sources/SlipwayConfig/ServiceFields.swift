@@ -13,7 +13,9 @@ enum ServiceFields {
     static let hostnamePattern = "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
     static let replicaRange = 1...100
     /// The placeholders `run` may contain; the target driver substitutes them at start.
-    static let placeholders = ["port", "version"]
+    static let placeholders = ["port", "version", "artifact"]
+    /// The placeholders a container's `command` and `args` may contain.
+    static let containerPlaceholders = ["port", "version"]
 
     static var service: ObjectType<ServiceSpec> {
         ObjectType(
@@ -24,9 +26,14 @@ enum ServiceFields {
                       doc: "Environments in promotion order (dev, staging, production, …); each is deployed on its own (SERVICE@ENV) with the service's settings merged with its overrides, and has its own gates, approvals and freezes."),
             ],
             check: { spec, scope in
+                checkTarget(&spec, scope)
                 checkReferences(&spec, scope)
                 checkHooks(&spec, scope)
-            }
+            },
+            extraSchema: [("oneOf", .array([
+                .object([("required", .array([.string("run")]))]),
+                .object([("required", .array([.string("image")]))]),
+            ]))]
         )
     }
 
@@ -35,8 +42,8 @@ enum ServiceFields {
             [
                 Field("service", serviceName, \.name, required: true,
                       doc: "The service name: lowercase letters, digits and '-', starting with a letter, at most 63 characters."),
-                Field("run", .list(of: runArgument, nonEmpty: true), \.run, required: true,
-                      doc: "The command line of one instance; {{port}} and {{version}} are replaced at start."),
+                Field("run", .list(of: runArgument, nonEmpty: true), \.runCommand,
+                      doc: "The command line of one local-process instance; {{port}} and {{version}} are replaced at start ({{artifact}}: the stored copy of `artifact`). Give `run` or `image`."),
                 Field("env", .map(keyPattern: envNamePattern, keyExplain: { "`\($0)` is not a valid environment variable name (letters, digits and '_', not starting with a digit)" }, values: .scalarText), \.env,
                       doc: "Extra environment variables for every instance."),
                 Field("working_dir", .string.checked { $0.isEmpty ? "must not be empty" : nil }, \.workingDirectory,
@@ -73,7 +80,7 @@ enum ServiceFields {
                       doc: "The service's database (PostgreSQL or SQLite), backed up before every deploy's pre_deploy hook and recorded with the rollout; restore_on_rollback restores it when the deploy is undone."),
                 Field("alerts", alerts, \.alerts,
                       doc: "Rules on the service's live numbers (error rate, latency percentiles, instances down) that fire after `for` and resolve; firing and resolved are events and notifications."),
-            ]
+            ] + containerSettings
     }
 
     static var serviceName: ValueType<String> {
@@ -82,9 +89,12 @@ enum ServiceFields {
         }
     }
 
-    static var runArgument: ValueType<String> {
+    static var runArgument: ValueType<String> { argument(placeholders: placeholders) }
+
+    static func argument(placeholders: [String]) -> ValueType<String> {
         ValueType<String>.scalarText.checked { argument in
-            let known = placeholders.map { "{{\($0)}}" }.joined(separator: " and ")
+            let names = placeholders.map { "{{\($0)}}" }
+            let known = names.count > 1 ? names.dropLast().joined(separator: ", ") + " and " + names.last! : names.joined()
             for placeholder in ProviderTemplate.scan(argument) {
                 guard let name = placeholder else {
                     return "has `{{` without a closing `}}`; the known placeholders are \(known)"

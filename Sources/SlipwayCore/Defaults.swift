@@ -52,4 +52,10 @@ public enum Defaults {
     public static let rollingMaxUnavailable = 0
     /// The sticky-assignment cookie is named this plus the service name.
     public static let affinityCookiePrefix = "slipway_"
+    /// When the container engine fetches an image (`pull:`).
+    public static let pullPolicy: ContainerSpec.PullPolicy = .missing
+    /// The engine's socket when neither `--docker-host` nor `DOCKER_HOST` names one.
+    public static let dockerSocket = "/var/run/docker.sock"
+    /// The Docker Engine API version Slipway speaks (Docker 20.10+, Podman 4+).
+    public static let engineAPIVersion = "1.41"
 }

@@ -11,6 +11,11 @@ public struct ServiceStatus: Codable, Sendable {
     public var activeRollout: RolloutRecord?
     public var instances: [InstanceRecord]
     public var serviceURL: String
+    /// Where the instances run (`local` processes, `container`s).
+    public var target: TargetKind?
+    /// The exact bytes of the releases that matter now (stable, previous, the rollout's
+    /// target), by version.
+    public var artifacts: [String: [ReleaseArtifact]]?
 
     public init(service: String, configVersion: Int, listen: ListenAddress, stableVersion: String?, previousVersion: String?, previousRetireAt: Double?, activeRollout: RolloutRecord?, instances: [InstanceRecord], serviceURL: String) {
         self.service = service
@@ -50,6 +55,8 @@ public struct RolloutRecord: Codable, Sendable, Equatable {
     public var gates: [GateResult]?
     /// Environments with approvals: the votes.
     public var approval: ApprovalState?
+    /// The exact bytes of the release rolled out to (empty until it first started).
+    public var artifacts: [ReleaseArtifact]?
 
     public init(id: Int64, service: String, kind: RolloutKind, fromVersion: String?, toVersion: String, phase: RolloutPhase, startedAt: Double, endedAt: Double? = nil, reason: String? = nil, details: String? = nil, events: [RolloutEventRecord]? = nil) {
         self.id = id
@@ -130,10 +137,44 @@ public struct InstanceRecord: Codable, Sendable, Equatable {
     public var lastExit: String?
     public var restartAt: Double?
     public var logPath: String
+    /// Where it runs (a local process or a container).
+    public var target: TargetKind = .local
+    /// The engine's id of the container (nil for a process, or before it was created).
+    public var containerID: String?
+    /// The address the router reaches the instance at (with `port`).
+    public var host: String = "127.0.0.1"
     /// Filled in by the API from the router's view.
     public var healthy: Bool?
     public var lastHealthError: String?
     public var inflight: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case id, service, version, port, pid, pidStartTime, state, restarts, startedAt, stoppedAt, lastExit, restartAt, logPath
+        case target, containerID, host, healthy, lastHealthError, inflight
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        service = try c.decode(String.self, forKey: .service)
+        version = try c.decode(String.self, forKey: .version)
+        port = try c.decode(Int.self, forKey: .port)
+        pid = try c.decode(Int32.self, forKey: .pid)
+        pidStartTime = try c.decode(UInt64.self, forKey: .pidStartTime)
+        state = try c.decode(InstanceState.self, forKey: .state)
+        restarts = try c.decode(Int.self, forKey: .restarts)
+        startedAt = try c.decode(Double.self, forKey: .startedAt)
+        stoppedAt = try c.decodeIfPresent(Double.self, forKey: .stoppedAt)
+        lastExit = try c.decodeIfPresent(String.self, forKey: .lastExit)
+        restartAt = try c.decodeIfPresent(Double.self, forKey: .restartAt)
+        logPath = try c.decode(String.self, forKey: .logPath)
+        target = try c.decodeIfPresent(TargetKind.self, forKey: .target) ?? .local
+        containerID = try c.decodeIfPresent(String.self, forKey: .containerID)
+        host = try c.decodeIfPresent(String.self, forKey: .host) ?? "127.0.0.1"
+        healthy = try c.decodeIfPresent(Bool.self, forKey: .healthy)
+        lastHealthError = try c.decodeIfPresent(String.self, forKey: .lastHealthError)
+        inflight = try c.decodeIfPresent(Int.self, forKey: .inflight)
+    }
 
     public init(id: String, service: String, version: String, port: Int, pid: Int32, pidStartTime: UInt64, state: InstanceState, restarts: Int = 0, startedAt: Double, stoppedAt: Double? = nil, lastExit: String? = nil, restartAt: Double? = nil, logPath: String) {
         self.id = id
@@ -152,6 +193,16 @@ public struct InstanceRecord: Codable, Sendable, Equatable {
     }
 }
 
+extension InstanceRecord {
+    /// `pid 123` or `container 0123456789ab`, for messages.
+    public var `where`: String {
+        switch target {
+        case .local: "pid \(pid)"
+        case .container: containerID.map { "container \($0.prefix(12))" } ?? "no container"
+        }
+    }
+}
+
 public struct ReleaseRecord: Codable, Sendable, Equatable {
     public var service: String
     public var version: String
@@ -160,13 +211,21 @@ public struct ReleaseRecord: Codable, Sendable, Equatable {
     /// `--set-env K=V` given when the release was first deployed.
     public var extraEnv: [String: String]
     public var createdAt: Double
+    /// The exact bytes it runs (image digest, executable and `artifact:` hashes), recorded
+    /// when it first starts; empty until then.
+    public var artifacts: [ReleaseArtifact]
 
-    public init(service: String, version: String, configVersion: Int, spec: ServiceSpec, extraEnv: [String: String], createdAt: Double) {
+    public init(service: String, version: String, configVersion: Int, spec: ServiceSpec, extraEnv: [String: String], createdAt: Double, artifacts: [ReleaseArtifact] = []) {
         self.service = service
         self.version = version
         self.configVersion = configVersion
         self.spec = spec
         self.extraEnv = extraEnv
         self.createdAt = createdAt
+        self.artifacts = artifacts
     }
+
+    /// The image reference its containers come from (`image:` with `{{version}}` replaced,
+    /// or `deploy --image`); nil for local processes.
+    public var imageReference: String? { spec.container?.reference(version: version) }
 }

@@ -6,7 +6,13 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     /// with `environments:` (each environment is deployed on its own).
     public var name: String
     /// The argv of one instance. `{{port}}` and `{{version}}` are substituted at start.
+    /// Empty for a container service (`container`).
     public var run: [String]
+    /// `image:` and its settings: the instances are containers (nil: local processes).
+    public var container: ContainerSpec?
+    /// `artifact:` — a file or directory (absolute after loading) whose exact bytes each
+    /// release records and keeps, beside the executable `run[0]` names.
+    public var artifact: String?
     /// Extra environment variables for every instance.
     public var env: [String: String]
     /// Working directory of instances; relative `run[0]` paths resolve against it.
@@ -47,6 +53,8 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
 
     /// The service name without the environment.
     public var serviceName: String { UnitName.split(name).service }
+    /// Where the instances run.
+    public var target: TargetKind { container == nil ? .local : .container }
     public var environmentName: String? { environment?.name }
 
     public init(
@@ -90,6 +98,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case name, run, env, workingDirectory, health, listen, hosts, replicas, strategy, upstreamTimeout, analysis, pin
         case tls, headers, rateLimit, restrict, environment, notifications, alerts, hooks, backup
+        case container, artifact
     }
 
     /// The policy a canary's background analysis runs: the strategy's `analysis`, else the
@@ -102,7 +111,9 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
-        run = try c.decode([String].self, forKey: .run)
+        run = try c.decodeIfPresent([String].self, forKey: .run) ?? []
+        container = try c.decodeIfPresent(ContainerSpec.self, forKey: .container)
+        artifact = try c.decodeIfPresent(String.self, forKey: .artifact)
         env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
         workingDirectory = try c.decodeIfPresent(String.self, forKey: .workingDirectory)
         health = try c.decodeIfPresent(HealthSpec.self, forKey: .health) ?? HealthSpec()
@@ -128,6 +139,8 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
         try c.encode(run, forKey: .run)
+        try c.encodeIfPresent(container, forKey: .container)
+        try c.encodeIfPresent(artifact, forKey: .artifact)
         try c.encode(env, forKey: .env)
         try c.encodeIfPresent(workingDirectory, forKey: .workingDirectory)
         try c.encode(health, forKey: .health)

@@ -20,10 +20,13 @@ public struct DeployRequest: Codable, Sendable {
     public var env: [String: String]?
     /// An admin's reason to deploy inside a freeze window (recorded in the audit log).
     public var overrideFreeze: String?
-    public init(version: String, env: [String: String]? = nil, overrideFreeze: String? = nil) {
+    /// Container services: the image of this release instead of the config's `image:`.
+    public var image: String?
+    public init(version: String, env: [String: String]? = nil, overrideFreeze: String? = nil, image: String? = nil) {
         self.version = version
         self.env = env
         self.overrideFreeze = overrideFreeze
+        self.image = image
     }
 }
 

@@ -54,8 +54,9 @@ enum APIRoutes {
             let body = try await request.decode(as: DeployRequest.self, context: context)
             context.audit.set("version", body.version)
             if let reason = body.overrideFreeze { context.audit.set("override_freeze", reason) }
+            if let image = body.image { context.audit.set("image", image) }
             let record = try await controller.deploy(service: try context.parameters.require("name"), version: body.version, extraEnv: body.env ?? [:],
-                                                     principal: try context.caller, overrideFreeze: body.overrideFreeze)
+                                                     image: body.image, principal: try context.caller, overrideFreeze: body.overrideFreeze)
             context.audit.set("rollout", String(record.id))
             return EditedResponse(status: .created, response: record)
         }
@@ -135,11 +136,12 @@ enum APIRoutes {
             let version = request.uri.queryParameters.get("version")
             let tail = request.uri.queryParameters.get("tail").flatMap(Int.init) ?? 100
             let follow = ["1", "true", "yes"].contains(request.uri.queryParameters.get("follow") ?? "")
-            let files = try await controller.logFiles(service: name, version: version)
-            if files.isEmpty {
+            guard tail >= 0 else { throw APIError(.badRequest, "tail must be 0 or more (got \(tail))") }
+            let sources = try await controller.logSources(service: name, version: version, tail: tail, follow: follow)
+            if sources.isEmpty {
                 throw APIError(.notFound, "\(name) has no instance logs" + (version.map { " for version \($0)" } ?? ""))
             }
-            return LogStream.response(files: files, tail: tail, follow: follow, redaction: await controller.redaction)
+            return LogStream.response(sources: sources, follow: follow, redaction: await controller.redaction)
         }
         v1.get("/rollouts/:id") { _, context in
             let text = try context.parameters.require("id")
@@ -173,6 +175,3 @@ enum APIRoutes {
 extension Array: @retroactive ResponseGenerator where Element: Encodable {}
 extension Array: @retroactive ResponseEncodable where Element: Encodable {}
 
-public enum SlipwayVersion {
-    public static let current = "0.1.0"
-}

@@ -19,13 +19,15 @@ extension Controller {
             var details: String?
             let batchWasStarting = before.rolling?.wait == .healthy && before.phase == .progressing
             if machine.state.phase == .failed, before.phase != .failed, !machine.state.warm, before.phase == .waitingHealthy || batchWasStarting {
-                details = failureDetails(service: service, version: machine.state.targetVersion)
+                details = await failureDetails(service: service, version: machine.state.targetVersion)
             }
             try store.updateRollout(id: id, state: machine.state, details: details)
             if machine.state.phase.isTerminal {
                 rolloutWrites[id] = nil
-                // An abort while a hook runs: the hook and its process group are killed.
+                // An abort while a hook runs: the hook and its process group are killed; while
+                // the release is prepared: the pull stops.
                 hookTasks.removeValue(forKey: id)?.cancel()
+                prepareTasks.removeValue(forKey: id)?.cancel()
             } else {
                 rolloutWrites[id, default: 0] &+= 1
             }
@@ -120,14 +122,14 @@ extension Controller {
             let logPath = stateDirectory.instanceLog(service: service, instanceID: id)
             var record = InstanceRecord(id: id, service: service, version: version, port: port, pid: 0, pidStartTime: 0,
                                         state: .crashed, startedAt: clock.now(), logPath: logPath)
+            record.target = release.spec.target
             do {
-                let started = try spawn(release: release, instanceID: id, port: port, logPath: logPath)
-                record.pid = started.pid
-                record.pidStartTime = started.startTime
+                let started = try await start(release: release, instanceID: id, port: port, logPath: logPath, replacing: nil)
+                record.apply(started)
                 record.state = .running
                 try store.saveInstance(record)
                 try recordEvent(service: service, rolloutID: rolloutID, kind: "instance_started",
-                                      message: "instance \(id) of \(version) started (pid \(started.pid), port \(port))", time: clock.now())
+                                      message: "instance \(id) of \(version) started (\(started.summary), port \(port))", time: clock.now())
             } catch {
                 let reason = redaction.redact("\(error)")
                 record.lastExit = reason
@@ -140,18 +142,13 @@ extension Controller {
         _ = try await pushRoutes()
     }
 
-    /// Starts one instance of `release` with the service's secrets in its environment.
-    /// A secret that does not open fails the start with a message naming it.
-    func spawn(release: ReleaseRecord, instanceID: String, port: Int, logPath: String) throws -> LocalProcess.Started {
+    /// Starts one instance of `release` through its target's driver, with the service's
+    /// secrets in its environment. A secret that does not open fails the start with a
+    /// message naming it.
+    func start(release: ReleaseRecord, instanceID: String, port: Int, logPath: String, replacing: InstanceRecord?) async throws -> StartedInstance {
         let secrets = try secretEnvironment(service: release.service)
         let launch = InstanceLaunch.make(release: release, instanceID: instanceID, port: port, logPath: logPath, inherited: inherited, secrets: secrets)
-        guard let program = launch.arguments.first,
-              let executable = LocalProcess.resolveExecutable(program, workingDirectory: launch.workingDirectory,
-                                                              extraSearchDirectories: searchDirectories, path: inherited["PATH"]) else {
-            throw ControllerError(.invalid, "cannot find the program \(release.spec.run.first ?? "?") of \(release.service) (looked in \(launch.workingDirectory ?? "."), \(searchDirectories.joined(separator: ", ")) and PATH)")
-        }
-        return try LocalProcess.spawn(executable: executable, arguments: launch.arguments, environment: launch.environment,
-                                      workingDirectory: launch.workingDirectory, logPath: logPath)
+        return try await drivers(release.spec.target).start(launch, replacing: replacing)
     }
 
     /// Takes every live instance of the version out of the route table, then stops them
@@ -175,10 +172,9 @@ extension Controller {
     }
 
     nonisolated func finishStop(_ instance: InstanceRecord) {
+        let driver = drivers(instance.target)
         Task {
-            if instance.pid > 0 {
-                await LocalProcess.stop(pid: instance.pid, startTime: instance.pidStartTime, grace: Defaults.stopGrace)
-            }
+            await driver.stop(instance, grace: Defaults.stopGrace)
             await self.markStopped(instance)
         }
     }
@@ -228,18 +224,24 @@ extension Controller {
 
     /// The last health-check error of each instance of a failed release and its log tail.
     /// Instances may print their environment: known secret values are redacted.
-    func failureDetails(service: String, version: String) -> String {
+    func failureDetails(service: String, version: String) async -> String {
         var lines: [String] = []
         let instances = (try? store.liveInstances(service: service, version: version)) ?? []
         for instance in instances {
             let health = routerHealth[instance.id]
-            lines.append("instance \(instance.id) (pid \(instance.pid), port \(instance.port)): last health check: \(health?.lastError ?? (health?.healthy == true ? "passing" : "no result yet"))")
+            lines.append("instance \(instance.id) (\(instance.where), port \(instance.port)): last health check: \(health?.lastError ?? (health?.healthy == true ? "passing" : "no result yet"))")
             if let exit = instance.lastExit { lines.append("  last exit: \(exit)") }
-            let tail = LogFiles.tail(path: instance.logPath, lines: 15)
+            var tail: [String] = []
+            do {
+                for try await line in drivers(instance.target).logs(instance, tail: 15, follow: false) { tail.append(line) }
+            } catch {
+                lines.append("  its output cannot be read: \(error)")
+            }
+            let source = instance.target == .local ? instance.logPath : "container \(instance.containerID.map { String($0.prefix(12)) } ?? "?")"
             if tail.isEmpty {
-                lines.append("  log \(instance.logPath) is empty")
+                lines.append("  \(source): no output")
             } else {
-                lines.append("  last lines of \(instance.logPath):")
+                lines.append("  last lines of \(source):")
                 lines += tail.map { "    " + $0 }
             }
         }

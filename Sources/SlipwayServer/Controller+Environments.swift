@@ -209,8 +209,7 @@ extension Controller {
                 var fresh = try await prepareState(kind: state.kind, service: service, release: release)
                 fresh.approval = approval
                 try store.updateRollout(id: active.id, state: fresh)
-                var machine = RolloutMachine(state: fresh)
-                try await step(id: active.id, service: name, machine: &machine, input: .begin)
+                try await beginRollout(id: active.id, unit: name, state: fresh)
             } else {
                 try store.updateRollout(id: active.id, state: state)
                 try recordEvent(service: name, rolloutID: active.id, kind: "approval",

@@ -13,30 +13,41 @@ extension Controller {
         routerGenerationFloor = try await dataPlane.ensureRunning()
         let now = clock.now()
         var adopted = 0
-        for instance in try store.liveInstances() {
-            switch instance.state {
-            case .running:
-                if instance.pid > 0, case .running = LocalProcess.status(pid: instance.pid, startTime: instance.pidStartTime) {
-                    adopted += 1
-                } else {
-                    try recordCrash(instance, how: "was not running when the control plane started", now: now)
-                }
-            case .stopping:
-                finishStop(instance)
-            case .crashed, .stopped:
-                break
+        let live = try store.liveInstances()
+        for kind in TargetKind.allCases {
+            let running = live.filter { $0.target == kind && $0.state == .running }
+            guard !running.isEmpty else { continue }
+            let seen: [String: InstanceObservation]
+            do {
+                seen = try await drivers(kind).observe(running)
+            } catch {
+                // The target cannot be asked (the engine is down): nothing is concluded; the
+                // loop looks again, and the router's health checks tell meanwhile.
+                logger.warning("cannot check instances on adoption", metadata: ["slipway.target": "\(kind.rawValue)", "slipway.error": "\(error)"])
+                continue
             }
+            for instance in running {
+                if case .exited(let how) = seen[instance.id] ?? .exited("unknown to its driver") {
+                    try recordCrash(instance, how: "was not running when the control plane started (\(how))", now: now)
+                } else {
+                    adopted += 1
+                }
+            }
+        }
+        for instance in live where instance.state == .stopping {
+            finishStop(instance)
         }
         if adopted > 0 {
             logger.info("adopted running instances", metadata: ["slipway.count": "\(adopted)"])
         }
+        try await removeOrphanedInstances(live: Set(live.map(\.id)), now: now)
         for active in try store.activeRollouts() {
             try recordEvent(service: active.service, rolloutID: active.id, kind: "resumed",
                                   message: "control plane restarted; rollout resumed in phase \(active.state.phase.rawValue)", time: now)
             switch active.state.phase {
             case .waitingHealthy where active.state.healthyDeadline == nil:
-                var machine = RolloutMachine(state: active.state)
-                try await step(id: active.id, service: active.service, machine: &machine, input: .begin)
+                // Not begun: its release was still being prepared (a pull) or not yet started.
+                try await beginRollout(id: active.id, unit: active.service, state: active.state)
             case .progressing where active.state.rolling != nil:
                 try await ensureInstances(service: active.service, version: active.state.targetVersion, count: active.state.rolling!.newWanted, rolloutID: active.id)
             case .waitingHealthy, .previewing, .progressing, .paused:
@@ -112,7 +123,7 @@ extension Controller {
             await refreshHealth()
         }
         let now = clock.now()
-        try superviseInstances(now: now)
+        try await superviseInstances(now: now)
         try await restartDue(now: now)
         try await advanceRollouts()
         try await retireWarm(now: now)
@@ -130,11 +141,44 @@ extension Controller {
         }
     }
 
-    func superviseInstances(now: Double) throws {
-        for instance in try store.liveInstances() where instance.state == .running {
-            if case .exited(let how) = LocalProcess.status(pid: instance.pid, startTime: instance.pidStartTime) {
-                try recordCrash(instance, how: how, now: now)
+    /// Asks each target which of its running instances exited, and records the crashes.
+    func superviseInstances(now: Double) async throws {
+        let running = try store.liveInstances().filter { $0.state == .running }
+        for kind in TargetKind.allCases {
+            let instances = running.filter { $0.target == kind }
+            guard !instances.isEmpty else { continue }
+            do {
+                let seen = try await drivers(kind).observe(instances)
+                for instance in instances {
+                    // Only a record that is still the one observed: a stop may have begun meanwhile.
+                    guard case .exited(let how) = seen[instance.id],
+                          let current = try store.liveInstances(service: instance.service, version: instance.version).first(where: { $0.id == instance.id }),
+                          current.state == .running, current.containerID == instance.containerID, current.pid == instance.pid else { continue }
+                    try recordCrash(current, how: how, now: now)
+                }
+            } catch {
+                if now - (lastObserveWarning[kind] ?? 0) >= 60 {
+                    lastObserveWarning[kind] = now
+                    logger.warning("cannot check instances", metadata: ["slipway.target": "\(kind.rawValue)", "slipway.error": "\(error)"])
+                }
             }
+        }
+    }
+
+    /// Removes what a target holds that no live instance record claims (a container
+    /// created just before the control plane died, one whose stop was cut short), and
+    /// records each removal. Only at start-up: instances are being started otherwise.
+    func removeOrphanedInstances(live: Set<String>, now: Double) async throws {
+        let containerServices = try store.serviceNames().contains { try store.service($0)?.spec.target == .container }
+        let containerInstances = try store.instances(service: nil, version: nil, includeStopped: true, limit: 1).contains { $0.target == .container }
+        guard containerServices || containerInstances else { return }
+        do {
+            for line in try await drivers.container.removeOrphans(live: live) {
+                logger.info("removed orphan", metadata: ["slipway.detail": "\(line)"])
+                try store.appendAudit(AuditDraft(principal: "slipway", action: "instance.orphan_removed", target: "engine", details: ["detail": line]), time: now)
+            }
+        } catch {
+            logger.warning("cannot look for orphaned containers", metadata: ["slipway.error": "\(error)"])
         }
     }
 
@@ -172,14 +216,13 @@ extension Controller {
                                 version: instance.version)
             }
             do {
-                let started = try spawn(release: release, instanceID: instance.id, port: record.port, logPath: instance.logPath)
-                record.pid = started.pid
-                record.pidStartTime = started.startTime
+                let started = try await start(release: release, instanceID: instance.id, port: record.port, logPath: instance.logPath, replacing: instance)
+                record.apply(started)
                 record.state = .running
                 record.restartAt = nil
                 try store.saveInstance(record)
                 try recordEvent(service: instance.service, rolloutID: nil, kind: "instance_restarted",
-                                      message: "instance \(instance.id) of \(instance.version) restarted (restart \(record.restarts), pid \(started.pid), port \(record.port))", time: now)
+                                      message: "instance \(instance.id) of \(instance.version) restarted (restart \(record.restarts), \(started.summary), port \(record.port))", time: now)
                 restarted = true
             } catch {
                 record.lastExit = redaction.redact("\(error)")

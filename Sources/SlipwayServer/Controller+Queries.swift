@@ -23,11 +23,28 @@ extension Controller {
         let listen = service.spec.listen
         let host = listen.host == "0.0.0.0" || listen.host == "::" ? "127.0.0.1" : listen.host
         let shown = ListenAddress(host: host, port: listen.port)
-        return ServiceStatus(service: name, configVersion: service.configVersion, listen: listen,
-                             stableVersion: service.stableVersion, previousVersion: service.previousVersion,
-                             previousRetireAt: service.previousRetireAt,
-                             activeRollout: try store.activeRollout(service: name),
-                             instances: instances, serviceURL: "http://\(shown)/")
+        let active = try store.activeRollout(service: name).map(withArtifacts)
+        var status = ServiceStatus(service: name, configVersion: service.configVersion, listen: listen,
+                                   stableVersion: service.stableVersion, previousVersion: service.previousVersion,
+                                   previousRetireAt: service.previousRetireAt,
+                                   activeRollout: active,
+                                   instances: instances, serviceURL: "http://\(shown)/")
+        status.target = service.spec.target
+        var artifacts: [String: [ReleaseArtifact]] = [:]
+        for version in [service.stableVersion, service.previousVersion, active?.toVersion].compactMap({ $0 }) {
+            if let release = try store.release(service: name, version: version, creatingWith: nil, now: clock.now()), !release.artifacts.isEmpty {
+                artifacts[version] = release.artifacts
+            }
+        }
+        status.artifacts = artifacts
+        return status
+    }
+
+    /// The rollout with the artifacts of the release it rolls out to.
+    func withArtifacts(_ rollout: RolloutRecord) throws -> RolloutRecord {
+        var record = rollout
+        record.artifacts = try store.release(service: rollout.service, version: rollout.toVersion, creatingWith: nil, now: clock.now())?.artifacts
+        return record
     }
 
     public func statuses() async throws -> [ServiceStatus] {
@@ -46,14 +63,14 @@ extension Controller {
 
     public func history(service name: String, limit: Int) throws -> [RolloutRecord] {
         _ = try requireService(name)
-        return try store.rollouts(service: name, limit: limit)
+        return try store.rollouts(service: name, limit: limit).map(withArtifacts)
     }
 
     public func rollout(id: Int64) throws -> RolloutRecord {
         guard let record = try store.rollout(id: id) else {
             throw ControllerError(.notFound, "no rollout \(id)")
         }
-        return record
+        return try withArtifacts(record)
     }
 
     public func events(service name: String, limit: Int) throws -> [RolloutEventRecord] {
@@ -61,9 +78,17 @@ extension Controller {
         return try store.events(service: name, limit: limit)
     }
 
-    /// Log files of the service's instances (most recent first), optionally one version.
-    /// Includes stopped instances so a failed release's logs can still be read.
-    public func logFiles(service name: String, version: String?) throws -> [(instance: String, version: String, path: String)] {
+    /// The output of the service's instances (most recent first), optionally of one
+    /// version, each as its driver reads it (a log file, the engine's logs).
+    func logSources(service name: String, version: String?, tail: Int, follow: Bool) throws -> [LogStream.Source] {
+        try logInstances(service: name, version: version).map { instance in
+            LogStream.Source(instance: instance.id, lines: drivers(instance.target).logs(instance, tail: tail, follow: follow && instance.state != .stopped))
+        }
+    }
+
+    /// The instances whose logs are shown: the live ones, else the latest stopped ones; with
+    /// a version, all of its (stopped included, so a failed release's logs can be read).
+    func logInstances(service name: String, version: String?) throws -> [InstanceRecord] {
         _ = try requireService(name)
         let all = try store.instances(service: name, version: version, includeStopped: true, limit: 50)
         let chosen: [InstanceRecord]
@@ -73,7 +98,7 @@ extension Controller {
         } else {
             chosen = all
         }
-        return chosen.map { ($0.id, $0.version, $0.logPath) }
+        return chosen
     }
 
     public func stats(service name: String, window: Duration) async throws -> [VersionStats] {
@@ -90,8 +115,8 @@ extension Controller {
                     instance.state = .stopping
                     try store.saveInstance(instance)
                 }
-                for instance in victims where instance.pid > 0 {
-                    await LocalProcess.stop(pid: instance.pid, startTime: instance.pidStartTime, grace: Defaults.stopGrace)
+                for instance in victims {
+                    await drivers(instance.target).stop(instance, grace: Defaults.stopGrace)
                     markStopped(instance)
                 }
             }

@@ -20,6 +20,12 @@ public actor Controller {
     let inherited: [String: String]
     /// Where new instances get their `PORT` (`--instance-ports`).
     let instancePorts: PortAllocator
+    /// Where instances run: local processes, containers. The only place that knows a target.
+    let drivers: InstanceDrivers
+    /// Releases being made ready (artifacts hashed, images pulled) before their rollout begins.
+    var prepareTasks: [Int64: Task<Void, Never>] = [:]
+    /// When a driver last could not be asked about its instances (logged once a minute).
+    var lastObserveWarning: [TargetKind: Double] = [:]
     /// Opens the secrets; replaced by `rotateMasterKey`.
     var masterKey: MasterKey
     var routerHealth: [String: EndpointHealth] = [:]
@@ -46,8 +52,13 @@ public actor Controller {
     var lastAlertCheck: Double = 0
 
     public init(store: Store, stateDirectory: StateDirectory, dataPlane: DataPlane, masterKey: MasterKey, clock: any WallClock = SystemWallClock(), logger: Logger, searchDirectories: [String] = [SelfExecutable.directory],
-                instancePorts: PortAllocator = PortAllocator()) {
+                instancePorts: PortAllocator = PortAllocator(),
+                engine: EngineEndpoint = EngineEndpoint(socketPath: Defaults.dockerSocket, source: "the default")) throws {
         self.store = store
+        let environment = ProcessInfo.processInfo.environment
+        self.drivers = InstanceDrivers(
+            local: LocalProcessDriver(artifacts: ArtifactStore(root: stateDirectory.artifactsDirectory), searchDirectories: searchDirectories, path: environment["PATH"]),
+            container: ContainerDriver(engine: EngineClient(endpoint: engine), owner: try store.ownerID()))
         self.instancePorts = instancePorts
         self.stateDirectory = stateDirectory
         self.dataPlane = dataPlane
@@ -107,11 +118,21 @@ public actor Controller {
     // MARK: deploy and rollback
 
     /// Starts a blue-green rollout of `version`. Returns at once with the rollout record;
-    /// the rollout goes on in the controller loop.
-    public func deploy(service name: String, version: String, extraEnv: [String: String], principal: Principal = .system, overrideFreeze: String? = nil) async throws -> RolloutRecord {
+    /// the rollout goes on in the controller loop. `image` (`deploy --image`) names the
+    /// image of a new release of a container service instead of its config's `image:`.
+    public func deploy(service name: String, version: String, extraEnv: [String: String], image: String? = nil, principal: Principal = .system, overrideFreeze: String? = nil) async throws -> RolloutRecord {
         let service = try requireService(name)
         guard Self.isValidVersion(version) else {
             throw ControllerError(.invalid, "version \(version.debugDescription) is not a valid label: use 1-64 letters, digits, '.', '_', '-' or '+'")
+        }
+        if let image {
+            guard service.spec.container != nil else {
+                throw ControllerError(.invalid, "\(name) runs local processes (`run:`); --image is for services with `image:`")
+            }
+            if let problem = ImageReference.problem(image) { throw ControllerError(.invalid, "--image: \(problem)") }
+        } else if let container = service.spec.container, try store.release(service: name, version: version, creatingWith: nil, now: clock.now()) == nil,
+                  let problem = ImageReference.versionProblem(image: container.image, version: version) {
+            throw ControllerError(.invalid, problem)
         }
         if let active = try store.activeRollout(service: name) {
             throw ControllerError(.conflict, "rollout \(active.id) of \(name) (to \(active.toVersion)) is still running; wait for it to end or roll back", rolloutID: active.id)
@@ -128,10 +149,15 @@ public actor Controller {
         // Freeze windows and gates of the environment, before anything is recorded.
         let gates = try await admit(service: service, version: version, principal: principal, overrideFreeze: overrideFreeze)
         let now = clock.now()
-        if let existing = try store.release(service: name, version: version, creatingWith: nil, now: now), !extraEnv.isEmpty, existing.extraEnv != extraEnv {
-            throw ControllerError(.conflict, "release \(version) of \(name) already exists with other --set-env values; releases are immutable, use a new version label")
+        if let existing = try store.release(service: name, version: version, creatingWith: nil, now: now) {
+            if !extraEnv.isEmpty, existing.extraEnv != extraEnv {
+                throw ControllerError(.conflict, "release \(version) of \(name) already exists with other --set-env values; releases are immutable, use a new version label")
+            }
+            if let image, existing.imageReference != image {
+                throw ControllerError(.conflict, "release \(version) of \(name) already exists with image \(existing.imageReference ?? "none"); releases are immutable, use a new version label for \(image)")
+            }
         }
-        guard let release = try store.release(service: name, version: version, creatingWith: extraEnv, now: now) else {
+        guard let release = try store.release(service: name, version: version, creatingWith: extraEnv, image: image, now: now) else {
             throw ControllerError(.notFound, "cannot create release \(version)")
         }
         let kind: RolloutKind = service.stableVersion == nil ? .initial : .deploy
@@ -163,6 +189,12 @@ public actor Controller {
         guard let release = try store.release(service: name, version: target, creatingWith: nil, now: now) else {
             let known = try store.releases(service: name).map(\.version)
             throw ControllerError(.notFound, "\(name) has no release \(target); releases: \(known.joined(separator: ", "))")
+        }
+        // A release that is not running any more must still have its exact bytes: otherwise
+        // the rollback is refused rather than run other code under the old label.
+        let running = try store.liveInstances(service: name, version: target).contains { $0.state == .running }
+        if !running, let problem = await drivers(release.spec.target).unavailable(release) {
+            throw ControllerError(.conflict, "cannot roll \(name) back to \(target): \(problem)")
         }
         return try await begin(kind: .rollback, service: service, release: release)
     }
@@ -206,6 +238,14 @@ public actor Controller {
         if databaseRestores.contains(name) {
             throw ControllerError(.conflict, "the database of \(name) is being restored from a backup; try again when `slipway backups list` shows it restored")
         }
+        if release.spec.target == .container {
+            // Nothing can start without the engine: say so now instead of failing the rollout later.
+            do {
+                _ = try await drivers.container.ping()
+            } catch {
+                throw ControllerError(.unavailable, error.message)
+            }
+        }
         var state = try await prepareState(kind: kind, service: service, release: release)
         // Environments with approvals: a deploy waits (nothing starts) until approved.
         if kind != .rollback, let policy = service.spec.environment, policy.approvals > 0 {
@@ -235,8 +275,7 @@ public actor Controller {
                                   message: "waiting for \(approval.needed) approval(s)\(approval.fourEyes ? " (four eyes: not from \(approval.requestedBy))" : "") until \(Timestamps.format(approval.expiresAt)): slipway approve \(service.spec.serviceName)" + (service.spec.environmentName.map { " --env \($0)" } ?? ""),
                                   time: clock.now())
         } else {
-            var machine = RolloutMachine(state: state)
-            try await step(id: id, service: name, machine: &machine, input: .begin)
+            try await beginRollout(id: id, unit: name, state: state)
         }
         guard let record = try store.rollout(id: id) else { throw ControllerError(.notFound, "rollout \(id) vanished") }
         return record

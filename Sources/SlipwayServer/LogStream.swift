@@ -4,35 +4,51 @@ import NIOCore
 import SlipwayCore
 import SlipwayTargets
 
-/// `GET /v1/services/NAME/logs`: the tail of each instance's log, each line prefixed with
-/// the instance id; with `follow` the answer stays open and streams new lines. Known
-/// secret values are redacted (an instance may print its environment).
+/// `GET /v1/services/NAME/logs`: the tail of each instance's output, each line prefixed
+/// with the instance id; with `follow` the answer stays open and streams new lines. Each
+/// instance's lines come from its driver (a log file for a process, the engine's logs for
+/// a container). Known secret values are redacted (an instance may print its environment).
 enum LogStream {
-    static func response(files: [(instance: String, version: String, path: String)], tail: Int, follow: Bool, redaction: SecretRedaction = .none) -> Response {
+    struct Source: Sendable {
+        var instance: String
+        var lines: AsyncThrowingStream<String, any Error>
+    }
+
+    static func response(sources: [Source], follow: Bool, redaction: SecretRedaction = .none) -> Response {
         let body = ResponseBody { writer in
-            var offsets: [String: UInt64] = [:]
-            var pending: [String: String] = [:]
-            for file in files {
-                let lines = redaction.redact(LogFiles.tail(path: file.path, lines: tail))
-                if !lines.isEmpty {
-                    try await writer.write(ByteBuffer(string: lines.map { "[\(file.instance)] \($0)\n" }.joined()))
+            if !follow {
+                // One instance after the other.
+                for source in sources {
+                    var out = ""
+                    do {
+                        for try await line in source.lines { out += "[\(source.instance)] \(redaction.redact(line))\n" }
+                    } catch {
+                        out += "[\(source.instance)] (its output cannot be read: \(error))\n"
+                    }
+                    if !out.isEmpty { try await writer.write(ByteBuffer(string: out)) }
                 }
-                let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.uint64Value ?? 0
-                offsets[file.path] = size
+                try await writer.finish(nil)
+                return
             }
-            while follow && !Task.isCancelled {
-                var out = ""
-                for file in files {
-                    let (data, next) = LogFiles.read(path: file.path, from: offsets[file.path] ?? 0)
-                    offsets[file.path] = next
-                    guard !data.isEmpty else { continue }
-                    let text = (pending[file.path] ?? "") + String(decoding: data, as: UTF8.self)
-                    var parts = text.split(separator: "\n", omittingEmptySubsequences: false)
-                    pending[file.path] = String(parts.removeLast())
-                    for line in parts { out += "[\(file.instance)] \(redaction.redact(String(line)))\n" }
+            // Every instance at once, lines written as they come, until the client goes.
+            let (merged, continuation) = AsyncStream.makeStream(of: String.self)
+            let readers = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for source in sources {
+                        group.addTask {
+                            do {
+                                for try await line in source.lines { continuation.yield("[\(source.instance)] \(redaction.redact(line))\n") }
+                            } catch {
+                                continuation.yield("[\(source.instance)] (its output cannot be read: \(error))\n")
+                            }
+                        }
+                    }
                 }
-                if !out.isEmpty { try await writer.write(ByteBuffer(string: out)) }
-                try await Task.sleep(for: .milliseconds(200))
+                continuation.finish()
+            }
+            defer { readers.cancel() }
+            for await text in merged {
+                try await writer.write(ByteBuffer(string: text))
             }
             try await writer.finish(nil)
         }

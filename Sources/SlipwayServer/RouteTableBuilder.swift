@@ -38,7 +38,7 @@ enum RouteTableBuilder {
         for input in services.sorted(by: { $0.spec.name < $1.spec.name }) {
             var byVersion: [String: [Endpoint]] = [:]
             for instance in input.instances where instance.state == .running || instance.state == .crashed {
-                byVersion[instance.version, default: []].append(Endpoint(id: instance.id, host: "127.0.0.1", port: instance.port))
+                byVersion[instance.version, default: []].append(Endpoint(id: instance.id, host: instance.host, port: instance.port))
             }
             let canary = input.canary
             func weight(_ version: String) -> Int {

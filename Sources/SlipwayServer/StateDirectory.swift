@@ -20,6 +20,8 @@ public struct StateDirectory: Sendable {
     public var routerLog: String { logsDirectory + "/router.log" }
     public var serverPIDFile: String { path + "/server.pid" }
     public var logsDirectory: String { path + "/logs" }
+    /// The content-addressed copies of what local releases run (`ArtifactStore`).
+    public var artifactsDirectory: String { path + "/artifacts" }
     /// The running hook of rollout `id`: "PID START-TIME", so a restarted control plane can
     /// kill what a dead one left running.
     public func hookPIDFile(rolloutID id: Int64) -> String { path + "/hooks/\(id).pid" }

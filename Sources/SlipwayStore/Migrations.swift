@@ -219,6 +219,14 @@ extension Store {
                 CREATE INDEX database_backup_by_rollout ON database_backup(rollout_id);
                 """)
         }
+        m.registerMigration("009-targets-and-artifacts") { db in
+            try db.execute(sql: """
+                ALTER TABLE instance ADD COLUMN target TEXT NOT NULL DEFAULT 'local';
+                ALTER TABLE instance ADD COLUMN container_id TEXT;
+                ALTER TABLE instance ADD COLUMN host TEXT NOT NULL DEFAULT '127.0.0.1';
+                ALTER TABLE release ADD COLUMN artifacts_json TEXT NOT NULL DEFAULT '[]';
+                """)
+        }
         return m
     }
 }

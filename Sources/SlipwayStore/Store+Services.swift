@@ -65,14 +65,13 @@ extension Store {
 
     /// Returns the release, creating it from the current config when it does not exist yet.
     /// A release is immutable: re-deploying a version reuses what was recorded first.
-    public func release(service: String, version: String, creatingWith extraEnv: [String: String]?, now: Double) throws(StoreError) -> ReleaseRecord? {
+    /// The release `version` of the unit; with `creatingWith`, it is created from the unit's
+    /// current config when it does not exist yet (`image` replaces the config's image
+    /// reference: `deploy --image`). Returns nil when it does not exist and is not created.
+    public func release(service: String, version: String, creatingWith extraEnv: [String: String]?, image: String? = nil, now: Double) throws(StoreError) -> ReleaseRecord? {
         try write { db in
             if let row = try Row.fetchOne(db, sql: "SELECT * FROM release WHERE service = ? AND version = ?", arguments: [service, version]) {
-                return ReleaseRecord(
-                    service: service, version: version, configVersion: row["config_version"],
-                    spec: try Self.decode(ServiceSpec.self, row["spec_json"]),
-                    extraEnv: try Self.decode([String: String].self, row["extra_env_json"]),
-                    createdAt: row["created_at"])
+                return try Self.releaseRecord(row, service: service)
             }
             guard let extraEnv else { return nil }
             guard let row = try Row.fetchOne(db, sql: """
@@ -81,23 +80,45 @@ extension Store {
                 """, arguments: [service]) else {
                 throw StoreError(.notFound, "unknown service \(service)")
             }
-            let specJSON: String = row["spec_json"]
+            var spec = try Self.decode(ServiceSpec.self, row["spec_json"] as String)
+            // The controller refuses --image for a service without `image:`.
+            if let image { spec.container?.image = image }
+            let specJSON = Self.encode(spec)
             let configVersion: Int = row["config_version"]
             try db.execute(sql: "INSERT INTO release (service, version, config_version, spec_json, extra_env_json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                            arguments: [service, version, configVersion, specJSON, Self.encode(extraEnv), now])
             return ReleaseRecord(service: service, version: version, configVersion: configVersion,
-                                 spec: try Self.decode(ServiceSpec.self, specJSON), extraEnv: extraEnv, createdAt: now)
+                                 spec: spec, extraEnv: extraEnv, createdAt: now)
         }
     }
 
     public func releases(service: String) throws(StoreError) -> [ReleaseRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM release WHERE service = ? ORDER BY created_at", arguments: [service]).map { row in
-                ReleaseRecord(service: service, version: row["version"], configVersion: row["config_version"],
-                              spec: try Self.decode(ServiceSpec.self, row["spec_json"]),
-                              extraEnv: try Self.decode([String: String].self, row["extra_env_json"]),
-                              createdAt: row["created_at"])
+            try Row.fetchAll(db, sql: "SELECT * FROM release WHERE service = ? ORDER BY created_at", arguments: [service]).map { try Self.releaseRecord($0, service: service) }
+        }
+    }
+
+    static func releaseRecord(_ row: Row, service: String) throws -> ReleaseRecord {
+        ReleaseRecord(service: service, version: row["version"], configVersion: row["config_version"],
+                      spec: try decode(ServiceSpec.self, row["spec_json"]),
+                      extraEnv: try decode([String: String].self, row["extra_env_json"]),
+                      createdAt: row["created_at"],
+                      artifacts: try decode([ReleaseArtifact].self, row["artifacts_json"]))
+    }
+
+    /// Records the exact bytes a release runs. Once recorded they never change: a second
+    /// call with other artifacts is a conflict (the release is immutable).
+    public func recordArtifacts(service: String, version: String, _ artifacts: [ReleaseArtifact]) throws(StoreError) {
+        try write { db in
+            guard let current = try String.fetchOne(db, sql: "SELECT artifacts_json FROM release WHERE service = ? AND version = ?", arguments: [service, version]) else {
+                throw StoreError(.notFound, "release \(version) of \(service) is not recorded")
             }
+            let recorded = try Self.decode([ReleaseArtifact].self, current)
+            if recorded == artifacts { return }
+            guard recorded.isEmpty else {
+                throw StoreError(.conflict, "release \(version) of \(service) already runs \(recorded.map(\.summary).joined(separator: ", ")); releases are immutable")
+            }
+            try db.execute(sql: "UPDATE release SET artifacts_json = ? WHERE service = ? AND version = ?", arguments: [Self.encode(artifacts), service, version])
         }
     }
 
@@ -111,6 +132,12 @@ extension Store {
             try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('route_generation', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", arguments: [String(next)])
             return next
         }
+    }
+
+    /// This state directory's identity (created on first use): labels every container it
+    /// starts, so a restarted control plane adopts exactly its own and never another tool's.
+    public func ownerID() throws(StoreError) -> String {
+        try secret(named: "owner", bytes: 8)
     }
 
     /// A random secret kept in the store (created on first use): survives restarts so

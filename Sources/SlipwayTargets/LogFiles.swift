@@ -48,3 +48,29 @@ public enum LogFiles {
         return (data, from + UInt64(data.count))
     }
 }
+
+extension LogFiles {
+    /// The last `tail` lines of the file, then (with `follow`) each line appended to it,
+    /// polled every 200 ms, until the consumer stops.
+    public static func lines(path: String, tail: Int, follow: Bool) -> AsyncThrowingStream<String, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                for line in Self.tail(path: path, lines: tail) { continuation.yield(line) }
+                var offset = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value ?? 0
+                var pending = ""
+                while follow && !Task.isCancelled {
+                    let (data, next) = Self.read(path: path, from: offset)
+                    offset = next
+                    if !data.isEmpty {
+                        var parts = (pending + String(decoding: data, as: UTF8.self)).split(separator: "\n", omittingEmptySubsequences: false)
+                        pending = String(parts.removeLast())
+                        for line in parts { continuation.yield(String(line)) }
+                    }
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}

@@ -16,11 +16,12 @@ final class App: Sendable {
         self.settings = settings
         self.log = RequestLog(version: settings.version)
         let version = settings.version
-        hello = Response(.ok, "hello from \(version)\n", version: version)
-        healthy = Response(.ok, "ok", version: version)
-        unhealthy = Response(.serviceUnavailable, "unhealthy", version: version)
-        injectedError = Response(.internalServerError, "injected error (FAULT_ERROR_RATE)\n", version: version)
-        notFound = Response(.notFound, "not found", version: version)
+        let build = settings.build
+        hello = Response(.ok, "hello from \(version)\n", version: version, build: build)
+        healthy = Response(.ok, "ok", version: version, build: build)
+        unhealthy = Response(.serviceUnavailable, "unhealthy", version: version, build: build)
+        injectedError = Response(.internalServerError, "injected error (FAULT_ERROR_RATE)\n", version: version, build: build)
+        notFound = Response(.notFound, "not found", version: version, build: build)
     }
 }
 
@@ -30,13 +31,15 @@ struct Response: Sendable {
     let headers: HTTPHeaders
     let body: ByteBuffer
 
-    init(_ status: HTTPResponseStatus, _ text: String, version: String) {
+    init(_ status: HTTPResponseStatus, _ text: String, version: String, build: String? = nil) {
         self.status = status
         self.body = ByteBuffer(string: text)
-        self.headers = [
+        var headers: HTTPHeaders = [
             "content-type": "text/plain; charset=utf-8",
             "content-length": String(body.readableBytes),
             "x-version": version,
         ]
+        if let build { headers.add(name: "x-build", value: build) }
+        self.headers = headers
     }
 }

@@ -15,11 +15,13 @@ struct Settings: Sendable {
     var faults: Faults
     /// `ACCESS_LOG=1`: one JSON line per request on stdout, with the router's X-Request-Id.
     var accessLog = false
+    /// `HELLO_BUILD`: sent back as `X-Build` on every answer (tells two builds of one version apart).
+    var build: String? = nil
 
     static let usage = """
         usage: hello-app --port N [--host H] [--version V]
           --port N      port to listen on (0 picks a free one); default: $PORT
-          --host H      address to bind (default 127.0.0.1)
+          --host H      address to bind (default: $HOST, else 127.0.0.1; 0.0.0.0 in a container)
           --version V   version label served by GET / (default: $SLIPWAY_VERSION, else "dev")
         fault injection (environment):
           FAULT_ERROR_RATE=0..1     share of GET / answered 500
@@ -29,6 +31,8 @@ struct Settings: Sendable {
           FAULT_CRASH_AFTER_S=N     exit(3) after N seconds
         logging (environment):
           ACCESS_LOG=1              a JSON line per request (method, path, status, request_id) on stdout
+        build (environment):
+          HELLO_BUILD=TEXT          sent back as X-Build on every answer
         """
 
     static func fromProcess() -> Settings {
@@ -71,7 +75,8 @@ struct Settings: Sendable {
         if let host, host.isEmpty { Output.usageError("--host must not be empty") }
         let label = version ?? environment("SLIPWAY_VERSION") ?? "dev"
         if label.isEmpty { Output.usageError("--version must not be empty") }
-        var settings = Settings(host: host ?? "127.0.0.1", port: portNumber, version: label, faults: Faults.fromEnvironment())
+        var settings = Settings(host: host ?? environment("HOST") ?? "127.0.0.1", port: portNumber, version: label, faults: Faults.fromEnvironment())
+        settings.build = environment("HELLO_BUILD")
         if let text = environment("ACCESS_LOG") {
             switch text {
             case "1", "true": settings.accessLog = true

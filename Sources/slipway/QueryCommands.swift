@@ -89,10 +89,10 @@ struct HistoryCommand: AsyncParsableCommand {
         }
         if client.output == .json { return try printJSON(records) }
         if records.isEmpty { return print("\(service) has no rollouts yet") }
-        var rows = [["ID", "STARTED", "KIND", "FROM", "TO", "RESULT", "TOOK", "REASON"]]
+        var rows = [["ID", "STARTED", "KIND", "FROM", "TO", "DIGEST", "RESULT", "TOOK", "REASON"]]
         for r in records {
-            rows.append(["\(r.id)", Format.time(r.startedAt), r.kind.rawValue, r.fromVersion ?? "-", r.toVersion, r.phase.rawValue,
-                         r.endedAt.map { Format.duration($0 - r.startedAt) } ?? "-", r.reason ?? ""])
+            rows.append(["\(r.id)", Format.time(r.startedAt), r.kind.rawValue, r.fromVersion ?? "-", r.toVersion, r.artifacts?.primary?.shortDigest ?? "-",
+                         r.phase.rawValue, r.endedAt.map { Format.duration($0 - r.startedAt) } ?? "-", r.reason ?? ""])
         }
         print(Format.table(rows))
     }

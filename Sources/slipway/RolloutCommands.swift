@@ -21,6 +21,9 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(name: .customLong("set-env"), help: ArgumentHelp("An environment variable of this release (repeatable).", valueName: "KEY=VALUE"))
     var setEnv: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("Container services: deploy this image (REPOSITORY[:TAG][@sha256:DIGEST]) as the release, instead of the config's `image:` with {{version}}.", valueName: "REF"))
+    var image: String?
+
     @Flag(name: .long, help: "Block until the rollout ends.")
     var wait = false
 
@@ -39,6 +42,9 @@ struct DeployCommand: AsyncParsableCommand {
                 throw ValidationError("--set-env \(pair): \(key) is not a valid environment variable name")
             }
         }
+        if let image, let problem = ImageReference.problem(image) {
+            throw ValidationError("--image: \(problem)")
+        }
     }
 
     func run() async throws {
@@ -49,7 +55,7 @@ struct DeployCommand: AsyncParsableCommand {
         }
         let api = try client.client()
         let record = try await withAPI {
-            try await api.send(.POST, "/v1/services/\(unitName(service, env).urlPathEscaped)/deploy", body: DeployRequest(version: version, env: variables, overrideFreeze: overrideFreeze), as: RolloutRecord.self)
+            try await api.send(.POST, "/v1/services/\(unitName(service, env).urlPathEscaped)/deploy", body: DeployRequest(version: version, env: variables, overrideFreeze: overrideFreeze, image: image), as: RolloutRecord.self)
         }
         try await RolloutWatcher(api: api, output: client.output).finish(record, wait: wait)
     }

@@ -49,6 +49,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("TCP ports new instances get (their PORT), outside the kernel's ephemeral range (default 20000-29999).", valueName: "LOW-HIGH"))
     var instancePorts: String = "\(PortAllocator.defaultRange.lowerBound)-\(PortAllocator.defaultRange.upperBound)"
 
+    @Option(name: .long, help: ArgumentHelp("The container engine's API socket for `image:` services (Docker, or Podman's Docker-compatible service). Default: $DOCKER_HOST, else unix://\(Defaults.dockerSocket).", valueName: "unix:///PATH"))
+    var dockerHost: String?
+
     @Option(name: .long, help: ArgumentHelp("Log lines as text or json (one object per line; the router it starts too). Default: $SLIPWAY_LOG_FORMAT, else text.", valueName: "FORMAT"))
     var logFormat: String?
 
@@ -90,6 +93,11 @@ struct ServerCommand: AsyncParsableCommand {
         guard Self.parseLimit(authFailures) != nil else {
             throw ValidationError("--auth-failures must be COUNT/DURATION with COUNT ≥ 1, e.g. 20/1m (got \(authFailures))")
         }
+        do {
+            _ = try EngineEndpoint.resolve(flag: dockerHost, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError(error.message)
+        }
     }
 
     static func parseLimit(_ text: String) -> (limit: Int, window: Duration)? {
@@ -121,6 +129,7 @@ struct ServerCommand: AsyncParsableCommand {
             options.backupDirectory = backupDir.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
             options.backupKeep = backupKeep
             options.instancePorts = PortAllocator.parseRange(instancePorts) ?? PortAllocator.defaultRange
+            options.engine = try EngineEndpoint.resolve(flag: dockerHost, environment: ProcessInfo.processInfo.environment)
             try await ServerRuntime.run(options)
         } catch let error as ServerRuntime.StartupError {
             printError("error: \(error.description)")

@@ -12,10 +12,14 @@ enum StatusView {
         if statuses.isEmpty { line("no services; register one with `slipway apply -f slipway.yml`") }
         for s in statuses {
             line(paint("\(s.service)", .bold, style) + "  \(s.serviceURL)  (config v\(s.configVersion))")
-            line("  stable:   \(s.stableVersion ?? "none")")
+            func runs(_ version: String?) -> String {
+                guard let version, let artifact = s.artifacts?[version]?.primary else { return "" }
+                return "  " + artifact.summary
+            }
+            line("  stable:   \(s.stableVersion ?? "none")" + runs(s.stableVersion))
             if let previous = s.previousVersion {
                 let warm = s.previousRetireAt.map { "warm until \(Format.time($0))" } ?? "stopped"
-                line("  previous: \(previous) (\(warm))")
+                line("  previous: \(previous) (\(warm))" + runs(previous))
             }
             if let r = s.activeRollout {
                 let phase = paint(r.phase.rawValue, r.phase == .paused || r.phase == .awaitingApproval ? .yellow : .cyan, style)
@@ -38,10 +42,12 @@ enum StatusView {
             if s.instances.isEmpty {
                 line("  no instances")
             } else {
-                var rows = [["  INSTANCE", "VERSION", "PID", "PORT", "STATE", "HEALTH", "IN-FLIGHT", "RESTARTS"]]
+                let containers = s.instances.contains { $0.target == .container }
+                var rows = [["  INSTANCE", "VERSION", containers ? "CONTAINER" : "PID", "PORT", "STATE", "HEALTH", "IN-FLIGHT", "RESTARTS"]]
                 for i in s.instances {
                     let health = i.healthy.map { $0 ? "healthy" : "unhealthy" + (i.lastHealthError.map { " (\($0))" } ?? "") } ?? "unknown"
-                    rows.append(["  " + i.id, i.version, "\(i.pid)", "\(i.port)", i.state.rawValue, health, "\(i.inflight ?? 0)", "\(i.restarts)"])
+                    let handle = i.target == .container ? (i.containerID.map { String($0.prefix(12)) } ?? "-") : "\(i.pid)"
+                    rows.append(["  " + i.id, i.version, handle, "\(i.port)", i.state.rawValue, health, "\(i.inflight ?? 0)", "\(i.restarts)"])
                 }
                 // Colour after padding, so escape sequences do not skew the columns.
                 for row in Format.table(rows).split(separator: "\n", omittingEmptySubsequences: false) {

@@ -131,8 +131,8 @@ import Testing
               - "{{version"
             """
         #expect(configErrors(yaml).map(short) == [
-            "5:5: run[2]: unknown placeholder `{{host}}`; the known placeholders are {{port}} and {{version}}",
-            "6:5: run[3]: has `{{` without a closing `}}`; the known placeholders are {{port}} and {{version}}",
+            "5:5: run[2]: unknown placeholder `{{host}}`; the known placeholders are {{port}}, {{version}} and {{artifact}}",
+            "6:5: run[3]: has `{{` without a closing `}}`; the known placeholders are {{port}}, {{version}} and {{artifact}}",
         ])
     }
 
@@ -156,13 +156,13 @@ import Testing
     @Test func missingRequiredKeysPointAtTheMapping() {
         #expect(configErrors("\n\nreplicas: 2\n").map(short) == [
             "3:1: service: the file lacks the required key `service`",
-            "3:1: run: the file lacks the required key `run`",
+            "3:1: run: the file names nothing to run: give `run: [PROGRAM, ARGS…]` (a local process) or `image: REPOSITORY:TAG` (a container)",
         ])
     }
 
     @Test(arguments: ["", "\n\n", "# only a comment\n", "---\n"])
     func emptyFile(text: String) {
-        #expect(singleError(text) == "1:1: the file is empty; a slipway.yml needs at least `service:` and `run:`")
+        #expect(singleError(text) == "1:1: the file is empty; a slipway.yml needs at least `service:` and `run:` (or `image:`)")
     }
 
     @Test func topLevelMustBeAMapping() {

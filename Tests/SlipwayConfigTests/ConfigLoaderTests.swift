@@ -111,6 +111,25 @@ import Yams
         "service: web\nrun: [./web]\nbackup: { sqlite: app.db }\n",
     ]
 
+    /// Container keys (values are checked in ContainerConfigTests), and `artifact` for a local process.
+    static let everyTargetKey = [
+        """
+        service: web
+        image: ghcr.io/acme/web:{{version}}
+        command: [/web, --port, "{{port}}"]
+        args: [--verbose]
+        volumes: ["./data:/data:ro", "cache:/cache"]
+        cpus: 0.5
+        memory: 256m
+        user: "1000:1000"
+        read_only: true
+        network: bridge
+        pull: always
+        registry: { server: ghcr.io, username: deploy, password: "${REGISTRY_TOKEN}" }
+        """,
+        "service: web\nrun: [./web, --data, \"{{artifact}}\"]\nartifact: dist\n",
+    ]
+
     @Test func everyKeyTestCoversTheFieldTables() throws {
         var used: Set<String> = []
         func walk(_ node: Node, _ prefix: String) {
@@ -133,6 +152,10 @@ import Yams
             _ = try ConfigLoader.parse(text, fileName: "slipway.yml", baseDirectory: "/srv")
         }
         _ = try ConfigLoader.parse(Self.everyNotificationKey, fileName: "slipway.yml", baseDirectory: nil)
+        for text in Self.everyTargetKey {
+            walk(try #require(try Yams.compose(yaml: text)), "")
+            _ = try ConfigLoader.parse(text, fileName: "slipway.yml", baseDirectory: "/srv")
+        }
         // Environments' own keys are covered by EnvironmentConfigTests.
         walk(try #require(try Yams.compose(yaml: "environments: { staging: { replicas: 1 } }")), "")
         #expect(used == Set(ConfigSchema.acceptedKeys))

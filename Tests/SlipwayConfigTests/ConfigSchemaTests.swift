@@ -14,7 +14,9 @@ import Yams
         let schema = try schemaObject()
         #expect(schema["$schema"] as? String == "https://json-schema.org/draft/2020-12/schema")
         #expect(schema["type"] as? String == "object")
-        #expect(schema["required"] as? [String] == ["service", "run"])
+        #expect(schema["required"] as? [String] == ["service"])
+        let oneOf = try #require(schema["oneOf"] as? [[String: Any]])
+        #expect(oneOf.map { $0["required"] as? [String] ?? [] } == [["run"], ["image"]], "run or image")
         #expect(schema["additionalProperties"] as? Bool == false)
         #expect(ConfigSchema.jsonSchema().contains("\n  \"properties\": {"), "pretty-printed")
     }

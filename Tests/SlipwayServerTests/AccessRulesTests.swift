@@ -31,7 +31,7 @@ import Testing
         let state = try StateDirectory(directory.file("state"))
         let store = try Store(path: state.database)
         let logger = Logger(label: "test")
-        let controller = Controller(store: store, stateDirectory: state, dataPlane: DataPlane(stateDirectory: state, logger: logger), masterKey: .generate(source: .caller), logger: logger)
+        let controller = try Controller(store: store, stateDirectory: state, dataPlane: DataPlane(stateDirectory: state, logger: logger), masterKey: .generate(source: .caller), logger: logger)
         let limiter = AuthFailureLimiter(policy: failures, now: now)
         let router = APIRoutes.build(controller: controller, limiter: limiter) { _ in }
         var f = Fixture(directory: directory, store: store, controller: controller, router: router)

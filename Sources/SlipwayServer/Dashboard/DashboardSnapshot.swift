@@ -25,6 +25,10 @@ struct DashboardSnapshot: Codable, Sendable, Equatable {
         var version: String
         /// `stable`, `canary` (the running rollout's target), `previous` (warm), or `other`.
         var role: String
+        /// What the release runs: `image ghcr.io/acme/web:v2 sha256:0123456789ab (…)`, when recorded.
+        var artifact: String? = nil
+        /// `sha256:0123456789ab` of `artifact`.
+        var digest: String? = nil
         /// Share of traffic in percent (the route table's weights normalised to 100).
         var weight: Double
         var instances: [Instance]
@@ -73,7 +77,8 @@ struct DashboardSnapshot: Codable, Sendable, Equatable {
                 let s = stats.first { $0.service == status.service && $0.version == v }
                 let instances = status.instances.filter { $0.version == v && $0.state != .stopped }
                     .map { Instance(id: $0.id, state: $0.state.rawValue, healthy: $0.healthy, lastHealthError: $0.lastHealthError) }
-                return Version(version: v, role: role, weight: (weight * 10).rounded() / 10, instances: instances,
+                let artifact = status.artifacts?[v]?.primary
+                return Version(version: v, role: role, artifact: artifact?.summary, digest: artifact?.shortDigest, weight: (weight * 10).rounded() / 10, instances: instances,
                                requestRate: s.map { $0.windowSeconds > 0 ? Double($0.requests) / $0.windowSeconds : 0 } ?? 0,
                                errorRate: s?.errorRate, latencyP50Ms: s?.latencyP50Ms, latencyP95Ms: s?.latencyP95Ms, latencyP99Ms: s?.latencyP99Ms)
             }

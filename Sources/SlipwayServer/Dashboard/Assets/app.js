@@ -293,8 +293,10 @@
       if (!v.instances.length) dots.append('none');
       const swatch = el('span', { class: 'swatch' });
       swatch.style.background = colorOf(v.version);
+      const name = el('td', { title: v.artifact || '' }, swatch, v.version);
+      if (v.digest) name.append(el('span', { class: 'digest', text: v.digest }));
       card.versions.append(el('tr', { 'data-version': v.version },
-        el('td', {}, swatch, v.version), el('td', { text: v.role }), el('td', { class: 'num', text: `${v.weight} %` }), dots,
+        name, el('td', { text: v.role }), el('td', { class: 'num', text: `${v.weight} %` }), dots,
         el('td', { class: 'num', text: v.requestRate.toFixed(1) }), el('td', { class: 'num', text: pct(v.errorRate) }),
         el('td', { class: 'num', text: `${ms(v.latencyP50Ms)} / ${ms(v.latencyP95Ms)} / ${ms(v.latencyP99Ms)}` })));
     }
