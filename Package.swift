@@ -93,6 +93,7 @@ let package = Package(
         ]),
         .target(name: "SlipwayTesting", dependencies: [
             "SlipwayCore", "SlipwayTargets",
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -49,6 +49,12 @@ done
 echo "==> building (debug)"
 swift build --build-tests
 
+# The container tests run against a private Docker Engine, Podman's Docker-compatible
+# service and a local registry (installed if missing), stopped and cleaned up on exit.
+echo "==> starting the test container engines"
+trap 'scripts/test-engines.sh stop' EXIT
+eval "$(scripts/test-engines.sh start)"
+
 echo "==> running tests"
 # Swift Testing runs suites in parallel; the end-to-end suites are serialized inside.
 swift test --skip-build "$@"

@@ -48,7 +48,7 @@ public final class ContainerDriver: InstanceDriver {
     // MARK: images
 
     func inspectImage(_ reference: String) async throws(DriverError) -> EngineModels.ImageInspect? {
-        let answer = try await engine.request(.GET, "/images/\(EngineClient.escape(reference))/json")
+        let answer = try await engine.request(.GET, "/images/\(EngineClient.path(reference))/json")
         if answer.status == 404 { return nil }
         guard answer.ok else { throw DriverError(.failed, "the engine could not inspect image \(reference): \(answer.message)") }
         return try answer.decode(EngineModels.ImageInspect.self)

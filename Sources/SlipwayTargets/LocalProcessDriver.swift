@@ -40,7 +40,7 @@ public final class LocalProcessDriver: InstanceDriver {
               let executable = LocalProcess.resolveExecutable(name, workingDirectory: spec.workingDirectory, extraSearchDirectories: searchDirectories, path: path) else {
             throw DriverError(.notFound, "cannot find the program \(spec.run.first ?? "?") of \(spec.name) (looked in \(spec.workingDirectory ?? "."), \(searchDirectories.joined(separator: ", ")) and PATH)")
         }
-        return executable
+        return (executable as NSString).standardizingPath
     }
 
     public func prepare(_ release: ReleaseRecord, secrets: [String: String], progress: @escaping @Sendable (String) async -> Void) async throws(DriverError) -> [ReleaseArtifact] {

@@ -31,7 +31,7 @@ enum HelloServer {
                     try channel.pipeline.syncOperations.addHandler(HelloHandler(app: app))
                 }
             }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
 

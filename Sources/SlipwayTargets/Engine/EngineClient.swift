@@ -14,7 +14,17 @@ public struct EngineClient: Sendable {
     /// Bodies larger than this are refused (inspect and list answers are small).
     static let bodyLimit = 16 << 20
 
-    public init(endpoint: EngineEndpoint, http: HTTPClient = .shared) {
+    /// One client for every engine: a missing or dead socket fails at once (no retried
+    /// connection attempts), so the controller loop never waits on an engine that is down.
+    public static let sharedHTTP: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(2)
+        configuration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
+    public init(endpoint: EngineEndpoint, http: HTTPClient = EngineClient.sharedHTTP) {
         self.endpoint = endpoint
         self.http = http
     }
@@ -52,10 +62,19 @@ public struct EngineClient: Sendable {
         return URL(httpURLWithSocketPath: endpoint.socketPath, uri: uri)?.absoluteString ?? "http+unix://invalid" + uri
     }
 
-    static func escape(_ value: String) -> String {
+    /// A query value, percent-encoded.
+    public static func escape(_ value: String) -> String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
+    }
+
+    /// An image reference or id as a path segment: `/`, `:` and `@` stay (the engine's
+    /// router takes `/images/ghcr.io/acme/web:v1/json` as written), anything else is encoded.
+    public static func path(_ reference: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~/:@")
+        return reference.addingPercentEncoding(withAllowedCharacters: allowed) ?? reference
     }
 
     /// Sends a request and reads the whole answer.
