@@ -118,7 +118,7 @@ let package = Package(
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ]),
         .testTarget(name: "SlipwayEndToEndTests", dependencies: [
-            "SlipwayTesting", "SlipwayCore", "SlipwayStore", .product(name: "Crypto", package: "swift-crypto"),
+            "SlipwayTesting", "SlipwayCore", "SlipwayStore", "SlipwayTargets", .product(name: "Crypto", package: "swift-crypto"),
         ]),
     ],
     swiftLanguageModes: [.v6]

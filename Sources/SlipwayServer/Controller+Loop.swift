@@ -209,7 +209,9 @@ extension Controller {
             // it could not bind it), or the dead instance's connections are still closing
             // (TIME_WAIT, which stops a server that binds without SO_REUSEADDR). A restart on
             // it could only crash again, so the instance moves.
-            if !PortAllocator.binds(host: "127.0.0.1", port: instance.port), let port = instancePorts.port() {
+            // The engine's docker-proxy binds a published port with SO_REUSEADDR.
+            let proxied = release.spec.container?.network == .bridge
+            if !PortAllocator.binds(host: "127.0.0.1", port: instance.port, reuseAddress: proxied), let port = instancePorts.port() {
                 record.port = port
                 try recordEvent(service: instance.service, rolloutID: nil, kind: "instance_port_moved",
                                 message: "port \(instance.port) of instance \(instance.id) is in use (another process, or the dead instance's connections still closing); it restarts on port \(port)", time: now,

@@ -128,7 +128,17 @@ public enum ServerRuntime {
                 continue
             }
             if try store.service(spec.name)?.stableVersion == nil, try store.activeRollout(service: spec.name) == nil {
-                let rollout = try await controller.deploy(service: spec.name, version: options.initialVersion, extraEnv: [:])
+                let rollout: RolloutRecord
+                do {
+                    rollout = try await controller.deploy(service: spec.name, version: options.initialVersion, extraEnv: [:])
+                } catch let error as ControllerError where error.code == .unavailable {
+                    // The container engine is down: the control plane starts anyway (the router
+                    // serves what it has); the first release is deployed by hand once it is up.
+                    let warning = "the first release \(options.initialVersion) of \(spec.name) was not started: \(error.message); run `slipway deploy \(spec.name) --version \(options.initialVersion)` once it is reachable"
+                    logger.warning("\(warning)")
+                    FileHandle.standardError.write(Data(("WARNING: " + warning + "\n").utf8))
+                    continue
+                }
                 try store.appendAudit(AuditDraft(principal: operatorName, action: "rollout.deploy", target: "service/\(spec.name)",
                                                  details: ["version": options.initialVersion, "rollout": String(rollout.id), "via": "slipway server (first release)"]),
                                       time: Date().timeIntervalSince1970)

@@ -43,10 +43,16 @@ public final class PortAllocator: Sendable {
 
     /// Whether a socket can bind `host:port` now. Without SO_REUSEADDR: a port with any
     /// socket on it, even one in TIME_WAIT, is not free (an instance may bind without it).
-    public static func binds(host: String, port: Int) -> Bool {
+    /// With `reuseAddress`, as a binder that sets SO_REUSEADDR would (the engine's
+    /// docker-proxy): connections of a dead listener still closing (TIME_WAIT) do not count.
+    public static func binds(host: String, port: Int, reuseAddress: Bool = false) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
+        if reuseAddress {
+            var one: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)

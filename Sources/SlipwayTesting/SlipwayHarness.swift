@@ -39,6 +39,27 @@ public final class SlipwayHarness: @unchecked Sendable {
         return (try directory.write("\(name).yml", text), listenPort)
     }
 
+    /// The hello service as containers of `image` (an image made with `TestEngine.helloImage`,
+    /// `{{version}}` in its tag), never pulled unless `extra` says otherwise; health and
+    /// strategy as in `helloConfig`.
+    public func helloContainerConfig(image: String, name: String = "hello", listenPort: Int = freeLoopbackPort(), replicas: Int = 2, extra: String = "",
+                                     keepPrevious: String = "10m", deployTimeout: String = "30s", drainTimeout: String = "10s",
+                                     strategy: String? = nil, pull: String = "never") throws -> (path: String, port: Int) {
+        let strategyText = strategy ?? "blue-green: { keep_previous: \(keepPrevious), deploy_timeout: \(deployTimeout), drain_timeout: \(drainTimeout) }"
+        let text = """
+            service: \(name)
+            image: \(image)
+            pull: \(pull)
+            health: { path: /health, interval: 200ms, timeout: 200ms, healthy: 2, unhealthy: 3, grace: 5s }
+            listen: 127.0.0.1:\(listenPort)
+            replicas: \(replicas)
+            strategy:
+              \(strategyText)
+            \(extra)
+            """
+        return (try directory.write("\(name).yml", text), listenPort)
+    }
+
     /// Starts `slipway server` and waits for its readiness line (which names the API URL).
     public func startServer(configs: [String] = [], extraArguments: [String] = [], environment: [String: String]? = nil) async throws {
         var args = ["server", "--state-dir", stateDir, "--api", "127.0.0.1:0"]

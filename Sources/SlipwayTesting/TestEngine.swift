@@ -106,17 +106,18 @@ public struct TestEngine: Sendable {
         _ = try check(try await client.request(.POST, "/containers/\(id)/kill", query: [("signal", "KILL")]), "killing container \(id)")
     }
 
-    /// Runs a throwaway container that is not Slipway's (another tool's), returning its id.
-    public func runForeign(image: String, name: String) async throws -> String {
+    /// Runs a container Slipway did not start (another tool's, or — with Slipway's labels —
+    /// one whose record was lost), returning its id.
+    public func runForeign(image: String, name: String, labels: [String: String] = ["app": "someone-else"]) async throws -> String {
         struct Create: Encodable {
             struct Host: Encodable { var Init = true }
             var Image: String
             var Cmd = ["/hello-app"]
             var Env = ["PORT=1", "HOST=127.0.0.1"]
-            var Labels = ["app": "someone-else"]
+            var Labels: [String: String]
             var HostConfig = Host()
         }
-        let created = try check(try await client.request(.POST, "/containers/create", query: [("name", name)], json: Create(Image: image)), "creating \(name)")
+        let created = try check(try await client.request(.POST, "/containers/create", query: [("name", name)], json: Create(Image: image, Labels: labels)), "creating \(name)")
         let id = try created.decode(CreatedID.self).Id
         _ = try check(try await client.request(.POST, "/containers/\(id)/start"), "starting \(name)")
         return id

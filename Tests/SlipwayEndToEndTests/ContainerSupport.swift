@@ -1,0 +1,73 @@
+import Foundation
+import SlipwayCore
+import SlipwayTargets
+import SlipwayTesting
+import Testing
+
+/// One container test's world: an engine, a repository of its own (so tests never see each
+/// other's images or containers), and the hello service deployed as v1 from it.
+struct ContainerWorld {
+    let engine: TestEngine
+    /// `slipway-e2e/hello-abc123` (the config's image is `REPOSITORY:{{version}}`).
+    let repository: String
+
+    init(engine: TestEngine) {
+        self.engine = engine
+        repository = "slipway-e2e/hello-" + UUID().uuidString.prefix(8).lowercased()
+    }
+
+    func reference(_ version: String) -> String { "\(repository):\(version)" }
+
+    /// Containers of this test's repository (whatever their owner), any state.
+    func containers() async throws -> [EngineModels.ContainerSummary] {
+        try await engine.slipwayContainers().filter { ($0.Labels?["slipway.image"] ?? "").hasPrefix(repository + ":") || ($0.Labels?["slipway.image"] ?? "").hasPrefix(repository + "@") }
+    }
+
+    /// Removes what the test left (containers, images); never fails a test.
+    func cleanUp() async {
+        for container in (try? await containers()) ?? [] { await engine.remove(container: container.Id) }
+        for version in ["v1", "v2", "v3", "v4"] { try? await engine.removeImage(reference(version), force: true) }
+    }
+}
+
+/// Runs `body` with the hello service as containers of `world`'s images, v1 serving
+/// through the router; shuts everything down and removes the test's containers after.
+func withContainerHello<T>(_ world: ContainerWorld, replicas: Int = 2, extra: String = "", keepPrevious: String = "10m", deployTimeout: String = "30s",
+                           strategy: String? = nil, images: [String: String] = ["v1": "one", "v2": "two"],
+                           _ body: (SlipwayHarness, Int) async throws -> T) async throws -> T {
+    for (version, build) in images.sorted(by: { $0.key < $1.key }) {
+        try await world.engine.helloImage(world.reference(version), build: build)
+    }
+    do {
+        let result = try await withHarness { h in
+            var attempt = 0
+            var port = 0
+            while true {
+                attempt += 1
+                let made = try h.helloContainerConfig(image: world.repository + ":{{version}}", replicas: replicas, extra: extra,
+                                                      keepPrevious: keepPrevious, deployTimeout: deployTimeout, strategy: strategy)
+                port = made.port
+                do {
+                    try await h.startServer(configs: [made.path], extraArguments: ["--docker-host", world.engine.host])
+                    break
+                } catch let error as PollStop where attempt < 3 && error.description.contains("Address already in use") {
+                    continue
+                }
+            }
+            _ = try await eventually("v1 to serve through the router from its containers", timeout: .seconds(60)) {
+                (try? await h.versionAt(port: port)) == "v1" ? true : nil
+            }
+            return try await body(h, port)
+        }
+        await world.cleanUp()
+        return result
+    } catch {
+        await world.cleanUp()
+        throw error
+    }
+}
+
+/// The X-Build header the router's answer carries (which image build served it).
+func buildAt(port: Int, headers: [(String, String)] = []) async throws -> String? {
+    try await TestHTTP.request("http://127.0.0.1:\(port)/", method: .GET, headers: headers).header("X-Build")
+}
