@@ -53,7 +53,8 @@ swift build --build-tests
 # service and a local registry (installed if missing), stopped and cleaned up on exit.
 echo "==> starting the test container engines"
 trap 'scripts/test-engines.sh stop' EXIT
-eval "$(scripts/test-engines.sh start)"
+engines_env=$(scripts/test-engines.sh start) || { echo "error: the test container engines did not start (see above)" >&2; exit 1; }
+eval "$engines_env"
 
 echo "==> running tests"
 # Swift Testing runs suites in parallel; the end-to-end suites are serialized inside.
