@@ -13,6 +13,9 @@ Modes:
            `slipway rollback hello` (its "rollout N succeeded in XXms" is recorded too).
   nginx:   deploy = rewrite the upstream file to backend B + `nginx -s reload`;
            switch back = rewrite it to A + `nginx -s reload` (the peer).
+  shell:   deploy = the --to-new shell command; switch back = the --to-old one (the
+           container peer: `docker stop` one container, `docker run` the other on the
+           same published port).
 
 Prints one JSON object on stdout.
 """
@@ -87,7 +90,7 @@ def server_ms(text):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--mode", choices=["slipway", "nginx"], required=True)
+    ap.add_argument("--mode", choices=["slipway", "nginx", "shell"], required=True)
     ap.add_argument("--port", type=int, required=True, help="where the client sends GET /")
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--slipway")
@@ -97,6 +100,8 @@ def main():
     ap.add_argument("--port-a", type=int)
     ap.add_argument("--port-b", type=int)
     ap.add_argument("--reload", help="nginx mode: the reload command line (shell)")
+    ap.add_argument("--to-new", help="shell mode: the command that moves traffic to --new")
+    ap.add_argument("--to-old", help="shell mode: the command that moves traffic back to --old")
     a = ap.parse_args()
 
     poller = Poller(a.port)
@@ -113,6 +118,9 @@ def main():
             if rc != 0:
                 reps.append({"rep": i + 1, "error": "deploy failed: " + out[-500:]})
                 continue
+        elif a.mode == "shell":
+            new = a.new
+            subprocess.run(a.to_new, shell=True, check=True, timeout=120, capture_output=True)
         else:
             new = a.new
             open(a.upstream_file, "w").write(f"server 127.0.0.1:{a.port_b};\n")
@@ -126,6 +134,9 @@ def main():
         t0 = time.monotonic()
         if a.mode == "slipway":
             p = subprocess.run([a.slipway, "rollback", "hello"], capture_output=True, text=True, timeout=180)
+            rc, out = p.returncode, p.stdout + p.stderr
+        elif a.mode == "shell":
+            p = subprocess.run(a.to_old, shell=True, capture_output=True, text=True, timeout=120)
             rc, out = p.returncode, p.stdout + p.stderr
         else:
             open(a.upstream_file, "w").write(f"server 127.0.0.1:{a.port_a};\n")
