@@ -52,9 +52,14 @@ swift build --build-tests
 # The container tests run against a private Docker Engine, Podman's Docker-compatible
 # service and a local registry (installed if missing), stopped and cleaned up on exit.
 echo "==> starting the test container engines"
-trap 'scripts/test-engines.sh stop' EXIT
+# The fleet tests run against 4 "servers": network namespaces on a bridge of their own,
+# each with a real sshd from Debian, its own host key and a verified known_hosts.
+trap 'scripts/test-engines.sh stop; scripts/test-hosts.sh stop' EXIT
 engines_env=$(scripts/test-engines.sh start) || { echo "error: the test container engines did not start (see above)" >&2; exit 1; }
 eval "$engines_env"
+echo "==> starting the test servers (network namespaces with sshd)"
+hosts_env=$(scripts/test-hosts.sh start 4) || { echo "error: the test servers did not start (see above)" >&2; exit 1; }
+eval "$hosts_env"
 
 echo "==> running tests"
 # Swift Testing runs suites in parallel; the end-to-end suites are serialized inside.

@@ -80,7 +80,7 @@ enum ServiceFields {
                       doc: "The service's database (PostgreSQL or SQLite), backed up before every deploy's pre_deploy hook and recorded with the rollout; restore_on_rollback restores it when the deploy is undone."),
                 Field("alerts", alerts, \.alerts,
                       doc: "Rules on the service's live numbers (error rate, latency percentiles, instances down) that fire after `for` and resolve; firing and resolved are events and notifications."),
-            ] + containerSettings
+            ] + containerSettings + serverSettings
     }
 
     static var serviceName: ValueType<String> {

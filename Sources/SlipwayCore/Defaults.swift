@@ -58,4 +58,9 @@ public enum Defaults {
     public static let dockerSocket = "/var/run/docker.sock"
     /// The Docker Engine API version Slipway speaks (Docker 20.10+, Podman 4+).
     public static let engineAPIVersion = "1.41"
+    /// Slipway's directory on a fleet server (`servers[].dir`), relative to the login
+    /// user's home: its binary, router state and instance logs.
+    public static let serverDirectory = ".slipway-host"
+    /// Seconds SSH waits for a fleet server's TCP connection (`ConnectTimeout`).
+    public static let sshConnectTimeoutSeconds = 10
 }

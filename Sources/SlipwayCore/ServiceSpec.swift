@@ -13,6 +13,11 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     /// `artifact:` — a file or directory (absolute after loading) whose exact bytes each
     /// release records and keeps, beside the executable `run[0]` names.
     public var artifact: String?
+    /// `servers:` — the fleet the service runs on, each server with its own router and
+    /// instances, driven over SSH. Empty: this machine (the control plane's own router).
+    public var servers: [ServerSpec] = []
+    /// `replicas_per_host`: instances of a release on each server of `servers` (nil: `replicas`).
+    public var replicasPerHost: Int?
     /// Extra environment variables for every instance.
     public var env: [String: String]
     /// Working directory of instances; relative `run[0]` paths resolve against it.
@@ -55,6 +60,9 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     public var serviceName: String { UnitName.split(name).service }
     /// Where the instances run.
     public var target: TargetKind { container == nil ? .local : .container }
+
+    /// Instances of a release on each server: `replicas_per_host`, else `replicas`.
+    public var instancesPerServer: Int { replicasPerHost ?? replicas }
     public var environmentName: String? { environment?.name }
 
     public init(
@@ -98,7 +106,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case name, run, env, workingDirectory, health, listen, hosts, replicas, strategy, upstreamTimeout, analysis, pin
         case tls, headers, rateLimit, restrict, environment, notifications, alerts, hooks, backup
-        case container, artifact
+        case container, artifact, servers, replicasPerHost
     }
 
     /// The policy a canary's background analysis runs: the strategy's `analysis`, else the
@@ -114,6 +122,8 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         run = try c.decodeIfPresent([String].self, forKey: .run) ?? []
         container = try c.decodeIfPresent(ContainerSpec.self, forKey: .container)
         artifact = try c.decodeIfPresent(String.self, forKey: .artifact)
+        servers = try c.decodeIfPresent([ServerSpec].self, forKey: .servers) ?? []
+        replicasPerHost = try c.decodeIfPresent(Int.self, forKey: .replicasPerHost)
         env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
         workingDirectory = try c.decodeIfPresent(String.self, forKey: .workingDirectory)
         health = try c.decodeIfPresent(HealthSpec.self, forKey: .health) ?? HealthSpec()
@@ -141,6 +151,8 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         try c.encode(run, forKey: .run)
         try c.encodeIfPresent(container, forKey: .container)
         try c.encodeIfPresent(artifact, forKey: .artifact)
+        if !servers.isEmpty { try c.encode(servers, forKey: .servers) }
+        try c.encodeIfPresent(replicasPerHost, forKey: .replicasPerHost)
         try c.encode(env, forKey: .env)
         try c.encodeIfPresent(workingDirectory, forKey: .workingDirectory)
         try c.encode(health, forKey: .health)

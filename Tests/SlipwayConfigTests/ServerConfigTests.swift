@@ -1,0 +1,103 @@
+import Foundation
+@testable import SlipwayConfig
+import SlipwayCore
+import Testing
+
+/// `servers:` and `replicas_per_host:`: URLs and objects, per-environment fleets, the spec
+/// through JSON, and the precise error for each bad entry.
+@Suite struct ServerConfigTests {
+    func parse(_ yaml: String) throws -> ServiceSpec {
+        try ConfigLoader.parse(yaml, fileName: "slipway.yml", baseDirectory: "/srv/app")
+    }
+
+    @Test func urlsAndObjects() throws {
+        let spec = try parse("""
+            service: web
+            run: [./web]
+            servers:
+              - ssh://deploy@web-1.example.com
+              - ssh://10.0.0.7:2222
+              - url: ssh://ops@[2001:db8::7]:22
+                roles: [web, edge]
+                labels: { zone: eu-2, rack: 7 }
+                dir: /srv/slipway
+              - ssh://bastion-alias
+            replicas_per_host: 2
+            """)
+        #expect(spec.servers == [
+            ServerSpec(user: "deploy", host: "web-1.example.com"),
+            ServerSpec(user: nil, host: "10.0.0.7", port: 2222),
+            ServerSpec(user: "ops", host: "2001:db8::7", port: 22, roles: ["web", "edge"], labels: ["zone": "eu-2", "rack": "7"], dir: "/srv/slipway"),
+            ServerSpec(host: "bastion-alias"),
+        ])
+        #expect(spec.servers.map(\.id) == ["web-1.example.com", "10.0.0.7:2222", "2001:db8::7:22", "bastion-alias"])
+        #expect(spec.servers[2].url == "ssh://ops@[2001:db8::7]:22")
+        #expect(spec.servers[0].directory == Defaults.serverDirectory)
+        #expect(spec.replicasPerHost == 2 && spec.instancesPerServer == 2)
+        let decoded = try JSONDecoder().decode(ServiceSpec.self, from: try JSONEncoder().encode(spec))
+        #expect(decoded == spec, "the spec survives the store")
+        // Without replicas_per_host, replicas is per server.
+        #expect(try parse("service: web\nrun: [./web]\nreplicas: 3\nservers: [ssh://a]\n").instancesPerServer == 3)
+        #expect(try parse("service: web\nrun: [./web]\n").servers.isEmpty)
+    }
+
+    @Test func environmentsHaveTheirOwnFleet() throws {
+        let units = try ConfigLoader.parseUnits("""
+            service: web
+            image: acme/web:{{version}}
+            servers: [ssh://deploy@staging-1]
+            environments:
+              staging: { listen: 8081 }
+              production:
+                servers: [ssh://deploy@web-1, ssh://deploy@web-2, ssh://deploy@web-3]
+                replicas_per_host: 2
+            """, fileName: "slipway.yml", baseDirectory: nil)
+        let staging = try #require(units.first { $0.environmentName == "staging" })
+        let production = try #require(units.first { $0.environmentName == "production" })
+        #expect(staging.servers.map(\.host) == ["staging-1"] && staging.replicasPerHost == nil)
+        #expect(production.servers.map(\.host) == ["web-1", "web-2", "web-3"] && production.instancesPerServer == 2)
+    }
+
+    @Test func badEntriesNameTheirLine() {
+        let errors = configErrors("""
+            service: web
+            run: [./web]
+            servers:
+              - http://web-1
+              - ssh://web-2:99999
+              - ssh://bad user@web-3
+              - ssh://web-4/path
+              - ssh://-oProxyCommand=evil
+              - url: ssh://web-6
+                roles: [Web]
+                colour: red
+              - 42
+              - ssh://web-2:99999
+            replicas_per_host: 0
+            """).map(short)
+        #expect(errors == [
+            "4:5: servers[0]: \"http://web-1\" is not an ssh:// URL: write ssh://USER@HOST[:PORT], e.g. ssh://deploy@web-1.example.com",
+            "5:5: servers[1]: the port \"99999\" in \"ssh://web-2:99999\" must be 1-65535",
+            "6:5: servers[2]: the user \"bad user\" in \"ssh://bad user@web-3\" is not a login name (letters, digits, '.', '_', '-')",
+            "7:5: servers[3]: \"ssh://web-4/path\" has a path or query; write ssh://USER@HOST[:PORT]",
+            "8:5: servers[4]: the host \"-oProxyCommand=evil\" in \"ssh://-oProxyCommand=evil\" is not a host name or address",
+            "10:13: servers[5].roles[0]: \"Web\" is not a valid role: lowercase letters, digits, '_' and '-', starting with a letter",
+            "11:5: servers[5].colour: unknown key `colour`; allowed: `url`, `roles`, `labels`, `dir`",
+            "12:5: servers[6]: expected ssh://[USER@]HOST[:PORT] or an object with `url`, got the integer 42",
+            "13:5: servers[7]: the port \"99999\" in \"ssh://web-2:99999\" must be 1-65535",
+            "14:20: replicas_per_host: must be between 1 and 100 (got 0)",
+        ], "\(errors)")
+        #expect(singleError("service: web\nrun: [./web]\nservers: [ssh://a, ssh://b, ssh://a]\n") == "3:10: servers: lists the server a more than once")
+        #expect(singleError("service: web\nrun: [./web]\nservers: []\n") == "3:10: servers: must list at least one entry")
+    }
+
+    @Test(arguments: [
+        ("ssh://h", ServerSpec(host: "h")),
+        ("ssh://u@h:2", ServerSpec(user: "u", host: "h", port: 2)),
+        ("ssh://u@[::1]", ServerSpec(user: "u", host: "::1")),
+        ("ssh://h.example.com/", ServerSpec(host: "h.example.com")),
+    ])
+    func parses(text: String, server: ServerSpec) throws {
+        #expect(try ServerSpec.parse(text).get() == server)
+    }
+}
