@@ -18,7 +18,9 @@ import SlipwayRouter
 /// It persists each applied table to `router-table.json` so that, restarted on its own,
 /// it serves the last routes again before any control plane talks to it.
 public enum DataPlaneServer {
-    public static func run(stateDirectory: StateDirectory, logger: Logger) async throws {
+    /// - Parameter build: the host bundle this router runs from on a fleet server
+    ///   (`slipway servers setup` passes it), reported by `/ping` for skew detection.
+    public static func run(stateDirectory: StateDirectory, logger: Logger, build: String? = nil) async throws {
         let group = MultiThreadedEventLoopGroup.singleton
         let router = SlipwayRouter.Router(eventLoopGroup: group, logger: logger)
 
@@ -30,7 +32,7 @@ public enum DataPlaneServer {
 
         let admin = Hummingbird.Router()
         admin.get("/ping") { _, _ in
-            PingReply(pid: getpid(), generation: router.currentTable.generation)
+            PingReply(pid: getpid(), generation: router.currentTable.generation, version: SlipwayVersion.current, build: build)
         }
         admin.get("/routes") { _, _ in router.currentTable }
         admin.put("/routes") { request, context -> ApplyReply in
@@ -72,6 +74,9 @@ public enum DataPlaneServer {
 struct PingReply: Codable, ResponseEncodable {
     var pid: Int32
     var generation: UInt64
+    /// Slipway's version and, on fleet servers, the host bundle's id (nil from older routers).
+    var version: String?
+    var build: String?
 }
 
 struct ApplyReply: Codable, ResponseEncodable {

@@ -54,6 +54,19 @@ public struct RouterClient: Sendable {
         return (reply.pid, reply.generation)
     }
 
+    /// What the router says of itself: pid, table generation, version and build.
+    public struct Identity: Sendable, Equatable {
+        public var pid: Int32
+        public var generation: UInt64
+        public var version: String?
+        public var build: String?
+    }
+
+    public func identity(timeout: TimeAmount = .seconds(2)) async throws -> Identity {
+        let reply = try await call(.GET, "/ping", timeout: timeout, as: PingReply.self)
+        return Identity(pid: reply.pid, generation: reply.generation, version: reply.version, build: reply.build)
+    }
+
     public func apply(_ table: RouteTable) async throws -> (generation: UInt64, failures: [ListenFailure]) {
         let reply = try await call(.PUT, "/routes", body: table, as: ApplyReply.self)
         return (reply.generation, reply.failures)

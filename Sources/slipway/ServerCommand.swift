@@ -151,13 +151,16 @@ struct RouterCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The state directory shared with the control plane.")
     var stateDir: String = ".slipway"
 
+    @Option(name: .long, help: "The host bundle this router runs from (set by `slipway servers setup`).")
+    var build: String?
+
     func run() async throws {
         let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         try LogFormat.fromEnvironment().bootstrap(level: level)
         var logger = Logger(label: "slipway-router")
         logger.logLevel = level
         signal(SIGPIPE, SIG_IGN)
-        try await DataPlaneServer.run(stateDirectory: try StateDirectory(stateDir), logger: logger)
+        try await DataPlaneServer.run(stateDirectory: try StateDirectory(stateDir), logger: logger, build: build)
     }
 }
 

@@ -191,6 +191,10 @@ public actor SSHConnection {
     /// master connection (`ssh -O forward -L local:remote`). Idempotent.
     public func forward(local: String, remote: String) async throws(FleetError) {
         try await connect()
+        // A forward of the same path from before (a stale socket file, or one the master
+        // still holds) is cancelled first; the master then binds the path anew.
+        _ = try? await CheckCommand.run(executable: options.sshPath, arguments: [options.sshPath] + commonOptions() + ["-O", "cancel", "-L", "\(local):\(remote)"] + destination,
+                                        environment: Self.environment, workingDirectory: nil, timeout: .seconds(10))
         try? FileManager.default.removeItem(atPath: local)
         let result: CheckCommand.Result
         do {

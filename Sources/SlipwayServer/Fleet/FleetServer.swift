@@ -1,0 +1,235 @@
+import Foundation
+import NIOCore
+import SlipwayCore
+import SlipwayTargets
+
+/// One server of a fleet as the control plane sees it: the SSH link, Slipway's directory
+/// there, and its data plane (router) reached through a forwarded unix socket, so that the
+/// same `RouterClient` that talks to this machine's router talks to every server's.
+///
+/// Layout on the server, under `dir` (absolute once resolved):
+///   bundles/ID/slipway, bundles/ID/lib/*.so   what `setup` installed (content-addressed)
+///   state/                                     the router's state directory (socket,
+///                                              last route table, logs, artifacts)
+public actor FleetServer {
+    public nonisolated let server: ServerSpec
+    public nonisolated let connection: SSHConnection
+    /// The absolute directory on the server (resolved on first contact).
+    var directory: String?
+    public private(set) var lastContact: Double?
+    public private(set) var lastError: String?
+
+    public init(server: ServerSpec, options: SSHConnection.Options) {
+        self.server = server
+        self.connection = SSHConnection(server: server, options: options)
+    }
+
+    /// The router's socket, forwarded to this machine.
+    public nonisolated var localRouterSocket: String { connection.localSocket("router") }
+    public nonisolated var router: RouterClient { RouterClient(socketPath: localRouterSocket) }
+
+    func stateDirectory(_ dir: String) -> String { dir + "/state" }
+    func bundleDirectory(_ dir: String, _ bundle: HostBundle) -> String { dir + "/bundles/" + bundle.shortID }
+
+    /// What the server is: its machine, C library and the absolute directory (made if missing).
+    struct Facts {
+        var machine: String
+        var glibc: String
+        var directory: String
+    }
+
+    func facts() async throws(FleetError) -> Facts {
+        let dir = SSHConnection.shellQuote(server.directory)
+        let output = try await connection.check(["sh", "-c", "uname -m; getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}'; mkdir -p \(dir) && cd \(dir) && pwd -P"])
+        let lines = output.split(separator: "\n").map(String.init)
+        guard lines.count >= 3 else {
+            throw FleetError(.failed, server: server.id, "unexpected answer from \(server.id) about its machine: \(output.debugDescription)")
+        }
+        directory = lines[2]
+        touch()
+        return Facts(machine: lines[0], glibc: lines[1].isEmpty ? "unknown" : lines[1], directory: lines[2])
+    }
+
+    func touch() {
+        lastContact = Date().timeIntervalSince1970
+        lastError = nil
+    }
+
+    /// Records a failure (for `servers status`) and passes it on.
+    func failed(_ error: FleetError) -> FleetError {
+        lastError = error.message
+        return error
+    }
+
+    // MARK: setup
+
+    public struct SetupReport: Sendable, Codable, Equatable {
+        public var server: String
+        /// What happened: "installed bundle …", "already current", "router started" …
+        public var steps: [String]
+        public var build: String
+        public var routerPID: Int32
+    }
+
+    /// Installs `bundle` on the server (unless it is there) and makes its router run it:
+    /// a router of another build is stopped and the new one started.
+    public func setup(bundle: HostBundle) async throws(FleetError) -> SetupReport {
+        do {
+            return try await performSetup(bundle: bundle)
+        } catch {
+            throw failed(error)
+        }
+    }
+
+    func performSetup(bundle: HostBundle) async throws(FleetError) -> SetupReport {
+        var steps: [String] = []
+        let facts = try await facts()
+        guard facts.machine == bundle.machine else {
+            throw FleetError(.versionSkew, server: server.id, "\(server.id) is a \(facts.machine) machine; this slipway is built for \(bundle.machine), so it cannot run there")
+        }
+        guard facts.glibc == "unknown" || HostBundle.glibc(facts.glibc, satisfies: bundle.glibc) else {
+            throw FleetError(.versionSkew, server: server.id, "\(server.id) has the C library \(facts.glibc); this slipway needs \(bundle.glibc) or newer (upgrade the server's OS, or build slipway on an older one)")
+        }
+        let bundleDir = bundleDirectory(facts.directory, bundle)
+        let q = SSHConnection.shellQuote
+        let complete = try await connection.run(["test", "-f", bundleDir + "/.complete"])
+        if complete.exit == .status(0) {
+            steps.append("bundle \(bundle.shortID) already installed")
+        } else {
+            try await connection.check(["mkdir", "-p", bundleDir + "/lib", stateDirectory(facts.directory) + "/logs"])
+            for part in bundle.parts {
+                try await connection.upload(part.path, to: "\(bundleDir)/\(part.name).part")
+            }
+            // Every part checked on the server before the bundle counts as installed.
+            let sums = try await connection.check(["sha256sum"] + bundle.parts.map { "\(bundleDir)/\($0.name).part" })
+            for part in bundle.parts {
+                let expected = part.digest.dropFirst("sha256:".count)
+                guard sums.contains("\(expected)  \(bundleDir)/\(part.name).part") else {
+                    throw FleetError(.failed, server: server.id, "\(part.name) arrived damaged on \(server.id) (SHA-256 differs from \(part.digest)); run setup again")
+                }
+            }
+            let moves = bundle.parts.map { "mv -f \(q("\(bundleDir)/\($0.name).part")) \(q("\(bundleDir)/\($0.name)"))" }.joined(separator: " && ")
+            try await connection.check(["sh", "-c", "\(moves) && chmod 0755 \(q(bundleDir + "/slipway")) && touch \(q(bundleDir + "/.complete"))"])
+            steps.append("installed bundle \(bundle.shortID) (\(bundle.parts.count) files, \(ByteCount.format(bundle.totalBytes)))")
+        }
+        let identity = try await ensureRouter(bundle: bundle, directory: facts.directory, steps: &steps)
+        touch()
+        return SetupReport(server: server.id, steps: steps, build: bundle.id, routerPID: identity.pid)
+    }
+
+    /// The router runs `bundle`: left alone when it does, otherwise (re)started.
+    func ensureRouter(bundle: HostBundle, directory: String, steps: inout [String]) async throws(FleetError) -> RouterClient.Identity {
+        let state = stateDirectory(directory)
+        try await connection.check(["mkdir", "-p", state + "/logs"])
+        if let identity = try? await identity(directory: directory) {
+            if identity.build == bundle.id {
+                steps.append("router \(identity.pid) already runs this build")
+                return identity
+            }
+            // Another build: stop it (the new router reloads the last route table at start).
+            try await connection.check(["sh", "-c", "kill \(identity.pid) 2>/dev/null; for i in $(seq 100); do kill -0 \(identity.pid) 2>/dev/null || exit 0; sleep 0.1; done; kill -9 \(identity.pid) 2>/dev/null; exit 0"])
+            steps.append("stopped router \(identity.pid) (build \(identity.build.map { String($0.dropFirst(7).prefix(16)) } ?? "unknown"), version \(identity.version ?? "unknown"))")
+        }
+        let bundleDir = bundleDirectory(directory, bundle)
+        let q = SSHConnection.shellQuote
+        let start = "cd \(q(state)) && LD_LIBRARY_PATH=\(q(bundleDir + "/lib")) SLIPWAY_ROLE=router setsid \(q(bundleDir + "/slipway")) router --state-dir \(q(state)) --build \(q(bundle.id)) </dev/null >>\(q(state + "/logs/router.log")) 2>&1 &"
+        try await connection.check(["sh", "-c", start])
+        let deadline = ContinuousClock.now + .seconds(20)
+        var last = ""
+        while ContinuousClock.now < deadline {
+            do {
+                let identity = try await self.identity(directory: directory)
+                if identity.build == bundle.id {
+                    steps.append("started router \(identity.pid)")
+                    return identity
+                }
+                last = "it answers with build \(identity.build ?? "none")"
+            } catch {
+                last = error.message
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        let tail = (try? await connection.check(["tail", "-n", "15", state + "/logs/router.log"])) ?? ""
+        throw FleetError(.failed, server: server.id, "the router on \(server.id) did not come up within 20s (\(last)); its log ends with:\n\(tail)")
+    }
+
+    /// Forwards the router's socket (if needed) and asks it who it is.
+    func identity(directory: String) async throws(FleetError) -> RouterClient.Identity {
+        let remote = stateDirectory(directory) + "/router.sock"
+        if !FileManager.default.fileExists(atPath: localRouterSocket) {
+            try await connection.forward(local: localRouterSocket, remote: remote)
+        }
+        do {
+            return try await router.identity(timeout: .seconds(3))
+        } catch {
+            // A stale forward (the master restarted): forward again once.
+            try await connection.forward(local: localRouterSocket, remote: remote)
+            do {
+                return try await router.identity(timeout: .seconds(3))
+            } catch {
+                throw FleetError(.failed, server: server.id, "no router answers on \(server.id) at \(remote): \(error)")
+            }
+        }
+    }
+
+    /// Connects (SSH, forward) and returns the router's identity.
+    public func connect() async throws(FleetError) -> RouterClient.Identity {
+        do {
+            let dir: String
+            if let directory { dir = directory } else { dir = try await facts().directory }
+            let identity = try await identity(directory: dir)
+            touch()
+            return identity
+        } catch {
+            throw failed(error)
+        }
+    }
+
+    // MARK: status
+
+    public struct Status: Sendable, Codable, Equatable {
+        public var server: String
+        public var url: String
+        public var roles: [String]
+        public var reachable: Bool
+        public var routerPID: Int32?
+        public var version: String?
+        public var build: String?
+        /// Whether the router runs the control plane's own bundle.
+        public var current: Bool
+        /// Why not, in words (skew, unreachable, no router).
+        public var problem: String?
+        public var healthy: Int
+        public var endpoints: Int
+        public var lastContact: Double?
+    }
+
+    public func status(expectedBuild: String?) async -> Status {
+        var status = Status(server: server.id, url: server.url, roles: server.roles, reachable: false, current: false, healthy: 0, endpoints: 0)
+        do {
+            let identity = try await connect()
+            status.reachable = true
+            status.routerPID = identity.pid
+            status.version = identity.version
+            status.build = identity.build
+            status.current = expectedBuild != nil && identity.build == expectedBuild
+            if !status.current {
+                status.problem = "version skew: the router runs \(identity.version ?? "an unknown version") build \(identity.build.map { String($0.dropFirst(7).prefix(16)) } ?? "unknown"), the control plane \(SlipwayVersion.current) build \(expectedBuild.map { String($0.dropFirst(7).prefix(16)) } ?? "unknown"); run `slipway servers setup`"
+            }
+            if let health = try? await router.health() {
+                status.endpoints = health.count
+                status.healthy = health.filter(\.healthy).count
+            }
+        } catch {
+            status.reachable = error.code != .unreachable && error.code != .hostKeyUnknown && error.code != .hostKeyChanged && error.code != .authentication
+            status.problem = error.message
+        }
+        status.lastContact = lastContact
+        return status
+    }
+
+    public func close() async {
+        await connection.close()
+        try? FileManager.default.removeItem(atPath: localRouterSocket)
+    }
+}

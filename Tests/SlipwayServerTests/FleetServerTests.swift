@@ -1,0 +1,121 @@
+import Foundation
+import SlipwayCore
+import SlipwayServer
+import SlipwayTargets
+import SlipwayTesting
+import Testing
+
+/// Installing Slipway's data plane on fleet servers (network namespaces with real sshd's,
+/// scripts/test-hosts.sh): the bundle (the built `slipway` and the libraries it links)
+/// copied and checked, the router started inside the server's namespace with its build,
+/// left alone when current, replaced when not, and skew named by `status`.
+@Suite(.serialized) struct FleetServerTests {
+    let hosts: TestHosts
+    let dir: TemporaryDirectory
+
+    init() throws {
+        hosts = try TestHosts.make()
+        dir = try TemporaryDirectory(prefix: "fleet-setup")
+    }
+
+    func fleetServer(_ index: Int) -> FleetServer {
+        FleetServer(server: hosts.server(index, base: dir.path), options: .init(configFile: hosts.sshConfig, socketDirectory: dir.file("s")))
+    }
+
+    /// Runs `body`, then kills what it started on the servers (routers run in their own
+    /// session) and closes the SSH masters, whether it passed or not.
+    func withCleanup(_ servers: [FleetServer], _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            await cleanUp(servers)
+            throw error
+        }
+        await cleanUp(servers)
+    }
+
+    func cleanUp(_ servers: [FleetServer]) async {
+        for server in servers { await server.close() }
+        stopRouters()
+        dir.remove()
+    }
+
+    func stopRouters() {
+        for index in 0..<2 {
+            if let pid = try? String(contentsOfFile: dir.file("host\(index + 1)/state/router.pid"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+               let value = Int32(pid) {
+                kill(value, SIGKILL)
+            }
+        }
+    }
+
+    @Test func setupInstallsTheBundleAndStartsTheRouterOnTheServer() async throws {
+        let servers = [fleetServer(0), fleetServer(1)]
+        try await withCleanup(servers) {
+            let bundle = try await HostBundle.make(executable: try BuiltProducts.path("slipway"))
+            #expect(bundle.libraries.contains { $0.name == "lib/libswiftCore.so" }, "the Swift runtime ships with the binary")
+            #expect(!bundle.libraries.contains { $0.name == "lib/libc.so.6" }, "the C library does not")
+
+            for index in 0..<2 {
+                let server = servers[index]
+                let report = try await server.setup(bundle: bundle)
+                #expect(report.steps.first?.hasPrefix("installed bundle \(bundle.shortID)") == true, "\(report.steps)")
+                #expect(report.steps.last == "started router \(report.routerPID)")
+                // The router runs inside the server's namespace, from the installed bundle.
+                let namespace = try await runCommand("/usr/sbin/ip", ["netns", "identify", "\(report.routerPID)"])
+                #expect(namespace.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == hosts.namespaces[index])
+                let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(report.routerPID)/exe")
+                #expect(exe == dir.file("host\(index + 1)/bundles/\(bundle.shortID)/slipway"))
+                #expect(try ArtifactStore.digest(file: exe).digest == bundle.binary.digest)
+
+                // Again: nothing to copy, nothing to restart.
+                let again = try await server.setup(bundle: bundle)
+                #expect(again.steps == ["bundle \(bundle.shortID) already installed", "router \(report.routerPID) already runs this build"])
+
+                let status = await server.status(expectedBuild: bundle.id)
+                #expect(status.reachable && status.current && status.problem == nil, "\(status)")
+                #expect(status.routerPID == report.routerPID && status.version == SlipwayVersion.current && status.build == bundle.id)
+
+                // The router outlives the control plane's connection.
+                await server.close()
+                #expect(kill(report.routerPID, 0) == 0)
+                let back = try await server.connect()
+                #expect(back.pid == report.routerPID)
+                await server.close()
+            }
+        }
+    }
+
+    @Test func skewIsNamedAndSetupReplacesTheRouter() async throws {
+        let server = fleetServer(0)
+        try await withCleanup([server]) {
+            let bundle = try await HostBundle.make(executable: try BuiltProducts.path("slipway"))
+            let first = try await server.setup(bundle: bundle)
+
+            // A control plane of another build sees the skew…
+            var other = bundle
+            other.id = "sha256:" + String(repeating: "e", count: 64)
+            let skewed = await server.status(expectedBuild: other.id)
+            #expect(skewed.reachable && !skewed.current)
+            #expect(skewed.problem?.contains("version skew") == true && skewed.problem?.contains("slipway servers setup") == true, "\(skewed.problem ?? "")")
+
+            // …and its setup installs its bundle and replaces the router.
+            let replaced = try await server.setup(bundle: other)
+            #expect(replaced.steps.contains { $0.hasPrefix("stopped router \(first.routerPID)") }, "\(replaced.steps)")
+            #expect(replaced.routerPID != first.routerPID)
+            #expect(kill(first.routerPID, 0) != 0, "the old router is gone")
+            #expect(await server.status(expectedBuild: other.id).current)
+        }
+    }
+
+    @Test func aServerOfAnotherMachineKindIsRefused() async throws {
+        let server = fleetServer(1)
+        try await withCleanup([server]) {
+            var bundle = try await HostBundle.make(executable: try BuiltProducts.path("slipway"))
+            bundle.machine = "riscv64"
+            let error = await #expect(throws: FleetError.self) { try await server.setup(bundle: bundle) }
+            #expect(error?.message.contains("this slipway is built for riscv64") == true, "\(error?.message ?? "")")
+            #expect(HostBundle.glibc("2.36", satisfies: "2.31") && !HostBundle.glibc("2.31", satisfies: "2.36") && HostBundle.glibc("2.36", satisfies: "2.36"))
+        }
+    }
+}
