@@ -143,6 +143,8 @@ public struct InstanceRecord: Codable, Sendable, Equatable {
     public var containerID: String?
     /// The address the router reaches the instance at (with `port`).
     public var host: String = "127.0.0.1"
+    /// The fleet server it runs on (`ServerSpec.id`); nil: this machine.
+    public var server: String?
     /// Filled in by the API from the router's view.
     public var healthy: Bool?
     public var lastHealthError: String?
@@ -150,7 +152,7 @@ public struct InstanceRecord: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case id, service, version, port, pid, pidStartTime, state, restarts, startedAt, stoppedAt, lastExit, restartAt, logPath
-        case target, containerID, host, healthy, lastHealthError, inflight
+        case target, containerID, host, server, healthy, lastHealthError, inflight
     }
 
     public init(from decoder: any Decoder) throws {
@@ -171,6 +173,7 @@ public struct InstanceRecord: Codable, Sendable, Equatable {
         target = try c.decodeIfPresent(TargetKind.self, forKey: .target) ?? .local
         containerID = try c.decodeIfPresent(String.self, forKey: .containerID)
         host = try c.decodeIfPresent(String.self, forKey: .host) ?? "127.0.0.1"
+        server = try c.decodeIfPresent(String.self, forKey: .server)
         healthy = try c.decodeIfPresent(Bool.self, forKey: .healthy)
         lastHealthError = try c.decodeIfPresent(String.self, forKey: .lastHealthError)
         inflight = try c.decodeIfPresent(Int.self, forKey: .inflight)
@@ -196,10 +199,11 @@ public struct InstanceRecord: Codable, Sendable, Equatable {
 extension InstanceRecord {
     /// `pid 123` or `container 0123456789ab`, for messages.
     public var `where`: String {
-        switch target {
+        let what = switch target {
         case .local: "pid \(pid)"
         case .container: containerID.map { "container \($0.prefix(12))" } ?? "no container"
         }
+        return server.map { "\(what) on \($0)" } ?? what
     }
 }
 

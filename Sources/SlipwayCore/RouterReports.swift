@@ -101,3 +101,68 @@ public struct EdgeTotals: Codable, Sendable, Equatable {
         self.forbidden = forbidden
     }
 }
+
+extension VersionStats {
+    /// One figure per service and version from several routers' (a fleet's servers, each
+    /// counting its own requests): counts add up; with latency buckets the percentiles are
+    /// recomputed from the merged histogram (nearest rank), otherwise each is the largest
+    /// of the routers' (an upper bound).
+    public static func merged(_ parts: [[VersionStats]]) -> [VersionStats] {
+        var order: [String] = []
+        var byKey: [String: VersionStats] = [:]
+        for stats in parts.joined() {
+            let key = stats.service + "\u{0}" + stats.version
+            guard var total = byKey[key] else {
+                byKey[key] = stats
+                order.append(key)
+                continue
+            }
+            total.requests += stats.requests
+            total.status1xx += stats.status1xx
+            total.status2xx += stats.status2xx
+            total.status3xx += stats.status3xx
+            total.status4xx += stats.status4xx
+            total.status5xx += stats.status5xx
+            total.upstreamErrors += stats.upstreamErrors
+            total.windowSeconds = max(total.windowSeconds, stats.windowSeconds)
+            if let a = total.latency, let b = stats.latency {
+                var counts: [UInt64: UInt64] = [:]
+                for bucket in a + b { counts[bucket.valueMicroseconds, default: 0] += bucket.count }
+                let buckets = counts.keys.sorted().map { LatencyBucket(valueMicroseconds: $0, count: counts[$0]!) }
+                total.latency = buckets
+                total.latencyP50Ms = Self.quantile(buckets, 0.50)
+                total.latencyP95Ms = Self.quantile(buckets, 0.95)
+                total.latencyP99Ms = Self.quantile(buckets, 0.99)
+                total.latencyMaxMs = buckets.last.map { Double($0.valueMicroseconds) / 1000 }
+            } else {
+                total.latency = nil
+                total.latencyP50Ms = Self.larger(total.latencyP50Ms, stats.latencyP50Ms)
+                total.latencyP95Ms = Self.larger(total.latencyP95Ms, stats.latencyP95Ms)
+                total.latencyP99Ms = Self.larger(total.latencyP99Ms, stats.latencyP99Ms)
+                total.latencyMaxMs = Self.larger(total.latencyMaxMs, stats.latencyMaxMs)
+            }
+            byKey[key] = total
+        }
+        return order.compactMap { byKey[$0] }
+    }
+
+    static func larger(_ a: Double?, _ b: Double?) -> Double? {
+        switch (a, b) {
+        case let (a?, b?): max(a, b)
+        default: a ?? b
+        }
+    }
+
+    /// The nearest-rank quantile of a histogram, in milliseconds.
+    static func quantile(_ buckets: [LatencyBucket], _ q: Double) -> Double? {
+        let total = buckets.reduce(UInt64(0)) { $0 + $1.count }
+        guard total > 0 else { return nil }
+        let rank = max(1, UInt64((q * Double(total)).rounded(.up)))
+        var seen: UInt64 = 0
+        for bucket in buckets {
+            seen += bucket.count
+            if seen >= rank { return Double(bucket.valueMicroseconds) / 1000 }
+        }
+        return buckets.last.map { Double($0.valueMicroseconds) / 1000 }
+    }
+}

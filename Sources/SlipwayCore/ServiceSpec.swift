@@ -63,6 +63,9 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
 
     /// Instances of a release on each server: `replicas_per_host`, else `replicas`.
     public var instancesPerServer: Int { replicasPerHost ?? replicas }
+
+    /// Instances of a release in all: `replicas`, or on a fleet one set per server.
+    public var totalReplicas: Int { servers.isEmpty ? replicas : servers.count * instancesPerServer }
     public var environmentName: String? { environment?.name }
 
     public init(

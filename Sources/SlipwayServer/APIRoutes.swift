@@ -161,6 +161,7 @@ enum APIRoutes {
         }
         addDashboardRoutes(to: router, controller: controller, limiter: limiter, secureCookies: secureCookies, streams: streams)
         addNotificationRoutes(to: v1, controller: controller)
+        addServerRoutes(to: v1, controller: controller)
         v1.post("/shutdown") { request, context -> LivenessReply in
             let body = (try? await request.decode(as: ShutdownRequest.self, context: context)) ?? ShutdownRequest(dataPlane: false)
             context.audit.set("data_plane", String(body.dataPlane))

@@ -68,6 +68,9 @@ enum AccessRules {
         AccessRule("POST /v1/backups/{id}/restore", .admin, audit: "database.restore_request"),
         AccessRule("GET /v1/notifications", .viewer),
         AccessRule("GET /v1/alerts", .viewer),
+        AccessRule("GET /v1/servers", .viewer),
+        // Copies and starts this build on every server over SSH: admins only.
+        AccessRule("POST /v1/servers/setup", .admin, audit: "servers.setup"),
         AccessRule("POST /v1/releases", .deployer, audit: "release.create"),
         AccessRule("GET /v1/releases/{name}", .viewer),
         AccessRule("GET /v1/releases/{name}/{version}", .viewer),

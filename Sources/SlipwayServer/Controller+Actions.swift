@@ -114,7 +114,13 @@ extension Controller {
         guard let release = try store.release(service: service, version: version, creatingWith: nil, now: clock.now()) else {
             throw ControllerError(.notFound, "release \(version) of \(service) is not recorded")
         }
+        // On a fleet each server gets its share: the servers with the fewest live
+        // instances of the version first.
+        var perServer: [String: Int] = [:]
+        for server in release.spec.servers { perServer[server.id] = live.filter { $0.server == server.id }.count }
         for _ in live.count..<count {
+            let server = release.spec.servers.map(\.id).min { (perServer[$0] ?? 0, $0) < (perServer[$1] ?? 0, $1) }
+            if let server { perServer[server, default: 0] += 1 }
             let id = "\(service)-\(version)-\(Self.randomSuffix())"
             guard let port = instancePorts.port() else {
                 throw ControllerError(.unavailable, "no free TCP port on 127.0.0.1 in \(instancePorts.range.lowerBound)-\(instancePorts.range.upperBound) for a new instance; widen --instance-ports")
@@ -123,8 +129,9 @@ extension Controller {
             var record = InstanceRecord(id: id, service: service, version: version, port: port, pid: 0, pidStartTime: 0,
                                         state: .crashed, startedAt: clock.now(), logPath: logPath)
             record.target = release.spec.target
+            record.server = server
             do {
-                let started = try await start(release: release, instanceID: id, port: port, logPath: logPath, replacing: nil)
+                let started = try await start(release: release, instanceID: id, port: port, logPath: logPath, replacing: nil, server: server)
                 record.apply(started)
                 record.state = .running
                 try store.saveInstance(record)
@@ -145,9 +152,14 @@ extension Controller {
     /// Starts one instance of `release` through its target's driver, with the service's
     /// secrets in its environment. A secret that does not open fails the start with a
     /// message naming it.
-    func start(release: ReleaseRecord, instanceID: String, port: Int, logPath: String, replacing: InstanceRecord?) async throws -> StartedInstance {
+    func start(release: ReleaseRecord, instanceID: String, port: Int, logPath: String, replacing: InstanceRecord?, server: String? = nil) async throws -> StartedInstance {
         let secrets = try secretEnvironment(service: release.service)
         let launch = InstanceLaunch.make(release: release, instanceID: instanceID, port: port, logPath: logPath, inherited: inherited, secrets: secrets)
+        if let server {
+            fleet.sync([release.spec])
+            guard let driver = fleet.driver(server) else { throw ControllerError(.notFound, "server \(server) is not in the fleet of \(release.service)") }
+            return try await driver.start(launch, replacing: replacing)
+        }
         return try await drivers(release.spec.target).start(launch, replacing: replacing)
     }
 
@@ -172,7 +184,7 @@ extension Controller {
     }
 
     nonisolated func finishStop(_ instance: InstanceRecord) {
-        let driver = drivers(instance.target)
+        let driver = driver(for: instance)
         Task {
             await driver.stop(instance, grace: Defaults.stopGrace)
             await self.markStopped(instance)
@@ -209,13 +221,49 @@ extension Controller {
             }
             inputs.append(input)
         }
-        let table = RouteTableBuilder.build(generation: generation, services: inputs, affinityKey: try store.secret(named: "affinity"))
+        let affinityKey = try store.secret(named: "affinity")
+        // This machine's router gets the services without `servers:`; each fleet server's
+        // router the services it is a server of, with its own instances only.
+        let localInputs = inputs.filter { $0.spec.servers.isEmpty }
+        let table = RouteTableBuilder.build(generation: generation, services: localInputs, affinityKey: affinityKey)
+        let fleetInputs = inputs.filter { !$0.spec.servers.isEmpty }
+        fleet.sync(fleetInputs.map(\.spec))
+        let serverIDs = Array(Set(fleetInputs.flatMap { $0.spec.servers.map(\.id) })).sorted()
+        let tables: [String: RouteTable] = Dictionary(uniqueKeysWithValues: serverIDs.map { id in
+            let mine = fleetInputs.filter { $0.spec.servers.contains { $0.id == id } }.map { input in
+                var input = input
+                input.instances = input.instances.filter { $0.server == id }
+                return input
+            }
+            return (id, RouteTableBuilder.build(generation: generation, services: mine, affinityKey: affinityKey))
+        })
         do {
-            let reply = try await router.apply(table)
-            routedGroups = Dictionary(table.services.map { ($0.service, $0.groups) }, uniquingKeysWith: { a, _ in a })
+            // Every router at once: servers disagree only for as long as the slowest apply takes.
+            async let localReply = router.apply(table)
+            let remote = await fleet.each(serverIDs) { server -> String? in
+                do {
+                    _ = try await server.connect()
+                    let reply = try await server.router.apply(tables[server.server.id]!)
+                    return reply.failures.map { "\($0.service): \($0.message)" }.first.map { "server \(server.server.id) cannot listen for \($0)" }
+                } catch {
+                    return "server \(server.server.id): \(error)"
+                }
+            }
+            let reply = try await localReply
+            var groups = Dictionary(table.services.map { ($0.service, $0.groups) }, uniquingKeysWith: { a, _ in a })
+            for (_, serverTable) in tables {
+                for route in serverTable.services where groups[route.service] == nil { groups[route.service] = route.groups }
+            }
+            routedGroups = groups
             for failure in reply.failures {
                 logger.error("router cannot listen", metadata: ["slipway.service": "\(failure.service)", "slipway.error": "\(failure.message)"])
             }
+            var problems: [String] = []
+            for case (_, let problem?) in remote {
+                problems.append(problem)
+                logger.error("fleet server did not take the route table", metadata: ["slipway.error": "\(problem)"])
+            }
+            lastFleetPushProblems = problems
             return reply.failures
         } catch {
             throw ControllerError(.unavailable, "\(error)")
@@ -233,7 +281,7 @@ extension Controller {
             if let exit = instance.lastExit { lines.append("  last exit: \(exit)") }
             var tail: [String] = []
             do {
-                for try await line in drivers(instance.target).logs(instance, tail: 15, follow: false) { tail.append(line) }
+                for try await line in driver(for: instance).logs(instance, tail: 15, follow: false) { tail.append(line) }
             } catch {
                 lines.append("  its output cannot be read: \(error)")
             }

@@ -27,7 +27,7 @@ extension Controller {
                 continue
             }
             do {
-                let stats = try await router.stats(window: .milliseconds(Int64(seconds * 1000)), latencyBuckets: true)
+                let stats = try await fleetStats(window: .milliseconds(Int64(seconds * 1000)), latencyBuckets: true)
                     .filter { $0.service == service }
                 func version(_ v: String) -> VersionWindow {
                     guard let s = stats.first(where: { $0.version == v }) else { return VersionWindow(version: v, requests: 0, errors: 0) }

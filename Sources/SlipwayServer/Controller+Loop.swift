@@ -14,16 +14,16 @@ extension Controller {
         let now = clock.now()
         var adopted = 0
         let live = try store.liveInstances()
-        for kind in TargetKind.allCases {
-            let running = live.filter { $0.target == kind && $0.state == .running }
-            guard !running.isEmpty else { continue }
+        fleet.sync(try store.serviceNames().compactMap { try store.service($0)?.spec })
+        for (key, running) in Dictionary(grouping: live.filter { $0.state == .running }, by: { $0.server.map { "server \($0)" } ?? $0.target.rawValue }).sorted(by: { $0.key < $1.key }) {
             let seen: [String: InstanceObservation]
             do {
-                seen = try await drivers(kind).observe(running)
+                seen = try await driver(for: running[0]).observe(running)
             } catch {
-                // The target cannot be asked (the engine is down): nothing is concluded; the
-                // loop looks again, and the router's health checks tell meanwhile.
-                logger.warning("cannot check instances on adoption", metadata: ["slipway.target": "\(kind.rawValue)", "slipway.error": "\(error)"])
+                // The target cannot be asked (the engine is down, the server unreachable):
+                // nothing is concluded; the loop looks again, and the routers' health checks
+                // tell meanwhile.
+                logger.warning("cannot check instances on adoption", metadata: ["slipway.target": "\(key)", "slipway.error": "\(error)"])
                 continue
             }
             for instance in running {
@@ -106,7 +106,20 @@ extension Controller {
     @discardableResult
     func refreshHealth() async -> Bool {
         guard let health = try? await router.health() else { return false }
-        routerHealth = Dictionary(health.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var merged = Dictionary(health.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        // Each fleet server's router checks its own instances; a server that does not
+        // answer keeps its last known health until it does.
+        let remote = await fleet.each(fleet.servers.map(\.server.id)) { server in try? await server.router.health() }
+        for (id, endpoints) in remote {
+            if let endpoints {
+                for endpoint in endpoints { merged[endpoint.id] = endpoint }
+            } else {
+                for (key, value) in routerHealth where merged[key] == nil && (try? store.liveInstances().first { $0.id == key }?.server) == id {
+                    merged[key] = value
+                }
+            }
+        }
+        routerHealth = merged
         return true
     }
 
@@ -144,11 +157,10 @@ extension Controller {
     /// Asks each target which of its running instances exited, and records the crashes.
     func superviseInstances(now: Double) async throws {
         let running = try store.liveInstances().filter { $0.state == .running }
-        for kind in TargetKind.allCases {
-            let instances = running.filter { $0.target == kind }
-            guard !instances.isEmpty else { continue }
+        for (key, instances) in Dictionary(grouping: running, by: { $0.server.map { "server \($0)" } ?? $0.target.rawValue }).sorted(by: { $0.key < $1.key }) {
+            let kind = instances[0].target
             do {
-                let seen = try await drivers(kind).observe(instances)
+                let seen = try await driver(for: instances[0]).observe(instances)
                 for instance in instances {
                     // Only a record that is still the one observed: a stop may have begun meanwhile.
                     guard case .exited(let how) = seen[instance.id],
@@ -157,9 +169,9 @@ extension Controller {
                     try recordCrash(current, how: how, now: now)
                 }
             } catch {
-                if now - (lastObserveWarning[kind] ?? 0) >= 60 {
-                    lastObserveWarning[kind] = now
-                    logger.warning("cannot check instances", metadata: ["slipway.target": "\(kind.rawValue)", "slipway.error": "\(error)"])
+                if now - (lastObserveWarning[key] ?? 0) >= 60 {
+                    lastObserveWarning[key] = now
+                    logger.warning("cannot check instances", metadata: ["slipway.target": "\(key)", "slipway.kind": "\(kind.rawValue)", "slipway.error": "\(error)"])
                 }
             }
         }
@@ -211,14 +223,15 @@ extension Controller {
             // it could only crash again, so the instance moves.
             // The engine's docker-proxy binds a published port with SO_REUSEADDR.
             let proxied = release.spec.container?.network == .bridge
-            if !PortAllocator.binds(host: "127.0.0.1", port: instance.port, reuseAddress: proxied), let port = instancePorts.port() {
+            // (A fleet instance's port is on its server, not here: it restarts on the same one.)
+            if instance.server == nil, !PortAllocator.binds(host: "127.0.0.1", port: instance.port, reuseAddress: proxied), let port = instancePorts.port() {
                 record.port = port
                 try recordEvent(service: instance.service, rolloutID: nil, kind: "instance_port_moved",
                                 message: "port \(instance.port) of instance \(instance.id) is in use (another process, or the dead instance's connections still closing); it restarts on port \(port)", time: now,
                                 version: instance.version)
             }
             do {
-                let started = try await start(release: release, instanceID: instance.id, port: record.port, logPath: instance.logPath, replacing: instance)
+                let started = try await start(release: release, instanceID: instance.id, port: record.port, logPath: instance.logPath, replacing: instance, server: instance.server)
                 record.apply(started)
                 record.state = .running
                 record.restartAt = nil

@@ -77,7 +77,7 @@ extension Controller {
                     value = try instancesDown(unit)
                 } else {
                     if statsByWindow[rule.window] == nil {
-                        statsByWindow[rule.window] = .some(try? await router.stats(window: rule.window, latencyBuckets: true))
+                        statsByWindow[rule.window] = .some(try? await fleetStats(window: rule.window, latencyBuckets: true))
                     }
                     guard let stats = statsByWindow[rule.window] ?? nil else { continue }
                     value = Self.reading(rule, stats: stats.filter { $0.service == name })

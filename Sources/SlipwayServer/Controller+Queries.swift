@@ -82,7 +82,7 @@ extension Controller {
     /// version, each as its driver reads it (a log file, the engine's logs).
     func logSources(service name: String, version: String?, tail: Int, follow: Bool) throws -> [LogStream.Source] {
         try logInstances(service: name, version: version).map { instance in
-            LogStream.Source(instance: instance.id, lines: drivers(instance.target).logs(instance, tail: tail, follow: follow && instance.state != .stopped))
+            LogStream.Source(instance: instance.id, lines: driver(for: instance).logs(instance, tail: tail, follow: follow && instance.state != .stopped))
         }
     }
 
@@ -101,9 +101,29 @@ extension Controller {
         return chosen
     }
 
+    /// Per-version numbers over `window` from this machine's router and every fleet
+    /// server's, added up (a fleet service's numbers are the sum over its servers). A
+    /// server that does not answer makes it fail, naming the server: a partial sum would
+    /// understate what a fleet does.
+    func fleetStats(window: Duration, latencyBuckets: Bool) async throws -> [VersionStats] {
+        let local = try await router.stats(window: window, latencyBuckets: latencyBuckets)
+        let servers = fleet.servers
+        guard !servers.isEmpty else { return local }
+        let remote = await fleet.each(servers.map(\.server.id)) { server -> Result<[VersionStats], RouterClient.Failure> in
+            do {
+                return .success(try await server.router.stats(window: window, latencyBuckets: latencyBuckets))
+            } catch {
+                return .failure(RouterClient.Failure(description: "server \(server.server.id): \(error)"))
+            }
+        }
+        var parts = [local]
+        for (_, result) in remote { parts.append(try result.get()) }
+        return VersionStats.merged(parts)
+    }
+
     public func stats(service name: String, window: Duration) async throws -> [VersionStats] {
         _ = try requireService(name)
-        return try await router.stats(window: window).filter { $0.service == name }
+        return try await fleetStats(window: window, latencyBuckets: false).filter { $0.service == name }
     }
 
     /// Stops every instance and the data plane (`slipway down`).
@@ -116,7 +136,7 @@ extension Controller {
                     try store.saveInstance(instance)
                 }
                 for instance in victims {
-                    await drivers(instance.target).stop(instance, grace: Defaults.stopGrace)
+                    await driver(for: instance).stop(instance, grace: Defaults.stopGrace)
                     markStopped(instance)
                 }
             }

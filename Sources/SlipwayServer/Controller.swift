@@ -22,13 +22,19 @@ public actor Controller {
     let instancePorts: PortAllocator
     /// Where instances run: local processes, containers. The only place that knows a target.
     let drivers: InstanceDrivers
+    /// The fleet servers of services with `servers:`, each with its router and driver.
+    public nonisolated let fleet: Fleet
     /// Releases being made ready (artifacts hashed, images pulled) before their rollout begins.
     var prepareTasks: [Int64: Task<Void, Never>] = [:]
     /// When a driver last could not be asked about its instances (logged once a minute).
-    var lastObserveWarning: [TargetKind: Double] = [:]
+    var lastObserveWarning: [String: Double] = [:]
     /// Opens the secrets; replaced by `rotateMasterKey`.
     var masterKey: MasterKey
     var routerHealth: [String: EndpointHealth] = [:]
+    /// This build as installed on fleet servers (`hostBundle()`).
+    var cachedHostBundle: HostBundle?
+    /// What the last route-table push could not do on fleet servers (one line per server).
+    var lastFleetPushProblems: [String] = []
     var lastRotation: Double = 0
     var routerGenerationFloor: UInt64 = 0
     /// Each unit's backend groups as last applied to the router (weights for `/metrics`).
@@ -53,12 +59,13 @@ public actor Controller {
 
     public init(store: Store, stateDirectory: StateDirectory, dataPlane: DataPlane, masterKey: MasterKey, clock: any WallClock = SystemWallClock(), logger: Logger, searchDirectories: [String] = [SelfExecutable.directory],
                 instancePorts: PortAllocator = PortAllocator(),
-                engine: EngineEndpoint = EngineEndpoint(socketPath: Defaults.dockerSocket, source: "the default")) throws {
+                engine: EngineEndpoint = EngineEndpoint(socketPath: Defaults.dockerSocket, source: "the default"),
+                sshConfig: String? = nil) throws {
         self.store = store
         let environment = ProcessInfo.processInfo.environment
-        self.drivers = InstanceDrivers(
-            local: LocalProcessDriver(artifacts: ArtifactStore(root: stateDirectory.artifactsDirectory), searchDirectories: searchDirectories, path: environment["PATH"]),
-            container: ContainerDriver(engine: EngineClient(endpoint: engine), owner: try store.ownerID()))
+        let local = LocalProcessDriver(artifacts: ArtifactStore(root: stateDirectory.artifactsDirectory), searchDirectories: searchDirectories, path: environment["PATH"])
+        self.drivers = InstanceDrivers(local: local, container: ContainerDriver(engine: EngineClient(endpoint: engine), owner: try store.ownerID()))
+        self.fleet = Fleet(options: SSHConnection.Options(configFile: sshConfig, socketDirectory: SSHConnection.Options.socketDirectory(stateDirectory: stateDirectory.path)), local: local)
         self.instancePorts = instancePorts
         self.stateDirectory = stateDirectory
         self.dataPlane = dataPlane
@@ -71,6 +78,12 @@ public actor Controller {
     }
 
     var router: RouterClient { dataPlane.client }
+
+    /// The driver of an instance: its fleet server's, or its target's on this machine.
+    nonisolated func driver(for instance: InstanceRecord) -> any InstanceDriver {
+        if let id = instance.server, let driver = fleet.driver(id) { return driver }
+        return drivers(instance.target)
+    }
 
     // MARK: services
 
@@ -95,7 +108,8 @@ public actor Controller {
         }
         let current = try await router.routes()
         let bound = current.listenAddresses.contains { $0.port == spec.listen.port }
-        if !bound, spec.listen.port != 0, let error = PortHolder.tryBind(host: spec.listen.host, port: spec.listen.port) {
+        // A fleet service listens on its servers, not here.
+        if spec.servers.isEmpty, !bound, spec.listen.port != 0, let error = PortHolder.tryBind(host: spec.listen.host, port: spec.listen.port) {
             let holder = PortHolder.describe(port: spec.listen.port).map { "; it is held by \($0)" } ?? ""
             throw ControllerError(.conflict, "listen address \(spec.listen) for service \(spec.name) is not available: \(error)\(holder)")
         }
@@ -212,7 +226,7 @@ public actor Controller {
         // The release's own config decides the strategy (it is what is being rolled out).
         let spec = release.spec
         var state = BlueGreenState(kind: kind, targetVersion: release.version, fromVersion: service.stableVersion,
-                                   replicas: spec.replicas, warm: warm, spec: spec.strategy.blueGreen, now: clock.now())
+                                   replicas: spec.totalReplicas, warm: warm, spec: spec.strategy.blueGreen, now: clock.now())
         if kind == .deploy, service.stableVersion != nil, let canary = spec.strategy.canary {
             let background = canary.analysis ?? "default"
             var policies = spec.analysis
@@ -222,7 +236,7 @@ public actor Controller {
                   kind == .deploy || (kind == .rollback && !warm && rolling.rollback == .batches) {
             var policies = spec.analysis
             if policies["default"] == nil { policies["default"] = .default }
-            state.rolling = RollingProgress(spec: rolling, replicas: spec.replicas, policies: policies)
+            state.rolling = RollingProgress(spec: rolling, replicas: spec.totalReplicas, policies: policies)
         } else if kind == .deploy, service.stableVersion != nil, !warm, case .blueGreen(let bg) = spec.strategy, BlueGreenGate.wanted(bg) {
             var policies = spec.analysis
             if policies["default"] == nil { policies["default"] = .default }

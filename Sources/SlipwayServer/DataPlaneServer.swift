@@ -20,7 +20,8 @@ import SlipwayRouter
 public enum DataPlaneServer {
     /// - Parameter build: the host bundle this router runs from on a fleet server
     ///   (`slipway servers setup` passes it), reported by `/ping` for skew detection.
-    public static func run(stateDirectory: StateDirectory, logger: Logger, build: String? = nil) async throws {
+    /// - Parameter agent: on a fleet server, also answer `/agent/…` (instances of this server).
+    public static func run(stateDirectory: StateDirectory, logger: Logger, build: String? = nil, agent: Bool = false) async throws {
         let group = MultiThreadedEventLoopGroup.singleton
         let router = SlipwayRouter.Router(eventLoopGroup: group, logger: logger)
 
@@ -53,6 +54,7 @@ public enum DataPlaneServer {
             return StatsReply(versions: router.stats(window: .milliseconds(Int64(max(1, seconds) * 1000)), latencyBuckets: request.uri.queryParameters.get("latency") == "buckets"))
         }
         admin.get("/totals") { _, _ in TotalsReply(versions: router.totals(), edge: router.edgeTotals()) }
+        if agent { HostAgent(stateDirectory: stateDirectory).register(on: admin) }
 
         try? FileManager.default.removeItem(atPath: stateDirectory.routerSocket)
         let app = Application(

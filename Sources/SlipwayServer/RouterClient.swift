@@ -49,6 +49,31 @@ public struct RouterClient: Sendable {
         return try JSONDecoder().decode(T.self, from: Data(buffer: bytes))
     }
 
+    /// Streams a text answer line by line to `line` (the agent's logs), until it ends or
+    /// the task is cancelled.
+    func lines(_ method: HTTPMethod, _ path: String, body: some Encodable, line: (String) -> Void) async throws {
+        guard let url = URL(httpURLWithSocketPath: socketPath, uri: path) else {
+            throw Failure(description: "bad router socket path \(socketPath)")
+        }
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = method
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(body)))
+        let response = try await http.execute(request, timeout: .hours(24))
+        guard response.status == .ok else {
+            throw Failure(description: "the data plane answered \(response.status.code) to \(method) \(path)")
+        }
+        var pending = Data()
+        for try await chunk in response.body {
+            pending.append(contentsOf: chunk.readableBytesView)
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                line(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+                pending.removeSubrange(pending.startIndex...newline)
+            }
+        }
+        if !pending.isEmpty { line(String(decoding: pending, as: UTF8.self)) }
+    }
+
     public func ping(timeout: TimeAmount = .seconds(2)) async throws -> (pid: Int32, generation: UInt64) {
         let reply = try await call(.GET, "/ping", timeout: timeout, as: PingReply.self)
         return (reply.pid, reply.generation)

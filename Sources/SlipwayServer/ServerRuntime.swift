@@ -39,6 +39,8 @@ public enum ServerRuntime {
         public var notificationRetry: RetryPolicy
         /// The container engine's socket (`--docker-host`, `DOCKER_HOST`, the default).
         public var engine = EngineEndpoint(socketPath: Defaults.dockerSocket, source: "the default")
+        /// `ssh -F` for fleet servers (`--ssh-config`); nil: the user's ~/.ssh/config.
+        public var sshConfig: String?
 
         public init(stateDirectory: String, api: ListenAddress, configFiles: [String], initialVersion: String, logger: Logger,
                     tls: APITLS.Files? = nil, authFailures: (limit: Int, window: Duration) = (20, .seconds(60)), notificationRetry: RetryPolicy = RetryPolicy()) {
@@ -108,7 +110,7 @@ public enum ServerRuntime {
             logger.warning("--instance-ports \(options.instancePorts.lowerBound)-\(options.instancePorts.upperBound) overlaps the kernel's ephemeral port range \(ephemeral.lowerBound)-\(ephemeral.upperBound): an outgoing connection can take an instance's port before it binds it (the instance then restarts on another)")
         }
         let controller = try Controller(store: store, stateDirectory: state, dataPlane: dataPlane, masterKey: masterKey, logger: logger,
-                                        instancePorts: PortAllocator(range: options.instancePorts), engine: options.engine)
+                                        instancePorts: PortAllocator(range: options.instancePorts), engine: options.engine, sshConfig: options.sshConfig)
         try await controller.recover()
 
         // Who started the server: recorded for what it does on the operator's behalf at start.

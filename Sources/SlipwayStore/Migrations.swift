@@ -227,6 +227,10 @@ extension Store {
                 ALTER TABLE release ADD COLUMN artifacts_json TEXT NOT NULL DEFAULT '[]';
                 """)
         }
+        m.registerMigration("010-fleet-servers") { db in
+            // The fleet server an instance runs on (`servers:`); NULL: this machine.
+            try db.execute(sql: "ALTER TABLE instance ADD COLUMN server TEXT;")
+        }
         return m
     }
 }

@@ -7,14 +7,14 @@ extension Store {
         try write { db in
             try db.execute(sql: """
                 INSERT INTO instance (id, service, version, port, pid, pid_start_time, state, restarts, started_at, stopped_at, last_exit, restart_at, log_path,
-                                      target, container_id, host)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                      target, container_id, host, server)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET port = excluded.port, pid = excluded.pid, pid_start_time = excluded.pid_start_time,
                   state = excluded.state, restarts = excluded.restarts, started_at = excluded.started_at, stopped_at = excluded.stopped_at,
                   last_exit = excluded.last_exit, restart_at = excluded.restart_at, log_path = excluded.log_path,
-                  target = excluded.target, container_id = excluded.container_id, host = excluded.host
+                  target = excluded.target, container_id = excluded.container_id, host = excluded.host, server = excluded.server
                 """, arguments: [i.id, i.service, i.version, i.port, Int64(i.pid), Int64(bitPattern: i.pidStartTime), i.state.rawValue, i.restarts,
-                                 i.startedAt, i.stoppedAt, i.lastExit, i.restartAt, i.logPath, i.target.rawValue, i.containerID, i.host])
+                                 i.startedAt, i.stoppedAt, i.lastExit, i.restartAt, i.logPath, i.target.rawValue, i.containerID, i.host, i.server])
         }
     }
 
@@ -48,6 +48,7 @@ extension Store {
         record.target = TargetKind(rawValue: row["target"]) ?? .local
         record.containerID = row["container_id"]
         record.host = row["host"]
+        record.server = row["server"]
         return record
     }
 }

@@ -49,7 +49,7 @@ public protocol InstanceDriver: Sendable {
 }
 
 /// A started instance: how to find it again and where the router reaches it.
-public struct StartedInstance: Sendable, Equatable {
+public struct StartedInstance: Sendable, Equatable, Codable {
     public var pid: Int32 = 0
     public var pidStartTime: UInt64 = 0
     public var containerID: String?
@@ -68,7 +68,7 @@ public struct StartedInstance: Sendable, Equatable {
     }
 }
 
-public enum InstanceObservation: Sendable, Equatable {
+public enum InstanceObservation: Sendable, Equatable, Codable {
     case running
     /// Exited; the text says how (`exit status 3`, `killed by signal 9`,
     /// `exit status 137, killed by the kernel's OOM killer (memory limit 64 MiB)`).

@@ -2,7 +2,7 @@ import Foundation
 import SlipwayCore
 
 /// Everything a driver needs to start one instance of a release.
-public struct InstanceLaunch: Sendable {
+public struct InstanceLaunch: Sendable, Codable {
     public var instanceID: String
     public var service: String
     public var version: String

@@ -121,7 +121,7 @@ public final class SlipwayHarness: @unchecked Sendable {
 
     /// Kills every process whose command line mentions `text` and every instance whose
     /// log lives under it (SIGKILL; tests only).
-    static func killProcesses(mentioning text: String) {
+    public static func killProcesses(mentioning text: String) {
         let fm = FileManager.default
         for pid in (try? fm.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(pid) != nil {
             if let cmd = fm.contents(atPath: "/proc/\(pid)/cmdline"), String(decoding: cmd, as: UTF8.self).contains(text) {
@@ -138,8 +138,8 @@ public final class SlipwayHarness: @unchecked Sendable {
     }
 
     /// GETs the service's `/` through the router and returns the version that answered.
-    public func versionAt(port: Int) async throws -> String {
-        let reply = try await TestHTTP.get("http://127.0.0.1:\(port)/")
+    public func versionAt(port: Int, host: String = "127.0.0.1") async throws -> String {
+        let reply = try await TestHTTP.get("http://\(host):\(port)/")
         guard reply.status == 200, let v = reply.header("X-Version") else {
             throw PollTimeout(description: "GET / answered \(reply.status): \(reply.body)")
         }

@@ -38,8 +38,8 @@ struct APIClient {
         let message: String
     }
 
-    func send<T: Decodable>(_ method: HTTPMethod, _ path: String, body: (some Encodable)? = Optional<Int>.none, as type: T.Type) async throws -> T {
-        let bytes = try await raw(method, path, body: body)
+    func send<T: Decodable>(_ method: HTTPMethod, _ path: String, body: (some Encodable)? = Optional<Int>.none, as type: T.Type, timeout: TimeAmount = .seconds(120)) async throws -> T {
+        let bytes = try await raw(method, path, body: body, timeout: timeout)
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer: bytes))
         } catch {
@@ -47,7 +47,7 @@ struct APIClient {
         }
     }
 
-    func raw(_ method: HTTPMethod, _ path: String, body: (some Encodable)? = Optional<Int>.none, limit: Int = 64 << 20) async throws -> ByteBuffer {
+    func raw(_ method: HTTPMethod, _ path: String, body: (some Encodable)? = Optional<Int>.none, limit: Int = 64 << 20, timeout: TimeAmount = .seconds(120)) async throws -> ByteBuffer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         if let token { request.headers.add(name: "authorization", value: "Bearer \(token)") }
@@ -57,7 +57,7 @@ struct APIClient {
         }
         let response: HTTPClientResponse
         do {
-            response = try await cliHTTPClient.execute(request, timeout: .seconds(120))
+            response = try await cliHTTPClient.execute(request, timeout: timeout)
         } catch {
             throw Failure(status: nil, body: nil, message: "cannot reach the slipway server at \(baseURL) (\(error)); start one with `slipway server` or set --server / SLIPWAY_SERVER")
         }

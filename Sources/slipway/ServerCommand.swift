@@ -52,6 +52,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The container engine's API socket for `image:` services (Docker, or Podman's Docker-compatible service). Default: $DOCKER_HOST, else unix://\(Defaults.dockerSocket).", valueName: "unix:///PATH"))
     var dockerHost: String?
 
+    @Option(name: .long, help: ArgumentHelp("The ssh_config file for fleet servers (`servers:`), as `ssh -F` takes it. Default: your ~/.ssh/config.", valueName: "FILE"))
+    var sshConfig: String?
+
     @Option(name: .long, help: ArgumentHelp("Log lines as text or json (one object per line; the router it starts too). Default: $SLIPWAY_LOG_FORMAT, else text.", valueName: "FORMAT"))
     var logFormat: String?
 
@@ -75,6 +78,9 @@ struct ServerCommand: AsyncParsableCommand {
         }
         for file in config where !FileManager.default.isReadableFile(atPath: file) {
             throw ValidationError("--config \(file): no such readable file")
+        }
+        if let sshConfig, !FileManager.default.isReadableFile(atPath: sshConfig) {
+            throw ValidationError("--ssh-config \(sshConfig): no such readable file")
         }
         if (tlsCert == nil) != (tlsKey == nil) {
             throw ValidationError(tlsCert == nil ? "--tls-key needs --tls-cert" : "--tls-cert needs --tls-key")
@@ -130,6 +136,7 @@ struct ServerCommand: AsyncParsableCommand {
             options.backupKeep = backupKeep
             options.instancePorts = PortAllocator.parseRange(instancePorts) ?? PortAllocator.defaultRange
             options.engine = try EngineEndpoint.resolve(flag: dockerHost, environment: ProcessInfo.processInfo.environment)
+            options.sshConfig = sshConfig.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
             try await ServerRuntime.run(options)
         } catch let error as ServerRuntime.StartupError {
             printError("error: \(error.description)")
@@ -154,13 +161,16 @@ struct RouterCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The host bundle this router runs from (set by `slipway servers setup`).")
     var build: String?
 
+    @Flag(name: .long, help: "On a fleet server: also start, observe and stop this server's instances for the control plane.")
+    var agent = false
+
     func run() async throws {
         let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         try LogFormat.fromEnvironment().bootstrap(level: level)
         var logger = Logger(label: "slipway-router")
         logger.logLevel = level
         signal(SIGPIPE, SIG_IGN)
-        try await DataPlaneServer.run(stateDirectory: try StateDirectory(stateDir), logger: logger, build: build)
+        try await DataPlaneServer.run(stateDirectory: try StateDirectory(stateDir), logger: logger, build: build, agent: agent)
     }
 }
 

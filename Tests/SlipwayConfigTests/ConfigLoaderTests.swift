@@ -128,6 +128,8 @@ import Yams
         registry: { server: ghcr.io, username: deploy, password: "${REGISTRY_TOKEN}" }
         """,
         "service: web\nrun: [./web, --data, \"{{artifact}}\"]\nartifact: dist\n",
+        // Fleet keys (entries are checked in ServerConfigTests).
+        "service: web\nrun: [./web]\nservers: [ssh://deploy@web-1, { url: ssh://deploy@web-2, roles: [web] }]\nreplicas_per_host: 2\n",
     ]
 
     @Test func everyKeyTestCoversTheFieldTables() throws {

@@ -70,14 +70,14 @@ final class TrafficProbe: @unchecked Sendable {
     private var task: Task<Void, Never>?
 
     /// `pace`: at most one request per `pace` (low-traffic scenarios); nil sends them back to back.
-    init(port: Int, limit: Int = 20_000, pace: Duration? = nil, headers: [(String, String)] = []) {
+    init(port: Int, host: String = "127.0.0.1", limit: Int = 20_000, pace: Duration? = nil, headers: [(String, String)] = []) {
         task = Task { [weak self] in
             var n = 0
             while !Task.isCancelled && n < limit {
                 n += 1
                 if let pace, n > 1 { try? await Task.sleep(for: pace) }
                 do {
-                    let reply = try await TestHTTP.request("http://127.0.0.1:\(port)/", method: .GET, headers: headers, timeout: .seconds(10))
+                    let reply = try await TestHTTP.request("http://\(host):\(port)/", method: .GET, headers: headers, timeout: .seconds(10))
                     self?.record(reply.status == 200 ? nil : "HTTP \(reply.status): \(reply.body)", version: reply.header("X-Version"))
                 } catch {
                     // A request cut short by stop() is not a failure of the system under test.

@@ -27,12 +27,16 @@ import Testing
             let ssh = connection(index)
             let address = try await ssh.check(["ip", "-4", "-o", "addr", "show", "dev", "eth0"])
             #expect(address.contains(" \(hosts.addresses[index])/"), "host \(index) answered \(address)")
-            // Later commands reuse the master: it answers `-O check`, and the sshd sees one
-            // connection (one child per connection) however many commands ran.
+            // Later commands reuse the master: it answers `-O check`, and every command runs
+            // in a session of the same TCP connection (the same client port in SSH_CONNECTION).
             #expect(await ssh.isConnected())
-            for n in 0..<5 { #expect(try await ssh.check(["echo", "n=\(n)"]) == "n=\(n)\n") }
-            let sessions = try await ssh.check(["sh", "-c", "ss -tnH state established '( sport = :22 )' | wc -l"])
-            #expect(Int(sessions.trimmingCharacters(in: .whitespacesAndNewlines)) == 1, "established SSH connections on host \(index): \(sessions)")
+            var connections: Set<String> = []
+            for n in 0..<5 {
+                let out = try await ssh.check(["sh", "-c", "echo n=\(n) $SSH_CONNECTION"])
+                #expect(out.hasPrefix("n=\(n) "))
+                connections.insert(String(out.dropFirst("n=\(n) ".count)))
+            }
+            #expect(connections.count == 1, "commands on host \(index) came over \(connections)")
             await ssh.close()
             #expect(!(await ssh.isConnected()))
         }

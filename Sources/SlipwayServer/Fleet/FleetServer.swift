@@ -132,7 +132,7 @@ public actor FleetServer {
         }
         let bundleDir = bundleDirectory(directory, bundle)
         let q = SSHConnection.shellQuote
-        let start = "cd \(q(state)) && LD_LIBRARY_PATH=\(q(bundleDir + "/lib")) SLIPWAY_ROLE=router setsid \(q(bundleDir + "/slipway")) router --state-dir \(q(state)) --build \(q(bundle.id)) </dev/null >>\(q(state + "/logs/router.log")) 2>&1 &"
+        let start = "cd \(q(state)) && LD_LIBRARY_PATH=\(q(bundleDir + "/lib")) SLIPWAY_ROLE=router setsid \(q(bundleDir + "/slipway")) router --state-dir \(q(state)) --agent --build \(q(bundle.id)) </dev/null >>\(q(state + "/logs/router.log")) 2>&1 &"
         try await connection.check(["sh", "-c", start])
         let deadline = ContinuousClock.now + .seconds(20)
         var last = ""

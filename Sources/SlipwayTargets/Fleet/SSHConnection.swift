@@ -163,21 +163,21 @@ public actor SSHConnection {
     }
 
     /// Copies a local file to `remotePath` (scp over the master connection).
-    public func upload(_ localPath: String, to remotePath: String, timeout: Duration = .seconds(300)) async throws(FleetError) {
+    public func upload(_ localPath: String, to remotePath: String, recursive: Bool = false, timeout: Duration = .seconds(300)) async throws(FleetError) {
         try await connect()
         // scp speaks SFTP by default; a server without the sftp subsystem gets the
         // original SCP protocol (`-O`) instead.
-        var result = try await scp(localPath, remotePath, legacy: false, timeout: timeout)
+        var result = try await scp(localPath, remotePath, legacy: false, recursive: recursive, timeout: timeout)
         if result.exit != .status(0), result.stderr.contains("Connection closed") || result.stderr.contains("subsystem request failed") {
-            result = try await scp(localPath, remotePath, legacy: true, timeout: timeout)
+            result = try await scp(localPath, remotePath, legacy: true, recursive: recursive, timeout: timeout)
         }
         guard result.exit == .status(0) else {
             throw FleetError(.failed, server: server.id, "copying \(localPath) to \(server.id):\(remotePath) failed (\(result.exit)): \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines).suffix(600))")
         }
     }
 
-    func scp(_ localPath: String, _ remotePath: String, legacy: Bool, timeout: Duration) async throws(FleetError) -> CheckCommand.Result {
-        var args = [options.scpPath, "-q", "-p"] + (legacy ? ["-O"] : []) + commonOptions()
+    func scp(_ localPath: String, _ remotePath: String, legacy: Bool, recursive: Bool, timeout: Duration) async throws(FleetError) -> CheckCommand.Result {
+        var args = [options.scpPath, "-q", "-p"] + (legacy ? ["-O"] : []) + (recursive ? ["-r"] : []) + commonOptions()
         if let port = server.port { args += ["-P", "\(port)"] }
         args += ["--", localPath, "\(Self.scpHost(server.host)):\(remotePath)"]
         do {
