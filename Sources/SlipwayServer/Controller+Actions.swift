@@ -241,13 +241,7 @@ extension Controller {
             // Every router at once: servers disagree only for as long as the slowest apply takes.
             async let localReply = router.apply(table)
             let remote = await fleet.each(serverIDs) { server -> String? in
-                do {
-                    _ = try await server.connect()
-                    let reply = try await server.router.apply(tables[server.server.id]!)
-                    return reply.failures.map { "\($0.service): \($0.message)" }.first.map { "server \(server.server.id) cannot listen for \($0)" }
-                } catch {
-                    return "server \(server.server.id): \(error)"
-                }
+                await server.push(tables[server.server.id]!)
             }
             let reply = try await localReply
             var groups = Dictionary(table.services.map { ($0.service, $0.groups) }, uniquingKeysWith: { a, _ in a })

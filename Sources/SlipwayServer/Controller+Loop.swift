@@ -109,7 +109,10 @@ extension Controller {
         var merged = Dictionary(health.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         // Each fleet server's router checks its own instances; a server that does not
         // answer keeps its last known health until it does.
-        let remote = await fleet.each(fleet.servers.map(\.server.id)) { server in try? await server.router.health() }
+        let remote = await fleet.each(fleet.servers.map(\.server.id)) { server -> [EndpointHealth]? in
+            guard await server.unreachable == nil else { return nil }
+            return try? await server.router.health()
+        }
         for (id, endpoints) in remote {
             if let endpoints {
                 for endpoint in endpoints { merged[endpoint.id] = endpoint }

@@ -110,6 +110,9 @@ extension Controller {
         let servers = fleet.servers
         guard !servers.isEmpty else { return local }
         let remote = await fleet.each(servers.map(\.server.id)) { server -> Result<[VersionStats], RouterClient.Failure> in
+            if let why = await server.unreachable {
+                return .failure(RouterClient.Failure(description: "server \(server.server.id) is unreachable: \(why)"))
+            }
             do {
                 return .success(try await server.router.stats(window: window, latencyBuckets: latencyBuckets))
             } catch {

@@ -15,10 +15,19 @@ import Testing
     }
 
     /// A harness whose service runs on the first `count` servers, listening on `port` there.
-    func withFleet(count: Int = 3, replicasPerHost: Int = 1, _ body: (SlipwayHarness, Int, [String]) async throws -> Void) async throws {
+    func withFleet(count: Int = 3, replicasPerHost: Int = 1, extra: String = "",
+                   strategy: String = "blue-green: { keep_previous: 10m, deploy_timeout: 30s, drain_timeout: 10s }",
+                   sshConfig: String? = nil, _ body: (SlipwayHarness, Int, [String]) async throws -> Void) async throws {
+        try await withFleetOf(Array(0..<count), replicasPerHost: replicasPerHost, extra: extra, strategy: strategy, sshConfig: sshConfig, body)
+    }
+
+    /// A harness whose service runs on the test hosts at `indices`, listening on a free port there.
+    func withFleetOf(_ indices: [Int], replicasPerHost: Int = 1, extra: String = "",
+                     strategy: String = "blue-green: { keep_previous: 10m, deploy_timeout: 30s, drain_timeout: 10s }",
+                     sshConfig: String? = nil, _ body: (SlipwayHarness, Int, [String]) async throws -> Void) async throws {
         let h = try SlipwayHarness()
         let port = freeLoopbackPort()
-        let servers = (0..<count).map { "  - { url: ssh://root@\(hosts.addresses[$0]), dir: \(h.directory.file("host\($0 + 1)")) }" }.joined(separator: "\n")
+        let servers = indices.map { "  - { url: ssh://root@\(hosts.addresses[$0]), dir: \(h.directory.file("host\($0 + 1)")) }" }.joined(separator: "\n")
         let config = try h.directory.write("hello.yml", """
             service: hello
             run: ["hello-app", "--port", "{{port}}", "--version", "{{version}}"]
@@ -28,13 +37,14 @@ import Testing
             servers:
             \(servers)
             strategy:
-              blue-green: { keep_previous: 10m, deploy_timeout: 30s, drain_timeout: 10s }
+              \(strategy)
+            \(extra)
             """)
         do {
-            try await h.startServer(extraArguments: ["--ssh-config", hosts.sshConfig])
+            try await h.startServer(extraArguments: ["--ssh-config", sshConfig ?? hosts.sshConfig])
             let apply = try await h.cli(["apply", "-f", config])
             #expect(apply.status == 0, "\(apply.stdout)\(apply.stderr)")
-            try await body(h, port, Array(hosts.addresses.prefix(count)))
+            try await body(h, port, indices.map { hosts.addresses[$0] })
         } catch {
             await shutdown(h)
             throw error
@@ -89,6 +99,107 @@ import Testing
             #expect(status.status == 0, "\(status.stdout)\(status.stderr)")
             for address in addresses { #expect(status.stdout.contains(address)) }
             #expect(status.stdout.contains("2/2"), "each server checks its v1 and its warm v2: \(status.stdout)")
+        }
+    }
+
+    /// Sets up the servers and deploys v1 on them.
+    func setUpAndDeployV1(_ h: SlipwayHarness, _ port: Int, _ addresses: [String]) async throws {
+        let setup = try await h.cli(["servers", "setup"], timeout: .seconds(600))
+        #expect(setup.status == 0, "\(setup.stdout)\(setup.stderr)")
+        let first = try await h.cli(["deploy", "hello", "--version", "v1", "--wait"], timeout: .seconds(120))
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        for address in addresses { #expect(try await h.versionAt(port: port, host: address) == "v1") }
+    }
+
+    @Test func aBadCanaryAcrossTheFleetIsRolledBackByTheSumOfItsNumbers() async throws {
+        try await withFleet(extra: CanaryTests.quickAnalysis, strategy: CanaryTests.canary("[ {weight: 20}, {pause: 10m} ]")) { h, port, addresses in
+            try await setUpAndDeployV1(h, port, addresses)
+            let probes = addresses.map { TrafficProbe(port: port, host: $0) }
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_ERROR_RATE=0.4", "--wait"], timeout: .seconds(120))
+            #expect(deploy.status == 1, "\(deploy.stdout)\(deploy.stderr)")
+            #expect(deploy.stdout.contains("exceeded 5 %"), "\(deploy.stdout)")
+            for address in addresses { #expect(try await h.versionAt(port: port, host: address) == "v1") }
+            for (address, probe) in zip(addresses, probes) {
+                let r = await probe.stop()
+                // Every server's router split the traffic: the weight applies fleet-wide.
+                #expect(r.versions["v2", default: 0] > 0, "the canary took traffic on \(address): \(r.versions)")
+                #expect(r.failures.allSatisfy { $0.contains("HTTP 500") }, "only the canary's injected errors on \(address): \(r.failures.prefix(3))")
+            }
+            let why = try decode(RolloutExplanation.self, try await h.cli(["why", "hello", "-o", "json"]).stdout)
+            #expect(why.decisions.last?.kind == .rolledBack && why.decisions.last?.actor == "analysis")
+        }
+    }
+
+    @Test func aDeployWithAServerCutOffFailsNamingItAndTheServerCatchesUpWhenBack() async throws {
+        // Two servers: the second's link is cut (the last test host, which no other suite
+        // cuts or uses at the same time… it is the fleet's second server here).
+        let last = hosts.addresses.count - 1
+        try await withFleetOf([0, last]) { h, port, addresses in
+            try await setUpAndDeployV1(h, port, addresses)
+            let probe = TrafficProbe(port: port, host: addresses[0])
+            try await hosts.cut(last)
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"], timeout: .seconds(180))
+            try await hosts.restore(last)
+            #expect(deploy.status == 1, "\(deploy.stdout)\(deploy.stderr)")
+            #expect(deploy.stdout.contains(addresses[1]), "the failure names the server: \(deploy.stdout)")
+            #expect(try await h.versionAt(port: port, host: addresses[0]) == "v1", "traffic never moved")
+            let r = await probe.stop()
+            #expect(r.failures.isEmpty, "\(r.failures.prefix(3))")
+
+            // Back on the network: the server answers with the fleet's current table, and the
+            // next deploy goes through on both.
+            _ = try await eventually("the cut server to answer again", timeout: .seconds(60)) {
+                (try? await h.versionAt(port: port, host: addresses[1])) == "v1" ? true : nil
+            }
+            let again = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"], timeout: .seconds(180))
+            #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+            for address in addresses { #expect(try await h.versionAt(port: port, host: address) == "v2") }
+        }
+    }
+
+    @Test func sigkillOfTheControlPlaneMidFleetRolloutDropsNothing() async throws {
+        try await withFleet(strategy: "blue-green: { keep_previous: 10m, deploy_timeout: 30s, drain_timeout: 10s }") { h, port, addresses in
+            try await setUpAndDeployV1(h, port, addresses)
+            let probes = addresses.map { TrafficProbe(port: port, host: $0) }
+            // Deploy v2 and kill the control plane as soon as its instances started.
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2"])
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            _ = try await eventually("v2's instances to start") {
+                let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
+                return s.instances.filter { $0.version == "v2" }.count == addresses.count ? true : nil
+            }
+            try await h.killServer()
+            try await h.startServer(extraArguments: ["--ssh-config", hosts.sshConfig])
+            _ = try await eventually("the resumed rollout to end with v2 on every server", timeout: .seconds(90)) { () -> Bool? in
+                for address in addresses where (try? await h.versionAt(port: port, host: address)) != "v2" { return nil }
+                return true
+            }
+            let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
+            #expect(s.instances.filter { $0.version == "v2" }.count == addresses.count, "adopted, not started twice: \(s.instances.map(\.id))")
+            for (address, probe) in zip(addresses, probes) {
+                let r = await probe.stop()
+                #expect(r.failures.isEmpty, "failed requests on \(address): \(r.failures.prefix(5))")
+            }
+        }
+    }
+
+    @Test func aChangedHostKeyIsRefusedBySetup() async throws {
+        let dir = try TemporaryDirectory(prefix: "fleet-keys")
+        defer { dir.remove() }
+        _ = try await runCommand("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", dir.file("other")])
+        let otherKey = try String(contentsOfFile: dir.file("other.pub"), encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+        let known = try String(contentsOfFile: hosts.knownHosts, encoding: .utf8).split(separator: "\n")
+            .map { $0.hasPrefix(hosts.addresses[1] + " ") ? "\(hosts.addresses[1]) \(otherKey)" : String($0) }.joined(separator: "\n") + "\n"
+        try known.write(toFile: dir.file("known_hosts"), atomically: true, encoding: .utf8)
+        try await withFleet(count: 2, sshConfig: try hosts.config(knownHosts: dir.file("known_hosts"), in: dir.path)) { h, _, addresses in
+            let setup = try await h.cli(["servers", "setup"], timeout: .seconds(600))
+            #expect(setup.status == 1)
+            #expect(setup.stdout.contains("\(addresses[0]): ok"), "\(setup.stdout)")
+            #expect(setup.stdout.contains("\(addresses[1]): FAILED — the host key of ssh://root@\(addresses[1]) has CHANGED"), "\(setup.stdout)")
+            #expect(setup.stdout.contains("ssh-keygen -f"), "the fix is named: \(setup.stdout)")
+            let status = try await h.cli(["servers", "status"])
+            #expect(status.status == 1)
+            #expect(status.stdout.contains("\(addresses[1]): the host key"), "\(status.stdout)")
         }
     }
 }

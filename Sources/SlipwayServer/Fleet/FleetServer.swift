@@ -50,9 +50,11 @@ public actor FleetServer {
         return Facts(machine: lines[0], glibc: lines[1].isEmpty ? "unknown" : lines[1], directory: lines[2])
     }
 
+    /// The server answered: it counts as reachable again.
     func touch() {
         lastContact = Date().timeIntervalSince1970
         lastError = nil
+        unreachable = nil
     }
 
     /// Records a failure (for `servers status`) and passes it on.
@@ -228,7 +230,67 @@ public actor FleetServer {
         return status
     }
 
+    // MARK: route tables
+
+    /// Why the server could not be reached last time (nil: it answered). While set, calls
+    /// do not wait for it: tables are kept for it and a background task delivers the latest
+    /// one as soon as it answers again.
+    public private(set) var unreachable: String?
+    var pendingTable: RouteTable?
+    var reconnecting: Task<Void, Never>?
+
+    /// Sends `table` to the server's router. Returns nil when it applied it, else what went
+    /// wrong; an unreachable server is not waited for (see `unreachable`).
+    public func push(_ table: RouteTable) async -> String? {
+        if let unreachable, reconnecting != nil {
+            pendingTable = table
+            startReconnecting()
+            return "server \(server.id) is unreachable (\(unreachable)); it gets the current route table when it answers again"
+        }
+        do {
+            _ = try await connect()
+            let reply = try await router.apply(table)
+            return reply.failures.first.map { "server \(server.id) cannot listen for \($0.service): \($0.message)" }
+        } catch {
+            unreachable = "\(error)"
+            lastError = "\(error)"
+            pendingTable = table
+            startReconnecting()
+            return "server \(server.id): \(error)"
+        }
+    }
+
+    func startReconnecting() {
+        guard reconnecting == nil else { return }
+        reconnecting = Task { await self.reconnect() }
+    }
+
+    /// Until the server answers: connect, deliver the newest pending table, then count it
+    /// reachable again. Backs off from 0.5 s to 5 s.
+    func reconnect() async {
+        var delay = Duration.milliseconds(500)
+        while !Task.isCancelled {
+            do {
+                _ = try await connect()
+                while let table = pendingTable {
+                    _ = try await router.apply(table)
+                    if pendingTable?.generation == table.generation { pendingTable = nil }
+                }
+                unreachable = nil
+                reconnecting = nil
+                return
+            } catch {
+                lastError = "\(error)"
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        reconnecting = nil
+    }
+
     public func close() async {
+        reconnecting?.cancel()
+        reconnecting = nil
         await connection.close()
         try? FileManager.default.removeItem(atPath: localRouterSocket)
     }

@@ -43,6 +43,7 @@ public struct ServerDriver: InstanceDriver {
     }
 
     public func start(_ launch: InstanceLaunch, replacing: InstanceRecord?) async throws(DriverError) -> StartedInstance {
+        if let why = await server.unreachable { throw DriverError(.unreachable, "server \(server.server.id) is unreachable: \(why)") }
         let reply: AgentWire.Started
         do {
             reply = try await server.router.call(.POST, "/agent/start", body: AgentWire.Start(launch: launch, replacing: replacing), timeout: .seconds(60), as: AgentWire.Started.self)
@@ -57,6 +58,7 @@ public struct ServerDriver: InstanceDriver {
 
     public func observe(_ instances: [InstanceRecord]) async throws(DriverError) -> [String: InstanceObservation] {
         guard !instances.isEmpty else { return [:] }
+        if let why = await server.unreachable { throw DriverError(.unreachable, "server \(server.server.id) is unreachable: \(why)") }
         let reply: AgentWire.Observed
         do {
             reply = try await server.router.call(.POST, "/agent/observe", body: AgentWire.Observe(instances: instances), timeout: .seconds(10), as: AgentWire.Observed.self)
