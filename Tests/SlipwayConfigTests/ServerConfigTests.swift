@@ -44,7 +44,7 @@ import Testing
     @Test func environmentsHaveTheirOwnFleet() throws {
         let units = try ConfigLoader.parseUnits("""
             service: web
-            image: acme/web:{{version}}
+            run: [./web]
             servers: [ssh://deploy@staging-1]
             environments:
               staging: { listen: 8081 }
@@ -89,6 +89,8 @@ import Testing
         ], "\(errors)")
         #expect(singleError("service: web\nrun: [./web]\nservers: [ssh://a, ssh://b, ssh://a]\n") == "3:10: servers: lists the server a more than once")
         #expect(singleError("service: web\nrun: [./web]\nservers: []\n") == "3:10: servers: must list at least one entry")
+        #expect(singleError("service: web\nimage: acme/web\nservers: [ssh://a]\n")
+            == "3:10: servers: containers on fleet servers are not supported yet: a service with `servers:` runs `run:` programs (its release's program is copied to every server)")
     }
 
     @Test(arguments: [
