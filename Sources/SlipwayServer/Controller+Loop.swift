@@ -113,11 +113,13 @@ extension Controller {
             guard await server.unreachable == nil else { return nil }
             return try? await server.router.health()
         }
+        let serverOf = remote.contains { $0.1 == nil }
+            ? Dictionary(((try? store.liveInstances()) ?? []).map { ($0.id, $0.server) }, uniquingKeysWith: { a, _ in a }) : [:]
         for (id, endpoints) in remote {
             if let endpoints {
                 for endpoint in endpoints { merged[endpoint.id] = endpoint }
             } else {
-                for (key, value) in routerHealth where merged[key] == nil && (try? store.liveInstances().first { $0.id == key }?.server) == id {
+                for (key, value) in routerHealth where merged[key] == nil && serverOf[key] == id {
                     merged[key] = value
                 }
             }

@@ -27,7 +27,11 @@ import Testing
                      sshConfig: String? = nil, _ body: (SlipwayHarness, Int, [String]) async throws -> Void) async throws {
         let h = try SlipwayHarness()
         let port = freeLoopbackPort()
-        let servers = indices.map { "  - { url: ssh://root@\(hosts.addresses[$0]), dir: \(h.directory.file("host\($0 + 1)")) }" }.joined(separator: "\n")
+        // Each server's Slipway directory is kept across the suite's tests (they run one at a
+        // time), so the bundle is copied once; its router state starts empty in every test.
+        let dirs = indices.map { "\(hosts.directory)/fleet/host\($0 + 1)" }
+        for dir in dirs { try? FileManager.default.removeItem(atPath: dir + "/state") }
+        let servers = zip(indices, dirs).map { "  - { url: ssh://root@\(hosts.addresses[$0.0]), dir: \($0.1) }" }.joined(separator: "\n")
         let config = try h.directory.write("hello.yml", """
             service: hello
             run: ["hello-app", "--port", "{{port}}", "--version", "{{version}}"]
@@ -46,16 +50,16 @@ import Testing
             #expect(apply.status == 0, "\(apply.stdout)\(apply.stderr)")
             try await body(h, port, indices.map { hosts.addresses[$0] })
         } catch {
-            await shutdown(h)
+            await shutdown(h, dirs)
             throw error
         }
-        await shutdown(h)
+        await shutdown(h, dirs)
     }
 
-    func shutdown(_ h: SlipwayHarness) async {
+    func shutdown(_ h: SlipwayHarness, _ dirs: [String]) async {
         await h.shutdown()
-        // The servers' routers and instances live under the harness's directory.
-        SlipwayHarness.killProcesses(mentioning: h.directory.path)
+        // The servers' routers and instances run from (and log under) their directories.
+        for dir in dirs { SlipwayHarness.killProcesses(mentioning: dir + "/") }
     }
 
     @Test func blueGreenDeployAndWarmRollbackAcrossThreeServersUnderLoad() async throws {
@@ -74,6 +78,7 @@ import Testing
             #expect(s.instances.count == 3 && s.instances.allSatisfy { $0.healthy == true })
 
             let probes = addresses.map { TrafficProbe(port: port, host: $0) }
+            for probe in probes { try await probe.waitForAnswer(from: "v1") }
             let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"], timeout: .seconds(120))
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
             for address in addresses { #expect(try await h.versionAt(port: port, host: address) == "v2") }
@@ -91,7 +96,7 @@ import Testing
             let history = try decode([RolloutRecord].self, try await h.cli(["history", "hello", "-o", "json"]).stdout)
             let executable = try #require(history.first?.artifacts?.first { $0.kind == .executable })
             for index in addresses.indices {
-                let stored = h.directory.file("host\(index + 1)/state/artifacts/sha256/\(executable.digest.dropFirst("sha256:".count))")
+                let stored = "\(hosts.directory)/fleet/host\(index + 1)/state/artifacts/sha256/\(executable.digest.dropFirst("sha256:".count))"
                 #expect(FileManager.default.fileExists(atPath: stored), "\(stored)")
             }
 
@@ -115,6 +120,7 @@ import Testing
         try await withFleet(extra: CanaryTests.quickAnalysis, strategy: CanaryTests.canary("[ {weight: 20}, {pause: 10m} ]")) { h, port, addresses in
             try await setUpAndDeployV1(h, port, addresses)
             let probes = addresses.map { TrafficProbe(port: port, host: $0) }
+            for probe in probes { try await probe.waitForAnswer(from: "v1") }
             let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_ERROR_RATE=0.4", "--wait"], timeout: .seconds(120))
             #expect(deploy.status == 1, "\(deploy.stdout)\(deploy.stderr)")
             #expect(deploy.stdout.contains("exceeded 5 %"), "\(deploy.stdout)")
@@ -161,6 +167,7 @@ import Testing
         try await withFleet(strategy: "blue-green: { keep_previous: 10m, deploy_timeout: 30s, drain_timeout: 10s }") { h, port, addresses in
             try await setUpAndDeployV1(h, port, addresses)
             let probes = addresses.map { TrafficProbe(port: port, host: $0) }
+            for probe in probes { try await probe.waitForAnswer(from: "v1") }
             // Deploy v2 and kill the control plane as soon as its instances started.
             let deploy = try await h.cli(["deploy", "hello", "--version", "v2"])
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")

@@ -17,6 +17,7 @@ import Testing
     @Test func rollingDeployReplacesEveryInstanceWithoutFailedRequests() async throws {
         try await withHello(replicas: 3, strategy: "rolling: { max_surge: 1, max_unavailable: 0, deploy_timeout: 20s, drain_timeout: 5s }") { h, port in
             let probe = TrafficProbe(port: port)
+            try await probe.waitForAnswer(from: "v1")
             let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
             for _ in 0..<20 { #expect(try await h.versionAt(port: port) == "v2") }

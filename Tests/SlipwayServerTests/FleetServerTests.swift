@@ -102,6 +102,8 @@ import Testing
             // …and its setup installs its bundle and replaces the router.
             let replaced = try await server.setup(bundle: other)
             #expect(replaced.steps.contains { $0.hasPrefix("stopped router \(first.routerPID)") }, "\(replaced.steps)")
+            // Its parts are the same files: nothing is copied again, only linked.
+            #expect(replaced.steps.first == "installed bundle \(other.shortID) (\(bundle.parts.count) files; copied 0, 0 B)", "\(replaced.steps)")
             #expect(replaced.routerPID != first.routerPID)
             #expect(kill(first.routerPID, 0) != 0, "the old router is gone")
             #expect(await server.status(expectedBuild: other.id).current)

@@ -98,21 +98,33 @@ public actor FleetServer {
         if complete.exit == .status(0) {
             steps.append("bundle \(bundle.shortID) already installed")
         } else {
-            try await connection.check(["mkdir", "-p", bundleDir + "/lib", stateDirectory(facts.directory) + "/logs"])
-            for part in bundle.parts {
-                try await connection.upload(part.path, to: "\(bundleDir)/\(part.name).part")
+            // Parts are kept by content (DIR/parts/HEX) and hard-linked into each bundle, so
+            // a new build copies only what changed (usually the slipway binary alone).
+            let parts = facts.directory + "/parts"
+            let hexes = bundle.parts.map { String($0.digest.dropFirst("sha256:".count)) }
+            try await connection.check(["mkdir", "-p", parts, bundleDir + "/lib", stateDirectory(facts.directory) + "/logs"])
+            let listing = try await connection.check(["sh", "-c", "cd \(q(parts)) && for h in \(hexes.joined(separator: " ")); do [ -f \"$h\" ] || echo \"$h\"; done"])
+            let missing = Set(listing.split(separator: "\n").map(String.init))
+            let copy = bundle.parts.filter { missing.contains(String($0.digest.dropFirst("sha256:".count))) }
+            for part in copy {
+                try await connection.upload(part.path, to: "\(parts)/\(part.digest.dropFirst("sha256:".count)).part")
             }
-            // Every part checked on the server before the bundle counts as installed.
-            let sums = try await connection.check(["sha256sum"] + bundle.parts.map { "\(bundleDir)/\($0.name).part" })
-            for part in bundle.parts {
-                let expected = part.digest.dropFirst("sha256:".count)
-                guard sums.contains("\(expected)  \(bundleDir)/\(part.name).part") else {
-                    throw FleetError(.failed, server: server.id, "\(part.name) arrived damaged on \(server.id) (SHA-256 differs from \(part.digest)); run setup again")
+            if !copy.isEmpty {
+                // Every copied part checked on the server before it counts.
+                let sums = try await connection.check(["sha256sum"] + copy.map { "\(parts)/\($0.digest.dropFirst("sha256:".count)).part" })
+                for part in copy {
+                    let hex = part.digest.dropFirst("sha256:".count)
+                    guard sums.contains("\(hex)  \(parts)/\(hex).part") else {
+                        throw FleetError(.failed, server: server.id, "\(part.name) arrived damaged on \(server.id) (SHA-256 differs from \(part.digest)); run setup again")
+                    }
                 }
+                let moves = copy.map { "mv -f \(q("\(parts)/\($0.digest.dropFirst("sha256:".count)).part")) \(q("\(parts)/\($0.digest.dropFirst("sha256:".count))"))" }.joined(separator: " && ")
+                try await connection.check(["sh", "-c", moves])
             }
-            let moves = bundle.parts.map { "mv -f \(q("\(bundleDir)/\($0.name).part")) \(q("\(bundleDir)/\($0.name)"))" }.joined(separator: " && ")
-            try await connection.check(["sh", "-c", "\(moves) && chmod 0755 \(q(bundleDir + "/slipway")) && touch \(q(bundleDir + "/.complete"))"])
-            steps.append("installed bundle \(bundle.shortID) (\(bundle.parts.count) files, \(ByteCount.format(bundle.totalBytes)))")
+            let links = bundle.parts.map { "ln -f \(q("\(parts)/\($0.digest.dropFirst("sha256:".count))")) \(q("\(bundleDir)/\($0.name)"))" }.joined(separator: " && ")
+            try await connection.check(["sh", "-c", "\(links) && chmod 0755 \(q(bundleDir + "/slipway")) && touch \(q(bundleDir + "/.complete"))"])
+            let copiedBytes = copy.reduce(Int64(0)) { $0 + $1.bytes }
+            steps.append("installed bundle \(bundle.shortID) (\(bundle.parts.count) files; copied \(copy.count), \(ByteCount.format(copiedBytes)))")
         }
         let identity = try await ensureRouter(bundle: bundle, directory: facts.directory, steps: &steps)
         touch()
