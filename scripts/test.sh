@@ -62,5 +62,16 @@ hosts_env=$(scripts/test-hosts.sh start 4) || { echo "error: the test servers di
 eval "$hosts_env"
 
 echo "==> running tests"
-# Swift Testing runs suites in parallel; the end-to-end suites are serialized inside.
-swift test --skip-build "$@"
+# Swift Testing runs suites in parallel; the end-to-end suites are serialized inside. The
+# fleet suites (SSH, copying Slipway's bundle to servers) run after the others, so their
+# copying and hashing do not slow the timing-sensitive suites down.
+fleet='SSHConnectionTests|FleetServerTests|FleetTests'
+if (($#)); then
+  swift test --skip-build "$@"
+else
+  status=0
+  swift test --skip-build --skip "$fleet" || status=$?
+  echo "==> running the fleet tests"
+  swift test --skip-build --filter "$fleet" || status=$?
+  exit "$status"
+fi

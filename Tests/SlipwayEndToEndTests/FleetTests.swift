@@ -100,6 +100,11 @@ import Testing
                 #expect(FileManager.default.fileExists(atPath: stored), "\(stored)")
             }
 
+            // Logs come from each server's agent.
+            let logs = try await h.cli(["logs", "hello", "--version", "v1"])
+            #expect(logs.status == 0, "\(logs.stderr)")
+            #expect(logs.stdout.components(separatedBy: "hello-app v1 listening on 127.0.0.1:").count - 1 == addresses.count, "\(logs.stdout)")
+
             let status = try await h.cli(["servers", "status"])
             #expect(status.status == 0, "\(status.stdout)\(status.stderr)")
             for address in addresses { #expect(status.stdout.contains(address)) }
