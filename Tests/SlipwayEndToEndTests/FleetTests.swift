@@ -21,7 +21,10 @@ import Testing
         try await withFleetOf(Array(0..<count), replicasPerHost: replicasPerHost, extra: extra, strategy: strategy, sshConfig: sshConfig, body)
     }
 
-    /// A harness whose service runs on the test hosts at `indices`, listening on a free port there.
+    /// A harness whose service runs on the test hosts at `indices`, listening on a free port
+    /// there. Health checks are lenient (5 failures of 500 ms in a row): the suite shares two
+    /// cores with the bundle copies and hashing of FleetServerTests, and a starved check must
+    /// not take an instance out of service.
     func withFleetOf(_ indices: [Int], replicasPerHost: Int = 1, extra: String = "",
                      strategy: String = "blue-green: { keep_previous: 10m, deploy_timeout: 30s, drain_timeout: 10s }",
                      sshConfig: String? = nil, _ body: (SlipwayHarness, Int, [String]) async throws -> Void) async throws {
@@ -35,7 +38,7 @@ import Testing
         let config = try h.directory.write("hello.yml", """
             service: hello
             run: ["hello-app", "--port", "{{port}}", "--version", "{{version}}"]
-            health: { path: /health, interval: 200ms, timeout: 200ms, healthy: 2, unhealthy: 3, grace: 5s }
+            health: { path: /health, interval: 500ms, timeout: 500ms, healthy: 1, unhealthy: 5, grace: 5s }
             listen: 0.0.0.0:\(port)
             replicas_per_host: \(replicasPerHost)
             servers:
