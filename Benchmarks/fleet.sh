@@ -36,7 +36,8 @@ ROWS="$BENCH_TMP/rows.jsonl"
 for N in $SIZES; do
     log "=== $N servers ==="
     "$REPO_DIR/scripts/test-hosts.sh" stop >/dev/null 2>&1 || true
-    eval "$("$REPO_DIR/scripts/test-hosts.sh" start "$N")"
+    hosts_env=$("$REPO_DIR/scripts/test-hosts.sh" start "$N") || die "scripts/test-hosts.sh start $N failed"
+    eval "$hosts_env"
     read -r -a ADDRS <<< "$SLIPWAY_TEST_SSH_HOSTS"
     HOSTS_CSV=$(IFS=,; echo "${ADDRS[*]}")
     PORT="$(free_port)"
@@ -92,7 +93,7 @@ PY
     timeout 60 "$SLIPWAY" down >/dev/null 2>&1 || true
     kill "$SERVER_PID" 2>/dev/null || true
     kill_mentioning "$BENCH_TMP/srv-$N-"
-    unset SLIPWAY_SERVER
+    SLIPWAY_SERVER=""; SERVER_PID=""
     "$REPO_DIR/scripts/test-hosts.sh" stop >/dev/null 2>&1 || true
 done
 

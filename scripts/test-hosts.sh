@@ -72,6 +72,7 @@ ListenAddress $ip:22
 PidFile $dir/sshd.pid
 CFG
     ip netns add "$ns"
+    ip link del "$veth" 2>/dev/null || true
     ip link add "$veth" type veth peer name eth0 netns "$ns"
     ip link set "$veth" master "$BRIDGE"
     ip link set "$veth" up
@@ -122,6 +123,7 @@ stop_quietly() {
       for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
       ip netns del "$ns" 2>/dev/null || true
     fi
+    ip link del "$(veth_name "$i")" 2>/dev/null || true
   done
   ip link del "$BRIDGE" 2>/dev/null || true
   rm -rf "$W"
