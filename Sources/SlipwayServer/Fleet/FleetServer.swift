@@ -260,8 +260,16 @@ public actor FleetServer {
             return "server \(server.id) is unreachable (\(unreachable)); it gets the current route table when it answers again"
         }
         do {
-            _ = try await connect()
-            let reply = try await router.apply(table)
+            let reply: (generation: UInt64, failures: [ListenFailure])
+            if let first = try? await router.apply(table) {
+                // The usual case: the forward is up and the router answers at once.
+                reply = first
+            } else {
+                // No forward yet, or a stale one: connect (and forward) again, then retry once.
+                _ = try await connect()
+                reply = try await router.apply(table)
+            }
+            touch()
             return reply.failures.first.map { "server \(server.id) cannot listen for \($0.service): \($0.message)" }
         } catch {
             unreachable = "\(error)"
