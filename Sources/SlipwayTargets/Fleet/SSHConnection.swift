@@ -100,6 +100,30 @@ public actor SSHConnection {
     /// Opens the master connection unless one answers. Throws `FleetError` with what went
     /// wrong (host key unknown or changed, authentication, unreachable) and how to fix it.
     public func connect() async throws(FleetError) {
+        // One attempt at a time: callers that arrive meanwhile (a status request while a
+        // background reconnect runs) share its outcome instead of racing for the same
+        // control socket and log file.
+        if let connecting {
+            if let error = await connecting.value { throw error }
+            return
+        }
+        let attempt = Task { () -> FleetError? in
+            do throws(FleetError) {
+                try await self.establish()
+                return nil
+            } catch {
+                return error
+            }
+        }
+        connecting = attempt
+        let outcome = await attempt.value
+        connecting = nil
+        if let outcome { throw outcome }
+    }
+
+    var connecting: Task<FleetError?, Never>?
+
+    func establish() async throws(FleetError) {
         if await isConnected() { return }
         try? FileManager.default.createDirectory(atPath: options.socketDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try? FileManager.default.removeItem(atPath: controlPath)
