@@ -118,6 +118,7 @@ extension Controller {
         // instances of the version first.
         var perServer: [String: Int] = [:]
         for server in release.spec.servers { perServer[server.id] = live.filter { $0.server == server.id }.count }
+        var planned: [InstanceRecord] = []
         for _ in live.count..<count {
             let server = release.spec.servers.map(\.id).min { (perServer[$0] ?? 0, $0) < (perServer[$1] ?? 0, $1) }
             if let server { perServer[server, default: 0] += 1 }
@@ -130,20 +131,44 @@ extension Controller {
                                         state: .crashed, startedAt: clock.now(), logPath: logPath)
             record.target = release.spec.target
             record.server = server
-            do {
-                let started = try await start(release: release, instanceID: id, port: port, logPath: logPath, replacing: nil, server: server)
-                record.apply(started)
-                record.state = .running
-                try store.saveInstance(record)
-                try recordEvent(service: service, rolloutID: rolloutID, kind: "instance_started",
-                                      message: "instance \(id) of \(version) started (\(started.summary), port \(port))", time: clock.now())
-            } catch {
-                let reason = redaction.redact("\(error)")
-                record.lastExit = reason
-                record.restartAt = clock.now() + Defaults.restartBackoffBase.seconds
-                try store.saveInstance(record)
-                try recordEvent(service: service, rolloutID: rolloutID, kind: "instance_failed_to_start",
-                                      message: "instance \(id) of \(version) could not start: \(reason)", time: clock.now())
+            planned.append(record)
+        }
+        // Servers start their instances at the same time (one after another on each, as
+        // on one machine): a fleet's deploy takes as long as its slowest server, not the sum.
+        let byServer = Dictionary(grouping: planned, by: { $0.server ?? "" })
+        try await withThrowingTaskGroup(of: [(InstanceRecord, Result<StartedInstance, any Error>)].self) { group in
+            for (_, records) in byServer {
+                group.addTask {
+                    var results: [(InstanceRecord, Result<StartedInstance, any Error>)] = []
+                    for record in records {
+                        do {
+                            results.append((record, .success(try await self.start(release: release, instanceID: record.id, port: record.port, logPath: record.logPath, replacing: nil, server: record.server))))
+                        } catch {
+                            results.append((record, .failure(error)))
+                        }
+                    }
+                    return results
+                }
+            }
+            for try await results in group {
+                for (planned, result) in results {
+                    var record = planned
+                    switch result {
+                    case .success(let started):
+                        record.apply(started)
+                        record.state = .running
+                        try store.saveInstance(record)
+                        try recordEvent(service: service, rolloutID: rolloutID, kind: "instance_started",
+                                        message: "instance \(record.id) of \(version) started (\(started.summary), port \(record.port))", time: clock.now())
+                    case .failure(let error):
+                        let reason = redaction.redact("\(error)")
+                        record.lastExit = reason
+                        record.restartAt = clock.now() + Defaults.restartBackoffBase.seconds
+                        try store.saveInstance(record)
+                        try recordEvent(service: service, rolloutID: rolloutID, kind: "instance_failed_to_start",
+                                        message: "instance \(record.id) of \(version) could not start: \(reason)", time: clock.now())
+                    }
+                }
             }
         }
         _ = try await pushRoutes()
@@ -238,11 +263,17 @@ extension Controller {
             return (id, RouteTableBuilder.build(generation: generation, services: mine, affinityKey: affinityKey))
         })
         do {
-            // Every router at once: servers disagree only for as long as the slowest apply takes.
-            async let localReply = router.apply(table)
-            let remote = await fleet.each(serverIDs) { server -> String? in
-                await server.push(tables[server.server.id]!)
+            // Prepare, then commit: every fleet server first receives its table, then all
+            // routers (this machine's too) apply theirs at once on a message of a few bytes,
+            // so servers disagree only for as long as the slowest commit takes.
+            let staged = await fleet.each(serverIDs) { server -> String? in
+                await server.stage(tables[server.server.id]!)
             }
+            async let localReply = router.apply(table)
+            let committed = await fleet.each(staged.filter { $0.1 == nil }.map(\.0)) { server -> String? in
+                await server.commit(generation)
+            }
+            let remote = staged.filter { $0.1 != nil } + committed
             let reply = try await localReply
             var groups = Dictionary(table.services.map { ($0.service, $0.groups) }, uniquingKeysWith: { a, _ in a })
             for (_, serverTable) in tables {

@@ -5,12 +5,16 @@ import NIOCore
 import NIOPosix
 import SlipwayCore
 import SlipwayRouter
+import Synchronization
 
 /// `slipway router`: the data-plane process. It runs the router and answers the control
 /// plane on a Unix socket in the state directory (mode 0600 folder):
 ///
 /// - `GET /ping` → `{"pid":…,"generation":…}`
 /// - `PUT /routes` (RouteTable JSON) → `{"failures":[ListenFailure]}`
+/// - `PUT /routes/staged` (RouteTable JSON) → `{"generation":…}`: keeps the table without
+///   applying it (the prepare step of a fleet switch); `POST /routes/commit?generation=G`
+///   applies the staged table of generation G (`ApplyReply`), 409 when none is staged.
 /// - `GET /routes`, `GET /health`, `GET /stats?window=SECONDS[&latency=buckets]`
 /// - `GET /totals` → cumulative per-version counters (`VersionTotals`) and per-service edge
 ///   refusals (`EdgeTotals`: 429, 403) for `GET /metrics`
@@ -36,17 +40,38 @@ public enum DataPlaneServer {
             PingReply(pid: getpid(), generation: router.currentTable.generation, version: SlipwayVersion.current, build: build)
         }
         admin.get("/routes") { _, _ in router.currentTable }
-        admin.put("/routes") { request, context -> ApplyReply in
-            let table = try await request.decode(as: RouteTable.self, context: context)
+        @Sendable func apply(_ table: RouteTable) async -> ApplyReply {
             let failures = await router.apply(table)
             let applied = router.currentTable
-            if applied.generation == table.generation {
-                let encoder = JSONEncoder()
-                if let data = try? encoder.encode(applied) {
-                    try? data.write(to: URL(fileURLWithPath: stateDirectory.routerTable), options: .atomic)
-                }
+            if applied.generation == table.generation, let data = try? JSONEncoder().encode(applied) {
+                try? data.write(to: URL(fileURLWithPath: stateDirectory.routerTable), options: .atomic)
             }
             return ApplyReply(generation: applied.generation, failures: failures)
+        }
+        admin.put("/routes") { request, context -> ApplyReply in
+            await apply(try await request.decode(as: RouteTable.self, context: context))
+        }
+        // Prepare/commit: the table travels (and is decoded) first; the commit that makes
+        // every server switch together is a few bytes.
+        let staged = StagedTable()
+        admin.put("/routes/staged") { request, context -> StageReply in
+            let table = try await request.decode(as: RouteTable.self, context: context)
+            staged.table.withLock { $0 = table }
+            return StageReply(generation: table.generation)
+        }
+        admin.post("/routes/commit") { request, _ -> ApplyReply in
+            guard let wanted = request.uri.queryParameters.get("generation").flatMap(UInt64.init) else {
+                throw HTTPError(.badRequest, message: "generation=G is required")
+            }
+            let table = staged.table.withLock { table -> RouteTable? in
+                guard table?.generation == wanted else { return nil }
+                defer { table = nil }
+                return table
+            }
+            guard let table else {
+                throw HTTPError(.conflict, message: "no staged route table of generation \(wanted)")
+            }
+            return await apply(table)
         }
         admin.get("/health") { _, _ in HealthReply(endpoints: router.health()) }
         admin.get("/stats") { request, _ in
@@ -79,6 +104,15 @@ struct PingReply: Codable, ResponseEncodable {
     /// Slipway's version and, on fleet servers, the host bundle's id (nil from older routers).
     var version: String?
     var build: String?
+}
+
+/// The table staged by `PUT /routes/staged`, waiting for its commit.
+final class StagedTable: Sendable {
+    let table = Mutex<RouteTable?>(nil)
+}
+
+struct StageReply: Codable, ResponseEncodable {
+    var generation: UInt64
 }
 
 struct ApplyReply: Codable, ResponseEncodable {

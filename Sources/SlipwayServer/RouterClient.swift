@@ -97,6 +97,17 @@ public struct RouterClient: Sendable {
         return (reply.generation, reply.failures)
     }
 
+    /// The prepare step: the router keeps `table` without applying it.
+    public func stage(_ table: RouteTable) async throws {
+        _ = try await call(.PUT, "/routes/staged", body: table, as: StageReply.self)
+    }
+
+    /// The commit step: the router applies the table staged with `generation`.
+    public func commit(generation: UInt64) async throws -> (generation: UInt64, failures: [ListenFailure]) {
+        let reply = try await call(.POST, "/routes/commit?generation=\(generation)", as: ApplyReply.self)
+        return (reply.generation, reply.failures)
+    }
+
     public func routes() async throws -> RouteTable {
         try await call(.GET, "/routes", as: RouteTable.self)
     }

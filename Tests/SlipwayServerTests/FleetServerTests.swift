@@ -120,4 +120,31 @@ import Testing
             #expect(HostBundle.glibc("2.36", satisfies: "2.31") && !HostBundle.glibc("2.31", satisfies: "2.36") && HostBundle.glibc("2.36", satisfies: "2.36"))
         }
     }
+
+    @Test func aStagedTableIsAppliedOnlyByItsCommit() async throws {
+        let server = fleetServer(0)
+        try await withCleanup([server]) {
+            let bundle = try await HostBundle.make(executable: try BuiltProducts.path("slipway"))
+            _ = try await server.setup(bundle: bundle)
+            let before = try await server.router.routes().generation
+
+            // Prepare: the router has the table but does not serve it.
+            #expect(await server.stage(RouteTable(generation: before + 10)) == nil)
+            #expect(try await server.router.routes().generation == before)
+            // Commit: now it does.
+            #expect(await server.commit(before + 10) == nil)
+            #expect(try await server.router.routes().generation == before + 10)
+
+            // A newer prepare overtakes an older commit, whose table is never applied.
+            #expect(await server.stage(RouteTable(generation: before + 20)) == nil)
+            #expect(await server.commit(before + 15) == nil, "superseded by the newer table's own commit")
+            #expect(try await server.router.routes().generation == before + 10)
+            #expect(await server.commit(before + 20) == nil)
+            #expect(try await server.router.routes().generation == before + 20)
+
+            // The router refuses a commit of a table it does not hold.
+            let error = await #expect(throws: RouterClient.Failure.self) { _ = try await server.router.commit(generation: before + 30) }
+            #expect(error?.description.contains("409") == true, "\(error?.description ?? "")")
+        }
+    }
 }

@@ -254,30 +254,66 @@ public actor FleetServer {
     /// Sends `table` to the server's router. Returns nil when it applied it, else what went
     /// wrong; an unreachable server is not waited for (see `unreachable`).
     public func push(_ table: RouteTable) async -> String? {
+        if let problem = await stage(table) { return problem }
+        return await commit(table.generation)
+    }
+
+    /// The table staged on the server, waiting for `commit`.
+    var stagedTable: RouteTable?
+
+    /// The prepare step of a switch: the server's router receives and decodes `table`
+    /// without applying it. Returns nil when staged, else what went wrong (then the table
+    /// waits in `pendingTable` for the server to answer again).
+    public func stage(_ table: RouteTable) async -> String? {
         if let unreachable, reconnecting != nil {
             pendingTable = table
             startReconnecting()
             return "server \(server.id) is unreachable (\(unreachable)); it gets the current route table when it answers again"
         }
         do {
-            let reply: (generation: UInt64, failures: [ListenFailure])
-            if let first = try? await router.apply(table) {
-                // The usual case: the forward is up and the router answers at once.
-                reply = first
-            } else {
+            if (try? await router.stage(table)) == nil {
                 // No forward yet, or a stale one: connect (and forward) again, then retry once.
                 _ = try await connect()
+                try await router.stage(table)
+            }
+            stagedTable = table
+            return nil
+        } catch {
+            return failed(table, error)
+        }
+    }
+
+    /// The commit step: the server's router applies the staged table of `generation`.
+    /// Should the commit not arrive (the router restarted since the prepare), the table is
+    /// sent whole.
+    public func commit(_ generation: UInt64) async -> String? {
+        guard let table = stagedTable, table.generation >= generation else {
+            return "server \(server.id): no route table of generation \(generation) was staged"
+        }
+        // A newer push staged its table meanwhile: its own commit applies it.
+        if table.generation > generation { return nil }
+        stagedTable = nil
+        do {
+            let reply: (generation: UInt64, failures: [ListenFailure])
+            if let committed = try? await router.commit(generation: generation) {
+                reply = committed
+            } else {
                 reply = try await router.apply(table)
             }
             touch()
             return reply.failures.first.map { "server \(server.id) cannot listen for \($0.service): \($0.message)" }
         } catch {
-            unreachable = "\(error)"
-            lastError = "\(error)"
-            pendingTable = table
-            startReconnecting()
-            return "server \(server.id): \(error)"
+            return failed(table, error)
         }
+    }
+
+    /// Counts the server unreachable and keeps `table` for it until it answers again.
+    func failed(_ table: RouteTable, _ error: any Error) -> String {
+        unreachable = "\(error)"
+        lastError = "\(error)"
+        pendingTable = table
+        startReconnecting()
+        return "server \(server.id): \(error)"
     }
 
     func startReconnecting() {
