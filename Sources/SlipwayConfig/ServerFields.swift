@@ -14,7 +14,7 @@ import Yams
 /// replicas_per_host: 2
 /// ```
 extension ServiceFields {
-    static let serverKeys = ["servers", "replicas_per_host"]
+    static let serverKeys = ["servers", "replicas_per_host", "waves", "max_failed_hosts"]
 
     static var serverSettings: [Field<ServiceSpec>] {
         [
@@ -22,7 +22,93 @@ extension ServiceFields {
                   doc: "The servers the service runs on, each with its own router and instances, driven over SSH with the system's OpenSSH client (your ~/.ssh/config, agent, ProxyJump and known_hosts apply; unknown or changed host keys are refused). Each entry is ssh://[USER@]HOST[:PORT], or an object with `url`, `roles`, `labels` and `dir`. Without `servers`, the service runs on this machine."),
             Field("replicas_per_host", .integer(in: replicaRange), \.replicasPerHost,
                   doc: "Instances of a release on each server of `servers` (default: `replicas`)."),
+            Field("waves", waves, \.waves,
+                  doc: "With `servers`: a blue-green rollout switches the servers a wave at a time. A list of sizes, each the servers switched once that wave is done (a count or N%, rising, the last 100%: [1, 25%, 100%]), or an object with `sizes` and `analysis` (judged after each wave but the last; a failure switches every server back). Default: one wave."),
+            Field("max_failed_hosts", .integer(in: 0...10_000), \.maxFailedHosts,
+                  doc: "With `servers`: how many servers a rollout may leave out (one that does not answer, or whose instances are not healthy by deploy_timeout) and go on; they keep the previous release until they are reconciled. Beyond it an unreachable server pauses the rollout until it answers, and unhealthy ones fail it. Default 0."),
         ]
+    }
+
+    /// `25%` or `3`.
+    static var waveSize: ValueType<WaveSize> {
+        let schema: [(String, JSONValue)] = [("oneOf", .array([
+            .object([("type", .string("integer")), ("minimum", .integer(1))]),
+            .object([("type", .string("string")), ("pattern", .string("^([1-9][0-9]?|100)%$"))]),
+        ]))]
+        return ValueType(schema: schema, json: { size in
+            switch size {
+            case .hosts(let count): .integer(count)
+            case .percent: .string(size.description)
+            }
+        }) { node, path, diagnostics in
+            guard let text = node.scalar?.string, let size = WaveSize.parse(text) else {
+                diagnostics.error(at: node, path, "\(node.describedForUser) is not a wave size: a number of servers (1 or more) or a share of the fleet (1% to 100%)")
+                return nil
+            }
+            return size
+        }
+    }
+
+    /// The list shorthand, or `{sizes, analysis}`.
+    static var waves: ValueType<WavesSpec> {
+        let sizes = ValueType<[WaveSize]>.list(of: waveSize, nonEmpty: true)
+        let object = ObjectType(
+            doc: "Waves of servers.",
+            initial: WavesSpec(),
+            fields: [
+                Field("sizes", sizes, \.sizes, required: true,
+                      doc: "Servers switched once each wave is done: a count or N%, rising, the last 100%."),
+                Field("analysis", ValueType<String>.string, \.analysis,
+                      doc: "Run this analysis after each wave but the last; the next wave waits for a pass, a failure switches every server back."),
+            ]
+        )
+        let schema: [(String, JSONValue)] = [("oneOf", .array([.object(sizes.schema), .object(object.schemaKeywords)]))]
+        return ValueType(schema: schema) { node, path, diagnostics in
+            switch node {
+            case .sequence:
+                return sizes.decode(node, path, diagnostics).map { WavesSpec(sizes: $0) }
+            case .mapping:
+                return object.decode(node, path, diagnostics)
+            default:
+                diagnostics.typeMismatch(expected: "a list of wave sizes or an object with `sizes`", found: node, path)
+                return nil
+            }
+        }
+    }
+
+    /// `waves` and `max_failed_hosts` need `servers`; waves grow and end with the whole fleet;
+    /// a fleet rolls out blue-green (by waves) or canary, not rolling.
+    static func checkFleet(_ spec: inout ServiceSpec, _ scope: ObjectScope) {
+        if spec.servers.isEmpty {
+            for key in ["waves", "max_failed_hosts"] where scope.isGiven(key) {
+                scope.error(at: key, "\(scope.path.key(key)) applies to a service on `servers:` only")
+            }
+            return
+        }
+        if case .rolling = spec.strategy, scope.decoded.contains("strategy") {
+            scope.error(at: "strategy", "strategy `rolling` replaces instances by count, not by server; a service on `servers:` rolls out with blue-green `waves:` (e.g. waves: [1, 25%, 100%]) or a canary")
+        }
+        guard let waves = spec.waves, scope.decoded.contains("waves") else { return }
+        if spec.strategy.canary != nil {
+            scope.error(at: "waves", "\(scope.path.key("waves")) applies to blue-green rollouts; a canary splits the traffic of every server at once")
+        }
+        let total = spec.servers.count
+        var covered = 0
+        for size in waves.sizes {
+            let now = size.servers(of: total)
+            if now < covered {
+                scope.error(at: "waves", "\(scope.path.key("waves")) must grow: \(size) covers \(now) of the \(total) server(s), fewer than the wave before (\(covered))")
+                return
+            }
+            covered = now
+        }
+        if covered < total {
+            scope.error(at: "waves", "\(scope.path.key("waves")): the last wave covers \(covered) of the \(total) server(s); end with 100%")
+        }
+        if let name = waves.analysis, name != "default", spec.analysis[name] == nil {
+            let defined = spec.analysis.isEmpty ? "the file defines none under `analysis:`" : "defined: \(spec.analysis.keys.sorted().joined(separator: ", "))"
+            scope.error(at: "waves", "\(scope.path.key("waves").key("analysis")): unknown analysis `\(name)`; \(defined)")
+        }
     }
 
     static let serverRolePattern = "^[a-z][a-z0-9_-]{0,31}$"

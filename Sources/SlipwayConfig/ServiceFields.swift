@@ -31,6 +31,7 @@ enum ServiceFields {
                     scope.error(at: "servers", "containers on fleet servers are not supported yet: a service with `servers:` runs `run:` programs (its release's program is copied to every server)")
                 }
                 checkReferences(&spec, scope)
+                checkFleet(&spec, scope)
                 checkHooks(&spec, scope)
             },
             extraSchema: [("oneOf", .array([

@@ -47,6 +47,8 @@ public struct RolloutRecord: Codable, Sendable, Equatable {
     public var canary: CanaryStatus?
     /// Rolling rollouts: the batches so far and the instance counts, in words.
     public var rolling: String?
+    /// Fleet rollouts: the waves of servers so far, in words.
+    public var waves: String?
     /// The environment of the unit (nil for a service without environments).
     public var environment: String?
     /// Who asked for the rollout (the API principal; nil for the control plane's own).

@@ -67,6 +67,8 @@ public struct BlueGreenState: Codable, Sendable, Equatable {
     public var approval: ApprovalState?
     /// Rollouts with `hooks:` (any strategy): what to run and what ran.
     public var hooks: HookProgress?
+    /// Blue-green rollouts of a service on `servers:`: the waves of servers.
+    public var waves: WavesProgress?
 
     public init(kind: RolloutKind, targetVersion: String, fromVersion: String?, replicas: Int, warm: Bool, spec: BlueGreenSpec, now: Double) {
         self.kind = kind
@@ -147,4 +149,9 @@ public enum RolloutInput: Sendable, Equatable {
     case command(RolloutCommand, by: String)
     /// How a hook the machine asked for ended.
     case hookResult(HookOutcome)
+    /// Fleet rollouts: the servers that do not answer, with why (sent every tick, empty
+    /// when all answer).
+    case serversUnreachable([String: String])
+    /// Fleet rollouts: healthy instances of the target on each server.
+    case serverHealth([String: Int])
 }

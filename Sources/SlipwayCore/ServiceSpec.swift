@@ -18,6 +18,12 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     public var servers: [ServerSpec] = []
     /// `replicas_per_host`: instances of a release on each server of `servers` (nil: `replicas`).
     public var replicasPerHost: Int?
+    /// `waves:` — a blue-green rollout on `servers:` switches them a wave at a time (nil:
+    /// all at once, one wave).
+    public var waves: WavesSpec?
+    /// `max_failed_hosts:` — servers a fleet rollout may leave out (unreachable, or not
+    /// healthy in time) and go on; beyond it the rollout pauses (unreachable) or fails.
+    public var maxFailedHosts: Int = 0
     /// Extra environment variables for every instance.
     public var env: [String: String]
     /// Working directory of instances; relative `run[0]` paths resolve against it.
@@ -109,7 +115,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case name, run, env, workingDirectory, health, listen, hosts, replicas, strategy, upstreamTimeout, analysis, pin
         case tls, headers, rateLimit, restrict, environment, notifications, alerts, hooks, backup
-        case container, artifact, servers, replicasPerHost
+        case container, artifact, servers, replicasPerHost, waves, maxFailedHosts
     }
 
     /// The policy a canary's background analysis runs: the strategy's `analysis`, else the
@@ -127,6 +133,8 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         artifact = try c.decodeIfPresent(String.self, forKey: .artifact)
         servers = try c.decodeIfPresent([ServerSpec].self, forKey: .servers) ?? []
         replicasPerHost = try c.decodeIfPresent(Int.self, forKey: .replicasPerHost)
+        waves = try c.decodeIfPresent(WavesSpec.self, forKey: .waves)
+        maxFailedHosts = try c.decodeIfPresent(Int.self, forKey: .maxFailedHosts) ?? 0
         env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
         workingDirectory = try c.decodeIfPresent(String.self, forKey: .workingDirectory)
         health = try c.decodeIfPresent(HealthSpec.self, forKey: .health) ?? HealthSpec()
@@ -156,6 +164,8 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         try c.encodeIfPresent(artifact, forKey: .artifact)
         if !servers.isEmpty { try c.encode(servers, forKey: .servers) }
         try c.encodeIfPresent(replicasPerHost, forKey: .replicasPerHost)
+        try c.encodeIfPresent(waves, forKey: .waves)
+        if maxFailedHosts != 0 { try c.encode(maxFailedHosts, forKey: .maxFailedHosts) }
         try c.encode(env, forKey: .env)
         try c.encodeIfPresent(workingDirectory, forKey: .workingDirectory)
         try c.encode(health, forKey: .health)

@@ -108,19 +108,28 @@ extension Controller {
     }
 
     /// Makes sure `count` live instances of `service`@`version` exist, starting the missing ones.
-    func ensureInstances(service: String, version: String, count: Int, rolloutID: Int64?) async throws {
-        let live = try store.liveInstances(service: service, version: version).filter { $0.state != .stopping }
-        guard live.count < count else { return }
+    /// On a fleet, `servers` limits where (default: the servers of the current wave of the
+    /// version's rollout, else every server of the release) and `count` counts there only.
+    func ensureInstances(service: String, version: String, count: Int, rolloutID: Int64?, servers only: [String]? = nil) async throws {
         guard let release = try store.release(service: service, version: version, creatingWith: nil, now: clock.now()) else {
             throw ControllerError(.notFound, "release \(version) of \(service) is not recorded")
         }
+        var servers = release.spec.servers.map(\.id)
+        if let only {
+            servers = servers.filter(only.contains)
+        } else if let active = try store.activeRollouts().first(where: { $0.service == service }), active.state.targetVersion == version,
+                  let waves = active.state.waves, active.state.switchedAt == nil {
+            servers = servers.filter(waves.coveredServers.contains)
+        }
+        let live = try store.liveInstances(service: service, version: version).filter { $0.state != .stopping && ($0.server == nil || servers.contains($0.server!)) }
+        guard live.count < count else { return }
         // On a fleet each server gets its share: the servers with the fewest live
         // instances of the version first.
         var perServer: [String: Int] = [:]
-        for server in release.spec.servers { perServer[server.id] = live.filter { $0.server == server.id }.count }
+        for server in servers { perServer[server] = live.filter { $0.server == server }.count }
         var planned: [InstanceRecord] = []
         for _ in live.count..<count {
-            let server = release.spec.servers.map(\.id).min { (perServer[$0] ?? 0, $0) < (perServer[$1] ?? 0, $1) }
+            let server = servers.min { (perServer[$0] ?? 0, $0) < (perServer[$1] ?? 0, $1) }
             if let server { perServer[server, default: 0] += 1 }
             let id = "\(service)-\(version)-\(Self.randomSuffix())"
             guard let port = instancePorts.port() else {
@@ -193,8 +202,10 @@ extension Controller {
     /// With `keeping`, the first `keeping` instances by id stay (a rolling rollout's
     /// retired instances are the ones after them; see `RouteTableBuilder`).
     func stopInstances(service: String, version: String, keeping: Int = 0) async throws {
+        // A fleet server whose router still serves this version (it has no healthy
+        // instance of the stable one yet) keeps its instances until it is reconciled.
         let victims = Array(try store.liveInstances(service: service, version: version).filter { $0.state != .stopping }
-            .sorted { $0.id < $1.id }.dropFirst(keeping))
+            .sorted { $0.id < $1.id }.dropFirst(keeping)).filter { !servesOnItsServer($0) }
         guard !victims.isEmpty else { return }
         for var instance in victims {
             instance.state = .stopping
@@ -254,20 +265,26 @@ extension Controller {
         let fleetInputs = inputs.filter { !$0.spec.servers.isEmpty }
         fleet.sync(fleetInputs.map(\.spec))
         let serverIDs = Array(Set(fleetInputs.flatMap { $0.spec.servers.map(\.id) })).sorted()
-        let tables: [String: RouteTable] = Dictionary(uniqueKeysWithValues: serverIDs.map { id in
-            let mine = fleetInputs.filter { $0.spec.servers.contains { $0.id == id } }.map { input in
+        var serving: [String: String] = [:]
+        var tables: [String: RouteTable] = [:]
+        for id in serverIDs {
+            let mine = try fleetInputs.filter { $0.spec.servers.contains { $0.id == id } }.map { input in
                 var input = input
                 input.instances = input.instances.filter { $0.server == id }
+                input.stableVersion = try servingVersion(of: input, on: id, active: active)
+                serving["\(input.spec.name) \(id)"] = input.stableVersion
                 return input
             }
-            return (id, RouteTableBuilder.build(generation: generation, services: mine, affinityKey: affinityKey))
-        })
+            tables[id] = RouteTableBuilder.build(generation: generation, services: mine, affinityKey: affinityKey)
+        }
+        fleetServing = serving
+        let remoteTables = tables
         do {
             // Prepare, then commit: every fleet server first receives its table, then all
             // routers (this machine's too) apply theirs at once on a message of a few bytes,
             // so servers disagree only for as long as the slowest commit takes.
             let staged = await fleet.each(serverIDs) { server -> String? in
-                await server.stage(tables[server.server.id]!)
+                await server.stage(remoteTables[server.server.id]!)
             }
             async let localReply = router.apply(table)
             let committed = await fleet.each(staged.filter { $0.1 == nil }.map(\.0)) { server -> String? in
@@ -293,6 +310,62 @@ extension Controller {
         } catch {
             throw ControllerError(.unavailable, "\(error)")
         }
+    }
+
+    /// Whether the instance's fleet server serves its version (as last pushed).
+    func servesOnItsServer(_ instance: InstanceRecord) -> Bool {
+        guard let server = instance.server else { return false }
+        return fleetServing["\(instance.service) \(server)"] == instance.version
+    }
+
+    /// Fleet servers that lack instances of the stable release (left out of a rollout, or
+    /// back after being cut off) get them. Once they are healthy the server's router serves
+    /// the stable release (the table is sent again) and the previous release's instances
+    /// there retire as everywhere else.
+    func reconcileFleet(now: Double) async throws {
+        let active = try store.activeRollouts()
+        var resend = false
+        for name in try store.serviceNames() {
+            guard let service = try store.service(name), let stable = service.stableVersion, !active.contains(where: { $0.service == name }),
+                  let release = try store.release(service: name, version: stable, creatingWith: nil, now: now), !release.spec.servers.isEmpty else { continue }
+            let wanted = release.spec.instancesPerServer
+            let live = try store.liveInstances(service: name, version: stable).filter { $0.state != .stopping }
+            for server in release.spec.servers.map(\.id) {
+                if let serving = fleetServing["\(name) \(server)"], serving != stable,
+                   live.contains(where: { $0.server == server && $0.state == .running && routerHealth[$0.id]?.healthy == true }) {
+                    resend = true
+                }
+                let have = live.filter { $0.server == server }.count
+                guard have < wanted, let fleetServer = fleet.server(server), await fleetServer.unreachable == nil else { continue }
+                try recordEvent(service: name, rolloutID: nil, kind: "server_reconciled",
+                                message: "server \(server) runs \(have) of \(wanted) instance(s) of \(stable), the fleet's release; starting \(wanted - have) there (it serves \(fleetServing["\(name) \(server)"] ?? "nothing") until they are healthy)", time: now)
+                try await ensureInstances(service: name, version: stable, count: wanted, rolloutID: nil, servers: [server])
+            }
+        }
+        if resend { try await pushRoutes() }
+    }
+
+    /// The release a fleet server's router serves for `input` (whose instances are the
+    /// server's own): the target of a wave rollout once the server's wave switched; else
+    /// the stable release, unless the server has no healthy instance of it yet (left out of
+    /// a rollout, or just back) while it still runs the previous one, which it then keeps
+    /// serving until it is reconciled.
+    func servingVersion(of input: RouteTableBuilder.ServiceInput, on server: String, active: [(id: Int64, service: String, state: BlueGreenState)]) throws -> String? {
+        let name = input.spec.name
+        if let rollout = active.first(where: { $0.service == name }), let waves = rollout.state.waves,
+           rollout.state.switchedAt == nil, waves.switched.contains(server) {
+            return rollout.state.targetVersion
+        }
+        guard let stable = input.stableVersion else { return nil }
+        let healthy = { (version: String) in
+            input.instances.contains { $0.version == version && $0.state == .running && self.routerHealth[$0.id]?.healthy == true }
+        }
+        if healthy(stable) { return stable }
+        let candidates = [try store.service(name)?.previousVersion, active.first(where: { $0.service == name })?.state.fromVersion]
+        for case let previous? in candidates where previous != stable && healthy(previous) {
+            return previous
+        }
+        return stable
     }
 
     /// The last health-check error of each instance of a failed release and its log tail.

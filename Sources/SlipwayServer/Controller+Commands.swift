@@ -37,8 +37,28 @@ extension Controller {
             guard let record = try store.rollout(id: active.id) else { throw ControllerError(.notFound, "rollout \(active.id) vanished") }
             return record
         }
+        if let waves = active.state.waves, active.state.switchedAt == nil, [.waitingHealthy, .progressing, .paused].contains(active.state.phase) {
+            // A fleet's waves: pause and resume act on every server at once (no next wave
+            // starts, nothing switches), promote skips the analysis between waves.
+            switch (command, active.state.phase) {
+            case (.pause, .paused):
+                throw ControllerError(.conflict, "rollout \(active.id) of \(name) is already paused: \(waves.pausedFor ?? "")", rolloutID: active.id)
+            case (.resume, .waitingHealthy), (.resume, .progressing):
+                throw ControllerError(.conflict, "rollout \(active.id) of \(name) is not paused (\(waves.summary))", rolloutID: active.id)
+            case (.promote, _), (.promoteFull, _):
+                guard active.state.phase == .progressing, waves.wait == .analysis else {
+                    throw ControllerError(.conflict, "rollout \(active.id) of \(name) is at \(waves.summary); promote applies only while it waits for analysis between waves", rolloutID: active.id)
+                }
+            default:
+                break
+            }
+            var machine = RolloutMachine(state: active.state)
+            try await step(id: active.id, service: name, machine: &machine, input: .command(command, by: by))
+            guard let record = try store.rollout(id: active.id) else { throw ControllerError(.notFound, "rollout \(active.id) vanished") }
+            return record
+        }
         guard let progress = active.state.canary else {
-            throw ControllerError(.conflict, "rollout \(active.id) of \(name) is a \(active.state.kind == .deploy ? "blue-green" : active.state.kind.rawValue) rollout (\(active.state.phase.rawValue)); pause and resume apply to canary rollouts, promote to canaries and to blue-green previews (abort and rollback apply to every rollout)", rolloutID: active.id)
+            throw ControllerError(.conflict, "rollout \(active.id) of \(name) is a \(active.state.kind == .deploy ? "blue-green" : active.state.kind.rawValue) rollout (\(active.state.phase.rawValue)); pause and resume apply to canary rollouts and to fleet rollouts before their last switch, promote to canaries, to blue-green previews and to waves waiting for analysis (abort and rollback apply to every rollout)", rolloutID: active.id)
         }
         switch (command, active.state.phase) {
         case (_, .waitingHealthy):

@@ -144,6 +144,7 @@ extension Controller {
         try await superviseInstances(now: now)
         try await restartDue(now: now)
         try await advanceRollouts()
+        try await reconcileFleet(now: now)
         try await retireWarm(now: now)
         do {
             try await evaluateAlerts(now: now)
@@ -267,6 +268,20 @@ extension Controller {
                                       actor: "timer")
                 }
                 continue
+            case _ where state.waves != nil && [.waitingHealthy, .progressing, .paused].contains(state.phase) && state.switchedAt == nil:
+                // A fleet's waves: which servers do not answer, and each server's healthy instances.
+                var down: [String: String] = [:]
+                for id in state.waves!.servers {
+                    if let why = await fleet.server(id)?.unreachable { down[id] = why }
+                }
+                try await step(id: active.id, service: active.service, machine: &machine, input: .serversUnreachable(down))
+                if machine.state.phase == .waitingHealthy {
+                    var healthy: [String: Int] = [:]
+                    for instance in target where instance.state == .running && routerHealth[instance.id]?.healthy == true {
+                        if let server = instance.server { healthy[server, default: 0] += 1 }
+                    }
+                    try await step(id: active.id, service: active.service, machine: &machine, input: .serverHealth(healthy))
+                }
             case .waitingHealthy:
                 let running = target.filter { $0.state == .running }
                 let healthy = running.filter { routerHealth[$0.id]?.healthy == true }.count
@@ -330,7 +345,7 @@ extension Controller {
                 keep.insert(active.toVersion)
                 if let from = active.fromVersion { keep.insert(from) }
             }
-            let orphans = Set(try store.liveInstances(service: name).filter { $0.state != .stopping && !keep.contains($0.version) }.map(\.version))
+            let orphans = Set(try store.liveInstances(service: name).filter { $0.state != .stopping && !keep.contains($0.version) && !servesOnItsServer($0) }.map(\.version))
             for version in orphans {
                 try recordEvent(service: name, rolloutID: nil, kind: "orphan", message: "instances of \(version) have no role any more; stopping them", time: now)
                 try await stopInstances(service: name, version: version)

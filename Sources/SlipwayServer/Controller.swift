@@ -35,6 +35,9 @@ public actor Controller {
     var cachedHostBundle: HostBundle?
     /// What the last route-table push could not do on fleet servers (one line per server).
     var lastFleetPushProblems: [String] = []
+    /// The release each fleet server's router serves for each service ("SERVICE SERVER"),
+    /// as last pushed (see `servingVersion`).
+    var fleetServing: [String: String] = [:]
     var lastRotation: Double = 0
     var routerGenerationFloor: UInt64 = 0
     /// Each unit's backend groups as last applied to the router (weights for `/metrics`).
@@ -242,6 +245,15 @@ public actor Controller {
             if policies["default"] == nil { policies["default"] = .default }
             state.gate = BlueGreenGate(spec: bg, policies: policies)
         }
+        if !spec.servers.isEmpty, case .blueGreen = spec.strategy {
+            // A fleet switches by waves of servers (one wave unless `waves:` says more; a
+            // rollback always in one), pausing for a server that does not answer.
+            var policies = spec.analysis
+            if policies["default"] == nil { policies["default"] = .default }
+            let waves = kind == .deploy ? (spec.waves ?? WavesSpec()) : WavesSpec()
+            state.waves = WavesProgress(spec: waves, servers: spec.servers.map(\.id), perServer: spec.instancesPerServer,
+                                        maxFailedServers: spec.maxFailedHosts, policies: policies)
+        }
         state.hooks = try hookProgress(kind: kind, service: service, release: release)
         return state
     }
@@ -279,6 +291,7 @@ public actor Controller {
         logger.info("rollout started", metadata: ["slipway.service": "\(name)", "slipway.rollout": "\(id)", "slipway.version": "\(release.version)", "slipway.kind": "\(kind.rawValue)"])
         var how = state.canary == nil ? "" : " as a canary (\(state.canary!.steps.map(\.label).joined(separator: ", ")))"
         if let rolling = state.rolling { how = " as a rolling update (max_surge \(rolling.surge), max_unavailable \(rolling.unavailable))" }
+        if let waves = state.waves, waves.plan.count > 1 { how = " in \(waves.plan.count) waves of servers (\(waves.plan.map(String.init).joined(separator: ", ")) of \(waves.servers.count) switched after each)" }
         try recordEvent(service: name, rolloutID: id, kind: "started",
                               message: "\(kind.rawValue) of \(release.version) started\(how)" + (service.stableVersion.map { " (stable: \($0))" } ?? ""), time: clock.now())
         if let by {

@@ -122,6 +122,7 @@ extension Store {
             record.approval = state.approval
             if let progress = state.canary { record.canary = CanaryStatus(progress) }
             if let progress = state.rolling { record.rolling = progress.summary(replicas: state.replicas) }
+            if let progress = state.waves { record.waves = progress.summary }
         }
         return record
     }

@@ -33,6 +33,7 @@ enum StatusView {
                     line("    \(rolling)")
                 } else {
                     line("  rollout \(r.id): \(r.kind.rawValue) to \(r.toVersion), \(phase) since \(Format.time(r.startedAt))")
+                    if let waves = r.waves { line("    \(waves)") }
                 }
                 if let a = r.approval, r.phase == .awaitingApproval {
                     let who = a.votes.filter(\.approved).map(\.principal)

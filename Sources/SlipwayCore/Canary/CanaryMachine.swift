@@ -293,6 +293,12 @@ public struct RolloutMachine: Sendable {
     }
 
     public mutating func handle(_ input: RolloutInput, now: Double) -> [RolloutAction] {
+        if state.waves != nil {
+            var machine = WavesMachine(state: state)
+            let actions = machine.handle(input, now: now)
+            state = machine.state
+            return actions
+        }
         if state.rolling != nil {
             var machine = RollingMachine(state: state)
             let actions = machine.handle(input, now: now)

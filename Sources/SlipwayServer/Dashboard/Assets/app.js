@@ -266,6 +266,7 @@
         if (c.lastAnalysis) step += ` · analysis: ${c.lastAnalysis}`;
       }
       if (r.rolling) step += ` · ${r.rolling}`;
+      if (r.waves) step += ` · ${r.waves}`;
       if (r.approval) step += ' · waiting for approval';
     } else {
       step = u.stableVersion ? `stable ${u.stableVersion}` + (u.previousVersion ? ` · previous ${u.previousVersion}` : '') : 'nothing deployed yet';
