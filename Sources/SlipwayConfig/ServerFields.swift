@@ -63,7 +63,7 @@ extension ServiceFields {
             ]
         )
         let schema: [(String, JSONValue)] = [("oneOf", .array([.object(sizes.schema), .object(object.schemaKeywords)]))]
-        return ValueType(schema: schema) { node, path, diagnostics in
+        return ValueType(schema: schema, nestedKeys: object.nestedKeys) { node, path, diagnostics in
             switch node {
             case .sequence:
                 return sizes.decode(node, path, diagnostics).map { WavesSpec(sizes: $0) }
@@ -81,7 +81,7 @@ extension ServiceFields {
     static func checkFleet(_ spec: inout ServiceSpec, _ scope: ObjectScope) {
         if spec.servers.isEmpty {
             for key in ["waves", "max_failed_hosts"] where scope.isGiven(key) {
-                scope.error(at: key, "\(scope.path.key(key)) applies to a service on `servers:` only")
+                scope.error(at: key, "applies to a service on `servers:` only")
             }
             return
         }
@@ -90,24 +90,25 @@ extension ServiceFields {
         }
         guard let waves = spec.waves, scope.decoded.contains("waves") else { return }
         if spec.strategy.canary != nil {
-            scope.error(at: "waves", "\(scope.path.key("waves")) applies to blue-green rollouts; a canary splits the traffic of every server at once")
+            scope.error(at: "waves", "applies to blue-green rollouts; a canary splits the traffic of every server at once")
         }
         let total = spec.servers.count
         var covered = 0
         for size in waves.sizes {
             let now = size.servers(of: total)
             if now < covered {
-                scope.error(at: "waves", "\(scope.path.key("waves")) must grow: \(size) covers \(now) of the \(total) server(s), fewer than the wave before (\(covered))")
+                scope.error(at: "waves", "must grow: \(size) covers \(now) of the \(total) server(s), fewer than the wave before (\(covered))")
                 return
             }
             covered = now
         }
         if covered < total {
-            scope.error(at: "waves", "\(scope.path.key("waves")): the last wave covers \(covered) of the \(total) server(s); end with 100%")
+            scope.error(at: "waves", "the last wave covers \(covered) of the \(total) server(s); end with 100%")
         }
         if let name = waves.analysis, name != "default", spec.analysis[name] == nil {
             let defined = spec.analysis.isEmpty ? "the file defines none under `analysis:`" : "defined: \(spec.analysis.keys.sorted().joined(separator: ", "))"
-            scope.error(at: "waves", "\(scope.path.key("waves").key("analysis")): unknown analysis `\(name)`; \(defined)")
+            let node = scope.entries["waves"]?.value
+            scope.diagnostics.error(at: node?["analysis"] ?? node ?? scope.node, scope.path.key("waves").key("analysis"), "unknown analysis `\(name)`; \(defined)")
         }
     }
 

@@ -93,6 +93,33 @@ import Testing
             == "3:10: servers: containers on fleet servers are not supported yet: a service with `servers:` runs `run:` programs (its release's program is copied to every server)")
     }
 
+    @Test func wavesAndMaxFailedHosts() throws {
+        let short = try parse("service: web\nrun: [./web]\nservers: [ssh://a, ssh://b, ssh://c, ssh://d]\nwaves: [1, 50%, 100%]\nmax_failed_hosts: 1\n")
+        #expect(short.waves == WavesSpec(sizes: [.hosts(1), .percent(50), .percent(100)]) && short.maxFailedHosts == 1)
+        let long = try parse("""
+            service: web
+            run: [./web]
+            servers: [ssh://a, ssh://b]
+            analysis: { errors: { interval: 10s } }
+            waves: { sizes: [1, 100%], analysis: errors }
+            """)
+        #expect(long.waves == WavesSpec(sizes: [.hosts(1), .percent(100)], analysis: "errors"))
+        let decoded = try JSONDecoder().decode(ServiceSpec.self, from: try JSONEncoder().encode(long))
+        #expect(decoded == long, "the waves survive the store")
+        #expect(try parse("service: web\nrun: [./web]\nservers: [ssh://a]\n").waves == nil)
+
+        let fleet = "service: web\nrun: [./web]\nservers: [ssh://a, ssh://b, ssh://c, ssh://d]\n"
+        #expect(singleError(fleet + "waves: [50%, 1, 100%]\n") == "4:8: waves: must grow: 1 covers 1 of the 4 server(s), fewer than the wave before (2)")
+        #expect(singleError(fleet + "waves: [1, 2]\n") == "4:8: waves: the last wave covers 2 of the 4 server(s); end with 100%")
+        #expect(singleError(fleet + "waves: [0, 100%]\n") == "4:9: waves[0]: the integer 0 is not a wave size: a number of servers (1 or more) or a share of the fleet (1% to 100%)")
+        #expect(singleError(fleet + "waves: [1, 150%]\n") == "4:12: waves[1]: the string \"150%\" is not a wave size: a number of servers (1 or more) or a share of the fleet (1% to 100%)")
+        #expect(singleError(fleet + "waves: { sizes: [1, 100%], analysis: nope }\n") == "4:38: waves.analysis: unknown analysis `nope`; the file defines none under `analysis:`")
+        #expect(singleError(fleet + "waves: [1, 100%]\nstrategy: { canary: { steps: [{ weight: 50 }] } }\n") == "4:8: waves: applies to blue-green rollouts; a canary splits the traffic of every server at once")
+        #expect(singleError(fleet + "strategy: { rolling: {} }\n")?.hasPrefix("4:11: strategy: strategy `rolling` replaces instances by count, not by server") == true)
+        #expect(singleError("service: web\nrun: [./web]\nwaves: [1, 100%]\n") == "3:8: waves: applies to a service on `servers:` only")
+        #expect(singleError("service: web\nrun: [./web]\nmax_failed_hosts: 2\n") == "3:19: max_failed_hosts: applies to a service on `servers:` only")
+    }
+
     @Test(arguments: [
         ("ssh://h", ServerSpec(host: "h")),
         ("ssh://u@h:2", ServerSpec(user: "u", host: "h", port: 2)),

@@ -144,30 +144,80 @@ import Testing
         }
     }
 
-    @Test func aDeployWithAServerCutOffFailsNamingItAndTheServerCatchesUpWhenBack() async throws {
-        // Two servers: the second's link is cut (the last test host, which no other suite
-        // cuts or uses at the same time… it is the fleet's second server here).
+    func activeRollout(_ h: SlipwayHarness) async throws -> RolloutRecord? {
+        try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout).activeRollout
+    }
+
+    @Test func aServerCutOffMidRolloutPausesItAndItEndsConsistentWhenTheLinkReturns() async throws {
+        // Two servers in two waves; the second's link is cut (the last test host, which no
+        // other test uses at the same time).
         let last = hosts.addresses.count - 1
-        try await withFleetOf([0, last]) { h, port, addresses in
+        try await withFleetOf([0, last], extra: "waves: [1, 100%]") { h, port, addresses in
             try await setUpAndDeployV1(h, port, addresses)
             let probe = TrafficProbe(port: port, host: addresses[0])
+            try await probe.waitForAnswer(from: "v1")
             try await hosts.cut(last)
-            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"], timeout: .seconds(180))
-            try await hosts.restore(last)
-            #expect(deploy.status == 1, "\(deploy.stdout)\(deploy.stderr)")
-            #expect(deploy.stdout.contains(addresses[1]), "the failure names the server: \(deploy.stdout)")
-            #expect(try await h.versionAt(port: port, host: addresses[0]) == "v1", "traffic never moved")
-            let r = await probe.stop()
-            #expect(r.failures.isEmpty, "\(r.failures.prefix(3))")
-
-            // Back on the network: the server answers with the fleet's current table, and the
-            // next deploy goes through on both.
-            _ = try await eventually("the cut server to answer again", timeout: .seconds(60)) {
-                (try? await h.versionAt(port: port, host: addresses[1])) == "v1" ? true : nil
+            do {
+                try await cutOffMidRollout(h, port, addresses, last: last, probe: probe)
+            } catch {
+                try? await hosts.restore(last)
+                throw error
             }
-            let again = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"], timeout: .seconds(180))
-            #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
-            for address in addresses { #expect(try await h.versionAt(port: port, host: address) == "v2") }
+        }
+    }
+
+    func cutOffMidRollout(_ h: SlipwayHarness, _ port: Int, _ addresses: [String], last: Int, probe: TrafficProbe) async throws {
+        let deploy = try await h.cli(["deploy", "hello", "--version", "v2"], timeout: .seconds(120))
+        #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+
+        // Wave 1 (the first server) switches; wave 2 cannot reach its server: paused, named.
+        let paused = try await eventually("the rollout to pause for the cut server", timeout: .seconds(120)) {
+            try await activeRollout(h).flatMap { $0.phase == .paused ? $0 : nil }
+        }
+        #expect(paused.waves?.contains("wave 2 of 2: 1/2 server(s) switched") == true, "\(paused.waves ?? "")")
+        #expect(paused.waves?.contains("server \(addresses[1]) does not answer") == true, "\(paused.waves ?? "")")
+        #expect(try await h.versionAt(port: port, host: addresses[0]) == "v2", "the first wave's server serves v2")
+        let why = try decode(RolloutExplanation.self, try await h.cli(["why", "hello", "-o", "json"]).stdout)
+        #expect(why.decisions.contains { $0.kind == .paused && $0.actor == "fleet" && $0.summary.contains(addresses[1]) }, "\(why.decisions.map(\.summary))")
+        let status = try await h.cli(["status", "hello"])
+        #expect(status.stdout.contains("paused"), "\(status.stdout)")
+
+        // The link returns: the rollout goes on by itself and ends with v2 on both.
+        try await hosts.restore(last)
+        _ = try await eventually("the rollout to end", timeout: .seconds(180)) {
+            try await activeRollout(h) == nil ? true : nil
+        }
+        let history = try decode([RolloutRecord].self, try await h.cli(["history", "hello", "-o", "json"]).stdout)
+        #expect(history.first?.phase == .succeeded, "\(history.first?.reason ?? "")")
+        for address in addresses { #expect(try await h.versionAt(port: port, host: address) == "v2") }
+        let after = try decode(RolloutExplanation.self, try await h.cli(["why", "hello", "-o", "json"]).stdout)
+        #expect(after.decisions.contains { $0.kind == .resumed && $0.actor == "fleet" }, "\(after.decisions.map(\.summary))")
+        let r = await probe.stop()
+        #expect(r.failures.isEmpty, "\(r.failures.prefix(3))")
+    }
+
+    @Test func aFailingWaveStopsTheRolloutAndSwitchesItsServersBack() async throws {
+        try await withFleet(extra: CanaryTests.quickAnalysis + "\nwaves: { sizes: [1, 100%], analysis: default }") { h, port, addresses in
+            try await setUpAndDeployV1(h, port, addresses)
+            let probes = addresses.map { TrafficProbe(port: port, host: $0) }
+            for probe in probes { try await probe.waitForAnswer(from: "v1") }
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_ERROR_RATE=0.4", "--wait"], timeout: .seconds(180))
+            #expect(deploy.status == 1, "\(deploy.stdout)\(deploy.stderr)")
+            #expect(deploy.stdout.contains("after wave 1"), "\(deploy.stdout)")
+            for address in addresses { #expect(try await h.versionAt(port: port, host: address) == "v1") }
+            var results: [(ok: Int, failures: [String], versions: [String: Int])] = []
+            for probe in probes { results.append(await probe.stop()) }
+            // Only the first wave's server ever served v2 (and its injected errors).
+            #expect(results[0].versions["v2", default: 0] > 0, "\(results[0].versions)")
+            #expect(results[0].failures.allSatisfy { $0.contains("HTTP 500") }, "\(results[0].failures.prefix(3))")
+            for (address, r) in zip(addresses, results).dropFirst() {
+                #expect(r.versions["v2", default: 0] == 0 && r.failures.isEmpty, "\(address) stayed on v1: \(r.versions) \(r.failures.prefix(3))")
+            }
+            let why = try decode(RolloutExplanation.self, try await h.cli(["why", "hello", "-o", "json"]).stdout)
+            let back = why.decisions.last
+            #expect(back?.kind == .rolledBack && back?.actor == "analysis" && back?.summary.contains("switched \(addresses[0]) back to v1") == true, "\(why.decisions.map(\.summary))")
+            let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
+            #expect(s.instances.filter { $0.version == "v2" && $0.state != .stopping && $0.state != .stopped }.isEmpty, "v2 stopped")
         }
     }
 

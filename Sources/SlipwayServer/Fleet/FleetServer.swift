@@ -307,6 +307,16 @@ public actor FleetServer {
         }
     }
 
+    /// Artifacts (digests) the server's store is known to hold.
+    var heldArtifacts: Set<String> = []
+
+    /// Counts the server unreachable (a call over SSH failed) until it answers again.
+    public func markUnreachable(_ why: String) {
+        unreachable = why
+        lastError = why
+        startReconnecting()
+    }
+
     /// Counts the server unreachable and keeps `table` for it until it answers again.
     func failed(_ table: RouteTable, _ error: any Error) -> String {
         unreachable = "\(error)"

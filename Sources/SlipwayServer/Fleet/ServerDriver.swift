@@ -44,6 +44,14 @@ public struct ServerDriver: InstanceDriver {
 
     public func start(_ launch: InstanceLaunch, replacing: InstanceRecord?) async throws(DriverError) -> StartedInstance {
         if let why = await server.unreachable { throw DriverError(.unreachable, "server \(server.server.id) is unreachable: \(why)") }
+        // A server that did not answer while the release was prepared gets its bytes now.
+        if await !server.holds(launch.release.artifacts) {
+            do {
+                _ = try await server.ensureArtifacts(launch.release.artifacts, store: local.artifacts)
+            } catch {
+                throw DriverError(.unreachable, error.message)
+            }
+        }
         let reply: AgentWire.Started
         do {
             reply = try await server.router.call(.POST, "/agent/start", body: AgentWire.Start(launch: launch, replacing: replacing), timeout: .seconds(60), as: AgentWire.Started.self)
@@ -124,8 +132,14 @@ extension FleetServer {
             try await connection.check(["mv", "-f", target + ".part", target])
             lines.append("copied \(artifact.kind.rawValue) \(artifact.source) (\(artifact.shortDigest)) to \(server.id)")
         }
+        for artifact in artifacts { heldArtifacts.insert(artifact.digest) }
         touch()
         return lines
+    }
+
+    /// Whether the server is known to hold these artifacts (copied or found this session).
+    func holds(_ artifacts: [ReleaseArtifact]) -> Bool {
+        artifacts.allSatisfy { $0.kind == .image || heldArtifacts.contains($0.digest) }
     }
 }
 
@@ -146,13 +160,24 @@ struct FleetPrepare: InstanceDriver {
             do throws(FleetError) { return .success(try await server.ensureArtifacts(artifacts, store: local.artifacts)) } catch { return .failure(error) }
         }
         var failures: [String] = []
-        for (_, result) in results {
+        var away: [String] = []
+        for (id, result) in results {
             switch result {
-            case .success(let lines): for line in lines { await progress(line) }
-            case .failure(let error): failures.append(error.message)
+            case .success(let lines):
+                for line in lines { await progress(line) }
+            case .failure(let error) where error.code == .unreachable:
+                // Not fatal: the rollout pauses for the server when its wave comes (or
+                // leaves it out under max_failed_hosts); it gets the bytes before its
+                // instances start.
+                away.append(error.message)
+                await fleet.server(id)?.markUnreachable(error.message)
+                await progress("server \(id) does not answer; it gets the release's bytes before its instances start: \(error.message)")
+            case .failure(let error):
+                failures.append(error.message)
             }
         }
-        if !failures.isEmpty { throw DriverError(.unreachable, failures.joined(separator: "; ")) }
+        if !failures.isEmpty { throw DriverError(.failed, failures.joined(separator: "; ")) }
+        if away.count == results.count, !away.isEmpty { throw DriverError(.unreachable, away.joined(separator: "; ")) }
         return artifacts
     }
 
