@@ -196,6 +196,31 @@ import Testing
         #expect(r.failures.isEmpty, "\(r.failures.prefix(3))")
     }
 
+    @Test func underMaxFailedHostsACutServerIsLeftOutThenReconciledWhenBack() async throws {
+        let last = hosts.addresses.count - 1
+        try await withFleetOf([0, last], extra: "max_failed_hosts: 1") { h, port, addresses in
+            try await setUpAndDeployV1(h, port, addresses)
+            try await hosts.cut(last)
+            do {
+                let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"], timeout: .seconds(180))
+                #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+                #expect(deploy.stdout.contains("going on without \(addresses[1])"), "the left-out server is named: \(deploy.stdout)")
+                #expect(try await h.versionAt(port: port, host: addresses[0]) == "v2")
+            } catch {
+                try? await hosts.restore(last)
+                throw error
+            }
+            try await hosts.restore(last)
+            // Back: it serves v1 (all it has) until its v2 instance is healthy, then v2, and
+            // its v1 instance retires.
+            _ = try await eventually("the returning server to be reconciled to v2", timeout: .seconds(120)) {
+                (try? await h.versionAt(port: port, host: addresses[1])) == "v2" ? true : nil
+            }
+            let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
+            #expect(s.instances.filter { $0.version == "v2" }.compactMap(\.server).sorted() == addresses.sorted(), "\(s.instances.map { ($0.id, $0.server ?? "-") })")
+        }
+    }
+
     @Test func aFailingWaveStopsTheRolloutAndSwitchesItsServersBack() async throws {
         try await withFleet(extra: CanaryTests.quickAnalysis + "\nwaves: { sizes: [1, 100%], analysis: default }") { h, port, addresses in
             try await setUpAndDeployV1(h, port, addresses)
