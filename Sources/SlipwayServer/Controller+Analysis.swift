@@ -50,12 +50,27 @@ extension Controller {
         var verdict = CheckJudge.run(policy, windowFor: { windows[$0] ?? nil }, providerResult: { index in
             results[index].map { ($0.request, $0.reading) }
         })
+        // On a fleet the checks judge the sum over servers; each server's own numbers come
+        // with the verdict so that one bad server is named.
+        let builtIn = policy.checks.filter { $0.provider == nil }.map(\.window.seconds).max().map { min($0, age) } ?? 0
+        let servers = (try? store.service(service))?.spec.servers.map(\.id) ?? []
+        if !servers.isEmpty, builtIn >= 1 {
+            var numbers: [ServerNumbers] = []
+            for (id, result) in await serverStats(window: .milliseconds(Int64(builtIn * 1000)), latencyBuckets: false) where servers.contains(id) {
+                guard case .success(let stats) = result,
+                      let mine = stats.first(where: { $0.service == service && $0.version == state.targetVersion }) else { continue }
+                numbers.append(ServerNumbers(server: id, requests: mine.requests, errors: VersionWindow(stats: mine, latency: []).errors))
+            }
+            if !numbers.isEmpty { verdict.servers = numbers.sorted { ($0.errorRate, $0.server) > ($1.errorRate, $1.server) } }
+        }
         if let failure {
+            let servers = verdict.servers
             verdict = AnalysisRunVerdict(checks: verdict.checks.map { check in
                 var check = check
                 if check.outcome == .inconclusive, check.check.provider == nil { check.summary += " (\(failure))" }
                 return check
             })
+            verdict.servers = servers
         }
         return verdict
     }

@@ -107,9 +107,16 @@ extension Controller {
     /// understate what a fleet does.
     func fleetStats(window: Duration, latencyBuckets: Bool) async throws -> [VersionStats] {
         let local = try await router.stats(window: window, latencyBuckets: latencyBuckets)
-        let servers = fleet.servers
-        guard !servers.isEmpty else { return local }
-        let remote = await fleet.each(servers.map(\.server.id)) { server -> Result<[VersionStats], RouterClient.Failure> in
+        let remote = await serverStats(window: window, latencyBuckets: latencyBuckets)
+        guard !remote.isEmpty else { return local }
+        var parts = [local]
+        for (_, result) in remote { parts.append(try result.get()) }
+        return VersionStats.merged(parts)
+    }
+
+    /// Each fleet server's own per-version numbers over `window`, in server order.
+    func serverStats(window: Duration, latencyBuckets: Bool) async -> [(String, Result<[VersionStats], RouterClient.Failure>)] {
+        await fleet.each(fleet.servers.map(\.server.id)) { server -> Result<[VersionStats], RouterClient.Failure> in
             if let why = await server.unreachable {
                 return .failure(RouterClient.Failure(description: "server \(server.server.id) is unreachable: \(why)"))
             }
@@ -119,9 +126,6 @@ extension Controller {
                 return .failure(RouterClient.Failure(description: "server \(server.server.id): \(error)"))
             }
         }
-        var parts = [local]
-        for (_, result) in remote { parts.append(try result.get()) }
-        return VersionStats.merged(parts)
     }
 
     public func stats(service name: String, window: Duration) async throws -> [VersionStats] {

@@ -29,6 +29,8 @@ struct Settings: Sendable {
           FAULT_UNHEALTHY=1         GET /health answers 503
           FAULT_UNHEALTHY_FILE=PATH GET /health answers 503 while PATH exists
           FAULT_CRASH_AFTER_S=N     exit(3) after N seconds
+          FAULT_SERVER=ID           the faults apply only on the fleet server ID (Slipway
+                                    sets SLIPWAY_SERVER for instances on fleet servers)
         logging (environment):
           ACCESS_LOG=1              a JSON line per request (method, path, status, request_id) on stdout
         build (environment):
@@ -141,6 +143,10 @@ struct Faults: Sendable {
                 Output.usageError("FAULT_CRASH_AFTER_S must be a number of seconds, 0 or more (got \"\(text)\")")
             }
             faults.crashAfterSeconds = seconds
+        }
+        if let server = Settings.environment("FAULT_SERVER"), server != Settings.environment("SLIPWAY_SERVER") {
+            // Another server's instance: no faults here.
+            return Faults()
         }
         return faults
     }

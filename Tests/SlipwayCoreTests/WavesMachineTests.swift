@@ -174,4 +174,19 @@ import Testing
         #expect(actions.contains(.switchTraffic(to: "v1", from: "v2")))
         #expect(m.state.phase == .draining)
     }
+
+    @Test func aFleetVerdictNamesTheServerThatStandsOut() {
+        var verdict = verdict(errors: 120)
+        verdict.servers = [ServerNumbers(server: "s3", requests: 130, errors: 117), ServerNumbers(server: "s1", requests: 135, errors: 2), ServerNumbers(server: "s2", requests: 135, errors: 1)]
+        #expect(verdict.worstServer?.server == "s3")
+        #expect(verdict.summary.hasSuffix("; worst server: s3 90.0 % errors of 130 (the other 2: 1.1 %)"), "\(verdict.summary)")
+        // Errors spread evenly: no server is singled out.
+        verdict.servers = [ServerNumbers(server: "s1", requests: 100, errors: 30), ServerNumbers(server: "s2", requests: 100, errors: 29)]
+        #expect(verdict.worstServer == nil && !verdict.summary.contains("worst server"))
+        // No errors anywhere, or one server: nothing to name.
+        verdict.servers = [ServerNumbers(server: "s1", requests: 100, errors: 0), ServerNumbers(server: "s2", requests: 100, errors: 0)]
+        #expect(verdict.worstServer == nil)
+        verdict.servers = [ServerNumbers(server: "s1", requests: 100, errors: 50)]
+        #expect(verdict.worstServer == nil)
+    }
 }

@@ -144,6 +144,28 @@ import Testing
         }
     }
 
+    @Test func aCanaryBadOnOneServerIsRolledBackNamingThatServer() async throws {
+        try await withFleet(extra: CanaryTests.quickAnalysis, strategy: CanaryTests.canary("[ {weight: 50}, {pause: 10m} ]")) { h, port, addresses in
+            try await setUpAndDeployV1(h, port, addresses)
+            let probes = addresses.map { TrafficProbe(port: port, host: $0) }
+            for probe in probes { try await probe.waitForAnswer(from: "v1") }
+            // Only the third server's canary instance fails (hello-app's FAULT_SERVER), 30 % of
+            // its requests: the fleet's sum fails the 5 % check, and rarely enough in a row for
+            // the router's passive health to eject it.
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_ERROR_RATE=0.3", "--set-env", "FAULT_SERVER=\(addresses[2])", "--wait"], timeout: .seconds(120))
+            #expect(deploy.status == 1, "\(deploy.stdout)\(deploy.stderr)")
+            var results: [(ok: Int, failures: [String], versions: [String: Int])] = []
+            for probe in probes { results.append(await probe.stop()) }
+            #expect(results[0].failures.isEmpty && results[1].failures.isEmpty, "\(results.map { $0.failures.prefix(2) })")
+            #expect(results[2].failures.contains { $0.contains("HTTP 500") }, "\(results[2].versions)")
+            let why = try decode(RolloutExplanation.self, try await h.cli(["why", "hello", "-o", "json"]).stdout)
+            let back = try #require(why.decisions.last)
+            #expect(back.kind == .rolledBack && back.actor == "analysis")
+            #expect(back.verdict?.worstServer?.server == addresses[2], "\(back.verdict?.servers ?? [])")
+            #expect(back.summary.contains("worst server: \(addresses[2])"), "\(back.summary)")
+        }
+    }
+
     func activeRollout(_ h: SlipwayHarness) async throws -> RolloutRecord? {
         try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout).activeRollout
     }

@@ -85,9 +85,31 @@ public struct CheckVerdict: Codable, Sendable, Equatable {
 
 /// The verdict of one analysis run: fail if any check fails, else inconclusive if any is
 /// inconclusive (or there are no checks), else pass.
+/// One fleet server's numbers of the release under analysis, over the run's window.
+public struct ServerNumbers: Codable, Sendable, Equatable {
+    public var server: String
+    public var requests: UInt64
+    public var errors: UInt64
+
+    public init(server: String, requests: UInt64, errors: UInt64) {
+        self.server = server
+        self.requests = requests
+        self.errors = errors
+    }
+
+    public var errorRate: Double { requests == 0 ? 0 : Double(errors) / Double(requests) }
+
+    /// `web-2 38.0 % errors of 120`
+    public var summary: String {
+        "\(server) \(String(format: "%.1f", errorRate * 100)) % errors of \(requests)"
+    }
+}
+
 public struct AnalysisRunVerdict: Codable, Sendable, Equatable {
     public var outcome: AnalysisOutcome
     public var checks: [CheckVerdict]
+    /// A fleet service: the numbers of each server (the checks judge their sum), worst first.
+    public var servers: [ServerNumbers]?
 
     public init(checks: [CheckVerdict]) {
         self.checks = checks
@@ -113,6 +135,25 @@ public struct AnalysisRunVerdict: Codable, Sendable, Equatable {
         case .fail: "failed"
         case .inconclusive: "was inconclusive"
         }
-        return "analysis \(verb): " + reasons.joined(separator: "; ")
+        return "analysis \(verb): " + reasons.joined(separator: "; ") + (serverNote.map { "; \($0)" } ?? "")
+    }
+
+    /// On a fleet, the server that stands out: the worst error rate when it is at least
+    /// twice the rest's and a run failed, or when it alone has errors.
+    public var worstServer: ServerNumbers? {
+        guard let servers, servers.count > 1, let worst = servers.max(by: { $0.errorRate < $1.errorRate }), worst.errors > 0 else { return nil }
+        let rest = servers.filter { $0.server != worst.server }
+        let restRequests = rest.reduce(0) { $0 + $1.requests }
+        let restRate = restRequests == 0 ? 0 : Double(rest.reduce(0) { $0 + $1.errors }) / Double(restRequests)
+        return worst.errorRate >= 2 * restRate ? worst : nil
+    }
+
+    /// `worst server: web-2 38.0 % errors of 120 (the others 0.4 %)` for the summary.
+    public var serverNote: String? {
+        guard let worst = worstServer, let servers else { return nil }
+        let rest = servers.filter { $0.server != worst.server }
+        let requests = rest.reduce(0) { $0 + $1.requests }
+        let rate = requests == 0 ? 0 : Double(rest.reduce(0) { $0 + $1.errors }) / Double(requests) * 100
+        return "worst server: \(worst.summary) (the other \(rest.count): \(String(format: "%.1f", rate)) %)"
     }
 }

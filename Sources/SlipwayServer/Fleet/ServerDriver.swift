@@ -52,6 +52,9 @@ public struct ServerDriver: InstanceDriver {
                 throw DriverError(.unreachable, error.message)
             }
         }
+        // The instance knows which server it runs on (logs, metrics labels).
+        var launch = launch
+        launch.environment["SLIPWAY_SERVER"] = server.server.id
         let reply: AgentWire.Started
         do {
             reply = try await server.router.call(.POST, "/agent/start", body: AgentWire.Start(launch: launch, replacing: replacing), timeout: .seconds(60), as: AgentWire.Started.self)
