@@ -23,7 +23,9 @@ enum APIRoutes {
             } catch {
                 throw APIError(.serviceUnavailable, "the data plane's numbers could not be read: \(error)")
             }
-            let text = PrometheusExposition.render(totals.versions, edge: totals.edge) + AuthMetrics.render(limiter.totals)
+            let servers = await controller.serverTotals()
+            let text = PrometheusExposition.render(totals.versions + servers.flatMap(\.totals), edge: totals.edge)
+                + PrometheusExposition.renderServers(servers.map { ($0.id, $0.up) }) + AuthMetrics.render(limiter.totals)
                 + (try await controller.prometheusText(dashboardStreams: streams.openCount))
             return Response(status: .ok, headers: [.contentType: PrometheusExposition.contentType],
                             body: .init(byteBuffer: ByteBuffer(string: text)))

@@ -44,11 +44,13 @@ enum StatusView {
                 line("  no instances")
             } else {
                 let containers = s.instances.contains { $0.target == .container }
-                var rows = [["  INSTANCE", "VERSION", containers ? "CONTAINER" : "PID", "PORT", "STATE", "HEALTH", "IN-FLIGHT", "RESTARTS"]]
+                // A fleet service: each instance's server, and the server's column after VERSION.
+                let fleet = s.instances.contains { $0.server != nil }
+                var rows = [["  INSTANCE", "VERSION"] + (fleet ? ["SERVER"] : []) + [containers ? "CONTAINER" : "PID", "PORT", "STATE", "HEALTH", "IN-FLIGHT", "RESTARTS"]]
                 for i in s.instances {
                     let health = i.healthy.map { $0 ? "healthy" : "unhealthy" + (i.lastHealthError.map { " (\($0))" } ?? "") } ?? "unknown"
                     let handle = i.target == .container ? (i.containerID.map { String($0.prefix(12)) } ?? "-") : "\(i.pid)"
-                    rows.append(["  " + i.id, i.version, handle, "\(i.port)", i.state.rawValue, health, "\(i.inflight ?? 0)", "\(i.restarts)"])
+                    rows.append(["  " + i.id, i.version] + (fleet ? [i.server ?? "-"] : []) + [handle, "\(i.port)", i.state.rawValue, health, "\(i.inflight ?? 0)", "\(i.restarts)"])
                 }
                 // Colour after padding, so escape sequences do not skew the columns.
                 for row in Format.table(rows).split(separator: "\n", omittingEmptySubsequences: false) {

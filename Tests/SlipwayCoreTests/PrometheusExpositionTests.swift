@@ -109,4 +109,13 @@ import Testing
         #expect(!text.contains(#"phase="paused"} 1"#))
         #expect(!text.contains("slipway_canary_step"))
     }
+
+    @Test func fleetSeriesCarryTheirServer() {
+        var a = VersionTotals(service: "web", version: "v1", status2xx: 5)
+        a.server = "10.0.0.2"
+        let text = PrometheusExposition.render([a]) + PrometheusExposition.renderServers([("10.0.0.2", true), ("10.0.0.1", false)])
+        #expect(text.contains("slipway_requests_total{service=\"web\",version=\"v1\",server=\"10.0.0.2\",code_class=\"2xx\"} 5"))
+        #expect(text.contains("slipway_server_up{server=\"10.0.0.1\"} 0\nslipway_server_up{server=\"10.0.0.2\"} 1\n"))
+        #expect(PrometheusExposition.renderServers([]).isEmpty)
+    }
 }

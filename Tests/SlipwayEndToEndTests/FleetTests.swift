@@ -108,6 +108,15 @@ import Testing
             #expect(logs.status == 0, "\(logs.stderr)")
             #expect(logs.stdout.components(separatedBy: "hello-app v1 listening on 127.0.0.1:").count - 1 == addresses.count, "\(logs.stdout)")
 
+            // Per-server series in /metrics, counted by each server's router.
+            let metrics = try await h.api("/metrics").body
+            for address in addresses {
+                #expect(metrics.contains("slipway_requests_total{service=\"hello\",version=\"v2\",server=\"\(address)\",code_class=\"2xx\"}"), "\(address)")
+                #expect(metrics.contains("slipway_server_up{server=\"\(address)\"} 1"))
+            }
+            let text = try await h.cli(["status", "hello"])
+            for address in addresses { #expect(text.stdout.contains(address), "the SERVER column: \(text.stdout)") }
+
             let status = try await h.cli(["servers", "status"])
             #expect(status.status == 0, "\(status.stdout)\(status.stderr)")
             for address in addresses { #expect(status.stdout.contains(address)) }

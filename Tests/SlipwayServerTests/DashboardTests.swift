@@ -190,7 +190,7 @@ import Glibc
             BackendGroup(version: "v1", weight: 90, endpoints: []), BackendGroup(version: "v2", weight: 10, endpoints: []), BackendGroup(version: "v0", weight: 0, endpoints: []),
         ])])
         let stats = [VersionStats(service: "web@prod", version: "v2", windowSeconds: 5, requests: 50, status2xx: 45, status5xx: 5, latencyP50Ms: 3, latencyP95Ms: 9, latencyP99Ms: 12)]
-        let snap = DashboardSnapshot.make(sequence: 3, time: 100, windowSeconds: 5, statuses: [status], latest: ["web@prod": canary], routes: routes, stats: stats, errors: [])
+        let snap = DashboardSnapshot.make(sequence: 3, time: 100, windowSeconds: 5, statuses: [status], latest: ["web@prod": canary], groups: Dictionary(uniqueKeysWithValues: routes.services.map { ($0.service, $0.groups) }), stats: stats, errors: [])
         let unit = try #require(snap.units.first)
         #expect(unit.service == "web" && unit.environment == "prod" && unit.state == "progressing")
         #expect(unit.versions.map(\.version) == ["v1", "v2", "v0"])

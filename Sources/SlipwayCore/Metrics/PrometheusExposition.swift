@@ -7,6 +7,10 @@
 /// - `slipway_upstream_errors_total{service,version}`: counter of router-made 502/504.
 /// - `slipway_request_duration_seconds{service,version}`: histogram (`_bucket{le}`, `_sum`,
 ///   `_count`) of head-received-to-response-end latency of answered requests.
+///
+/// A service on `servers:` has one series per server (label `server`), each counted by that
+/// server's router: sum over `server` for the fleet. A server that does not answer a scrape
+/// has no series in it (`slipway_server_up` says which).
 public enum PrometheusExposition {
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -14,7 +18,7 @@ public enum PrometheusExposition {
     ///   families are left out when no service has edge rules.
     public static func render(_ versions: [VersionTotals], edge: [EdgeTotals] = []) -> String {
         var out = ""
-        let sorted = versions.sorted { ($0.service, $0.version) < ($1.service, $1.version) }
+        let sorted = versions.sorted { ($0.service, $0.version, $0.server ?? "") < ($1.service, $1.version, $1.server ?? "") }
 
         out += "# HELP slipway_requests_total Requests the router finished, per service, version and status class (none: the client left before a response).\n"
         out += "# TYPE slipway_requests_total counter\n"
@@ -56,8 +60,20 @@ public enum PrometheusExposition {
         return out
     }
 
+    /// `slipway_server_up{server}`: 1 when the fleet server's router answered the scrape.
+    public static func renderServers(_ servers: [(id: String, up: Bool)]) -> String {
+        guard !servers.isEmpty else { return "" }
+        var out = "# HELP slipway_server_up Whether the fleet server's router answered this scrape (its series are absent when 0).\n"
+        out += "# TYPE slipway_server_up gauge\n"
+        for server in servers.sorted(by: { $0.id < $1.id }) {
+            out += "slipway_server_up{server=\"\(escape(server.id))\"} \(server.up ? 1 : 0)\n"
+        }
+        return out
+    }
+
     static func labels(_ v: VersionTotals, _ extra: (String, String)? = nil) -> String {
         var pairs = [("service", v.service), ("version", v.version)]
+        if let server = v.server { pairs.append(("server", server)) }
         if let extra { pairs.append(extra) }
         return "{" + pairs.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
     }

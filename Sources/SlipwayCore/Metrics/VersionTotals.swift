@@ -18,6 +18,8 @@ public struct VersionTotals: Codable, Sendable, Equatable {
     public var latencyBuckets: [UInt64]
     /// Sum of the latencies counted in `latencyBuckets`, in microseconds.
     public var latencySumMicros: UInt64
+    /// The fleet server whose router counted these (nil: this machine's router).
+    public var server: String?
 
     public init(service: String, version: String, status1xx: UInt64 = 0, status2xx: UInt64 = 0, status3xx: UInt64 = 0, status4xx: UInt64 = 0, status5xx: UInt64 = 0,
                 noResponse: UInt64 = 0, upstreamErrors: UInt64 = 0, latencyBuckets: [UInt64] = ExportedLatency.emptyBuckets, latencySumMicros: UInt64 = 0) {

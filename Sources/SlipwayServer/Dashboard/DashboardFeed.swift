@@ -44,19 +44,26 @@ actor DashboardFeed {
         for s in statuses {
             latest[s.service] = try? controller.store.rollouts(service: s.service, limit: 1).first
         }
-        var routes: RouteTable?
+        var groups: [String: [BackendGroup]] = [:]
         var stats: [VersionStats] = []
         if !statuses.isEmpty {
             let router = controller.dataPlane.client
             do {
-                async let table = router.routes()
-                async let numbers = router.stats(window: window)
-                (routes, stats) = try await (table, numbers)
+                // This machine's table, and what the fleet servers' routers were sent.
+                groups = await controller.routedGroups
+                for route in try await router.routes().services { groups[route.service] = route.groups }
             } catch {
-                errors.append("the data plane's routes and numbers could not be read: \(error)")
+                errors.append("the data plane's routes could not be read: \(error)")
+            }
+            do {
+                // Fleet services' numbers are the sum over their servers.
+                stats = try await controller.fleetStats(window: window, latencyBuckets: false)
+            } catch {
+                errors.append("the routers' numbers could not be read: \(error)")
+                stats = (try? await router.stats(window: window)) ?? []
             }
         }
         return DashboardSnapshot.make(sequence: sequence, time: Date().timeIntervalSince1970, windowSeconds: window.seconds,
-                                      statuses: statuses, latest: latest, routes: routes, stats: stats, errors: errors)
+                                      statuses: statuses, latest: latest, groups: groups, stats: stats, errors: errors)
     }
 }

@@ -45,6 +45,8 @@ struct DashboardSnapshot: Codable, Sendable, Equatable {
         var state: String
         var healthy: Bool?
         var lastHealthError: String?
+        /// The fleet server it runs on (nil: this machine).
+        var server: String?
     }
 
     /// Increases with every snapshot (also the SSE event id).
@@ -57,10 +59,10 @@ struct DashboardSnapshot: Codable, Sendable, Equatable {
     var errors: [String]
 
     static func make(sequence: UInt64, time: Double, windowSeconds: Double, statuses: [ServiceStatus], latest: [String: RolloutRecord],
-                     routes: RouteTable?, stats: [VersionStats], errors: [String]) -> DashboardSnapshot {
+                     groups routed: [String: [BackendGroup]], stats: [VersionStats], errors: [String]) -> DashboardSnapshot {
         let units = statuses.map { status -> Unit in
             let (service, environment) = UnitName.split(status.service)
-            let groups = routes?.services.first { $0.service == status.service }?.groups ?? []
+            let groups = routed[status.service] ?? []
             let totalWeight = groups.reduce(0) { $0 + max(0, $1.weight) }
             let canary = status.activeRollout?.toVersion
             var names: [String] = []
@@ -76,7 +78,7 @@ struct DashboardSnapshot: Codable, Sendable, Equatable {
                 let weight = totalWeight > 0 ? Double(groups.filter { $0.version == v }.reduce(0) { $0 + max(0, $1.weight) }) * 100 / Double(totalWeight) : 0
                 let s = stats.first { $0.service == status.service && $0.version == v }
                 let instances = status.instances.filter { $0.version == v && $0.state != .stopped }
-                    .map { Instance(id: $0.id, state: $0.state.rawValue, healthy: $0.healthy, lastHealthError: $0.lastHealthError) }
+                    .map { Instance(id: $0.id, state: $0.state.rawValue, healthy: $0.healthy, lastHealthError: $0.lastHealthError, server: $0.server) }
                 let artifact = status.artifacts?[v]?.primary
                 return Version(version: v, role: role, artifact: artifact?.summary, digest: artifact?.shortDigest, weight: (weight * 10).rounded() / 10, instances: instances,
                                requestRate: s.map { $0.windowSeconds > 0 ? Double($0.requests) / $0.windowSeconds : 0 } ?? 0,

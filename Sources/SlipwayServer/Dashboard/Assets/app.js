@@ -289,7 +289,7 @@
     for (const v of u.versions) {
       const dots = el('td', {});
       for (const i of v.instances) {
-        dots.append(el('span', { class: 'dot' + (i.healthy === true ? ' up' : i.healthy === false ? ' down' : ''), title: `${i.id} ${i.state}` + (i.lastHealthError ? `: ${i.lastHealthError}` : '') }));
+        dots.append(el('span', { class: 'dot' + (i.healthy === true ? ' up' : i.healthy === false ? ' down' : ''), title: `${i.id}` + (i.server ? ` on ${i.server}` : '') + ` ${i.state}` + (i.lastHealthError ? `: ${i.lastHealthError}` : '') }));
       }
       if (!v.instances.length) dots.append('none');
       const swatch = el('span', { class: 'swatch' });
