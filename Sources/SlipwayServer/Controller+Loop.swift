@@ -50,6 +50,10 @@ extension Controller {
                 try await beginRollout(id: active.id, unit: active.service, state: active.state)
             case .progressing where active.state.rolling != nil:
                 try await ensureInstances(service: active.service, version: active.state.targetVersion, count: active.state.rolling!.newWanted, rolloutID: active.id)
+            case let phase where [.waitingHealthy, .progressing, .paused].contains(phase) && active.state.healthyDeadline != nil
+                && active.state.waves != nil && active.state.switchedAt == nil:
+                // A fleet's waves: only the servers the waves so far cover.
+                try await ensureInstances(service: active.service, version: active.state.targetVersion, count: active.state.waves!.wantedInstances, rolloutID: active.id)
             case .waitingHealthy, .previewing, .progressing, .paused:
                 try await ensureInstances(service: active.service, version: active.state.targetVersion, count: active.state.replicas, rolloutID: active.id)
             case .runningHook:

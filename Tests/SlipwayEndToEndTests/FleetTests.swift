@@ -278,19 +278,25 @@ import Testing
     }
 
     @Test func sigkillOfTheControlPlaneMidFleetRolloutDropsNothing() async throws {
-        try await withFleet(strategy: "blue-green: { keep_previous: 10m, deploy_timeout: 30s, drain_timeout: 10s }") { h, port, addresses in
+        try await withFleet(extra: "waves: [1, 100%]") { h, port, addresses in
             try await setUpAndDeployV1(h, port, addresses)
             let probes = addresses.map { TrafficProbe(port: port, host: $0) }
             for probe in probes { try await probe.waitForAnswer(from: "v1") }
-            // Deploy v2 and kill the control plane as soon as its instances started.
-            let deploy = try await h.cli(["deploy", "hello", "--version", "v2"])
+            // Wave 2 waits while the second server's v2 instance is held unhealthy; the
+            // control plane is killed then, mid-rollout with servers on both versions.
+            let hold = h.directory.file("hold-unhealthy")
+            FileManager.default.createFile(atPath: hold, contents: nil)
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_UNHEALTHY_FILE=\(hold)", "--set-env", "FAULT_SERVER=\(addresses[1])"])
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
-            _ = try await eventually("v2's instances to start") {
+            _ = try await eventually("wave 2's instances to start") {
                 let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
-                return s.instances.filter { $0.version == "v2" }.count == addresses.count ? true : nil
+                return s.instances.filter { $0.version == "v2" }.count == addresses.count && s.activeRollout?.waves?.contains("1/3 server(s) switched") == true ? true : nil
             }
+            #expect(try await h.versionAt(port: port, host: addresses[0]) == "v2")
+            #expect(try await h.versionAt(port: port, host: addresses[1]) == "v1")
             try await h.killServer()
             try await h.startServer(extraArguments: ["--ssh-config", hosts.sshConfig])
+            try FileManager.default.removeItem(atPath: hold)
             _ = try await eventually("the resumed rollout to end with v2 on every server", timeout: .seconds(90)) { () -> Bool? in
                 for address in addresses where (try? await h.versionAt(port: port, host: address)) != "v2" { return nil }
                 return true

@@ -55,6 +55,8 @@ public struct WavesMachine: Sendable {
         switch (state.phase, input) {
         case (.waitingHealthy, .begin):
             progress.deadline = now + state.spec.deployTimeout.seconds
+            // Marks the rollout begun (the controller's recovery tells by it).
+            state.healthyDeadline = progress.deadline
             let p = progress
             return [
                 .record(kind: "starting", message: "rolling \(state.targetVersion) out to \(p.servers.count) server(s) in \(p.plan.count) wave(s) (\(p.plan.map(String.init).joined(separator: ", ")) servers switched after each), \(p.perServer) instance(s) each"),
