@@ -25,7 +25,7 @@ enum APIRoutes {
             }
             let servers = await controller.serverTotals()
             let text = PrometheusExposition.render(totals.versions + servers.flatMap(\.totals), edge: totals.edge)
-                + PrometheusExposition.renderServers(servers.map { ($0.id, $0.up) }) + AuthMetrics.render(limiter.totals)
+                + PrometheusExposition.renderServers(servers.map(\.server)) + AuthMetrics.render(limiter.totals)
                 + (try await controller.prometheusText(dashboardStreams: streams.openCount))
             return Response(status: .ok, headers: [.contentType: PrometheusExposition.contentType],
                             body: .init(byteBuffer: ByteBuffer(string: text)))

@@ -116,11 +116,12 @@ extension Controller {
 
     /// Each fleet server's cumulative per-version counters (labelled with the server) for
     /// `GET /metrics`; a server that does not answer has none and `up` false.
-    public func serverTotals() async -> [(id: String, up: Bool, totals: [VersionTotals])] {
-        await fleet.each(fleet.servers.map(\.server.id)) { server -> (Bool, [VersionTotals]) in
-            guard await server.unreachable == nil, let totals = try? await server.router.totals() else { return (false, []) }
-            return (true, totals.map { var t = $0; t.server = server.server.id; return t })
-        }.map { (id: $0.0, up: $0.1.0, totals: $0.1.1) }
+    public func serverTotals() async -> [(server: PrometheusExposition.ServerLine, totals: [VersionTotals])] {
+        await fleet.each(fleet.servers.map(\.server.id)) { server -> (PrometheusExposition.ServerLine, [VersionTotals]) in
+            let totals = await server.unreachable == nil ? try? await server.router.totals() : nil
+            let line = PrometheusExposition.ServerLine(id: server.server.id, up: totals != nil, sshCommands: await server.sshCommands, routerCalls: server.routerCalls.count)
+            return (line, (totals ?? []).map { var t = $0; t.server = server.server.id; return t })
+        }.map { (server: $0.1.0, totals: $0.1.1) }
     }
 
     /// Each fleet server's own per-version numbers over `window`, in server order.

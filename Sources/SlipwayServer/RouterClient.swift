@@ -3,11 +3,22 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SlipwayCore
+import Synchronization
+
+/// A count shared by the copies of a `RouterClient`.
+public final class CallCounter: Sendable {
+    let value = Atomic<Int>(0)
+    public init() {}
+    func add() { value.add(1, ordering: .relaxed) }
+    public var count: Int { value.load(ordering: .relaxed) }
+}
 
 /// The control plane's side of the data-plane admin socket.
 public struct RouterClient: Sendable {
     let socketPath: String
     let http: HTTPClient
+    /// Counts the calls made (a fleet server's: the control plane's cost per server).
+    let counter: CallCounter?
 
     /// Fails fast when the socket does not answer (the caller decides about retries).
     public static let sharedClient: HTTPClient = {
@@ -17,9 +28,10 @@ public struct RouterClient: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
 
-    public init(socketPath: String, http: HTTPClient = RouterClient.sharedClient) {
+    public init(socketPath: String, http: HTTPClient = RouterClient.sharedClient, counter: CallCounter? = nil) {
         self.socketPath = socketPath
         self.http = http
+        self.counter = counter
     }
 
     public struct Failure: Error, CustomStringConvertible {
@@ -30,6 +42,7 @@ public struct RouterClient: Sendable {
         guard let url = URL(httpURLWithSocketPath: socketPath, uri: path) else {
             throw Failure(description: "bad router socket path \(socketPath)")
         }
+        counter?.add()
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = method
         if let body {
@@ -55,6 +68,7 @@ public struct RouterClient: Sendable {
         guard let url = URL(httpURLWithSocketPath: socketPath, uri: path) else {
             throw Failure(description: "bad router socket path \(socketPath)")
         }
+        counter?.add()
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = method
         request.headers.add(name: "content-type", value: "application/json")

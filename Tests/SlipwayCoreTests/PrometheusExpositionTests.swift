@@ -113,9 +113,10 @@ import Testing
     @Test func fleetSeriesCarryTheirServer() {
         var a = VersionTotals(service: "web", version: "v1", status2xx: 5)
         a.server = "10.0.0.2"
-        let text = PrometheusExposition.render([a]) + PrometheusExposition.renderServers([("10.0.0.2", true), ("10.0.0.1", false)])
+        let text = PrometheusExposition.render([a]) + PrometheusExposition.renderServers([.init(id: "10.0.0.2", up: true, sshCommands: 4, routerCalls: 30), .init(id: "10.0.0.1", up: false)])
         #expect(text.contains("slipway_requests_total{service=\"web\",version=\"v1\",server=\"10.0.0.2\",code_class=\"2xx\"} 5"))
         #expect(text.contains("slipway_server_up{server=\"10.0.0.1\"} 0\nslipway_server_up{server=\"10.0.0.2\"} 1\n"))
+        #expect(text.contains("slipway_fleet_ssh_commands_total{server=\"10.0.0.2\"} 4\n") && text.contains("slipway_fleet_router_calls_total{server=\"10.0.0.2\"} 30\n"))
         #expect(PrometheusExposition.renderServers([]).isEmpty)
     }
 }

@@ -60,14 +60,39 @@ public enum PrometheusExposition {
         return out
     }
 
-    /// `slipway_server_up{server}`: 1 when the fleet server's router answered the scrape.
-    public static func renderServers(_ servers: [(id: String, up: Bool)]) -> String {
+    /// One fleet server as `GET /metrics` shows it.
+    public struct ServerLine: Sendable, Equatable {
+        public var id: String
+        /// Its router answered this scrape.
+        public var up: Bool
+        /// ssh and scp processes the control plane started for it (since it started).
+        public var sshCommands: Int
+        /// Calls the control plane made to its router over the forwarded socket.
+        public var routerCalls: Int
+
+        public init(id: String, up: Bool, sshCommands: Int = 0, routerCalls: Int = 0) {
+            self.id = id
+            self.up = up
+            self.sshCommands = sshCommands
+            self.routerCalls = routerCalls
+        }
+    }
+
+    /// `slipway_server_up{server}` (1 when the fleet server's router answered the scrape)
+    /// and the control plane's cost per server: `slipway_fleet_ssh_commands_total{server}`,
+    /// `slipway_fleet_router_calls_total{server}`.
+    public static func renderServers(_ servers: [ServerLine]) -> String {
         guard !servers.isEmpty else { return "" }
+        let sorted = servers.sorted { $0.id < $1.id }
         var out = "# HELP slipway_server_up Whether the fleet server's router answered this scrape (its series are absent when 0).\n"
         out += "# TYPE slipway_server_up gauge\n"
-        for server in servers.sorted(by: { $0.id < $1.id }) {
-            out += "slipway_server_up{server=\"\(escape(server.id))\"} \(server.up ? 1 : 0)\n"
-        }
+        for server in sorted { out += "slipway_server_up{server=\"\(escape(server.id))\"} \(server.up ? 1 : 0)\n" }
+        out += "# HELP slipway_fleet_ssh_commands_total ssh and scp processes the control plane started for the fleet server (master connection, commands, copies, forwards).\n"
+        out += "# TYPE slipway_fleet_ssh_commands_total counter\n"
+        for server in sorted { out += "slipway_fleet_ssh_commands_total{server=\"\(escape(server.id))\"} \(server.sshCommands)\n" }
+        out += "# HELP slipway_fleet_router_calls_total Calls the control plane made to the fleet server's router over SSH (tables, health, numbers, instances).\n"
+        out += "# TYPE slipway_fleet_router_calls_total counter\n"
+        for server in sorted { out += "slipway_fleet_router_calls_total{server=\"\(escape(server.id))\"} \(server.routerCalls)\n" }
         return out
     }
 

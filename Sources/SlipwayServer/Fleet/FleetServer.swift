@@ -26,7 +26,11 @@ public actor FleetServer {
 
     /// The router's socket, forwarded to this machine.
     public nonisolated var localRouterSocket: String { connection.localSocket("router") }
-    public nonisolated var router: RouterClient { RouterClient(socketPath: localRouterSocket) }
+    public nonisolated var router: RouterClient { RouterClient(socketPath: localRouterSocket, counter: routerCalls) }
+    /// Calls to the server's router (tables, health, numbers, the agent) so far.
+    public nonisolated let routerCalls = CallCounter()
+    /// ssh and scp processes started for the server so far.
+    public var sshCommands: Int { get async { await connection.commands } }
 
     func stateDirectory(_ dir: String) -> String { dir + "/state" }
     func bundleDirectory(_ dir: String, _ bundle: HostBundle) -> String { dir + "/bundles/" + bundle.shortID }

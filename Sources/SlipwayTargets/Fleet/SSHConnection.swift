@@ -49,11 +49,20 @@ public actor SSHConnection {
     /// The master connection's control socket.
     public nonisolated let controlPath: String
     var master: LocalProcess.Started?
+    /// ssh and scp processes started so far (the master, commands, copies, forwards): the
+    /// control plane's cost per server, as `slipway_fleet_ssh_commands_total` shows.
+    public private(set) var commands = 0
 
     public init(server: ServerSpec, options: Options) {
         self.server = server
         self.options = options
         self.controlPath = (options.socketDirectory as NSString).appendingPathComponent("\(Self.tag(server)).ctl")
+    }
+
+    /// `CheckCommand`, counting the process it starts.
+    func counted() -> CheckCommand.Type {
+        commands += 1
+        return CheckCommand.self
     }
 
     /// A short, stable name for the server's sockets.
@@ -92,7 +101,7 @@ public actor SSHConnection {
     /// Whether the master connection answers.
     public func isConnected() async -> Bool {
         guard FileManager.default.fileExists(atPath: controlPath) else { return false }
-        let result = try? await CheckCommand.run(executable: options.sshPath, arguments: [options.sshPath] + commonOptions() + ["-O", "check"] + destination,
+        let result = try? await counted().run(executable: options.sshPath, arguments: [options.sshPath] + commonOptions() + ["-O", "check"] + destination,
                                                  environment: Self.environment, workingDirectory: nil, timeout: .seconds(5))
         return result?.exit == .status(0)
     }
@@ -132,6 +141,7 @@ public actor SSHConnection {
         try? FileManager.default.removeItem(atPath: log)
         let started: LocalProcess.Started
         do {
+            commands += 1
             started = try LocalProcess.spawn(executable: options.sshPath, arguments: [options.sshPath, "-N"] + commonOptions(master: true) + destination,
                                              environment: Self.environment, workingDirectory: nil, logPath: log)
         } catch {
@@ -160,7 +170,7 @@ public actor SSHConnection {
         let command = Self.shellCommand(argv)
         let result: CheckCommand.Result
         do {
-            result = try await CheckCommand.run(executable: options.sshPath, arguments: [options.sshPath] + commonOptions() + destination + [command],
+            result = try await counted().run(executable: options.sshPath, arguments: [options.sshPath] + commonOptions() + destination + [command],
                                                 environment: Self.environment, workingDirectory: nil, timeout: timeout)
         } catch {
             throw FleetError(.failed, server: server.id, "cannot run \(options.sshPath): \(error)")
@@ -205,7 +215,7 @@ public actor SSHConnection {
         if let port = server.port { args += ["-P", "\(port)"] }
         args += ["--", localPath, "\(Self.scpHost(server.host)):\(remotePath)"]
         do {
-            return try await CheckCommand.run(executable: options.scpPath, arguments: args, environment: Self.environment, workingDirectory: nil, timeout: timeout)
+            return try await counted().run(executable: options.scpPath, arguments: args, environment: Self.environment, workingDirectory: nil, timeout: timeout)
         } catch {
             throw FleetError(.failed, server: server.id, "cannot run \(options.scpPath): \(error)")
         }
@@ -217,12 +227,12 @@ public actor SSHConnection {
         try await connect()
         // A forward of the same path from before (a stale socket file, or one the master
         // still holds) is cancelled first; the master then binds the path anew.
-        _ = try? await CheckCommand.run(executable: options.sshPath, arguments: [options.sshPath] + commonOptions() + ["-O", "cancel", "-L", "\(local):\(remote)"] + destination,
+        _ = try? await counted().run(executable: options.sshPath, arguments: [options.sshPath] + commonOptions() + ["-O", "cancel", "-L", "\(local):\(remote)"] + destination,
                                         environment: Self.environment, workingDirectory: nil, timeout: .seconds(10))
         try? FileManager.default.removeItem(atPath: local)
         let result: CheckCommand.Result
         do {
-            result = try await CheckCommand.run(executable: options.sshPath, arguments: [options.sshPath] + commonOptions() + ["-O", "forward", "-L", "\(local):\(remote)"] + destination,
+            result = try await counted().run(executable: options.sshPath, arguments: [options.sshPath] + commonOptions() + ["-O", "forward", "-L", "\(local):\(remote)"] + destination,
                                                 environment: Self.environment, workingDirectory: nil, timeout: .seconds(10))
         } catch {
             throw FleetError(.failed, server: server.id, "cannot run \(options.sshPath): \(error)")
@@ -234,7 +244,7 @@ public actor SSHConnection {
 
     /// Closes the master connection (and its forwards).
     public func close() async {
-        _ = try? await CheckCommand.run(executable: options.sshPath, arguments: [options.sshPath] + commonOptions() + ["-O", "exit"] + destination,
+        _ = try? await counted().run(executable: options.sshPath, arguments: [options.sshPath] + commonOptions() + ["-O", "exit"] + destination,
                                         environment: Self.environment, workingDirectory: nil, timeout: .seconds(5))
         if let master { await LocalProcess.stop(pid: master.pid, startTime: master.startTime, grace: .seconds(1)) }
         master = nil
