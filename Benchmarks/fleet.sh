@@ -68,11 +68,22 @@ for N in $SIZES; do
     SETUP_S=$(python3 -c "print(round($(date +%s.%N)-$t0,1))")
     "$SLIPWAY" deploy hello --version v1 --wait >/dev/null || die "first deploy failed"
 
+    fleet_counts() {
+        curl -fsS -H "Authorization: Bearer $SLIPWAY_TOKEN" "$SLIPWAY_SERVER/metrics" | python3 -c '
+import sys
+ssh = calls = 0
+for line in sys.stdin:
+    if line.startswith("slipway_fleet_ssh_commands_total{"): ssh += int(line.split()[-1])
+    if line.startswith("slipway_fleet_router_calls_total{"): calls += int(line.split()[-1])
+print(ssh, calls)'
+    }
+    read -r ssh0 calls0 <<< "$(fleet_counts)"
     cpu0=$(awk '{print $14+$15}' "/proc/$SERVER_PID/stat")
     log "deploy + rollback, $REPS repetitions, $N servers"
     python3 "$BENCH_DIR/fleet_probe.py" --mode slipway --hosts "$HOSTS_CSV" --port "$PORT" --reps "$REPS" \
         --server "$SLIPWAY_SERVER" --token "$SLIPWAY_TOKEN" > "$BENCH_TMP/slipway-$N.json"
     cpu1=$(awk '{print $14+$15}' "/proc/$SERVER_PID/stat")
+    read -r ssh1 calls1 <<< "$(fleet_counts)"
     TICKS=$(getconf CLK_TCK)
     SSH_PROCS=$(pgrep -f "ControlPath=$STATE_DIR" | wc -l)
 
@@ -81,13 +92,15 @@ for N in $SIZES; do
     python3 "$BENCH_DIR/fleet_probe.py" --mode peer --hosts "$HOSTS_CSV" --reps "$REPS" --ssh-config "$SLIPWAY_TEST_SSH_CONFIG" \
         --control-dir "$BENCH_TMP/cm-$N" --hello-app "$HELLO_APP" > "$BENCH_TMP/peer-$N.json"
 
-    python3 - "$BENCH_TMP/slipway-$N.json" "$BENCH_TMP/peer-$N.json" "$cpu0" "$cpu1" "$TICKS" "$REPS" "$SETUP_S" "$SSH_PROCS" >> "$ROWS" <<'PY'
+    python3 - "$BENCH_TMP/slipway-$N.json" "$BENCH_TMP/peer-$N.json" "$cpu0" "$cpu1" "$TICKS" "$REPS" "$SETUP_S" "$SSH_PROCS" "$((ssh1 - ssh0))" "$((calls1 - calls0))" >> "$ROWS" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1])); p = json.load(open(sys.argv[2]))
 cpu = (float(sys.argv[4]) - float(sys.argv[3])) / float(sys.argv[5])
 reps = int(sys.argv[6])
-s.update({"peer_ms": p["start_health_ms"], "cpu_s": cpu, "cpu_per_server_per_rollout_ms": cpu / (2 * reps) / s["hosts"] * 1000,
-          "setup_s": float(sys.argv[7]), "ssh_processes": int(sys.argv[8])})
+rollouts = 2 * reps
+s.update({"peer_ms": p["start_health_ms"], "cpu_s": cpu, "cpu_per_server_per_rollout_ms": cpu / rollouts / s["hosts"] * 1000,
+          "setup_s": float(sys.argv[7]), "ssh_processes": int(sys.argv[8]),
+          "ssh_per_server_per_rollout": int(sys.argv[9]) / rollouts / s["hosts"], "calls_per_server_per_rollout": int(sys.argv[10]) / rollouts / s["hosts"]})
 print(json.dumps(s))
 PY
     timeout 60 "$SLIPWAY" down >/dev/null 2>&1 || true
@@ -101,8 +114,8 @@ python3 - "$ROWS" > "$BENCH_TMP/table.md" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 f = lambda x: f"{x:.0f}"
-print("| servers | deploy until every server serves it (median / max ms) | peer: start + health on every server at once (median ms) | Slipway beyond the peer (median ms) | servers disagree after the switch (median / max ms) | warm rollback until every server serves the old release (median / max ms) | disagree after the rollback (median / max ms) | failed polls | control-plane CPU per server per rollout | `servers setup` (cold) |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+print("| servers | deploy until every server serves it (median / max ms) | peer: start + health on every server at once (median ms) | Slipway beyond the peer (median ms) | servers disagree after the switch (median / max ms) | warm rollback until every server serves the old release (median / max ms) | disagree after the rollback (median / max ms) | failed polls | control-plane CPU per server per rollout | ssh processes / router calls per server per rollout | `servers setup` (cold) |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 ok_deploy = ok_rollback = True
 for r in rows:
     beyond = r["deploy_ms"]["median"] - r["peer_ms"]["median"]
@@ -110,13 +123,16 @@ for r in rows:
     ok_rollback &= r["rollback_ms"]["max"] < 200
     print(f"| {r['hosts']} | {f(r['deploy_ms']['median'])} / {f(r['deploy_ms']['max'])} | {f(r['peer_ms']['median'])} | **{f(beyond)}** | "
           f"{f(r['deploy_window_ms']['median'])} / {f(r['deploy_window_ms']['max'])} | **{f(r['rollback_ms']['median'])} / {f(r['rollback_ms']['max'])}** | "
-          f"{f(r['rollback_window_ms']['median'])} / {f(r['rollback_window_ms']['max'])} | {r['poller_errors']} of {r['requests']} | {r['cpu_per_server_per_rollout_ms']:.1f} ms | {r['setup_s']} s |")
+          f"{f(r['rollback_window_ms']['median'])} / {f(r['rollback_window_ms']['max'])} | {r['poller_errors']} of {r['requests']} | {r['cpu_per_server_per_rollout_ms']:.1f} ms | {r['ssh_per_server_per_rollout']:.1f} / {r['calls_per_server_per_rollout']:.0f} | {r['setup_s']} s |")
 print()
 print(f"Goals: deploy beyond the peer < 1 s: **{'met' if ok_deploy else 'NOT met'}**; warm rollback to every server < 200 ms (max): **{'met' if ok_rollback else 'NOT met'}**.")
 print()
 print("Each repetition is a deploy (vN) and a rollback to v1 through the API (no CLI start-up); one keep-alive poller per server records which version answered. "
       "The peer starts hello-app on every server at once with one ssh command each (over a multiplexed master) and polls /health on all of them: "
-      "the floor of any deploy that waits for health on every server.")
+      "the floor of any deploy that waits for health on every server. "
+      "Control-plane cost: CPU time of the `slipway server` process and the ssh processes it started and calls it made to the servers' routers "
+      "(`slipway_fleet_ssh_commands_total`, `slipway_fleet_router_calls_total`) over the deploys and rollbacks (health and numbers are read "
+      "every tick while a rollout runs), divided by rollouts and servers: 100 servers cost about 100x the per-server figure.")
 PY
 { bench_header "fleet" "$CMD"; echo; cat "$BENCH_TMP/table.md"; } > "$BENCH_TMP/section.md"
 cat "$BENCH_TMP/table.md"
