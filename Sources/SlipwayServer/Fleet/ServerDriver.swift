@@ -113,6 +113,10 @@ extension FleetServer {
     /// Copies every artifact the server's store lacks (`DIR/state/artifacts/sha256/HEX`),
     /// each checked by SHA-256 there before it counts. Returns one line per copy.
     func ensureArtifacts(_ artifacts: [ReleaseArtifact], store: ArtifactStore) async throws(FleetError) -> [String] {
+        // Content-addressed: what this control plane copied or found there once is there
+        // (a release of the same program costs no round trip).
+        let artifacts = artifacts.filter { !heldArtifacts.contains($0.digest) }
+        guard artifacts.contains(where: { $0.kind != .image }) else { return [] }
         let dir: String
         if let directory { dir = directory } else { dir = try await facts().directory }
         let root = dir + "/state/artifacts/sha256"
