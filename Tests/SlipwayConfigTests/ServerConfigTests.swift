@@ -120,6 +120,12 @@ import Testing
         #expect(singleError("service: web\nrun: [./web]\nmax_failed_hosts: 2\n") == "3:19: max_failed_hosts: applies to a service on `servers:` only")
     }
 
+    @Test func theFleetExampleLoads() throws {
+        let spec = try ConfigLoader.load(file: repositoryRoot.appendingPathComponent("Examples/hello/fleet.yml").path)
+        #expect(spec.servers.count == 3 && spec.instancesPerServer == 2)
+        #expect(spec.waves == WavesSpec(sizes: [.hosts(1), .percent(100)], analysis: "errors") && spec.maxFailedHosts == 0)
+    }
+
     @Test(arguments: [
         ("ssh://h", ServerSpec(host: "h")),
         ("ssh://u@h:2", ServerSpec(user: "u", host: "h", port: 2)),
