@@ -115,7 +115,14 @@ extension Controller {
         // answer keeps its last known health until it does.
         let remote = await fleet.each(fleet.servers.map(\.server.id)) { server -> [EndpointHealth]? in
             guard await server.unreachable == nil else { return nil }
-            return try? await server.router.health()
+            do {
+                return try await server.router.health()
+            } catch {
+                // Counted unreachable (rollouts pause for it) until the background
+                // reconnect reaches its router again.
+                await server.markUnreachable("\(error)")
+                return nil
+            }
         }
         let serverOf = remote.contains { $0.1 == nil }
             ? Dictionary(((try? store.liveInstances()) ?? []).map { ($0.id, $0.server) }, uniquingKeysWith: { a, _ in a }) : [:]
@@ -306,6 +313,9 @@ extension Controller {
                     try await step(id: active.id, service: active.service, machine: &machine, input: .previousInflight(inflight))
                 }
             case .progressing, .paused:
+                if state.canary != nil {
+                    try await pauseCanaryForServers(id: active.id, service: active.service, machine: &machine)
+                }
                 try await step(id: active.id, service: active.service, machine: &machine, input: .targetRestarts(Self.crashes(target)))
             case .previewing, .watching, .runningHook:
                 break
@@ -321,6 +331,22 @@ extension Controller {
             if !machine.state.phase.isTerminal {
                 try await step(id: active.id, service: active.service, machine: &machine, input: .tick)
             }
+        }
+    }
+
+    /// A canary on a fleet pauses while one of its servers does not answer (its numbers
+    /// cannot be read, its router not be told) and resumes by itself when all answer again.
+    func pauseCanaryForServers(id: Int64, service: String, machine: inout RolloutMachine) async throws {
+        guard let spec = try store.service(service)?.spec, !spec.servers.isEmpty, let progress = machine.state.canary else { return }
+        var down: [String] = []
+        for server in spec.servers {
+            if let why = await fleet.server(server.id)?.unreachable { down.append("server \(server.id) does not answer (\(why))") }
+        }
+        let fleetPause = progress.pauseReason?.hasPrefix("paused by fleet: ") == true
+        if !down.isEmpty, machine.state.phase == .progressing {
+            try await step(id: id, service: service, machine: &machine, input: .command(.pause, by: "fleet: " + down.joined(separator: "; ")))
+        } else if down.isEmpty, machine.state.phase == .paused, fleetPause {
+            try await step(id: id, service: service, machine: &machine, input: .command(.resume, by: "fleet"))
         }
     }
 

@@ -227,6 +227,40 @@ import Testing
         #expect(r.failures.isEmpty, "\(r.failures.prefix(3))")
     }
 
+    @Test func aCanaryPausesWhileAServerIsCutOffAndResumesWhenItAnswers() async throws {
+        let last = hosts.addresses.count - 1
+        try await withFleetOf([0, last], extra: CanaryTests.quickAnalysis, strategy: CanaryTests.canary("[ {weight: 50}, {pause: 10m} ]")) { h, port, addresses in
+            try await setUpAndDeployV1(h, port, addresses)
+            let probe = TrafficProbe(port: port, host: addresses[0])
+            try await probe.waitForAnswer(from: "v1")
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2"])
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            _ = try await eventually("the canary to take traffic", timeout: .seconds(60)) {
+                try await activeRollout(h)?.canary?.weight == 50 ? true : nil
+            }
+            try await hosts.cut(last)
+            do {
+                let paused = try await eventually("the canary to pause for the cut server", timeout: .seconds(120)) {
+                    try await activeRollout(h).flatMap { $0.canary?.pauseReason?.contains("paused by fleet: server \(addresses[1]) does not answer") == true ? $0 : nil }
+                }
+                #expect(paused.phase == .paused && paused.canary?.weight == 50, "the weight stays")
+            } catch {
+                try? await hosts.restore(last)
+                throw error
+            }
+            try await hosts.restore(last)
+            _ = try await eventually("the canary to resume by itself", timeout: .seconds(120)) {
+                try await activeRollout(h)?.canary?.pauseReason?.hasPrefix("paused by fleet") == false ? true : nil
+            }
+            let why = try decode(RolloutExplanation.self, try await h.cli(["why", "hello", "-o", "json"]).stdout)
+            #expect(why.decisions.contains { $0.kind == .resumed && $0.actor == "fleet" }, "\(why.decisions.map(\.summary))")
+            let abort = try await h.cli(["abort", "hello"])
+            #expect(abort.status == 0, "\(abort.stdout)\(abort.stderr)")
+            let r = await probe.stop()
+            #expect(r.failures.isEmpty, "the reachable server never failed a request: \(r.failures.prefix(3))")
+        }
+    }
+
     @Test func underMaxFailedHostsACutServerIsLeftOutThenReconciledWhenBack() async throws {
         let last = hosts.addresses.count - 1
         try await withFleetOf([0, last], extra: "max_failed_hosts: 1") { h, port, addresses in
