@@ -157,10 +157,16 @@ public struct Endpoint: Codable, Sendable, Hashable {
     public var id: String
     public var host: String
     public var port: Int
+    /// The last known health when the table was made: a router that first sees the
+    /// endpoint (a restarted router) starts from it instead of from unhealthy, so it serves
+    /// at once rather than answering 502 until its checks pass. Active checks take over
+    /// from the first one. Nil: unknown (unhealthy until checked).
+    public var healthy: Bool?
 
-    public init(id: String, host: String, port: Int) {
+    public init(id: String, host: String, port: Int, healthy: Bool? = nil) {
         self.id = id
         self.host = host
         self.port = port
+        self.healthy = healthy
     }
 }

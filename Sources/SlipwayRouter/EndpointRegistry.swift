@@ -40,7 +40,10 @@ final class EndpointRegistry: Sendable {
                     for endpoint in group.endpoints {
                         let existing = keptEndpoints[endpoint.id] ?? state.endpoints[endpoint.id]
                         let endpointState: EndpointState
-                        if let existing, existing.endpoint == endpoint, existing.service == route.service, existing.version == group.version {
+                        // The same instance at the same address keeps its state (health,
+                        // in-flight counts); the table's health hint only seeds a new one.
+                        if let existing, existing.endpoint.host == endpoint.host, existing.endpoint.port == endpoint.port,
+                           existing.service == route.service, existing.version == group.version {
                             endpointState = existing
                         } else {
                             let addressKey = "\(endpoint.host):\(endpoint.port)"

@@ -25,7 +25,9 @@ final class EndpointState: Sendable {
         self.poolKey = poolKey
         self.address = try? SocketAddress(ipAddress: endpoint.host, port: endpoint.port)
         self.passive = PassiveHealth(failureRunLimit: Defaults.passiveFailureRun, cooldown: Defaults.passiveEjectCooldown)
-        self.active = Mutex(HealthThresholds(healthyAfter: health.healthy, unhealthyAfter: health.unhealthy, grace: health.grace, firstSeen: firstSeen))
+        let known = endpoint.healthy == true
+        self.active = Mutex(HealthThresholds(healthyAfter: health.healthy, unhealthyAfter: health.unhealthy, grace: health.grace, firstSeen: firstSeen, healthy: known))
+        activelyHealthy.store(known, ordering: .relaxed)
     }
 
     var id: String { endpoint.id }

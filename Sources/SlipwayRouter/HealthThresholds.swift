@@ -25,10 +25,13 @@ public struct HealthThresholds: Sendable, Equatable {
     public private(set) var consecutiveFailures = 0
     public private(set) var lastError: String?
 
-    public init(healthyAfter: Int, unhealthyAfter: Int, grace: Duration, firstSeen: NIODeadline) {
+    /// - Parameter healthy: start healthy (the last known health of an endpoint a restarted
+    ///   router takes over): failures then count toward `unhealthyAfter` at once, no grace.
+    public init(healthyAfter: Int, unhealthyAfter: Int, grace: Duration, firstSeen: NIODeadline, healthy: Bool = false) {
         self.healthyAfter = max(1, healthyAfter)
         self.unhealthyAfter = max(1, unhealthyAfter)
-        self.graceEnds = firstSeen + TimeAmount(grace)
+        self.graceEnds = healthy ? firstSeen : firstSeen + TimeAmount(grace)
+        self.isHealthy = healthy
     }
 
     public func inGrace(at now: NIODeadline) -> Bool { now < graceEnds }

@@ -261,7 +261,8 @@ extension Controller {
         // This machine's router gets the services without `servers:`; each fleet server's
         // router the services it is a server of, with its own instances only.
         let localInputs = inputs.filter { $0.spec.servers.isEmpty }
-        let table = RouteTableBuilder.build(generation: generation, services: localInputs, affinityKey: affinityKey)
+        let healthy = Set(routerHealth.values.filter(\.healthy).map(\.id))
+        let table = RouteTableBuilder.build(generation: generation, services: localInputs, affinityKey: affinityKey, healthy: healthy)
         let fleetInputs = inputs.filter { !$0.spec.servers.isEmpty }
         fleet.sync(fleetInputs.map(\.spec))
         let serverIDs = Array(Set(fleetInputs.flatMap { $0.spec.servers.map(\.id) })).sorted()
@@ -275,7 +276,7 @@ extension Controller {
                 serving["\(input.spec.name) \(id)"] = input.stableVersion
                 return input
             }
-            tables[id] = RouteTableBuilder.build(generation: generation, services: mine, affinityKey: affinityKey)
+            tables[id] = RouteTableBuilder.build(generation: generation, services: mine, affinityKey: affinityKey, healthy: healthy)
         }
         fleetServing = serving
         let remoteTables = tables

@@ -40,14 +40,24 @@ public enum DataPlaneServer {
             PingReply(pid: getpid(), generation: router.currentTable.generation, version: SlipwayVersion.current, build: build)
         }
         admin.get("/routes") { _, _ in router.currentTable }
+        let persisted = PersistedHealth()
         @Sendable func apply(_ table: RouteTable) async -> ApplyReply {
             let failures = await router.apply(table)
             let applied = router.currentTable
-            if applied.generation == table.generation, let data = try? JSONEncoder().encode(applied) {
-                try? data.write(to: URL(fileURLWithPath: stateDirectory.routerTable), options: .atomic)
+            if applied.generation == table.generation {
+                persisted.write(applied, health: router.health(), to: stateDirectory.routerTable)
             }
             return ApplyReply(generation: applied.generation, failures: failures)
         }
+        // The saved table carries every endpoint's health as it changes, so that a router
+        // restarted for any reason (a crash, SIGKILL, an upgrade) serves at once from it.
+        let healthSaver = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(500))
+                persisted.writeIfChanged(router.currentTable, health: router.health(), to: stateDirectory.routerTable)
+            }
+        }
+        defer { healthSaver.cancel() }
         admin.put("/routes") { request, context -> ApplyReply in
             await apply(try await request.decode(as: RouteTable.self, context: context))
         }
@@ -104,6 +114,36 @@ struct PingReply: Codable, ResponseEncodable {
     /// Slipway's version and, on fleet servers, the host bundle's id (nil from older routers).
     var version: String?
     var build: String?
+}
+
+/// Writes the applied table to `router-table.json` with each endpoint's current health as
+/// its hint, again whenever the set of healthy endpoints changes.
+final class PersistedHealth: Sendable {
+    /// Generation and healthy endpoint ids of the last write.
+    let last = Mutex<(UInt64, Set<String>)?>(nil)
+
+    func write(_ table: RouteTable, health: [EndpointHealth], to path: String) {
+        let healthy = Set(health.filter(\.healthy).map(\.id))
+        var annotated = table
+        for s in annotated.services.indices {
+            for g in annotated.services[s].groups.indices {
+                for e in annotated.services[s].groups[g].endpoints.indices {
+                    let id = annotated.services[s].groups[g].endpoints[e].id
+                    annotated.services[s].groups[g].endpoints[e].healthy = healthy.contains(id) ? true : nil
+                }
+            }
+        }
+        guard let data = try? JSONEncoder().encode(annotated) else { return }
+        try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        last.withLock { $0 = (table.generation, healthy) }
+    }
+
+    func writeIfChanged(_ table: RouteTable, health: [EndpointHealth], to path: String) {
+        let healthy = Set(health.filter(\.healthy).map(\.id))
+        guard table.generation > 0 else { return }
+        let same = last.withLock { $0.map { $0.0 == table.generation && $0.1 == healthy } ?? false }
+        if !same { write(table, health: health, to: path) }
+    }
 }
 
 /// The table staged by `PUT /routes/staged`, waiting for its commit.

@@ -33,12 +33,14 @@ enum RouteTableBuilder {
         var rolling: Rolling? = nil
     }
 
-    static func build(generation: UInt64, services: [ServiceInput], affinityKey: String = "") -> RouteTable {
+    /// - Parameter healthy: instances last known healthy (carried in the table so that a
+    ///   router that restarts from it serves them at once).
+    static func build(generation: UInt64, services: [ServiceInput], affinityKey: String = "", healthy: Set<String> = []) -> RouteTable {
         var routes: [ServiceRoute] = []
         for input in services.sorted(by: { $0.spec.name < $1.spec.name }) {
             var byVersion: [String: [Endpoint]] = [:]
             for instance in input.instances where instance.state == .running || instance.state == .crashed {
-                byVersion[instance.version, default: []].append(Endpoint(id: instance.id, host: instance.host, port: instance.port))
+                byVersion[instance.version, default: []].append(Endpoint(id: instance.id, host: instance.host, port: instance.port, healthy: healthy.contains(instance.id) ? true : nil))
             }
             let canary = input.canary
             func weight(_ version: String) -> Int {
