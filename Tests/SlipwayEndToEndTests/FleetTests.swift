@@ -276,11 +276,12 @@ import Testing
                 throw error
             }
             try await hosts.restore(last)
-            // Back: it serves v1 (all it has) until its v2 instance is healthy, then v2, and
-            // its v1 instance retires.
-            _ = try await eventually("the returning server to be reconciled to v2", timeout: .seconds(120)) {
-                (try? await h.versionAt(port: port, host: addresses[1])) == "v2" ? true : nil
-            }
+            // Back: it serves v1 (all it has) until its v2 instance is healthy, then v2 —
+            // never an error in between.
+            let probe = TrafficProbe(port: port, host: addresses[1])
+            try await probe.waitForAnswer(from: "v2", timeout: .seconds(120))
+            let r = await probe.stop()
+            #expect(r.failures.isEmpty, "the returning server failed requests: \(r.failures.prefix(3))")
             let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
             #expect(s.instances.filter { $0.version == "v2" }.compactMap(\.server).sorted() == addresses.sorted(), "\(s.instances.map { ($0.id, $0.server ?? "-") })")
         }

@@ -97,8 +97,8 @@ final class TrafficProbe: @unchecked Sendable {
 
     /// Waits until the probe got an answer from `version` (a busy machine can delay its first
     /// request past a quick rollout, which would then look as if no traffic crossed it).
-    func waitForAnswer(from version: String) async throws {
-        _ = try await eventually("the traffic probe's first answer from \(version)") {
+    func waitForAnswer(from version: String, timeout: Duration = .seconds(30)) async throws {
+        _ = try await eventually("the traffic probe's first answer from \(version)", timeout: timeout) {
             lock.withLock { versions[version, default: 0] > 0 } ? true : nil
         }
     }
