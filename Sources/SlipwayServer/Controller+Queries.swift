@@ -158,6 +158,15 @@ extension Controller {
                 }
             }
         }
+        // Every fleet server's router too (its instances stopped above through its agent).
+        let stopped = await fleet.each(fleet.servers.map(\.server.id)) { server -> String? in
+            do {
+                return try await server.stopRouter().map { "stopped router \($0) on \(server.server.id)" }
+            } catch {
+                return "could not stop the router on \(server.server.id): \(error)"
+            }
+        }
+        for case (_, let line?) in stopped { logger.info("\(line)") }
         await dataPlane.stop()
     }
 }

@@ -121,6 +121,16 @@ import Testing
             #expect(status.status == 0, "\(status.stdout)\(status.stderr)")
             for address in addresses { #expect(status.stdout.contains(address)) }
             #expect(status.stdout.contains("2/2"), "each server checks its v1 and its warm v2: \(status.stdout)")
+
+            // `slipway down` stops the servers' routers too.
+            let pids = addresses.indices.compactMap { index in
+                (try? String(contentsOfFile: "\(hosts.directory)/fleet/host\(index + 1)/state/router.pid", encoding: .utf8))
+                    .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            }
+            #expect(pids.count == addresses.count && pids.allSatisfy { kill($0, 0) == 0 })
+            let down = try await h.cli(["down"], timeout: .seconds(120))
+            #expect(down.status == 0, "\(down.stdout)\(down.stderr)")
+            for pid in pids { #expect(kill(pid, 0) != 0, "router \(pid) stopped") }
         }
     }
 

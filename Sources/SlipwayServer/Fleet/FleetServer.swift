@@ -135,6 +135,21 @@ public actor FleetServer {
         return SetupReport(server: server.id, steps: steps, build: bundle.id, routerPID: identity.pid)
     }
 
+    /// Stops the server's router (SIGTERM, SIGKILL after 10 s), as `slipway down` does;
+    /// returns its pid, nil when none ran.
+    public func stopRouter() async throws(FleetError) -> Int32? {
+        let dir: String
+        if let directory { dir = directory } else { dir = try await facts().directory }
+        guard let identity = try? await identity(directory: dir) else { return nil }
+        try await killRouter(identity.pid)
+        try? FileManager.default.removeItem(atPath: localRouterSocket)
+        return identity.pid
+    }
+
+    func killRouter(_ pid: Int32) async throws(FleetError) {
+        try await connection.check(["sh", "-c", "kill \(pid) 2>/dev/null; for i in $(seq 100); do kill -0 \(pid) 2>/dev/null || exit 0; sleep 0.1; done; kill -9 \(pid) 2>/dev/null; exit 0"])
+    }
+
     /// The router runs `bundle`: left alone when it does, otherwise (re)started.
     func ensureRouter(bundle: HostBundle, directory: String, steps: inout [String]) async throws(FleetError) -> RouterClient.Identity {
         let state = stateDirectory(directory)
@@ -145,7 +160,7 @@ public actor FleetServer {
                 return identity
             }
             // Another build: stop it (the new router reloads the last route table at start).
-            try await connection.check(["sh", "-c", "kill \(identity.pid) 2>/dev/null; for i in $(seq 100); do kill -0 \(identity.pid) 2>/dev/null || exit 0; sleep 0.1; done; kill -9 \(identity.pid) 2>/dev/null; exit 0"])
+            try await killRouter(identity.pid)
             steps.append("stopped router \(identity.pid) (build \(identity.build.map { String($0.dropFirst(7).prefix(16)) } ?? "unknown"), version \(identity.version ?? "unknown"))")
         }
         let bundleDir = bundleDirectory(directory, bundle)
