@@ -44,7 +44,15 @@ extension Controller {
     public func serverStatuses() async throws -> [FleetServer.Status] {
         let servers = try knownServers()
         let build = try? await hostBundle().id
-        return await fleet.each(servers.map(\.server.id)) { await $0.status(expectedBuild: build) }.map(\.1)
+        return await fleet.each(servers.map(\.server.id)) { server -> FleetServer.Status in
+            var status = await server.status(expectedBuild: build)
+            // Its own traffic over the last minute (every service it runs).
+            if status.reachable, let stats = try? await server.router.stats(window: .seconds(60)) {
+                status.requests = stats.reduce(0) { $0 + $1.requests }
+                status.errors = stats.reduce(0) { $0 + $1.status5xx }
+            }
+            return status
+        }.map(\.1)
     }
 
     public func setUpServers(only: String?) async throws -> [ServerSetupResult] {

@@ -121,6 +121,9 @@ import Testing
             #expect(status.status == 0, "\(status.stdout)\(status.stderr)")
             for address in addresses { #expect(status.stdout.contains(address)) }
             #expect(status.stdout.contains("2/2"), "each server checks its v1 and its warm v2: \(status.stdout)")
+            struct ServerTraffic: Decodable { var server: String; var requests: UInt64?; var errors: UInt64? }
+            let json = try decode([ServerTraffic].self, try await h.cli(["servers", "status", "-o", "json"]).stdout)
+            #expect(json.count == addresses.count && json.allSatisfy { ($0.requests ?? 0) > 0 && $0.errors == 0 }, "each server's own traffic: \(json.map { ($0.server, $0.requests ?? 0) })")
 
             // `slipway down` stops the servers' routers too.
             let pids = addresses.indices.compactMap { index in

@@ -235,6 +235,9 @@ public actor FleetServer {
         public var healthy: Int
         public var endpoints: Int
         public var lastContact: Double?
+        /// Requests the server's router finished over the last minute, and how many were 5xx.
+        public var requests: UInt64?
+        public var errors: UInt64?
     }
 
     public func status(expectedBuild: String?) async -> Status {
