@@ -115,14 +115,9 @@ extension Controller {
         // answer keeps its last known health until it does.
         let remote = await fleet.each(fleet.servers.map(\.server.id)) { server -> [EndpointHealth]? in
             guard await server.unreachable == nil else { return nil }
-            do {
-                return try await server.router.health()
-            } catch {
-                // Counted unreachable (rollouts pause for it) until the background
-                // reconnect reaches its router again.
-                await server.markUnreachable("\(error)")
-                return nil
-            }
+            // Two failed reads in a row count it unreachable (rollouts pause for it) until
+            // the background reconnect reaches its router again.
+            return await server.readHealth()
         }
         let serverOf = remote.contains { $0.1 == nil }
             ? Dictionary(((try? store.liveInstances()) ?? []).map { ($0.id, $0.server) }, uniquingKeysWith: { a, _ in a }) : [:]

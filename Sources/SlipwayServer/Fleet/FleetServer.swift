@@ -332,6 +332,23 @@ public actor FleetServer {
     /// Artifacts (digests) the server's store is known to hold.
     var heldArtifacts: Set<String> = []
 
+    /// Health reads in a row that failed.
+    var failedHealthReads = 0
+
+    /// The controller's health read of the server's router: nil when it failed. Two failures
+    /// in a row (one can be a slow answer on a busy machine) count the server unreachable.
+    public func readHealth() async -> [EndpointHealth]? {
+        do {
+            let health = try await router.health()
+            failedHealthReads = 0
+            return health
+        } catch {
+            failedHealthReads += 1
+            if failedHealthReads >= 2 { markUnreachable("\(error)") }
+            return nil
+        }
+    }
+
     /// Counts the server unreachable (a call over SSH failed) until it answers again.
     public func markUnreachable(_ why: String) {
         unreachable = why
@@ -365,6 +382,7 @@ public actor FleetServer {
                     if pendingTable?.generation == table.generation { pendingTable = nil }
                 }
                 unreachable = nil
+                failedHealthReads = 0
                 reconnecting = nil
                 return
             } catch {
