@@ -343,6 +343,9 @@ public actor FleetServer {
             failedHealthReads = 0
             return health
         } catch {
+            // No forward yet (the server was not connected since the control plane started):
+            // not a sign of an outage; the next push connects it.
+            guard FileManager.default.fileExists(atPath: localRouterSocket) else { return nil }
             failedHealthReads += 1
             if failedHealthReads >= 2 { markUnreachable("\(error)") }
             return nil
