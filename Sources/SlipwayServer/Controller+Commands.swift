@@ -23,19 +23,13 @@ extension Controller {
             throw ControllerError(.conflict, "rollout \(active.id) of \(name) is awaiting approval (\(approval.approvals) of \(approval.needed)); nothing runs yet: an approver runs `slipway approve`, or abort it", rolloutID: active.id)
         }
         if active.state.phase == .previewing, command == .promote || command == .promoteFull {
-            var machine = RolloutMachine(state: active.state)
-            try await step(id: active.id, service: name, machine: &machine, input: .command(command, by: by))
-            guard let record = try store.rollout(id: active.id) else { throw ControllerError(.notFound, "rollout \(active.id) vanished") }
-            return record
+            return try await stepCommand(command, by: by, on: active)
         }
         if let rolling = active.state.rolling {
             guard rolling.wait == .analysis, command == .promote || command == .promoteFull else {
                 throw ControllerError(.conflict, "rollout \(active.id) of \(name) is a rolling rollout (\(rolling.counts(replicas: active.state.replicas))); promote applies only while it waits for analysis between batches, pause and resume not at all (abort and rollback apply)", rolloutID: active.id)
             }
-            var machine = RolloutMachine(state: active.state)
-            try await step(id: active.id, service: name, machine: &machine, input: .command(command, by: by))
-            guard let record = try store.rollout(id: active.id) else { throw ControllerError(.notFound, "rollout \(active.id) vanished") }
-            return record
+            return try await stepCommand(command, by: by, on: active)
         }
         if let waves = active.state.waves, active.state.switchedAt == nil, [.waitingHealthy, .progressing, .paused].contains(active.state.phase) {
             // A fleet's waves: pause and resume act on every server at once (no next wave
@@ -52,10 +46,7 @@ extension Controller {
             default:
                 break
             }
-            var machine = RolloutMachine(state: active.state)
-            try await step(id: active.id, service: name, machine: &machine, input: .command(command, by: by))
-            guard let record = try store.rollout(id: active.id) else { throw ControllerError(.notFound, "rollout \(active.id) vanished") }
-            return record
+            return try await stepCommand(command, by: by, on: active)
         }
         guard let progress = active.state.canary else {
             throw ControllerError(.conflict, "rollout \(active.id) of \(name) is a \(active.state.kind == .deploy ? "blue-green" : active.state.kind.rawValue) rollout (\(active.state.phase.rawValue)); pause and resume apply to canary rollouts and to fleet rollouts before their last switch, promote to canaries, to blue-green previews and to waves waiting for analysis (abort and rollback apply to every rollout)", rolloutID: active.id)
@@ -72,9 +63,19 @@ extension Controller {
         default:
             break
         }
+        return try await stepCommand(command, by: by, on: active)
+    }
+
+    /// Feeds a person's command to the rollout's machine and returns the rollout as stored after it.
+    func stepCommand(_ command: RolloutCommand, by: String, on active: (id: Int64, service: String, state: BlueGreenState)) async throws -> RolloutRecord {
         var machine = RolloutMachine(state: active.state)
-        try await step(id: active.id, service: name, machine: &machine, input: .command(command, by: by))
-        guard let record = try store.rollout(id: active.id) else { throw ControllerError(.notFound, "rollout \(active.id) vanished") }
+        try await step(id: active.id, service: active.service, machine: &machine, input: .command(command, by: by))
+        return try storedRollout(active.id)
+    }
+
+    /// The rollout as stored; a rollout that vanished meanwhile is an error.
+    func storedRollout(_ id: Int64) throws -> RolloutRecord {
+        guard let record = try store.rollout(id: id) else { throw ControllerError(.notFound, "rollout \(id) vanished") }
         return record
     }
 
@@ -86,8 +87,7 @@ extension Controller {
             throw ControllerError(.conflict, "rollout \(active.id) of \(name) already moved all traffic to \(active.state.targetVersion); use `slipway rollback \(name)` to go back", rolloutID: active.id)
         }
         try await abort(rolloutID: active.id, reason: "aborted by \(by)", by: by)
-        guard let record = try store.rollout(id: active.id) else { throw ControllerError(.notFound, "rollout \(active.id) vanished") }
-        return record
+        return try storedRollout(active.id)
     }
 
     /// `slipway retry`: deploys the version of the service's last rollout again when that

@@ -216,8 +216,7 @@ extension Controller {
                                       message: "\(principal.name) approved (\(approval.approvals) of \(approval.needed))", time: now)
             }
         }
-        guard let record = try store.rollout(id: active.id) else { throw ControllerError(.notFound, "rollout \(active.id) vanished") }
-        return record
+        return try storedRollout(active.id)
     }
 
     /// Ends a rollout that never started (rejected, expired, aborted while waiting).

@@ -225,6 +225,9 @@ extension Controller {
         var restarted = false
         for instance in try store.liveInstances() where instance.state == .crashed {
             guard let at = instance.restartAt, at <= now else { continue }
+            // An instance on a server that does not answer waits for it (no attempt, no
+            // backoff, no blocked tick) and restarts as soon as the server answers again.
+            if let server = instance.server, await fleet.server(server)?.unreachable != nil { continue }
             guard let release = try store.release(service: instance.service, version: instance.version, creatingWith: nil, now: now) else { continue }
             var record = instance
             record.restarts += 1
@@ -253,7 +256,9 @@ extension Controller {
                 restarted = true
             } catch {
                 record.lastExit = redaction.redact("\(error)")
-                record.restartAt = now + Defaults.restartBackoffMax.seconds
+                // Its server did not answer: retried as soon as it does (see above).
+                let away = (error as? DriverError)?.code == .unreachable && instance.server != nil
+                record.restartAt = away ? now : now + Defaults.restartBackoffMax.seconds
                 try store.saveInstance(record)
             }
         }

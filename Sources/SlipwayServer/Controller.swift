@@ -304,8 +304,7 @@ public actor Controller {
         } else {
             try await beginRollout(id: id, unit: name, state: state)
         }
-        guard let record = try store.rollout(id: id) else { throw ControllerError(.notFound, "rollout \(id) vanished") }
-        return record
+        return try storedRollout(id)
     }
 
     /// Aborts a running rollout: before the switch the new instances are stopped and

@@ -86,6 +86,17 @@ public final class SlipwayHarness: @unchecked Sendable {
         try await TestHTTP.request(apiURL + path, method: .GET, headers: authorization)
     }
 
+    /// What a failed wait should show: the service's status, the fleet's servers, the
+    /// service's last events and the tail of the control plane's log.
+    public func diagnostics(service: String, events: Int = 40) async -> String {
+        var parts: [String] = []
+        if let status = try? await cli(["status", service]) { parts.append("status:\n\(status.stdout)\(status.stderr)") }
+        if let servers = try? await cli(["servers", "status"]) { parts.append("servers status:\n\(servers.stdout)\(servers.stderr)") }
+        if let reply = try? await api("/v1/services/\(service)/events?limit=\(events)") { parts.append("events:\n\(reply.body)") }
+        if let server { parts.append("control plane stderr (tail):\n\(server.stderr.suffix(4000))") }
+        return parts.joined(separator: "\n")
+    }
+
     /// Runs a CLI command against the server; returns status and output.
     @discardableResult
     public func cli(_ arguments: [String], stdin: String? = nil, timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {

@@ -36,6 +36,21 @@ public struct TestHosts: Sendable {
     public func cut(_ index: Int) async throws { try await link(index, "cut") }
     public func restore(_ index: Int) async throws { try await link(index, "restore") }
 
+    /// Runs `body` with the host's link cut; the link is up again afterwards, whether
+    /// `body` returned or threw (restoring twice is harmless).
+    public func whileCut<T>(_ index: Int, _ body: () async throws -> T) async throws -> T {
+        try await cut(index)
+        let result: T
+        do {
+            result = try await body()
+        } catch {
+            try? await restore(index)
+            throw error
+        }
+        try await restore(index)
+        return result
+    }
+
     func link(_ index: Int, _ action: String) async throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("scripts/test-hosts.sh").path

@@ -200,12 +200,8 @@ import Testing
             try await setUpAndDeployV1(h, port, addresses)
             let probe = TrafficProbe(port: port, host: addresses[0])
             try await probe.waitForAnswer(from: "v1")
-            try await hosts.cut(last)
-            do {
+            try await hosts.whileCut(last) {
                 try await cutOffMidRollout(h, port, addresses, last: last, probe: probe)
-            } catch {
-                try? await hosts.restore(last)
-                throw error
             }
         }
     }
@@ -251,17 +247,12 @@ import Testing
             _ = try await eventually("the canary to take traffic", timeout: .seconds(60)) {
                 try await activeRollout(h)?.canary?.weight == 50 ? true : nil
             }
-            try await hosts.cut(last)
-            do {
+            try await hosts.whileCut(last) {
                 let paused = try await eventually("the canary to pause for the cut server", timeout: .seconds(120)) {
                     try await activeRollout(h).flatMap { $0.canary?.pauseReason?.contains("paused by fleet: server \(addresses[1]) does not answer") == true ? $0 : nil }
                 }
                 #expect(paused.phase == .paused && paused.canary?.weight == 50, "the weight stays")
-            } catch {
-                try? await hosts.restore(last)
-                throw error
             }
-            try await hosts.restore(last)
             _ = try await eventually("the canary to resume by itself", timeout: .seconds(120)) {
                 try await activeRollout(h)?.canary?.pauseReason?.hasPrefix("paused by fleet") == false ? true : nil
             }
@@ -278,21 +269,22 @@ import Testing
         let last = hosts.addresses.count - 1
         try await withFleetOf([0, last], extra: "max_failed_hosts: 1") { h, port, addresses in
             try await setUpAndDeployV1(h, port, addresses)
-            try await hosts.cut(last)
-            do {
+            try await hosts.whileCut(last) {
                 let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"], timeout: .seconds(180))
                 #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
                 #expect(deploy.stdout.contains("going on without \(addresses[1])"), "the left-out server is named: \(deploy.stdout)")
                 #expect(try await h.versionAt(port: port, host: addresses[0]) == "v2")
-            } catch {
-                try? await hosts.restore(last)
-                throw error
             }
-            try await hosts.restore(last)
             // Back: it serves v1 (all it has) until its v2 instance is healthy, then v2 —
             // never an error in between.
             let probe = TrafficProbe(port: port, host: addresses[1])
-            try await probe.waitForAnswer(from: "v2", timeout: .seconds(120))
+            do {
+                try await probe.waitForAnswer(from: "v2", timeout: .seconds(120))
+            } catch {
+                _ = await probe.stop()
+                Issue.record("\(error)\n\(await h.diagnostics(service: "hello"))")
+                return
+            }
             let r = await probe.stop()
             #expect(r.failures.isEmpty, "the returning server failed requests: \(r.failures.prefix(3))")
             let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)

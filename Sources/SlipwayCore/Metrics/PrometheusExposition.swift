@@ -84,15 +84,16 @@ public enum PrometheusExposition {
     public static func renderServers(_ servers: [ServerLine]) -> String {
         guard !servers.isEmpty else { return "" }
         let sorted = servers.sorted { $0.id < $1.id }
-        var out = "# HELP slipway_server_up Whether the fleet server's router answered this scrape (its series are absent when 0).\n"
-        out += "# TYPE slipway_server_up gauge\n"
-        for server in sorted { out += "slipway_server_up{server=\"\(escape(server.id))\"} \(server.up ? 1 : 0)\n" }
-        out += "# HELP slipway_fleet_ssh_commands_total ssh and scp processes the control plane started for the fleet server (master connection, commands, copies, forwards).\n"
-        out += "# TYPE slipway_fleet_ssh_commands_total counter\n"
-        for server in sorted { out += "slipway_fleet_ssh_commands_total{server=\"\(escape(server.id))\"} \(server.sshCommands)\n" }
-        out += "# HELP slipway_fleet_router_calls_total Calls the control plane made to the fleet server's router over SSH (tables, health, numbers, instances).\n"
-        out += "# TYPE slipway_fleet_router_calls_total counter\n"
-        for server in sorted { out += "slipway_fleet_router_calls_total{server=\"\(escape(server.id))\"} \(server.routerCalls)\n" }
+        let families: [(name: String, type: String, help: String, value: (ServerLine) -> String)] = [
+            ("slipway_server_up", "gauge", "Whether the fleet server's router answered this scrape (its series are absent when 0).", { $0.up ? "1" : "0" }),
+            ("slipway_fleet_ssh_commands_total", "counter", "ssh and scp processes the control plane started for the fleet server (master connection, commands, copies, forwards).", { "\($0.sshCommands)" }),
+            ("slipway_fleet_router_calls_total", "counter", "Calls the control plane made to the fleet server's router over SSH (tables, health, numbers, instances).", { "\($0.routerCalls)" }),
+        ]
+        var out = ""
+        for family in families {
+            out += "# HELP \(family.name) \(family.help)\n# TYPE \(family.name) \(family.type)\n"
+            for server in sorted { out += "\(family.name){server=\"\(escape(server.id))\"} \(family.value(server))\n" }
+        }
         return out
     }
 

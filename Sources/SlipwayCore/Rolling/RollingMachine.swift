@@ -164,25 +164,15 @@ public struct RollingMachine: Sendable {
     }
 
     private mutating func analysisResult(_ verdict: AnalysisRunVerdict, now: Double) -> [RolloutAction] {
-        guard let name = progress.analysis, var tracker = progress.tracker else { return [] }
-        let decision = tracker.record(verdict)
-        progress.tracker = tracker
-        progress.lastSummary = verdict.summary
-        switch decision {
-        case .continue:
-            guard verdict.outcome == .pass else {
-                return [.record(kind: "analysis_\(verdict.outcome.rawValue)", message: "`\(name)` after batch \(progress.batches): \(verdict.summary)")]
-            }
+        switch progress.judge(verdict, after: "batch \(progress.batches)", step: progress.batches, abortHint: "`slipway abort` rolls back") {
+        case .ignored, .paused(nil): return []
+        case .noted(let action): return [action]
+        case .passed(let decision):
             progress.tracker = nil
             progress.nextAnalysisAt = nil
-            return [.decide(DecisionDraft(kind: .analysisPassed, actor: "analysis", summary: "analysis `\(name)` passed after batch \(progress.batches): \(verdict.summary)", verdict: verdict, step: progress.batches))]
-                + cycle(now: now)
-        case .abort(let reason), .failInconclusive(let reason):
-            return fail(now: now, actor: "analysis", reason: "`\(name)` after batch \(progress.batches) \(reason)", verdict: verdict)
-        case .pauseInconclusive(let reason):
-            guard !progress.inconclusiveNoted else { return [] }
-            progress.inconclusiveNoted = true
-            return [.decide(DecisionDraft(kind: .inconclusive, actor: "analysis", summary: "waiting after batch \(progress.batches): `\(name)` \(reason); `slipway promote` goes on, `slipway abort` rolls back", verdict: verdict, step: progress.batches))]
+            return [.decide(decision)] + cycle(now: now)
+        case .failed(let reason, let verdict): return fail(now: now, actor: "analysis", reason: reason, verdict: verdict)
+        case .paused(let decision?): return [.decide(decision)]
         }
     }
 

@@ -1,5 +1,5 @@
 /// A rolling rollout's progress, persisted with the rollout (`BlueGreenState.rolling`).
-public struct RollingProgress: Codable, Sendable, Equatable {
+public struct RollingProgress: Codable, Sendable, Equatable, AnalysisGated {
     /// What the machine waits for inside the `progressing` phase.
     public enum Wait: String, Codable, Sendable, Equatable {
         /// The current batch of new instances to pass health checks.

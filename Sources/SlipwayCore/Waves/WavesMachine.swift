@@ -227,24 +227,13 @@ public struct WavesMachine: Sendable {
     }
 
     private mutating func analysisResult(_ verdict: AnalysisRunVerdict, now: Double) -> [RolloutAction] {
-        guard progress.wait == .analysis, let name = progress.analysis, var tracker = progress.tracker else { return [] }
-        let decision = tracker.record(verdict)
-        progress.tracker = tracker
-        progress.lastSummary = verdict.summary
-        let wave = progress.wave + 1
-        switch decision {
-        case .continue:
-            guard verdict.outcome == .pass else {
-                return [.record(kind: "analysis_\(verdict.outcome.rawValue)", message: "`\(name)` after wave \(wave): \(verdict.summary)")]
-            }
-            return [.decide(DecisionDraft(kind: .analysisPassed, actor: "analysis", summary: "analysis `\(name)` passed after wave \(wave): \(verdict.summary)", verdict: verdict, step: wave))]
-                + nextWave(now: now)
-        case .abort(let reason), .failInconclusive(let reason):
-            return fail(now: now, actor: "analysis", reason: "`\(name)` after wave \(wave) \(reason)", verdict: verdict)
-        case .pauseInconclusive(let reason):
-            guard !progress.inconclusiveNoted else { return [] }
-            progress.inconclusiveNoted = true
-            return [.decide(DecisionDraft(kind: .inconclusive, actor: "analysis", summary: "waiting after wave \(wave): `\(name)` \(reason); `slipway promote` goes on, `slipway abort` switches every server back", verdict: verdict, step: wave))]
+        guard progress.wait == .analysis else { return [] }
+        switch progress.judge(verdict, after: "wave \(progress.wave + 1)", step: progress.wave + 1, abortHint: "`slipway abort` switches every server back") {
+        case .ignored, .paused(nil): return []
+        case .noted(let action): return [action]
+        case .passed(let decision): return [.decide(decision)] + nextWave(now: now)
+        case .failed(let reason, let verdict): return fail(now: now, actor: "analysis", reason: reason, verdict: verdict)
+        case .paused(let decision?): return [.decide(decision)]
         }
     }
 

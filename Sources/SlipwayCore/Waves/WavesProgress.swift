@@ -1,6 +1,6 @@
 /// A fleet rollout's progress through its waves, persisted with the rollout
 /// (`BlueGreenState.waves`). Servers are named by their id (`host[:port]`).
-public struct WavesProgress: Codable, Sendable, Equatable {
+public struct WavesProgress: Codable, Sendable, Equatable, AnalysisGated {
     public enum Wait: String, Codable, Sendable, Equatable {
         /// The current wave's instances to pass health checks.
         case healthy

@@ -59,7 +59,11 @@ public struct ServerDriver: InstanceDriver {
         do {
             reply = try await server.router.call(.POST, "/agent/start", body: AgentWire.Start(launch: launch, replacing: replacing), timeout: .seconds(60), as: AgentWire.Started.self)
         } catch {
-            throw unreachable(error)
+            // The call over SSH failed: the server counts unreachable (rollouts pause or
+            // go on without it, its instances wait) until the background reconnect reaches it.
+            let failure = unreachable(error)
+            await server.markUnreachable(failure.message)
+            throw failure
         }
         if let error = reply.error { throw error.driverError }
         guard var started = reply.started else { throw DriverError(.failed, "server \(server.server.id) answered the start of \(launch.instanceID) with nothing") }
