@@ -62,6 +62,8 @@ enum ServiceFields {
                       doc: "Instances per release."),
                 Field("upstream_timeout", .duration(positive: true), \.upstreamTimeout,
                       doc: "How long the router waits for an instance's response head."),
+                Field("websocket_drain", .duration(positive: false), \.websocketDrain,
+                      doc: "How long upgraded connections (WebSocket and other `Upgrade`s) stay on an instance once its release stops taking new traffic (a switch, a canary's end, a rollback); then the router closes them and clients reconnect to the serving release. Default 30s; 0 closes them at the switch."),
                 Field("strategy", strategy, \.strategy,
                       doc: "How a rollout moves traffic from the stable release to the new one; exactly one kind."),
                 Field("analysis", analyses, \.analysis,

@@ -14,6 +14,9 @@ public enum Defaults {
     public static let deployTimeout: Duration = .seconds(120)
     public static let drainTimeout: Duration = .seconds(30)
     public static let upstreamTimeout: Duration = .seconds(60)
+    /// How long upgraded connections (WebSocket…) stay on an instance after its release
+    /// stopped taking new traffic; then the router closes them.
+    public static let websocketDrain: Duration = .seconds(30)
     public static let stopGrace: Duration = .seconds(10)
     public static let statsWindow: Duration = .seconds(60)
     /// Passive health: this many consecutive connection failures or 5xx responses eject

@@ -151,10 +151,12 @@ public struct InstanceRecord: Codable, Sendable, Equatable {
     public var healthy: Bool?
     public var lastHealthError: String?
     public var inflight: Int?
+    /// Upgraded connections (WebSocket…) open to it, from the router's view.
+    public var tunnels: Int?
 
     enum CodingKeys: String, CodingKey {
         case id, service, version, port, pid, pidStartTime, state, restarts, startedAt, stoppedAt, lastExit, restartAt, logPath
-        case target, containerID, host, server, healthy, lastHealthError, inflight
+        case target, containerID, host, server, healthy, lastHealthError, inflight, tunnels
     }
 
     public init(from decoder: any Decoder) throws {
@@ -179,6 +181,7 @@ public struct InstanceRecord: Codable, Sendable, Equatable {
         healthy = try c.decodeIfPresent(Bool.self, forKey: .healthy)
         lastHealthError = try c.decodeIfPresent(String.self, forKey: .lastHealthError)
         inflight = try c.decodeIfPresent(Int.self, forKey: .inflight)
+        tunnels = try c.decodeIfPresent(Int.self, forKey: .tunnels)
     }
 
     public init(id: String, service: String, version: String, port: Int, pid: Int32, pidStartTime: UInt64, state: InstanceState, restarts: Int = 0, startedAt: Double, stoppedAt: Double? = nil, lastExit: String? = nil, restartAt: Double? = nil, logPath: String) {

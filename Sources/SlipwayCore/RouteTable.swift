@@ -40,6 +40,9 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
     public var rateLimit: RateLimitSpec?
     /// Path prefixes kept to allowed client networks; others get 403.
     public var restrict: [PathRestriction]?
+    /// How long upgraded connections stay on an instance whose version stopped taking new
+    /// traffic (weight 0, or gone from the table) before the router closes them.
+    public var websocketDrain: Duration = Defaults.websocketDrain
 
     public init(service: String, listen: ListenAddress, hosts: [String] = [], groups: [BackendGroup], health: HealthSpec = HealthSpec(), upstreamTimeout: Duration = Defaults.upstreamTimeout, affinity: Affinity? = nil, pin: PinRule? = nil,
                 tls: TLSSpec? = nil, headers: SecurityHeaders? = nil, rateLimit: RateLimitSpec? = nil, restrict: [PathRestriction]? = nil) {
@@ -57,7 +60,7 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
         self.restrict = restrict
     }
 
-    enum CodingKeys: String, CodingKey { case service, listen, hosts, groups, health, upstreamTimeout, affinity, pin, tls, headers, rateLimit, restrict }
+    enum CodingKeys: String, CodingKey { case service, listen, hosts, groups, health, upstreamTimeout, affinity, pin, tls, headers, rateLimit, restrict, websocketDrain }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -73,6 +76,7 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
         headers = try c.decodeIfPresent(SecurityHeaders.self, forKey: .headers)
         rateLimit = try c.decodeIfPresent(RateLimitSpec.self, forKey: .rateLimit)
         restrict = try c.decodeIfPresent([PathRestriction].self, forKey: .restrict)
+        websocketDrain = try c.decodeIfPresent(TextDuration.self, forKey: .websocketDrain)?.value ?? Defaults.websocketDrain
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -89,6 +93,7 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
         try c.encodeIfPresent(headers, forKey: .headers)
         try c.encodeIfPresent(rateLimit, forKey: .rateLimit)
         try c.encodeIfPresent(restrict, forKey: .restrict)
+        if websocketDrain != Defaults.websocketDrain { try c.encode(TextDuration(websocketDrain), forKey: .websocketDrain) }
     }
 }
 

@@ -16,8 +16,11 @@ public struct EndpointHealth: Codable, Sendable, Equatable {
     public var consecutiveFailures: Int
     /// Requests currently being proxied to this instance.
     public var inflight: Int
+    /// Upgraded connections (WebSocket…) open to this instance; nil from a router that
+    /// does not report them.
+    public var tunnels: Int?
 
-    public init(id: String, service: String, version: String, healthy: Bool, ejectedUntil: Double? = nil, lastError: String? = nil, consecutiveSuccesses: Int = 0, consecutiveFailures: Int = 0, inflight: Int = 0) {
+    public init(id: String, service: String, version: String, healthy: Bool, ejectedUntil: Double? = nil, lastError: String? = nil, consecutiveSuccesses: Int = 0, consecutiveFailures: Int = 0, inflight: Int = 0, tunnels: Int? = nil) {
         self.id = id
         self.service = service
         self.version = version
@@ -27,6 +30,7 @@ public struct EndpointHealth: Codable, Sendable, Equatable {
         self.consecutiveSuccesses = consecutiveSuccesses
         self.consecutiveFailures = consecutiveFailures
         self.inflight = inflight
+        self.tunnels = tunnels
     }
 }
 

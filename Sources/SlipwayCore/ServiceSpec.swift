@@ -24,6 +24,10 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     /// `max_failed_hosts:` — servers a fleet rollout may leave out (unreachable, or not
     /// healthy in time) and go on; beyond it the rollout pauses (unreachable) or fails.
     public var maxFailedHosts: Int = 0
+    /// `websocket_drain:` — how long upgraded connections (WebSocket…) stay on an instance
+    /// once its release no longer takes new traffic (a switch, a canary's end, a rollback);
+    /// then the router closes them, and clients reconnect to the serving release.
+    public var websocketDrain: Duration = Defaults.websocketDrain
     /// Extra environment variables for every instance.
     public var env: [String: String]
     /// Working directory of instances; relative `run[0]` paths resolve against it.
@@ -115,7 +119,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case name, run, env, workingDirectory, health, listen, hosts, replicas, strategy, upstreamTimeout, analysis, pin
         case tls, headers, rateLimit, restrict, environment, notifications, alerts, hooks, backup
-        case container, artifact, servers, replicasPerHost, waves, maxFailedHosts
+        case container, artifact, servers, replicasPerHost, waves, maxFailedHosts, websocketDrain
     }
 
     /// The policy a canary's background analysis runs: the strategy's `analysis`, else the
@@ -135,6 +139,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         replicasPerHost = try c.decodeIfPresent(Int.self, forKey: .replicasPerHost)
         waves = try c.decodeIfPresent(WavesSpec.self, forKey: .waves)
         maxFailedHosts = try c.decodeIfPresent(Int.self, forKey: .maxFailedHosts) ?? 0
+        websocketDrain = try c.decodeIfPresent(TextDuration.self, forKey: .websocketDrain)?.value ?? Defaults.websocketDrain
         env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
         workingDirectory = try c.decodeIfPresent(String.self, forKey: .workingDirectory)
         health = try c.decodeIfPresent(HealthSpec.self, forKey: .health) ?? HealthSpec()
@@ -166,6 +171,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         try c.encodeIfPresent(replicasPerHost, forKey: .replicasPerHost)
         try c.encodeIfPresent(waves, forKey: .waves)
         if maxFailedHosts != 0 { try c.encode(maxFailedHosts, forKey: .maxFailedHosts) }
+        if websocketDrain != Defaults.websocketDrain { try c.encode(TextDuration(websocketDrain), forKey: .websocketDrain) }
         try c.encode(env, forKey: .env)
         try c.encodeIfPresent(workingDirectory, forKey: .workingDirectory)
         try c.encode(health, forKey: .health)

@@ -55,4 +55,9 @@ final class EndpointState: Sendable {
 
     func beginRequest() { inflight.wrappingAdd(1, ordering: .relaxed) }
     func endRequest() { inflight.wrappingSubtract(1, ordering: .relaxed) }
+    /// Upgraded connections (WebSocket…) relayed to this instance right now; each also
+    /// holds one in-flight request until it closes.
+    let tunnels = Atomic<Int>(0)
+    func tunnelOpened() { tunnels.wrappingAdd(1, ordering: .relaxed) }
+    func tunnelClosed() { tunnels.wrappingSubtract(1, ordering: .relaxed) }
 }

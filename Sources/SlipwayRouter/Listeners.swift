@@ -56,8 +56,7 @@ final class Listeners: Sendable {
                     if let sslContext {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
                     }
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
-                    try channel.pipeline.syncOperations.addHandler(ProxyServerHandler(loop: loop, listenAddress: address, tls: sslContext != nil))
+                    try ProxyServerHandler.install(on: channel, loop: loop, listenAddress: address, tls: sslContext != nil)
                 }
             }
             .bind(host: address.host, port: address.port)

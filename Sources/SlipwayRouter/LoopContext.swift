@@ -11,9 +11,13 @@ final class LoopContext {
     let pool: UpstreamConnectionPool
     var random: FastRandom
     let logger: Logger
+    /// The router's upgraded connections (shared by every loop).
+    let tunnels: TunnelRegistry
 
-    init(loop: any EventLoop, index: Int, snapshot: RoutingSnapshot = .empty, connector: any UpstreamConnector, random: FastRandom = FastRandom(), logger: Logger) {
+    init(loop: any EventLoop, index: Int, snapshot: RoutingSnapshot = .empty, connector: any UpstreamConnector, random: FastRandom = FastRandom(), logger: Logger,
+         tunnels: TunnelRegistry = TunnelRegistry()) {
         self.loop = loop
+        self.tunnels = tunnels
         self.index = index
         self.snapshot = snapshot
         self.pool = UpstreamConnectionPool(loop: loop, connector: connector)

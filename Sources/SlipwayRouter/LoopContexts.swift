@@ -5,12 +5,13 @@ import NIOCore
 final class LoopContexts: Sendable {
     private let byLoop: [ObjectIdentifier: LoopOwned]
     let all: [LoopOwned]
+    let tunnels = TunnelRegistry()
 
     init(group: any EventLoopGroup, connector: any UpstreamConnector, logger: Logger) {
         var byLoop: [ObjectIdentifier: LoopOwned] = [:]
         var all: [LoopOwned] = []
         for (index, loop) in group.makeIterator().enumerated() {
-            let bound = LoopOwned(LoopContext(loop: loop, index: index, connector: connector, logger: logger))
+            let bound = LoopOwned(LoopContext(loop: loop, index: index, connector: connector, logger: logger, tunnels: tunnels))
             byLoop[ObjectIdentifier(loop)] = bound
             all.append(bound)
         }

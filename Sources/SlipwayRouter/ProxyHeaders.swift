@@ -54,6 +54,37 @@ enum ProxyHeaders {
         return !keepAlive
     }
 
+    /// The protocol an HTTP/1.1 request asks to switch to: its `Upgrade` header when
+    /// `upgrade` is among its `Connection` tokens (RFC 9110 §7.8), else nil.
+    static func upgradeRequested(_ head: HTTPRequestHead) -> String? {
+        // The common case (no Upgrade header) costs one scan and no allocation.
+        guard head.version.major == 1, head.version.minor >= 1, head.headers.contains(name: "upgrade"),
+              head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" }) else { return nil }
+        let protocols = head.headers[canonicalForm: "upgrade"]
+        guard !protocols.isEmpty else { return nil }
+        return protocols.joined(separator: ", ")
+    }
+
+    /// The request as the instance receives it when the client asked to switch protocols:
+    /// hop-by-hop headers are dropped as for any request, then the upgrade is asked for again.
+    static func keepUpgrade(_ head: inout HTTPRequestHead, protocol upgrade: String) {
+        head.headers.add(name: "Connection", value: "Upgrade")
+        head.headers.add(name: "Upgrade", value: upgrade)
+    }
+
+    /// Rewrites an instance's `101 Switching Protocols` for the client: like any response,
+    /// but the `Upgrade` it chose and `Connection: Upgrade` stay.
+    static func prepareSwitch(_ head: inout HTTPResponseHead, requestID: String, requested: String) {
+        let chosen = head.headers[canonicalForm: "upgrade"].joined(separator: ", ")
+        stripHopByHop(&head.headers)
+        if !head.headers.contains(name: requestIDName) {
+            head.headers.add(name: requestIDName, value: requestID)
+        }
+        head.version = .http1_1
+        head.headers.add(name: "Connection", value: "Upgrade")
+        head.headers.add(name: "Upgrade", value: chosen.isEmpty ? requested : chosen)
+    }
+
     /// Removes Connection, Keep-Alive, Proxy-*, TE, Trailer, Upgrade and any header named
     /// in Connection. Scans once and touches nothing when none is present (the common case).
     static func stripHopByHop(_ headers: inout HTTPHeaders) {

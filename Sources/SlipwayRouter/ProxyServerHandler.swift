@@ -10,7 +10,7 @@ import SlipwayCore
 /// Pipelined requests are queued here (not by NIO's `HTTPServerPipelineHandler`, which stops
 /// reading between a request's end and its response's end: two `epoll_ctl` calls for every
 /// keep-alive request). Reads stop only when more than `maxPipelinedParts` parts are queued.
-final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
+final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamDelegate {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
@@ -71,6 +71,10 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
     private var needsUpstreamFlush = false
     private var attempts = 0
     private var attemptToken = 0
+    /// The protocol the current request asks to switch to (WebSocket…), when it does.
+    private var upgrade: String?
+    /// The instance answered `101`: the tunnel starts once its response ends.
+    private var switching = false
     /// Seconds for the Retry-After header of a pending 429.
     private var retryAfter = 0
     private var started: UInt64 = 0
@@ -80,6 +84,17 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
         self.loop = loop
         self.listenAddress = listenAddress
         self.tls = tls
+    }
+
+    /// Installs the HTTP/1.1 server codec and a `ProxyServerHandler` on an accepted
+    /// connection. The request decoder hands on the bytes it read past an upgrade request
+    /// when it is removed (`TunnelHandler.splice`): NIO picks `.forwardBytes` only when the
+    /// pipeline is set up for upgrades, and an upgrade configuration with no upgraders of
+    /// its own leaves every request to this handler (it steps aside at the first request).
+    static func install(on channel: Channel, loop: LoopContext, listenAddress: ListenAddress, tls: Bool) throws {
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+            withPipeliningAssistance: false, withServerUpgrade: (upgraders: [], completionHandler: { _ in }), withErrorHandling: false)
+        try channel.pipeline.syncOperations.addHandler(ProxyServerHandler(loop: loop, listenAddress: listenAddress, tls: tls))
     }
 
     // MARK: Channel events
@@ -197,6 +212,13 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
         let ip = clientIP ?? context?.channel.remoteAddress?.ipAddress ?? "unknown"
         clientIP = ip
         requestID = ProxyHeaders.prepareRequest(&upstreamHead, clientIP: ip, https: tls, random: &loop.random)
+        if let requested = ProxyHeaders.upgradeRequested(head) {
+            upgrade = requested
+            ProxyHeaders.keepUpgrade(&upstreamHead, protocol: requested)
+            // The request decoder reads nothing past an upgrade request: unless the instance
+            // switches protocols, the connection ends with this exchange.
+            clientKeepAlive = false
+        }
 
         let host = head.headers.first(name: "host")
         guard let service = listener()?.service(forHost: host.map { Substring($0) }) else {
@@ -411,7 +433,11 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
         switch part {
         case .head(var head):
             let code = head.status.code
-            if code >= 100 && code < 200 && code != 101 {
+            if code == 101 {
+                switchProtocols(head)
+                return
+            }
+            if code >= 100 && code < 200 {
                 head.version = clientVersion
                 ProxyHeaders.stripHopByHop(&head.headers)
                 context.write(wrapOutboundOut(.head(head)), promise: nil)
@@ -435,6 +461,11 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
                 if !context.channel.isWritable { upstream?.holdReads(true) }
             }
         case .end(let trailers):
+            if switching {
+                // Not from inside the instance's decoder: on the next loop turn.
+                context.eventLoop.assumeIsolated().execute { [self] in beginTunnel() }
+                return
+            }
             detachUpstream(reusable: upstreamKeepAlive && requestEnded)
             endAttempt(failed: (responseStatus ?? 0) >= 500)
             record(status: responseStatus, routerError: false)
@@ -483,6 +514,64 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
             return
         }
         failExchange(.badGateway, "instance \(failedEndpoint?.id ?? "?") of service \(service?.name ?? "?") failed: \(ErrorDescription.describe(error))\n")
+    }
+
+    // MARK: Upgrades
+
+    /// The instance answered `101 Switching Protocols`: passed on when the client asked for
+    /// it (the tunnel starts when the instance's response ends), else the instance is
+    /// broken and the attempt fails.
+    private func switchProtocols(_ upstreamHead: HTTPResponseHead) {
+        guard let context, let requested = upgrade, requestEnded else {
+            attemptFailed(UnexpectedSwitch(requested: upgrade != nil))
+            return
+        }
+        var head = upstreamHead
+        timeout?.cancel()
+        timeout = nil
+        responseHeadSent = true
+        responseStatus = 101
+        switching = true
+        ProxyHeaders.prepareSwitch(&head, requestID: requestID, requested: requested)
+        if let edge = service?.edge { edge.addHeaders(to: &head.headers, loop: loop.index) }
+        if case .weightedAssigning = assignment, let cookie = group?.cookie {
+            head.headers.add(name: "Set-Cookie", value: cookie.setCookie)
+        }
+        context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
+    }
+
+    /// Both connections become a byte tunnel. The upgrade counts as one request (status
+    /// 101) in the version's numbers; the tunnel then counts among the instance's open
+    /// tunnels (not its in-flight requests) until either side closes, or until the router
+    /// closes it `websocket_drain` after the instance's version stopped taking traffic.
+    private func beginTunnel() {
+        guard switching, let context, let handler = upstream, let upstreamChannel = handler.channel, let endpoint else { return }
+        let client = context.channel
+        endAttempt(failed: false)
+        record(status: 101, routerError: false)
+        upstream = nil
+        handler.delegate = nil
+        phase = .idle
+        switching = false
+        let registry = loop.tunnels
+        let token = TunnelToken()
+        let ends = TunnelHandler.pair {
+            endpoint.tunnelClosed()
+            registry.remove(token.value)
+        }
+        endpoint.tunnelOpened()
+        let end = NIOLoopBound(ends.client, eventLoop: client.eventLoop)
+        let eventLoop = client.eventLoop
+        token.value = registry.add(endpoint: endpoint.id, service: endpoint.service) { eventLoop.execute { end.value.close() } }
+        do {
+            try TunnelHandler.splice(ends, client: client, upstream: upstreamChannel)
+        } catch {
+            loop.logger.warning("could not start the tunnel of an upgraded connection", metadata: [
+                "slipway.endpoint": "\(endpoint.id)", "slipway.error": "\(error)",
+            ])
+            client.close(promise: nil)
+            upstreamChannel.close(promise: nil)
+        }
     }
 
     // MARK: Finishing
@@ -620,7 +709,23 @@ final class ProxyServerHandler: ChannelDuplexHandler, UpstreamDelegate {
         closeAfterResponse = false
         needsUpstreamFlush = false
         attempts = 0
+        upgrade = nil
+        switching = false
         retryAfter = 0
         requestID = ""
+    }
+}
+
+/// A tunnel's entry in the `TunnelRegistry`, known once it is registered.
+private final class TunnelToken {
+    var value = 0
+}
+
+/// The instance answered `101 Switching Protocols` to a request that did not ask to switch
+/// (or before the request ended).
+struct UnexpectedSwitch: Error, CustomStringConvertible {
+    var requested: Bool
+    var description: String {
+        requested ? "it switched protocols before the request ended" : "it answered 101 Switching Protocols to a request that did not ask to switch"
     }
 }

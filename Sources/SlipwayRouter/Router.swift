@@ -81,6 +81,7 @@ public final class Router: Sendable {
             }
             await self.contexts.install(snapshot)
             self.current.withLock { $0 = snapshot }
+            self.contexts.tunnels.tableApplied(RouteTableView(table), on: self.group.next())
             self.checker.update(snapshot)
             for address in self.listeners.addresses where !wanted.contains(address) {
                 await self.listeners.close(address)
@@ -105,7 +106,8 @@ public final class Router: Sendable {
                 id: endpoint.id, service: endpoint.service, version: endpoint.version,
                 healthy: endpoint.isActivelyHealthy, ejectedUntil: ejectedUntil, lastError: thresholds.lastError,
                 consecutiveSuccesses: thresholds.consecutiveSuccesses, consecutiveFailures: thresholds.consecutiveFailures,
-                inflight: endpoint.inflight.load(ordering: .relaxed)
+                inflight: endpoint.inflight.load(ordering: .relaxed),
+                tunnels: endpoint.tunnels.load(ordering: .relaxed)
             )
         }
     }
@@ -132,8 +134,14 @@ public final class Router: Sendable {
     /// versions in the table plus those that saw traffic in the last 5 minutes.
     public func totals() -> [VersionTotals] {
         let now = NIODeadline.now().uptimeNanoseconds
+        var tunnels: [String: Int] = [:]
+        for (endpoint, _) in current.withLock({ $0 }).endpoints {
+            tunnels["\(endpoint.service) \(endpoint.version)", default: 0] += endpoint.tunnels.load(ordering: .relaxed)
+        }
         return registry.recorders(for: currentTable, nowNanos: now).map { recorder in
-            recorder.lifetime().versionTotals(service: recorder.service, version: recorder.version)
+            var totals = recorder.lifetime().versionTotals(service: recorder.service, version: recorder.version)
+            totals.openTunnels = tunnels["\(recorder.service) \(recorder.version)"] ?? 0
+            return totals
         }
     }
 

@@ -12,7 +12,7 @@ protocol UpstreamDelegate: AnyObject {
 
 /// The last handler of an upstream (router → instance) channel. Relays response parts to
 /// the attached request and holds reads while the client side cannot take more bytes.
-final class UpstreamHandler: ChannelDuplexHandler {
+final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
@@ -100,9 +100,11 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     /// Installs the HTTP client codec and an `UpstreamHandler` on a fresh upstream channel.
+    /// The decoder hands on the bytes it read past a `101 Switching Protocols` when it is
+    /// removed (see `TunnelHandler.splice`).
     static func configure(_ channel: Channel) throws -> UpstreamHandler {
         let handler = UpstreamHandler()
-        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+        try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
         try channel.pipeline.syncOperations.addHandler(handler)
         return handler
     }

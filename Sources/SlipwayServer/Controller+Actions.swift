@@ -212,16 +212,23 @@ extension Controller {
             try store.saveInstance(instance)
         }
         _ = try await pushRoutes()
+        let websocketDrain = try store.service(service)?.spec.websocketDrain ?? Defaults.websocketDrain
         for instance in victims {
+            // Upgraded connections (WebSocket…) stay until the router closes them,
+            // websocket_drain after the instance left its table: the instance is stopped
+            // only then, never under them.
+            let tunnels = routerHealth[instance.id]?.tunnels ?? 0
+            let hold: Duration = tunnels > 0 ? websocketDrain + .seconds(1) : .zero
             try recordEvent(service: service, rolloutID: nil, kind: "instance_stopping",
-                                  message: "stopping instance \(instance.id) of \(version)", time: clock.now())
-            finishStop(instance)
+                                  message: "stopping instance \(instance.id) of \(version)" + (tunnels > 0 ? " once its \(tunnels) upgraded connection(s) are closed (websocket_drain \(DurationText.format(websocketDrain)))" : ""), time: clock.now())
+            finishStop(instance, after: hold)
         }
     }
 
-    nonisolated func finishStop(_ instance: InstanceRecord) {
+    nonisolated func finishStop(_ instance: InstanceRecord, after hold: Duration = .zero) {
         let driver = driver(for: instance)
         Task {
+            if hold > .zero { try? await Task.sleep(for: hold) }
             await driver.stop(instance, grace: Defaults.stopGrace)
             await self.markStopped(instance)
         }

@@ -18,6 +18,7 @@ extension Controller {
             instances[i].healthy = h?.healthy
             instances[i].lastHealthError = h?.lastError
             instances[i].inflight = h?.inflight
+            instances[i].tunnels = h?.tunnels
         }
         instances.sort { ($0.version, $0.id) < ($1.version, $1.id) }
         let listen = service.spec.listen

@@ -71,11 +71,13 @@ enum RouteTableBuilder {
                                     key: affinityKey, scope: canary.scope)
             }
             let pin = input.spec.pin.allow.isEmpty ? nil : input.spec.pin
-            routes.append(ServiceRoute(service: input.spec.name, listen: input.spec.listen, hosts: input.spec.hosts,
-                                       groups: groups, health: input.spec.health, upstreamTimeout: input.spec.upstreamTimeout,
-                                       affinity: affinity, pin: pin,
-                                       tls: input.spec.tls, headers: input.spec.headers, rateLimit: input.spec.rateLimit,
-                                       restrict: input.spec.restrict.isEmpty ? nil : input.spec.restrict))
+            var route = ServiceRoute(service: input.spec.name, listen: input.spec.listen, hosts: input.spec.hosts,
+                                     groups: groups, health: input.spec.health, upstreamTimeout: input.spec.upstreamTimeout,
+                                     affinity: affinity, pin: pin,
+                                     tls: input.spec.tls, headers: input.spec.headers, rateLimit: input.spec.rateLimit,
+                                     restrict: input.spec.restrict.isEmpty ? nil : input.spec.restrict)
+            route.websocketDrain = input.spec.websocketDrain
+            routes.append(route)
         }
         return RouteTable(generation: generation, services: routes)
     }

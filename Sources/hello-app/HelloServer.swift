@@ -27,7 +27,13 @@ enum HelloServer {
             .childChannelInitializer { channel in
                 tracker.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withPipeliningAssistance: true, withServerUpgrade: (upgraders: [WebSocketEcho.upgrader(version: app.settings.version)], completionHandler: { context in
+                            // A WebSocket took over: the HTTP handler leaves with NIO's own.
+                            if let handler = try? context.pipeline.syncOperations.handler(type: HelloHandler.self) {
+                                context.pipeline.syncOperations.removeHandler(handler, promise: nil)
+                            }
+                        }), withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(HelloHandler(app: app))
                 }
             }

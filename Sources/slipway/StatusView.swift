@@ -50,7 +50,7 @@ enum StatusView {
                 for i in s.instances {
                     let health = i.healthy.map { $0 ? "healthy" : "unhealthy" + (i.lastHealthError.map { " (\($0))" } ?? "") } ?? "unknown"
                     let handle = i.target == .container ? (i.containerID.map { String($0.prefix(12)) } ?? "-") : "\(i.pid)"
-                    rows.append(["  " + i.id, i.version] + (fleet ? [i.server ?? "-"] : []) + [handle, "\(i.port)", i.state.rawValue, health, "\(i.inflight ?? 0)", "\(i.restarts)"])
+                    rows.append(["  " + i.id, i.version] + (fleet ? [i.server ?? "-"] : []) + [handle, "\(i.port)", i.state.rawValue, health, "\(i.inflight ?? 0)" + ((i.tunnels ?? 0) > 0 ? " +\(i.tunnels!) ws" : ""), "\(i.restarts)"])
                 }
                 // Colour after padding, so escape sequences do not skew the columns.
                 for row in Format.table(rows).split(separator: "\n", omittingEmptySubsequences: false) {

@@ -54,8 +54,7 @@ struct EmbeddedProxy {
         client = EmbeddedChannel(loop: loop)
         install(table, healthy: healthy)
         try client.pipeline.syncOperations.addHandler(reads)
-        try client.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
-        try client.pipeline.syncOperations.addHandler(ProxyServerHandler(loop: context, listenAddress: Self.listen))
+        try ProxyServerHandler.install(on: client, loop: context, listenAddress: Self.listen, tls: false)
         try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
         client.remoteAddress = try SocketAddress(ipAddress: "10.1.2.3", port: 40000)
     }

@@ -48,6 +48,12 @@ public enum PrometheusExposition {
             out += "slipway_request_duration_seconds_count\(labels(v)) \(v.latencyCount)\n"
         }
 
+        out += "# HELP slipway_upgraded_connections Upgraded connections (WebSocket and other Upgrades) open to the version's instances through the router.\n"
+        out += "# TYPE slipway_upgraded_connections gauge\n"
+        for v in sorted {
+            out += "slipway_upgraded_connections\(labels(v)) \(v.openTunnels ?? 0)\n"
+        }
+
         if !edge.isEmpty {
             let services = edge.sorted { $0.service < $1.service }
             out += "# HELP slipway_rate_limited_total Requests the router answered 429 because their client address was over the service's rate_limit (no version handled them).\n"

@@ -20,6 +20,9 @@ public struct VersionTotals: Codable, Sendable, Equatable {
     public var latencySumMicros: UInt64
     /// The fleet server whose router counted these (nil: this machine's router).
     public var server: String?
+    /// Upgraded connections (WebSocket…) open to the version's instances right now (a
+    /// gauge); nil from a router that does not report them.
+    public var openTunnels: Int?
 
     public init(service: String, version: String, status1xx: UInt64 = 0, status2xx: UInt64 = 0, status3xx: UInt64 = 0, status4xx: UInt64 = 0, status5xx: UInt64 = 0,
                 noResponse: UInt64 = 0, upstreamErrors: UInt64 = 0, latencyBuckets: [UInt64] = ExportedLatency.emptyBuckets, latencySumMicros: UInt64 = 0) {
