@@ -39,8 +39,8 @@ if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
 fi
 
 # The evidence tests parse reports made by the real pytest, coverage.py and ruff; the
-# WebSocket tests drive the router with the `websockets` client.
-for module in pytest coverage ruff websockets; do
+# WebSocket and HTTP/2 tests drive the router with the `websockets` and `h2` clients.
+for module in pytest coverage ruff websockets h2; do
   if ! python3 -c "import $module" >/dev/null 2>&1; then
     echo "==> installing $module (PyPI)"
     python3 -m pip install -q "$module" 2>/dev/null || python3 -m pip install -q --break-system-packages "$module"

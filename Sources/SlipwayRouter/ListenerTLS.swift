@@ -44,7 +44,8 @@ enum ListenerTLSPlan {
         }
         guard let spec = first.tls else { return .plain }
         do {
-            return .tls(spec, try TLSFiles.serverContext(cert: spec.cert, key: spec.key))
+            // HTTP/2 when the client offers it (ALPN), else HTTP/1.1.
+            return .tls(spec, try TLSFiles.serverContext(cert: spec.cert, key: spec.key, applicationProtocols: ["h2", "http/1.1"]))
         } catch {
             return .failed(service: first.service, message: "tls of service \(first.service) on \(address): \(error)")
         }

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 import NIOSSL
 import SlipwayCore
@@ -50,14 +51,34 @@ final class Listeners: Sendable {
             .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let loop = contexts.context(for: channel.eventLoop)
-                    let sslContext = tls.context
-                    if let sslContext {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
+                // HTTP/2 or HTTP/1.1: by ALPN over TLS, by the connection preface in cleartext.
+                guard let sslContext = tls.context else {
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(HTTPVersionSniffer { channel, http2 in
+                            if http2 {
+                                try HTTP2Listener.install(on: channel, contexts: contexts, listenAddress: address, tls: false)
+                            } else {
+                                try ProxyServerHandler.install(on: channel, loop: contexts.context(for: channel.eventLoop), listenAddress: address, tls: false)
+                            }
+                        })
                     }
-                    try ProxyServerHandler.install(on: channel, loop: loop, listenAddress: address, tls: sslContext != nil)
                 }
+                do {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+                return channel.configureHTTP2SecureUpgrade(
+                    h2ChannelConfigurator: { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try HTTP2Listener.install(on: channel, contexts: contexts, listenAddress: address, tls: true)
+                        }
+                    },
+                    http1ChannelConfigurator: { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try ProxyServerHandler.install(on: channel, loop: contexts.context(for: channel.eventLoop), listenAddress: address, tls: true)
+                        }
+                    })
             }
             .bind(host: address.host, port: address.port)
             .get()

@@ -207,7 +207,8 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         resetExchange()
         started = NIODeadline.now().uptimeNanoseconds
         clientVersion = head.version
-        clientKeepAlive = head.isKeepAlive
+        // An HTTP/2 stream (see HTTP2Listener) carries one request; its connection stays.
+        clientKeepAlive = head.version.major >= 2 || head.isKeepAlive
         upstreamHead = head
         let ip = clientIP ?? context?.channel.remoteAddress?.ipAddress ?? "unknown"
         clientIP = ip

@@ -11,7 +11,7 @@ import Musl
 import Darwin
 #endif
 
-/// The data-plane HTTP/1.1 reverse proxy. The control plane hands it whole `RouteTable`s;
+/// The data-plane reverse proxy (HTTP/1.1 and HTTP/2 from clients, upgrades as tunnels). The control plane hands it whole `RouteTable`s;
 /// requests read the table each event loop holds, with no locks or actor hops.
 public final class Router: Sendable {
     private let group: any EventLoopGroup

@@ -13,9 +13,10 @@ import Darwin
 /// belong to the certificate. Used when `slipway.yml` is loaded (to report the problem at
 /// the key's line) and by the router when it applies a route table.
 public enum TLSFiles {
-    /// Reads both files and builds a server context (TLS 1.2 and 1.3, HTTP/1.1 via ALPN).
-    public static func serverContext(cert: String, key: String) throws(TLSFileError) -> NIOSSLContext {
-        try checkedServerConfiguration(cert: cert, key: key).context
+    /// Reads both files and builds a server context (TLS 1.2 and 1.3) offering
+    /// `applicationProtocols` by ALPN, in order of preference.
+    public static func serverContext(cert: String, key: String, applicationProtocols: [String] = ["http/1.1"]) throws(TLSFileError) -> NIOSSLContext {
+        try checkedServerConfiguration(cert: cert, key: key, applicationProtocols: applicationProtocols).context
     }
 
     /// The server configuration for both files, checked by building a context from it
@@ -24,7 +25,7 @@ public enum TLSFiles {
         try checkedServerConfiguration(cert: cert, key: key).configuration
     }
 
-    static func checkedServerConfiguration(cert: String, key: String) throws(TLSFileError) -> (configuration: TLSConfiguration, context: NIOSSLContext) {
+    static func checkedServerConfiguration(cert: String, key: String, applicationProtocols: [String] = ["http/1.1"]) throws(TLSFileError) -> (configuration: TLSConfiguration, context: NIOSSLContext) {
         let chain = try certificates(cert)
         let privateKey = try privateKey(key)
         var configuration = TLSConfiguration.makeServerConfiguration(
@@ -32,7 +33,7 @@ public enum TLSFiles {
             privateKey: .privateKey(privateKey)
         )
         configuration.minimumTLSVersion = .tlsv12
-        configuration.applicationProtocols = ["http/1.1"]
+        configuration.applicationProtocols = applicationProtocols
         do {
             return (configuration, try NIOSSLContext(configuration: configuration))
         } catch NIOSSLError.failedToLoadPrivateKey {

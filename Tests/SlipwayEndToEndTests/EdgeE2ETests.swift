@@ -6,8 +6,9 @@ import Testing
 /// `headers:` and `restrict:` served over HTTPS, refusals on /metrics, and a certificate
 /// and key that do not match refused by `slipway validate` with the key's position.
 @Suite(.serialized) struct EdgeE2ETests {
+    /// curl over HTTP/1.1 (the router offers HTTP/2 by ALPN too; HTTP2Tests covers that).
     static func curl(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
-        try await runCommand("/usr/bin/env", ["curl", "-sS", "--max-time", "5", "-i"] + arguments, timeout: .seconds(30))
+        try await runCommand("/usr/bin/env", ["curl", "-sS", "--max-time", "5", "-i", "--http1.1"] + arguments, timeout: .seconds(30))
     }
 
     @Test func httpsWithHeadersAndARestrictedPath() async throws {

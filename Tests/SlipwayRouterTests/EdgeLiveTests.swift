@@ -128,9 +128,10 @@ import Testing
 
     // MARK: TLS
 
+    /// curl over HTTP/1.1 (the router offers HTTP/2 by ALPN too; HTTP2Tests covers that).
     static func curl(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
         let curl = FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") ? "/usr/bin/curl" : "/usr/local/bin/curl"
-        return try await runCommand(curl, ["-sS", "--max-time", "10", "-i"] + arguments, timeout: .seconds(30))
+        return try await runCommand(curl, ["-sS", "--max-time", "10", "-i", "--http1.1"] + arguments, timeout: .seconds(30))
     }
 
     @Test func terminatesTLSAndKeepsTheOldCertificateWhenANewTableBreaksIt() async throws {
