@@ -65,6 +65,36 @@ import Testing
         #expect(proxy.context.tunnels.count == 0)
     }
 
+    @Test func aClientThatDoesNotReadStopsReadsFromTheInstance() throws {
+        let (proxy, up) = try tunnel()
+        _ = try proxy.clientOutput()
+        let upstreamReads = ReadCounter()
+        try up.pipeline.syncOperations.addHandler(upstreamReads, position: .first)
+        up.pipeline.read()
+        #expect(upstreamReads.count == 1, "reads flow while the client takes bytes")
+
+        // The client's socket buffer is full: nothing more is read from the instance...
+        proxy.client.isWritable = false
+        proxy.client.pipeline.fireChannelWritabilityChanged()
+        up.pipeline.read()
+        up.pipeline.read()
+        #expect(upstreamReads.count == 1, "no read from the instance while the client cannot take more")
+        // ...until the client drains it; then the held read goes through.
+        proxy.client.isWritable = true
+        proxy.client.pipeline.fireChannelWritabilityChanged()
+        #expect(upstreamReads.count == 2)
+
+        // The same the other way: an instance that does not read holds the client back.
+        let before = proxy.reads.count
+        up.isWritable = false
+        up.pipeline.fireChannelWritabilityChanged()
+        proxy.client.pipeline.read()
+        #expect(proxy.reads.count == before)
+        up.isWritable = true
+        up.pipeline.fireChannelWritabilityChanged()
+        #expect(proxy.reads.count == before + 1)
+    }
+
     @Test func theClientClosingClosesTheInstanceConnection() throws {
         let (proxy, up) = try tunnel()
         _ = try proxy.clientOutput()
