@@ -29,7 +29,7 @@ import Testing
         return out
     }
 
-    struct Abuse: Decodable { var streams: Int; var closed: Bool; var goaway: Int?; var reset: [Int]?; var status: String? }
+    struct Abuse: Decodable { var streams: Int; var closed: Bool; var goaway: Int?; var reset: [Int]?; var status: String?; var client_protocol_error: String? }
     struct Streams: Decodable { var bodies: [String: Int]; var statuses: [String: Int]; var streams: Int }
 
     func abuse(_ arguments: [String]) async throws -> Abuse {
@@ -101,9 +101,9 @@ import Testing
             #expect(try await h.cli(["apply", "-f", config]).status == 0)
             #expect(try await h.cli(["deploy", "hello", "--version", "v1", "--wait"]).status == 0)
             // A rapid-reset flood (CVE-2023-44487): GOAWAY ENHANCE_YOUR_CALM (0xb).
-            let flood = try await abuse(["rapid-reset", "127.0.0.1", "\(port)", "--streams", "3000"])
-            // (Or the connection ended before all 3000 went out and its GOAWAY was lost.)
-            #expect(flood.goaway == 11 || (flood.closed && flood.streams < 3000), "\(flood)")
+            let flood = try await abuse(["rapid-reset", "127.0.0.1", "\(port)", "--streams", "1000"])
+            // (Or the connection ended before all 1000 went out and its GOAWAY was lost.)
+            #expect(flood.goaway == 11 || (flood.closed && flood.streams < 1000), "\(flood)")
             // A header list far over the advertised 64 KiB: GOAWAY PROTOCOL_ERROR, not a
             // buffered megabyte; one within it is answered.
             let bomb = try await abuse(["big-headers", "127.0.0.1", "\(port)", "--bytes", "1000000"])
