@@ -3,6 +3,10 @@
 # Slipway router in front of 2 hello-app instances, (c) nginx and (d) HAProxy in front of
 # the SAME 2 instances. Two interleaved rounds; the better run of each is reported.
 # Then a CPU profile of the router under load (perf, cpu-clock sampling).
+# THROUGHPUT_BASELINE_BIN=DIR adds (e) the router of another slipway build (DIR/slipway,
+# e.g. the previous commit's release binary) in front of the same 2 instances, started on
+# its own state directory from a copy of the route table: before/after a router change
+# in one run.
 source "$(dirname "$0")/lib.sh"
 
 DURATION="${THROUGHPUT_SECONDS:-10}"
@@ -36,6 +40,23 @@ declare -A URL=(
     [haproxy]="http://127.0.0.1:$HP/"
 )
 ORDER=(direct slipway nginx haproxy)
+BASE_PID=""
+if [ -n "${THROUGHPUT_BASELINE_BIN:-}" ]; then
+    [ -x "$THROUGHPUT_BASELINE_BIN/slipway" ] || die "THROUGHPUT_BASELINE_BIN: no slipway in $THROUGHPUT_BASELINE_BIN"
+    BASE_STATE="$BENCH_TMP/baseline-state"; mkdir -p "$BASE_STATE"
+    BP="$(free_port)"
+    python3 - "$STATE_DIR/router-table.json" "$BASE_STATE/router-table.json" "$LISTEN" "$BP" <<'PY'
+import sys
+text = open(sys.argv[1]).read()
+open(sys.argv[2], "w").write(text.replace(":" + sys.argv[3] + '"', ":" + sys.argv[4] + '"'))
+PY
+    "$THROUGHPUT_BASELINE_BIN/slipway" router --state-dir "$BASE_STATE" > "$BENCH_TMP/baseline-router.log" 2>&1 &
+    BASE_PID=$!; BG_PIDS+=("$BASE_PID")
+    wait_version "$BP" v1 30
+    URL[baseline]="http://127.0.0.1:$BP/"
+    ORDER=(direct slipway baseline nginx haproxy)
+    log "baseline router $("$THROUGHPUT_BASELINE_BIN/slipway" --version) (pid $BASE_PID) on 127.0.0.1:$BP → the same instances"
+fi
 
 for t in "${ORDER[@]}"; do
     log "warm-up $t (3s)"
@@ -50,6 +71,7 @@ proxy_pids() {
     case "$1" in
         direct) echo "" ;;
         slipway) echo "$RPID" ;;
+        baseline) echo "$BASE_PID" ;;
         nginx) echo "$NGINX_MASTER $(ps --ppid "$NGINX_MASTER" -o pid= | tr '\n' ' ')" ;;
         haproxy) echo "$HAPROXY_MAIN $(ps --ppid "$HAPROXY_MAIN" -o pid= | tr '\n' ' ')" ;;
     esac
@@ -132,13 +154,16 @@ print(f"{t}\t{ctx / n_ctx:.2f}\t{total / n:.2f}\t" + ", ".join(f"{k} {v / n:.2f}
 PY
 done
 # ---------------------------------------------------------------- report
-BENCH_DIR="$BENCH_DIR" python3 - "$BENCH_TMP" "$ROUNDS" > "$BENCH_TMP/table.md" <<'EOF'
+BENCH_DIR="$BENCH_DIR" BASELINE="${BASE_PID:+1}" python3 - "$BENCH_TMP" "$ROUNDS" > "$BENCH_TMP/table.md" <<'EOF'
 import os, sys
 sys.path.insert(0, os.environ["BENCH_DIR"])
 from wrkparse import parse
 tmp, rounds = sys.argv[1], int(sys.argv[2])
 names = {"direct": "hello-app direct (1 instance)", "slipway": "Slipway router (2 instances)",
          "nginx": "nginx proxy_pass (2 instances)", "haproxy": "HAProxy (2 instances)"}
+if os.environ.get("BASELINE"):
+    names = {**{k: v for k, v in names.items() if k in ("direct", "slipway")}, "baseline": "Slipway router, baseline build (same instances)",
+             **{k: v for k, v in names.items() if k in ("nginx", "haproxy")}}
 best, runs = {}, {}
 for t in names:
     rs = [parse(os.path.join(tmp, f"wrk-{t}-{i}.txt")) for i in range(1, rounds + 1)]
@@ -162,6 +187,9 @@ print()
 s, h, d = best["slipway"]["rps"], best["haproxy"]["rps"], best["direct"]["rps"]
 print(f"Ratios: **Slipway/nginx = {s / ng:.2f}×**, HAProxy/nginx = {h / ng:.2f}×, direct/nginx = {d / ng:.2f}×; "
       f"p99 Slipway/nginx = {best['slipway']['p99_ms'] / best['nginx']['p99_ms']:.2f}×.")
+if "baseline" in best:
+    bl = best["baseline"]
+    print(f"\nThis build against the baseline build: req/s {s / bl['rps']:.2f}×, p99 {best['slipway']['p99_ms'] / bl['p99_ms']:.2f}×.")
 print(f"\nGoal (Slipway ≥ 1.0× nginx): **{'met' if s >= ng else 'NOT met'}** ({s:.0f} vs {ng:.0f} req/s).")
 EOF
 {
@@ -191,5 +219,6 @@ EOF
 } > "$BENCH_TMP/section.md"
 cat "$BENCH_TMP/table.md"
 echo; cat "$BENCH_TMP/syscalls.txt"; echo; cat "$BENCH_TMP/profile-summary.md" 2>/dev/null || true; head -25 "$PROFILE"
+[ -n "$BASE_PID" ] && { kill "$BASE_PID" 2>/dev/null || true; }
 write_section throughput "$BENCH_TMP/section.md"
 log "wrote the throughput section of $RESULTS_MD"
