@@ -37,36 +37,30 @@ def connect(host, port):
     return sock, conn
 
 
-def request_headers(authority, extra=(), path="/"):
-    return [(":method", "GET"), (":path", path), (":scheme", "http"), (":authority", authority)] + list(extra)
-
-
-def received(sock, outcome, seconds):
-    """The bytes the server sends, chunk by chunk, until it closes the connection (recorded
-    as `closed`) or `seconds` pass."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        sock.settimeout(max(0.05, deadline - time.monotonic()))
-        try:
-            data = sock.recv(65536)
-        except socket.timeout:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            outcome["closed"] = True
-            return
-        yield data
+def request_headers(authority, extra=()):
+    return [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", authority)] + list(extra)
 
 
 def read_events(sock, conn, outcome, until):
     """Reads and records events until `until(outcome)` or the connection ends or 10 s pass."""
-    for data in received(sock, outcome, 10):
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not until(outcome):
+        sock.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            break
+        except OSError:
+            outcome["closed"] = True
+            break
+        if not data:
+            outcome["closed"] = True
+            break
         try:
             events = conn.receive_data(data)
         except h2.exceptions.ProtocolError as error:
             outcome["client_protocol_error"] = str(error)
-            return
+            break
         for event in events:
             if isinstance(event, h2.events.ConnectionTerminated):
                 outcome["goaway"] = int(event.error_code)
@@ -78,9 +72,7 @@ def read_events(sock, conn, outcome, until):
             sock.sendall(conn.data_to_send())
         except OSError:
             outcome["closed"] = True
-            return
-        if until(outcome):
-            return
+            break
 
 
 def rapid_reset(args):
@@ -108,7 +100,19 @@ def read_goaway(sock, outcome):
     """Reads raw frames (not through the client's state machine, which rejects frames for
     the streams it just reset) until a GOAWAY, the end of the connection, or 20 s."""
     buffer = b""
-    for data in received(sock, outcome, 20):
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            break
+        except OSError:
+            outcome["closed"] = True
+            break
+        if not data:
+            outcome["closed"] = True
+            break
         buffer += data
         while len(buffer) >= 9:
             frame, length = Frame.parse_frame_header(memoryview(buffer[:9]))
@@ -145,7 +149,7 @@ def requests(args):
     authority = f"{args.host}:{args.port}"
     for _ in range(args.count):
         stream = conn.get_next_available_stream_id()
-        conn.send_headers(stream, request_headers(authority, path=args.path), end_stream=True)
+        conn.send_headers(stream, [(":method", "GET"), (":path", args.path), (":scheme", "http"), (":authority", authority)], end_stream=True)
         sock.sendall(conn.data_to_send())
         body, status, ended = b"", None, False
         deadline = time.monotonic() + 10

@@ -33,7 +33,10 @@ enum ProxyHeaders {
     /// Rewrites an instance's response head for the client. Returns true when the client
     /// connection must close after this response.
     static func prepareResponse(_ head: inout HTTPResponseHead, requestID: String, clientVersion: HTTPVersion, clientKeepAlive: Bool) -> Bool {
-        stripHopByHopAddingRequestID(&head, requestID)
+        stripHopByHop(&head.headers)
+        if !head.headers.contains(name: requestIDName) {
+            head.headers.add(name: requestIDName, value: requestID)
+        }
         head.version = clientVersion
         var keepAlive = clientKeepAlive
         if clientVersion.major == 1 && clientVersion.minor == 0 {
@@ -73,19 +76,13 @@ enum ProxyHeaders {
     /// but the `Upgrade` it chose and `Connection: Upgrade` stay.
     static func prepareSwitch(_ head: inout HTTPResponseHead, requestID: String, requested: String) {
         let chosen = head.headers[canonicalForm: "upgrade"].joined(separator: ", ")
-        stripHopByHopAddingRequestID(&head, requestID)
-        head.version = .http1_1
-        head.headers.add(name: "Connection", value: "Upgrade")
-        head.headers.add(name: "Upgrade", value: chosen.isEmpty ? requested : chosen)
-    }
-
-    /// Every response head the client gets: no hop-by-hop headers, and the request id
-    /// unless the instance set one.
-    private static func stripHopByHopAddingRequestID(_ head: inout HTTPResponseHead, _ requestID: String) {
         stripHopByHop(&head.headers)
         if !head.headers.contains(name: requestIDName) {
             head.headers.add(name: requestIDName, value: requestID)
         }
+        head.version = .http1_1
+        head.headers.add(name: "Connection", value: "Upgrade")
+        head.headers.add(name: "Upgrade", value: chosen.isEmpty ? requested : chosen)
     }
 
     /// Removes Connection, Keep-Alive, Proxy-*, TE, Trailer, Upgrade and any header named

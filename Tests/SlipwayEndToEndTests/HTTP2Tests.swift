@@ -43,7 +43,11 @@ import Testing
     }
 
     @Test func h2cStreamsOfOneConnectionFollowTheCanarySplitAndCarryBodies() async throws {
-        try await withHello(replicas: 1, strategy: CanaryTests.canary("[ {weight: 50}, {pause: 10m} ]")) { h, port in
+        try await withHarness { h in
+            let (config, port) = try h.helloConfig(replicas: 1, strategy: CanaryTests.canary("[ {weight: 50}, {pause: 10m} ]"))
+            try await h.startServer()
+            #expect(try await h.cli(["apply", "-f", config]).status == 0)
+            #expect(try await h.cli(["deploy", "hello", "--version", "v1", "--wait"]).status == 0)
             #expect(try await h.cli(["deploy", "hello", "--version", "v2"]).status == 0)
             _ = try await eventually("the canary to take half the traffic", timeout: .seconds(60)) { () -> Bool? in
                 let status = try await h.cli(["status", "hello", "-o", "json"]).stdout
@@ -75,10 +79,8 @@ import Testing
     }
 
     @Test func tlsNegotiatesHTTP2ByALPNAndFallsBackToHTTP11() async throws {
-        let dir = try TemporaryDirectory(prefix: "h2-tls")
-        defer { dir.remove() }
-        let certs = try await TestCertificates.make(in: dir.path)
         try await withHarness { h in
+            let certs = try await TestCertificates.make(in: h.directory.path)
             let (config, port) = try h.helloConfig(replicas: 1, extra: "tls: { cert: \(certs.cert), key: \(certs.key) }")
             try await h.startServer()
             #expect(try await h.cli(["apply", "-f", config]).status == 0)
@@ -93,7 +95,11 @@ import Testing
     }
 
     @Test func hostileHTTP2EndsItsOwnConnectionAndNoOther() async throws {
-        try await withHello(replicas: 1) { h, port in
+        try await withHarness { h in
+            let (config, port) = try h.helloConfig(replicas: 1)
+            try await h.startServer()
+            #expect(try await h.cli(["apply", "-f", config]).status == 0)
+            #expect(try await h.cli(["deploy", "hello", "--version", "v1", "--wait"]).status == 0)
             // A rapid-reset flood (CVE-2023-44487): GOAWAY ENHANCE_YOUR_CALM (0xb).
             let flood = try await abuse(["rapid-reset", "127.0.0.1", "\(port)", "--streams", "1000"])
             // (Or the connection ended before all 1000 went out and its GOAWAY was lost.)

@@ -47,7 +47,11 @@ import Testing
     }
 
     @Test func messagesCrossTheRouterBothWaysAndTheUpgradeChoosesItsVersion() async throws {
-        try await withHello { h, port in
+        try await withHarness { h in
+            let (config, port) = try h.helloConfig(replicas: 2)
+            try await h.startServer()
+            #expect(try await h.cli(["apply", "-f", config]).status == 0)
+            #expect(try await h.cli(["deploy", "hello", "--version", "v1", "--wait"]).status == 0)
 
             // 200 messages of 64 KiB each, all sent before any reply is read: 12.5 MiB each way
             // through one tunnel, echoed exactly.
@@ -68,7 +72,11 @@ import Testing
     }
 
     @Test func openConnectionsStayOnTheirReleaseUntilWebsocketDrainThenClose() async throws {
-        try await withHello(replicas: 1, extra: "websocket_drain: 3s", keepPrevious: "10m") { h, port in
+        try await withHarness { h in
+            let (config, port) = try h.helloConfig(replicas: 1, extra: "websocket_drain: 3s", keepPrevious: "10m", drainTimeout: "10s")
+            try await h.startServer()
+            #expect(try await h.cli(["apply", "-f", config]).status == 0)
+            #expect(try await h.cli(["deploy", "hello", "--version", "v1", "--wait"]).status == 0)
             let held = try await hold(h, port: port)
             #expect(try await upgraded(h, version: "v1") == 1)
             let status = try await h.cli(["status", "hello"])
@@ -92,9 +100,13 @@ import Testing
     }
 
     @Test func anInstanceIsNotStoppedUnderItsOpenConnections() async throws {
-        // No warm previous release: v1's instance is stopped after the switch, but only once
-        // the router closed its WebSocket (websocket_drain), not under it.
-        try await withHello(replicas: 1, extra: "websocket_drain: 3s", keepPrevious: "0") { h, port in
+        try await withHarness { h in
+            // No warm previous release: v1's instance is stopped after the switch, but only once
+            // the router closed its WebSocket (websocket_drain), not under it.
+            let (config, port) = try h.helloConfig(replicas: 1, extra: "websocket_drain: 3s", keepPrevious: "0", drainTimeout: "10s")
+            try await h.startServer()
+            #expect(try await h.cli(["apply", "-f", config]).status == 0)
+            #expect(try await h.cli(["deploy", "hello", "--version", "v1", "--wait"]).status == 0)
             let held = try await hold(h, port: port)
             let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
