@@ -367,7 +367,9 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         endpoint.beginRequest()
         scheduleTimeout(service.upstreamTimeout)
 
-        if let handler = loop.pool.takeIdle(for: endpoint) {
+        // An upgrade goes on a new connection: it never returns to the pool, and servers may
+        // switch protocols only on a connection's first request (NIO's upgrade handler does).
+        if upgrade == nil, let handler = loop.pool.takeIdle(for: endpoint) {
             attach(handler)
             return
         }
@@ -450,10 +452,7 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
             responseStatus = Int(code)
             upstreamKeepAlive = head.isKeepAlive
             closeAfterResponse = ProxyHeaders.prepareResponse(&head, requestID: requestID, clientVersion: clientVersion, clientKeepAlive: clientKeepAlive)
-            if let edge = service?.edge { edge.addHeaders(to: &head.headers, loop: loop.index) }
-            if case .weightedAssigning = assignment, let cookie = group?.cookie {
-                head.headers.add(name: "Set-Cookie", value: cookie.setCookie)
-            }
+            addEdgeHeadersAndCookie(&head)
             context.write(wrapOutboundOut(.head(head)), promise: nil)
         case .body(let buffer):
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
@@ -534,11 +533,17 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         responseStatus = 101
         switching = true
         ProxyHeaders.prepareSwitch(&head, requestID: requestID, requested: requested)
+        addEdgeHeadersAndCookie(&head)
+        context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
+    }
+
+    /// What the router adds to an instance's response head: the service's security headers
+    /// and, when this request was just assigned a version, the sticky cookie.
+    private func addEdgeHeadersAndCookie(_ head: inout HTTPResponseHead) {
         if let edge = service?.edge { edge.addHeaders(to: &head.headers, loop: loop.index) }
         if case .weightedAssigning = assignment, let cookie = group?.cookie {
             head.headers.add(name: "Set-Cookie", value: cookie.setCookie)
         }
-        context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
     }
 
     /// Both connections become a byte tunnel. The upgrade counts as one request (status

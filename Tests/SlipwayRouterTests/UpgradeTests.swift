@@ -95,6 +95,22 @@ import Testing
         #expect(proxy.reads.count == before + 1)
     }
 
+    @Test func anUpgradeTakesANewConnectionNotAPooledOne() throws {
+        let proxy = try EmbeddedProxy(table: Self.table())
+        try proxy.send("GET / HTTP/1.1\r\nHost: web\r\n\r\n")
+        let pooled = try #require(proxy.connector.channel(for: "v1-a"))
+        _ = try EmbeddedProxy.drain(pooled)
+        try pooled.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+        _ = try proxy.clientOutput()
+        #expect(proxy.context.pool.idleCount == 1)
+
+        try proxy.send(Self.upgrade)
+        #expect(try EmbeddedProxy.drain(pooled).isEmpty, "the idle connection is not used for the upgrade")
+        let fresh = try #require(proxy.connector.channel(for: "v1-a", index: 1))
+        #expect(try EmbeddedProxy.drain(fresh).hasPrefix("GET /ws HTTP/1.1\r\n"))
+        #expect(proxy.context.pool.idleCount == 1)
+    }
+
     @Test func theClientClosingClosesTheInstanceConnection() throws {
         let (proxy, up) = try tunnel()
         _ = try proxy.clientOutput()
