@@ -39,11 +39,13 @@ if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
 fi
 
 # The evidence tests parse reports made by the real pytest, coverage.py and ruff; the
-# WebSocket and HTTP/2 tests drive the router with the `websockets` and `h2` clients.
-for module in pytest coverage ruff websockets h2; do
+# WebSocket and HTTP/2 tests drive the router with the `websockets` and `h2` clients; the
+# gRPC tests run gRPC's own Python server and client (grpcio, grpcio-health-checking).
+for pair in pytest:pytest coverage:coverage ruff:ruff websockets:websockets h2:h2 grpc:grpcio grpc_health:grpcio-health-checking; do
+  module=${pair%%:*} package=${pair#*:}
   if ! python3 -c "import $module" >/dev/null 2>&1; then
-    echo "==> installing $module (PyPI)"
-    python3 -m pip install -q "$module" 2>/dev/null || python3 -m pip install -q --break-system-packages "$module"
+    echo "==> installing $package (PyPI)"
+    python3 -m pip install -q "$package" 2>/dev/null || python3 -m pip install -q --break-system-packages "$package"
   fi
 done
 

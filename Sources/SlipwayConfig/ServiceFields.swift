@@ -33,6 +33,9 @@ enum ServiceFields {
                 checkReferences(&spec, scope)
                 checkFleet(&spec, scope)
                 checkHooks(&spec, scope)
+                if spec.health.kind == .grpc, spec.upstream != .h2c {
+                    scope.error(at: "health", "health.kind: grpc needs `upstream: h2c` (gRPC runs over HTTP/2; the service's instances are reached over HTTP/1.1)")
+                }
             },
             extraSchema: [("oneOf", .array([
                 .object([("required", .array([.string("run")]))]),
@@ -64,6 +67,8 @@ enum ServiceFields {
                       doc: "How long the router waits for an instance's response head."),
                 Field("websocket_drain", .duration(positive: false), \.websocketDrain,
                       doc: "How long upgraded connections (WebSocket and other `Upgrade`s) stay on an instance once its release stops taking new traffic (a switch, a canary's end, a rollback); then the router closes them and clients reconnect to the serving release. Default 30s; 0 closes them at the switch."),
+                Field("upstream", ValueType<UpstreamProtocol>.enumeration, \.upstream,
+                      doc: "The protocol the instances speak: http1 (HTTP/1.1, the default) or h2c (HTTP/2 cleartext with prior knowledge, as gRPC servers speak it); with h2c each request goes to an instance as an HTTP/2 stream with its trailers, and a grpc-status other than 0 counts as an error."),
                 Field("strategy", strategy, \.strategy,
                       doc: "How a rollout moves traffic from the stable release to the new one; exactly one kind."),
                 Field("analysis", analyses, \.analysis,
@@ -134,7 +139,7 @@ enum ServiceFields {
 
     static var health: ObjectType<HealthSpec> {
         ObjectType(
-            doc: "Active HTTP health checks.",
+            doc: "Active health checks (HTTP, or the gRPC health service).",
             initial: HealthSpec(),
             fields: [
                 Field("path", ValueType<String>.string.checked { $0.hasPrefix("/") ? nil : "must start with / (got \(quoted($0)))" }
@@ -150,6 +155,10 @@ enum ServiceFields {
                       doc: "Consecutive failing checks before a healthy instance counts as unhealthy."),
                 Field("grace", .duration(positive: false), \.grace,
                       doc: "After start, failures during this period do not count toward unhealthy."),
+                Field("kind", ValueType<HealthKind>.enumeration, \.kind,
+                      doc: "http (GET path; the default) or grpc (the standard gRPC health service, grpc.health.v1.Health/Check, must answer SERVING; needs upstream: h2c)."),
+                Field("grpc_service", .string, \.grpcService,
+                      doc: "The service name a grpc check asks about (default \"\": the server as a whole)."),
             ],
             check: { health, scope in
                 // Without an explicit timeout, a short interval shortens the default timeout.

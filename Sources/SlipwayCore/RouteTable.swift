@@ -43,6 +43,8 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
     /// How long upgraded connections stay on an instance whose version stopped taking new
     /// traffic (weight 0, or gone from the table) before the router closes them.
     public var websocketDrain: Duration = Defaults.websocketDrain
+    /// The protocol the instances speak (HTTP/2 streams for `h2c`).
+    public var upstream: UpstreamProtocol = .http1
 
     public init(service: String, listen: ListenAddress, hosts: [String] = [], groups: [BackendGroup], health: HealthSpec = HealthSpec(), upstreamTimeout: Duration = Defaults.upstreamTimeout, affinity: Affinity? = nil, pin: PinRule? = nil,
                 tls: TLSSpec? = nil, headers: SecurityHeaders? = nil, rateLimit: RateLimitSpec? = nil, restrict: [PathRestriction]? = nil) {
@@ -60,7 +62,7 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
         self.restrict = restrict
     }
 
-    enum CodingKeys: String, CodingKey { case service, listen, hosts, groups, health, upstreamTimeout, affinity, pin, tls, headers, rateLimit, restrict, websocketDrain }
+    enum CodingKeys: String, CodingKey { case service, listen, hosts, groups, health, upstreamTimeout, affinity, pin, tls, headers, rateLimit, restrict, websocketDrain, upstream }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -77,6 +79,7 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
         rateLimit = try c.decodeIfPresent(RateLimitSpec.self, forKey: .rateLimit)
         restrict = try c.decodeIfPresent([PathRestriction].self, forKey: .restrict)
         websocketDrain = try c.decodeIfPresent(TextDuration.self, forKey: .websocketDrain)?.value ?? Defaults.websocketDrain
+        upstream = try c.decodeIfPresent(UpstreamProtocol.self, forKey: .upstream) ?? .http1
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -94,6 +97,7 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
         try c.encodeIfPresent(rateLimit, forKey: .rateLimit)
         try c.encodeIfPresent(restrict, forKey: .restrict)
         if websocketDrain != Defaults.websocketDrain { try c.encode(TextDuration(websocketDrain), forKey: .websocketDrain) }
+        if upstream != .http1 { try c.encode(upstream, forKey: .upstream) }
     }
 }
 

@@ -47,6 +47,9 @@ public struct VersionStats: Codable, Sendable, Equatable {
     public var status5xx: UInt64
     /// Requests that got no upstream response (502/504 made by the router).
     public var upstreamErrors: UInt64
+    /// gRPC calls that ended with a `grpc-status` other than 0 in an HTTP answer below 500
+    /// (nil: none, or a router that does not count them).
+    public var grpcErrors: UInt64?
     public var latencyP50Ms: Double?
     public var latencyP95Ms: Double?
     public var latencyP99Ms: Double?
@@ -55,7 +58,7 @@ public struct VersionStats: Codable, Sendable, Equatable {
     /// value), ascending; only when asked for (`GET /stats?window=S&latency=buckets`).
     public var latency: [LatencyBucket]?
 
-    public init(service: String, version: String, windowSeconds: Double, requests: UInt64 = 0, status1xx: UInt64 = 0, status2xx: UInt64 = 0, status3xx: UInt64 = 0, status4xx: UInt64 = 0, status5xx: UInt64 = 0, upstreamErrors: UInt64 = 0, latencyP50Ms: Double? = nil, latencyP95Ms: Double? = nil, latencyP99Ms: Double? = nil, latencyMaxMs: Double? = nil, latency: [LatencyBucket]? = nil) {
+    public init(service: String, version: String, windowSeconds: Double, requests: UInt64 = 0, status1xx: UInt64 = 0, status2xx: UInt64 = 0, status3xx: UInt64 = 0, status4xx: UInt64 = 0, status5xx: UInt64 = 0, upstreamErrors: UInt64 = 0, grpcErrors: UInt64? = nil, latencyP50Ms: Double? = nil, latencyP95Ms: Double? = nil, latencyP99Ms: Double? = nil, latencyMaxMs: Double? = nil, latency: [LatencyBucket]? = nil) {
         self.service = service
         self.version = version
         self.windowSeconds = windowSeconds
@@ -66,6 +69,7 @@ public struct VersionStats: Codable, Sendable, Equatable {
         self.status4xx = status4xx
         self.status5xx = status5xx
         self.upstreamErrors = upstreamErrors
+        self.grpcErrors = grpcErrors
         self.latencyP50Ms = latencyP50Ms
         self.latencyP95Ms = latencyP95Ms
         self.latencyP99Ms = latencyP99Ms
@@ -73,9 +77,13 @@ public struct VersionStats: Codable, Sendable, Equatable {
         self.latency = latency
     }
 
-    /// Share of requests answered 5xx (including router-made 502/504); nil on no requests.
+    /// Failed requests: answered 5xx (including router-made 502/504), or gRPC calls that
+    /// ended with a non-zero `grpc-status`.
+    public var errors: UInt64 { status5xx + (grpcErrors ?? 0) }
+
+    /// Share of failed requests (`errors`); nil on no requests.
     public var errorRate: Double? {
-        requests == 0 ? nil : Double(status5xx) / Double(requests)
+        requests == 0 ? nil : Double(errors) / Double(requests)
     }
 }
 
@@ -128,6 +136,7 @@ extension VersionStats {
             total.status4xx += stats.status4xx
             total.status5xx += stats.status5xx
             total.upstreamErrors += stats.upstreamErrors
+            if let grpc = stats.grpcErrors { total.grpcErrors = (total.grpcErrors ?? 0) + grpc }
             total.windowSeconds = max(total.windowSeconds, stats.windowSeconds)
             if let a = total.latency, let b = stats.latency {
                 var counts: [UInt64: UInt64] = [:]

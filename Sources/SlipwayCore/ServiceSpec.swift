@@ -28,6 +28,9 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     /// once its release no longer takes new traffic (a switch, a canary's end, a rollback);
     /// then the router closes them, and clients reconnect to the serving release.
     public var websocketDrain: Duration = Defaults.websocketDrain
+    /// `upstream:` — the protocol instances speak: HTTP/1.1 (default) or HTTP/2 cleartext
+    /// (`h2c`, gRPC services), to which the router forwards each request as a stream.
+    public var upstream: UpstreamProtocol = .http1
     /// Extra environment variables for every instance.
     public var env: [String: String]
     /// Working directory of instances; relative `run[0]` paths resolve against it.
@@ -119,7 +122,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case name, run, env, workingDirectory, health, listen, hosts, replicas, strategy, upstreamTimeout, analysis, pin
         case tls, headers, rateLimit, restrict, environment, notifications, alerts, hooks, backup
-        case container, artifact, servers, replicasPerHost, waves, maxFailedHosts, websocketDrain
+        case container, artifact, servers, replicasPerHost, waves, maxFailedHosts, websocketDrain, upstream
     }
 
     /// The policy a canary's background analysis runs: the strategy's `analysis`, else the
@@ -140,6 +143,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         waves = try c.decodeIfPresent(WavesSpec.self, forKey: .waves)
         maxFailedHosts = try c.decodeIfPresent(Int.self, forKey: .maxFailedHosts) ?? 0
         websocketDrain = try c.decodeIfPresent(TextDuration.self, forKey: .websocketDrain)?.value ?? Defaults.websocketDrain
+        upstream = try c.decodeIfPresent(UpstreamProtocol.self, forKey: .upstream) ?? .http1
         env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
         workingDirectory = try c.decodeIfPresent(String.self, forKey: .workingDirectory)
         health = try c.decodeIfPresent(HealthSpec.self, forKey: .health) ?? HealthSpec()
@@ -172,6 +176,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         try c.encodeIfPresent(waves, forKey: .waves)
         if maxFailedHosts != 0 { try c.encode(maxFailedHosts, forKey: .maxFailedHosts) }
         if websocketDrain != Defaults.websocketDrain { try c.encode(TextDuration(websocketDrain), forKey: .websocketDrain) }
+        if upstream != .http1 { try c.encode(upstream, forKey: .upstream) }
         try c.encode(env, forKey: .env)
         try c.encodeIfPresent(workingDirectory, forKey: .workingDirectory)
         try c.encode(health, forKey: .health)
@@ -205,6 +210,11 @@ public struct HealthSpec: Codable, Sendable, Equatable {
     public var unhealthy: Int
     /// After start, failures during this period do not count toward `unhealthy`.
     public var grace: Duration
+    /// What a check asks: `GET path` (http), or the standard gRPC health service
+    /// (`grpc.health.v1.Health/Check` for `grpcService`) on an `upstream: h2c` service.
+    public var kind: HealthKind = .http
+    /// The service name a gRPC check asks about ("" is the server as a whole).
+    public var grpcService: String = ""
 
     public init(
         path: String = Defaults.healthPath,
@@ -222,7 +232,7 @@ public struct HealthSpec: Codable, Sendable, Equatable {
         self.grace = grace
     }
 
-    enum CodingKeys: String, CodingKey { case path, interval, timeout, healthy, unhealthy, grace }
+    enum CodingKeys: String, CodingKey { case path, interval, timeout, healthy, unhealthy, grace, kind, grpcService }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -233,6 +243,8 @@ public struct HealthSpec: Codable, Sendable, Equatable {
         healthy = try c.decodeIfPresent(Int.self, forKey: .healthy) ?? d.healthy
         unhealthy = try c.decodeIfPresent(Int.self, forKey: .unhealthy) ?? d.unhealthy
         grace = try c.decodeIfPresent(TextDuration.self, forKey: .grace)?.value ?? d.grace
+        kind = try c.decodeIfPresent(HealthKind.self, forKey: .kind) ?? .http
+        grpcService = try c.decodeIfPresent(String.self, forKey: .grpcService) ?? ""
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -243,7 +255,26 @@ public struct HealthSpec: Codable, Sendable, Equatable {
         try c.encode(healthy, forKey: .healthy)
         try c.encode(unhealthy, forKey: .unhealthy)
         try c.encode(TextDuration(grace), forKey: .grace)
+        if kind != .http { try c.encode(kind, forKey: .kind) }
+        if !grpcService.isEmpty { try c.encode(grpcService, forKey: .grpcService) }
     }
+}
+
+/// What an instance's health check asks.
+public enum HealthKind: String, Codable, Sendable, CaseIterable {
+    /// `GET path`; a 2xx or 3xx answer passes.
+    case http
+    /// `grpc.health.v1.Health/Check`; `SERVING` passes.
+    case grpc
+}
+
+/// The protocol the router speaks to a service's instances.
+public enum UpstreamProtocol: String, Codable, Sendable, CaseIterable {
+    /// HTTP/1.1 with keep-alive connections (the default).
+    case http1
+    /// HTTP/2 over cleartext TCP with prior knowledge, as gRPC servers speak it: one
+    /// connection per instance and event loop, each request a stream.
+    case h2c
 }
 
 /// How a rollout moves traffic.

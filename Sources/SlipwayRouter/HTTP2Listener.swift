@@ -8,7 +8,7 @@ import SlipwayCore
 /// handled by its own `ProxyServerHandler` behind swift-nio-http2's HTTP/2 → HTTP/1 codec,
 /// so weights, stickiness, pins, edge rules and numbers apply per request exactly as on
 /// HTTP/1.1, and requests of one connection may go to different versions. Instances are
-/// reached over HTTP/1.1 as before.
+/// reached over HTTP/1.1, or as HTTP/2 streams for `upstream: h2c` (`UpstreamHTTP2Pool`).
 ///
 /// Limits (swift-nio-http2's protections, set here explicitly): 256 concurrent streams, a
 /// 64 KiB header list (a larger HPACK-decoded list resets the stream), flow-control windows

@@ -10,6 +10,7 @@ final class HealthChecker: Sendable {
     private struct Check {
         let endpoint: EndpointState
         let spec: HealthSpec
+        let http2: Bool
         let task: RepeatedTask
     }
 
@@ -31,11 +32,12 @@ final class HealthChecker: Sendable {
             var next: [String: Check] = [:]
             for (endpoint, service) in wanted {
                 let spec = service.route.health
-                if let existing = checks[endpoint.id], existing.endpoint === endpoint, existing.spec == spec {
+                let http2 = service.upstreamHTTP2
+                if let existing = checks[endpoint.id], existing.endpoint === endpoint, existing.spec == spec, existing.http2 == http2 {
                     next[endpoint.id] = existing
                 } else {
                     checks[endpoint.id]?.task.cancel()
-                    next[endpoint.id] = Check(endpoint: endpoint, spec: spec, task: start(endpoint, spec))
+                    next[endpoint.id] = Check(endpoint: endpoint, spec: spec, http2: http2, task: start(endpoint, spec, http2: http2))
                 }
                 checks[endpoint.id] = nil
             }
@@ -51,14 +53,14 @@ final class HealthChecker: Sendable {
         }
     }
 
-    private func start(_ endpoint: EndpointState, _ spec: HealthSpec) -> RepeatedTask {
+    private func start(_ endpoint: EndpointState, _ spec: HealthSpec, http2: Bool) -> RepeatedTask {
         let loop = group.next()
         let timeout = TimeAmount(spec.timeout)
         let interval = TimeAmount(spec.interval)
         let logger = self.logger
         let now = self.now
         return loop.scheduleRepeatedAsyncTask(initialDelay: .zero, delay: interval) { _ in
-            HealthProbe.run(endpoint: endpoint, path: spec.path, timeout: timeout, on: loop).map { outcome in
+            HealthProbe.run(endpoint: endpoint, spec: spec, http2: http2, timeout: timeout, on: loop).map { outcome in
                 let transition = endpoint.recordActive(outcome, at: now())
                 switch transition {
                 case .becameHealthy:

@@ -9,6 +9,8 @@ final class LoopContext {
     let index: Int
     var snapshot: RoutingSnapshot
     let pool: UpstreamConnectionPool
+    /// HTTP/2 connections to the instances of `upstream: h2c` services.
+    let http2Pool: UpstreamHTTP2Pool
     var random: FastRandom
     let logger: Logger
     /// The router's upgraded connections (shared by every loop).
@@ -21,6 +23,7 @@ final class LoopContext {
         self.index = index
         self.snapshot = snapshot
         self.pool = UpstreamConnectionPool(loop: loop, connector: connector)
+        self.http2Pool = UpstreamHTTP2Pool(loop: loop)
         self.random = random
         self.logger = logger
     }
@@ -31,5 +34,6 @@ final class LoopContext {
         var keys = Set<Int>()
         for (endpoint, _) in snapshot.endpoints { keys.insert(endpoint.poolKey) }
         pool.retain(keys: keys)
+        http2Pool.retain(keys: keys)
     }
 }

@@ -41,7 +41,10 @@ final class LoopContexts: Sendable {
 
     func closePools() async {
         for bound in all {
-            try? await bound.eventLoop.submit { bound.value.pool.closeAll() }.get()
+            try? await bound.eventLoop.submit {
+                bound.value.pool.closeAll()
+                bound.value.http2Pool.closeAll()
+            }.get()
         }
     }
 }

@@ -73,6 +73,10 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     private var attemptToken = 0
     /// The protocol the current request asks to switch to (WebSocket…), when it does.
     private var upgrade: String?
+    /// A gRPC call (an `upstream: h2c` service) ended with a non-zero `grpc-status`.
+    private var grpcFailed = false
+    /// A gRPC "trailers-only" answer's fields, sent as the response's trailers.
+    private var trailersOnly: HTTPHeaders?
     /// The instance answered `101`: the tunnel starts once its response ends.
     private var switching = false
     /// Seconds for the Retry-After header of a pending 429.
@@ -228,6 +232,14 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
             return
         }
         self.service = service
+        if service.upstreamHTTP2 {
+            if upgrade != nil {
+                phase = .localPending(.notImplemented, "service \(service.name) speaks HTTP/2 to its instances (upstream: h2c): protocol upgrades cannot be forwarded\n")
+                return
+            }
+            // gRPC servers expect it; the router passes trailers on.
+            upstreamHead.headers.replaceOrAdd(name: "te", value: "trailers")
+        }
         if let edge = service.edge, !admitAtEdge(edge, head: head) { return }
         let now = started
         assignment = service.assignment(for: head.headers, client: { clientAddress() }, isAvailable: { $0.isAvailable(now: now) })
@@ -376,7 +388,8 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         phase = .connecting
         holdClientReads(true)
         let token = attemptToken
-        loop.pool.connect(to: endpoint).assumeIsolated().whenComplete { [self] result in
+        let connected = service.upstreamHTTP2 ? loop.http2Pool.stream(to: endpoint) : loop.pool.connect(to: endpoint)
+        connected.assumeIsolated().whenComplete { [self] result in
             switch result {
             case .success(let handler):
                 guard token == attemptToken, case .connecting = phase else {
@@ -451,6 +464,10 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
             responseHeadSent = true
             responseStatus = Int(code)
             upstreamKeepAlive = head.isKeepAlive
+            if service?.upstreamHTTP2 == true, head.headers.contains(name: "grpc-status") {
+                noteGRPCStatus(head.headers)
+                splitTrailersOnly(&head)
+            }
             closeAfterResponse = ProxyHeaders.prepareResponse(&head, requestID: requestID, clientVersion: clientVersion, clientKeepAlive: clientKeepAlive)
             addEdgeHeadersAndCookie(&head)
             context.write(wrapOutboundOut(.head(head)), promise: nil)
@@ -466,12 +483,37 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
                 context.eventLoop.assumeIsolated().execute { [self] in beginTunnel() }
                 return
             }
+            if let trailers, service?.upstreamHTTP2 == true { noteGRPCStatus(trailers) }
             detachUpstream(reusable: upstreamKeepAlive && requestEnded)
             endAttempt(failed: (responseStatus ?? 0) >= 500)
             record(status: responseStatus, routerError: false)
             phase = requestEnded ? .idle : .discarding
-            writeEnd(trailers, close: closeAfterResponse)
+            writeEnd(trailers ?? trailersOnly, close: closeAfterResponse)
         }
+    }
+
+    /// A gRPC "trailers-only" answer (one HEADERS frame that ends the stream, with
+    /// `grpc-status` in it) cannot be passed on as one frame through the HTTP/1-shaped
+    /// exchange: its head keeps the status and content type, every other field goes out as
+    /// the trailers, where gRPC clients read the call's status and trailing metadata.
+    private func splitTrailersOnly(_ head: inout HTTPResponseHead) {
+        var kept = HTTPHeaders()
+        var trailers = HTTPHeaders()
+        for (name, value) in head.headers {
+            if name.lowercased() == "content-type" {
+                kept.add(name: name, value: value)
+            } else if name.lowercased() != "content-length" {
+                trailers.add(name: name, value: value)
+            }
+        }
+        head.headers = kept
+        trailersOnly = trailers
+    }
+
+    /// A `grpc-status` other than 0 (in a trailers-only response's head, or the trailers)
+    /// makes the call an error in its version's numbers.
+    private func noteGRPCStatus(_ headers: HTTPHeaders) {
+        if let status = headers.first(name: "grpc-status"), status != "0" { grpcFailed = true }
     }
 
     func upstreamReadComplete() {
@@ -676,7 +718,7 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         guard let group else { return }
         let now = NIODeadline.now().uptimeNanoseconds
         let latency = status == nil ? nil : (now &- started) / 1000
-        group.stats.record(shard: loop.index, status: status, routerError: routerError, latencyMicros: latency, nowNanos: now)
+        group.stats.record(shard: loop.index, status: status, routerError: routerError, grpcError: grpcFailed, latencyMicros: latency, nowNanos: now)
         self.group = nil
     }
 
@@ -716,6 +758,8 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         needsUpstreamFlush = false
         attempts = 0
         upgrade = nil
+        grpcFailed = false
+        trailersOnly = nil
         switching = false
         retryAfter = 0
         requestID = ""

@@ -88,6 +88,8 @@ final class ServiceState: Sendable {
     let route: ServiceRoute
     let groups: [GroupState]
     let upstreamTimeout: TimeAmount
+    /// `upstream: h2c`: requests go to the instances as HTTP/2 streams.
+    let upstreamHTTP2: Bool
     /// Sticky assignment; nil unless `route.affinity` is set and a split is in effect.
     let affinity: AffinityRule?
     /// The pin-header rule; nil unless `route.pin` is set.
@@ -100,6 +102,7 @@ final class ServiceState: Sendable {
         self.groups = groups
         self.edge = edge
         self.upstreamTimeout = TimeAmount(route.upstreamTimeout)
+        self.upstreamHTTP2 = route.upstream == .h2c
         self.pin = pin
         let assignable = groups.filter { $0.weight > 0 && $0.cookie != nil }
         if assignable.count > 1, let name = route.affinity?.cookie {

@@ -30,12 +30,13 @@ struct StatsWindow: Sendable {
     ///   - status: the status sent to the client, nil when the client left before a response.
     ///   - routerError: the router made the response (502/504) because the upstream did not answer.
     ///   - latencyMicros: request head received to response end written.
-    mutating func record(status: Int?, routerError: Bool, latencyMicros: UInt64?, nowNanos: UInt64) {
+    ///   - grpcError: a gRPC call that ended with a non-zero `grpc-status`.
+    mutating func record(status: Int?, routerError: Bool, grpcError: Bool = false, latencyMicros: UInt64?, nowNanos: UInt64) {
         let second = Int64(nowNanos / 1_000_000_000)
         let index = Int(second % Int64(StatsWindow.seconds))
         if slots[index].second != second { slots[index].reset(to: second) }
-        slots[index].totals.add(status: status, routerError: routerError)
-        lifetime.record(status: status, routerError: routerError, latencyMicros: latencyMicros)
+        slots[index].totals.add(status: status, routerError: routerError, grpcError: grpcError)
+        lifetime.record(status: status, routerError: routerError, grpcError: grpcError, latencyMicros: latencyMicros)
         if let latencyMicros {
             if slots[index].latency == nil { slots[index].latency = StatsWindow.makeHistogram() }
             slots[index].latency?.record(min(latencyMicros, StatsWindow.highestLatencyMicros))
@@ -70,10 +71,13 @@ struct StatsTotals: Sendable, Equatable {
     /// Index 1...5 for 1xx...5xx; index 0 unused.
     var byClass: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
     var upstreamErrors: UInt64 = 0
+    /// gRPC calls ended with a non-zero `grpc-status` (in an answer below 500).
+    var grpcErrors: UInt64 = 0
 
-    mutating func add(status: Int?, routerError: Bool) {
+    mutating func add(status: Int?, routerError: Bool, grpcError: Bool = false) {
         requests += 1
         if routerError { upstreamErrors += 1 }
+        if grpcError, (status ?? 0) < 500 { grpcErrors += 1 }
         guard let status else { return }
         switch status / 100 {
         case 1: byClass.1 += 1
@@ -88,6 +92,7 @@ struct StatsTotals: Sendable, Equatable {
     mutating func add(_ other: StatsTotals) {
         requests += other.requests
         upstreamErrors += other.upstreamErrors
+        grpcErrors += other.grpcErrors
         byClass.1 += other.byClass.1
         byClass.2 += other.byClass.2
         byClass.3 += other.byClass.3
@@ -96,7 +101,7 @@ struct StatsTotals: Sendable, Equatable {
     }
 
     static func == (lhs: StatsTotals, rhs: StatsTotals) -> Bool {
-        lhs.requests == rhs.requests && lhs.upstreamErrors == rhs.upstreamErrors
+        lhs.requests == rhs.requests && lhs.upstreamErrors == rhs.upstreamErrors && lhs.grpcErrors == rhs.grpcErrors
             && lhs.byClass.1 == rhs.byClass.1 && lhs.byClass.2 == rhs.byClass.2 && lhs.byClass.3 == rhs.byClass.3
             && lhs.byClass.4 == rhs.byClass.4 && lhs.byClass.5 == rhs.byClass.5
     }
@@ -117,6 +122,7 @@ struct StatsSummary: Sendable {
             status1xx: totals.byClass.1, status2xx: totals.byClass.2, status3xx: totals.byClass.3,
             status4xx: totals.byClass.4, status5xx: totals.byClass.5,
             upstreamErrors: totals.upstreamErrors,
+            grpcErrors: totals.grpcErrors == 0 ? nil : totals.grpcErrors,
             latencyP50Ms: latency.map { ms($0.valueAtPercentile(50)) },
             latencyP95Ms: latency.map { ms($0.valueAtPercentile(95)) },
             latencyP99Ms: latency.map { ms($0.valueAtPercentile(99)) },

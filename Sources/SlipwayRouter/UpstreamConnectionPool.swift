@@ -40,6 +40,10 @@ final class UpstreamConnectionPool {
         handler.delegate = nil
         handler.holdReads(false)
         guard handler.isActive else { return }
+        guard !handler.isStream else {
+            handler.close()
+            return
+        }
         var list = idle[endpoint.poolKey] ?? []
         guard list.count < maxIdlePerEndpoint else {
             handler.close()

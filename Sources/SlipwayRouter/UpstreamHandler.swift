@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 
 /// What an upstream connection reports to the request currently using it.
 protocol UpstreamDelegate: AnyObject {
@@ -18,6 +19,12 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPClientRequestPart
 
     weak var delegate: (any UpstreamDelegate)?
+    /// One HTTP/2 stream (`upstream: h2c`): it carries one request and is never pooled.
+    let isStream: Bool
+
+    init(isStream: Bool = false) {
+        self.isStream = isStream
+    }
     /// Set while the connection sits idle in a pool, so an upstream close removes it.
     var onIdleClose: ((UpstreamHandler) -> Void)?
     /// When the connection went idle (uptime nanoseconds).
@@ -106,6 +113,15 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let handler = UpstreamHandler()
         try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
         try channel.pipeline.syncOperations.addHandler(handler)
+        return handler
+    }
+
+    /// Installs swift-nio-http2's HTTP/2 → HTTP/1 client codec and an `UpstreamHandler` on a
+    /// new HTTP/2 stream to an `upstream: h2c` instance.
+    static func configureStream(_ stream: Channel) throws -> UpstreamHandler {
+        let handler = UpstreamHandler(isStream: true)
+        try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .http))
+        try stream.pipeline.syncOperations.addHandler(handler)
         return handler
     }
 }

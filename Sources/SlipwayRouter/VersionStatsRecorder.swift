@@ -22,9 +22,9 @@ final class VersionStatsRecorder: Sendable {
     }
 
     @inline(__always)
-    func record(shard: Int, status: Int?, routerError: Bool, latencyMicros: UInt64?, nowNanos: UInt64) {
+    func record(shard: Int, status: Int?, routerError: Bool, grpcError: Bool = false, latencyMicros: UInt64?, nowNanos: UInt64) {
         shards[shard % shards.count].window.withLock {
-            $0.record(status: status, routerError: routerError, latencyMicros: latencyMicros, nowNanos: nowNanos)
+            $0.record(status: status, routerError: routerError, grpcError: grpcError, latencyMicros: latencyMicros, nowNanos: nowNanos)
         }
     }
 

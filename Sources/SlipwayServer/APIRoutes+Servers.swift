@@ -49,7 +49,7 @@ extension Controller {
             // Its own traffic over the last minute (every service it runs).
             if status.reachable, let stats = try? await server.router.stats(window: .seconds(60)) {
                 status.requests = stats.reduce(0) { $0 + $1.requests }
-                status.errors = stats.reduce(0) { $0 + $1.status5xx }
+                status.errors = stats.reduce(0) { $0 + $1.errors }
             }
             return status
         }.map(\.1)

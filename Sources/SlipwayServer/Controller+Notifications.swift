@@ -121,7 +121,7 @@ extension Controller {
         let requests = stats.reduce(UInt64(0)) { $0 + $1.requests }
         guard requests > 0, requests >= UInt64(rule.minSamples) else { return nil }
         if rule.metric == .errorRate {
-            return Double(stats.reduce(UInt64(0)) { $0 + $1.status5xx }) / Double(requests)
+            return Double(stats.reduce(UInt64(0)) { $0 + $1.errors }) / Double(requests)
         }
         guard let q = rule.metric.latencyQuantile else { return nil }
         let merged = VersionWindow(version: "*", requests: requests, errors: 0, latency: stats.flatMap { $0.latency ?? [] })

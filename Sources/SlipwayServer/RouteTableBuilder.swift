@@ -77,6 +77,7 @@ enum RouteTableBuilder {
                                      tls: input.spec.tls, headers: input.spec.headers, rateLimit: input.spec.rateLimit,
                                      restrict: input.spec.restrict.isEmpty ? nil : input.spec.restrict)
             route.websocketDrain = input.spec.websocketDrain
+            route.upstream = input.spec.upstream
             routes.append(route)
         }
         return RouteTable(generation: generation, services: routes)

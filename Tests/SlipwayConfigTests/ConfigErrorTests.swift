@@ -32,7 +32,7 @@ import Testing
 
     @Test func unknownKeyWithNothingCloseListsTheAllowedKeys() {
         #expect(singleError(minimal + "health: {colour: red}\n")
-            == "3:10: health.colour: unknown key `colour`; allowed: `path`, `interval`, `timeout`, `healthy`, `unhealthy`, `grace`")
+            == "3:10: health.colour: unknown key `colour`; allowed: `path`, `interval`, `timeout`, `healthy`, `unhealthy`, `grace`, `kind`, `grpc_service`")
     }
 
     @Test func unknownStrategy() {
@@ -111,6 +111,15 @@ import Testing
             "3:38: hosts[2]: \"a:80\" is not a valid host name (letters, digits, '-' and '.', without a port)",
         ])
         #expect(singleError(minimal + "hosts: [example.com, EXAMPLE.com]\n") == "3:8: hosts: lists \"example.com\" more than once")
+    }
+
+    @Test func upstreamAndGRPCHealthErrorsNameTheKey() throws {
+        #expect(singleError(minimal + "upstream: http2\n") == "3:11: upstream: unknown value `http2`; did you mean `http1`?")
+        #expect(singleError(minimal + "health: { kind: grpc }\n")
+            == "3:9: health: health.kind: grpc needs `upstream: h2c` (gRPC runs over HTTP/2; the service's instances are reached over HTTP/1.1)")
+        #expect(singleError(minimal + "upstream: h2c\nhealth: { kind: grpcs }\n") == "4:17: health.kind: unknown value `grpcs`; did you mean `grpc`?")
+        let grpc = try ConfigLoader.parse(minimal + "upstream: h2c\nhealth: { kind: grpc }\n", fileName: "slipway.yml", baseDirectory: nil)
+        #expect(grpc.upstream == .h2c && grpc.health.kind == .grpc && grpc.health.grpcService == "")
     }
 
     // MARK: run and env

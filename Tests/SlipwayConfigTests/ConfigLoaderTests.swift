@@ -21,11 +21,14 @@ import Yams
           healthy: 3
           unhealthy: 5
           grace: 1m30s
+          kind: grpc
+          grpc_service: shop.Orders
         listen: 0.0.0.0:9090
         hosts: [Example.COM, api.example.com]
         replicas: 3
         upstream_timeout: 45
         websocket_drain: 1m
+        upstream: h2c
         strategy:
           blue-green:
             keep_previous: 0
@@ -49,6 +52,9 @@ import Yams
             upstreamTimeout: .seconds(45)
         )
         expected.websocketDrain = .seconds(60)
+        expected.upstream = .h2c
+        expected.health.kind = .grpc
+        expected.health.grpcService = "shop.Orders"
         #expect(spec == expected)
         // The spec survives the JSON form the store and API use.
         let json = try JSONEncoder().encode(spec)

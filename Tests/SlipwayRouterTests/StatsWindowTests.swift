@@ -101,4 +101,26 @@ import Testing
         #expect(totals.latencyCount == 3)
         #expect(totals.latencySumMicros == 20_043_000)
     }
+
+    @Test func grpcErrorsCountAsErrorsOnceAndApartFromHTTPStatus() {
+        var w = StatsWindow()
+        w.record(status: 200, routerError: false, latencyMicros: 1_000, nowNanos: 1000 * s)
+        w.record(status: 200, routerError: false, grpcError: true, latencyMicros: 1_000, nowNanos: 1000 * s)
+        // An HTTP 5xx is an error already; its grpc-status does not count it twice.
+        w.record(status: 503, routerError: false, grpcError: true, latencyMicros: 1_000, nowNanos: 1000 * s)
+        var summary = StatsSummary()
+        w.collect(windowSeconds: 10, nowNanos: 1000 * s, into: &summary)
+        let stats = summary.versionStats(service: "rpc", version: "v1", windowSeconds: 10)
+        #expect(stats.requests == 3 && stats.status2xx == 2 && stats.status5xx == 1)
+        #expect(stats.grpcErrors == 1 && stats.errors == 2)
+        #expect(stats.errorRate == 2.0 / 3.0)
+        #expect(w.lifetime.versionTotals(service: "rpc", version: "v1").grpcErrors == 1)
+        // Without gRPC errors the field stays absent (older readers, plain HTTP services).
+        var plain = StatsWindow()
+        plain.record(status: 500, routerError: false, latencyMicros: 1_000, nowNanos: 1000 * s)
+        var plainSummary = StatsSummary()
+        plain.collect(windowSeconds: 10, nowNanos: 1000 * s, into: &plainSummary)
+        #expect(plainSummary.versionStats(service: "web", version: "v1", windowSeconds: 10).grpcErrors == nil)
+        #expect(plain.lifetime.versionTotals(service: "web", version: "v1").grpcErrors == nil)
+    }
 }

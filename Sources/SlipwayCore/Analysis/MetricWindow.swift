@@ -30,7 +30,7 @@ public struct VersionWindow: Codable, Sendable, Equatable {
 
     /// The router's counters for a version plus its exported latency buckets.
     public init(stats: VersionStats, latency: [LatencyBucket]) {
-        self.init(version: stats.version, requests: stats.requests, errors: stats.status5xx, latency: latency)
+        self.init(version: stats.version, requests: stats.requests, errors: stats.errors, latency: latency)
     }
 
     /// errors / requests; nil with no requests.

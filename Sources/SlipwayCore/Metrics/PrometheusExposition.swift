@@ -35,6 +35,14 @@ public enum PrometheusExposition {
             out += "slipway_upstream_errors_total\(labels(v)) \(v.upstreamErrors)\n"
         }
 
+        if sorted.contains(where: { $0.grpcErrors != nil }) {
+            out += "# HELP slipway_grpc_errors_total gRPC calls that ended with a grpc-status other than 0 (OK) in an HTTP answer below 500.\n"
+            out += "# TYPE slipway_grpc_errors_total counter\n"
+            for v in sorted {
+                out += "slipway_grpc_errors_total\(labels(v)) \(v.grpcErrors ?? 0)\n"
+            }
+        }
+
         out += "# HELP slipway_request_duration_seconds Time from a request's head to the end of its response, per service and version.\n"
         out += "# TYPE slipway_request_duration_seconds histogram\n"
         for v in sorted {

@@ -23,6 +23,9 @@ public struct VersionTotals: Codable, Sendable, Equatable {
     /// Upgraded connections (WebSocket…) open to the version's instances right now (a
     /// gauge); nil from a router that does not report them.
     public var openTunnels: Int?
+    /// gRPC calls that ended with a non-zero `grpc-status` in an answer below 500; nil from
+    /// a router that does not count them.
+    public var grpcErrors: UInt64?
 
     public init(service: String, version: String, status1xx: UInt64 = 0, status2xx: UInt64 = 0, status3xx: UInt64 = 0, status4xx: UInt64 = 0, status5xx: UInt64 = 0,
                 noResponse: UInt64 = 0, upstreamErrors: UInt64 = 0, latencyBuckets: [UInt64] = ExportedLatency.emptyBuckets, latencySumMicros: UInt64 = 0) {
