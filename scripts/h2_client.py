@@ -8,6 +8,9 @@
   h2_client.py rapid-reset HOST PORT [--streams N]
       The CVE-2023-44487 pattern: opens N streams (HEADERS with END_STREAM), cancelling
       each at once with RST_STREAM, as fast as the socket takes them.
+  h2_client.py drain HOST PORT
+      One request on a connection, then prints {"ready": true} and waits (up to 10 s) for
+      the server to end the connection: reports its GOAWAY code (`goaway`) and `closed`.
   h2_client.py big-headers HOST PORT [--bytes N]
       One request whose header list decodes to N bytes (an HPACK bomb in miniature: the
       same large value repeated, which HPACK would otherwise compress away).
@@ -125,6 +128,23 @@ def read_goaway(sock, outcome):
                 return
 
 
+def drain(args):
+    sock, conn = connect(args.host, args.port)
+    stream = conn.get_next_available_stream_id()
+    conn.send_headers(stream, request_headers(f"{args.host}:{args.port}"), end_stream=True)
+    sock.sendall(conn.data_to_send())
+    answered = {}
+    read_events(sock, conn, answered, lambda o: "status" in o)
+    print(json.dumps({"ready": answered.get("status") == "200"}), flush=True)
+    outcome = {"closed": False}
+    started = time.monotonic()
+    read_events(sock, conn, outcome, lambda o: o["closed"])
+    outcome["seconds"] = round(time.monotonic() - started, 2)
+    sock.close()
+    print(json.dumps(outcome), flush=True)
+    return 0
+
+
 def big_headers(args):
     sock, conn = connect(args.host, args.port)
     outcome = {"streams": 1, "closed": False}
@@ -189,6 +209,9 @@ def main():
     b.add_argument("host")
     b.add_argument("port", type=int)
     b.add_argument("--bytes", type=int, default=200_000)
+    d = sub.add_parser("drain")
+    d.add_argument("host")
+    d.add_argument("port", type=int)
     q = sub.add_parser("requests")
     q.add_argument("host")
     q.add_argument("port", type=int)
@@ -196,7 +219,7 @@ def main():
     q.add_argument("--path", default="/")
     args = parser.parse_args()
     try:
-        return {"rapid-reset": rapid_reset, "big-headers": big_headers, "requests": requests}[args.mode](args)
+        return {"rapid-reset": rapid_reset, "big-headers": big_headers, "requests": requests, "drain": drain}[args.mode](args)
     except Exception as error:
         print(f"{type(error).__name__}: {error}", file=sys.stderr)
         return 1

@@ -30,8 +30,9 @@ enum HTTP2Listener {
         ]
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = windowSize
+        let drain = HTTP2Drain()
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: connection, streamConfiguration: stream
+            mode: .server, connectionConfiguration: connection, streamConfiguration: stream, streamDelegate: drain
         ) { streamChannel in
             streamChannel.eventLoop.makeCompletedFuture {
                 let loop = contexts.context(for: streamChannel.eventLoop)
@@ -39,6 +40,54 @@ enum HTTP2Listener {
                 try streamChannel.pipeline.syncOperations.addHandler(ProxyServerHandler(loop: loop, listenAddress: listenAddress, tls: tls))
             }
         }
+        try channel.pipeline.syncOperations.addHandler(drain)
+    }
+}
+
+/// Ends an HTTP/2 connection gracefully when the router drains (a hand-over): on NIO's
+/// `ChannelShouldQuiesceEvent` it sends `GOAWAY NO_ERROR` (clients open no new streams and
+/// take their next requests elsewhere), lets the open streams finish, and closes the
+/// connection once none is left — not sooner than a second after the GOAWAY, so that
+/// streams the client opened before it saw the GOAWAY are still served.
+final class HTTP2Drain: ChannelInboundHandler, NIOHTTP2StreamDelegate, @unchecked Sendable {
+    // Only touched on the connection's event loop (swift-nio-http2 calls the stream
+    // delegate there).
+    typealias InboundIn = HTTP2Frame
+    typealias OutboundOut = HTTP2Frame
+
+    static let grace = TimeAmount.seconds(1)
+
+    private var open = 0
+    private var draining = false
+    private var graceOver = false
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func streamCreated(_ id: HTTP2StreamID, channel: Channel) { open += 1 }
+
+    func streamClosed(_ id: HTTP2StreamID, channel: Channel) {
+        open = max(0, open - 1)
+        closeIfDone()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent, !draining {
+            draining = true
+            let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil))
+            context.writeAndFlush(wrapOutboundOut(goAway), promise: nil)
+            context.eventLoop.assumeIsolated().scheduleTask(in: Self.grace) { [self] in
+                graceOver = true
+                closeIfDone()
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func closeIfDone() {
+        guard draining, graceOver, open == 0, let context else { return }
+        context.close(promise: nil)
     }
 }
 

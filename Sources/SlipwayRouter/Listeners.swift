@@ -6,6 +6,9 @@ import NIOPosix
 import NIOSSL
 import SlipwayCore
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The router's server channels, one per listen address. Closing a listener stops new
 /// connections only; accepted connections run until their clients or the router end them.
@@ -14,6 +17,10 @@ final class Listeners: Sendable {
     private let contexts: LoopContexts
     private let logger: Logger
     private let channels = Mutex<[ListenAddress: any Channel]>([:])
+    /// Each listener's socket descriptor (owned by its channel), for a hand-over.
+    private let descriptors = Mutex<[ListenAddress: CInt]>([:])
+    /// Sockets taken over from the previous router, not yet served.
+    private let inherited = Mutex<[ListenAddress: CInt]>([:])
     private let tlsSlots = Mutex<[ListenAddress: ListenerTLS]>([:])
 
     init(group: any EventLoopGroup, contexts: LoopContexts, logger: Logger) {
@@ -23,6 +30,26 @@ final class Listeners: Sendable {
     }
 
     var addresses: Set<ListenAddress> { channels.withLock { Set($0.keys) } }
+
+    /// Listening sockets handed over by the previous router: `bind` serves these instead of
+    /// binding anew.
+    func inherit(_ sockets: [ListenAddress: CInt]) {
+        inherited.withLock { $0.merge(sockets) { _, new in new } }
+    }
+
+    /// Closes inherited sockets no table asked for.
+    func closeUnusedInherited() {
+        let unused = inherited.withLock { sockets in
+            defer { sockets = [:] }
+            return sockets
+        }
+        for (_, fd) in unused { _ = Glibc.close(fd) }
+    }
+
+    /// The listening sockets, for the next router.
+    var sockets: [(ListenAddress, CInt)] {
+        descriptors.withLock { $0.sorted { $0.key.description < $1.key.description }.map { ($0.key, $0.value) } }
+    }
 
     func boundPort(for address: ListenAddress) -> Int? {
         channels.withLock { $0[address]?.localAddress?.port }
@@ -42,6 +69,8 @@ final class Listeners: Sendable {
     /// slot holds a context at accept time.
     func bind(_ address: ListenAddress) async throws {
         if channels.withLock({ $0[address] != nil }) { return }
+        let taken = inherited.withLock { $0.removeValue(forKey: address) }
+        let fd = try taken ?? ListenSocket.bind(address)
         let contexts = self.contexts
         let tls = self.tls(for: address)
         let channel = try await ServerBootstrap(group: group)
@@ -51,6 +80,7 @@ final class Listeners: Sendable {
             .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
+                contexts.context(for: channel.eventLoop).track(channel)
                 // HTTP/2 or HTTP/1.1: by ALPN over TLS, by the connection preface in cleartext.
                 guard let sslContext = tls.context else {
                     return channel.eventLoop.makeCompletedFuture {
@@ -80,16 +110,18 @@ final class Listeners: Sendable {
                         }
                     })
             }
-            .bind(host: address.host, port: address.port)
+            .withBoundSocket(fd)
             .get()
         channels.withLock { $0[address] = channel }
-        logger.info("listening", metadata: ["slipway.listen": "\(address)", "slipway.port": "\(channel.localAddress?.port ?? address.port)"])
+        descriptors.withLock { $0[address] = fd }
+        logger.info(taken == nil ? "listening" : "listening on the socket taken over", metadata: ["slipway.listen": "\(address)", "slipway.port": "\(channel.localAddress?.port ?? address.port)"])
     }
 
     /// Stops accepting on `address`.
     func close(_ address: ListenAddress) async {
         tlsSlots.withLock { _ = $0.removeValue(forKey: address) }
         guard let channel = channels.withLock({ $0.removeValue(forKey: address) }) else { return }
+        descriptors.withLock { _ = $0.removeValue(forKey: address) }
         try? await channel.close()
         logger.info("stopped listening", metadata: ["slipway.listen": "\(address)"])
     }

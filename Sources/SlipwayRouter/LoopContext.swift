@@ -15,6 +15,8 @@ final class LoopContext {
     let logger: Logger
     /// The router's upgraded connections (shared by every loop).
     let tunnels: TunnelRegistry
+    /// Client connections accepted on this loop (for a hand-over's drain).
+    private(set) var connections: [ObjectIdentifier: any Channel] = [:]
 
     init(loop: any EventLoop, index: Int, snapshot: RoutingSnapshot = .empty, connector: any UpstreamConnector, random: FastRandom = FastRandom(), logger: Logger,
          tunnels: TunnelRegistry = TunnelRegistry()) {
@@ -26,6 +28,27 @@ final class LoopContext {
         self.http2Pool = UpstreamHTTP2Pool(loop: loop)
         self.random = random
         self.logger = logger
+    }
+
+    /// Remembers an accepted client connection until it closes.
+    func track(_ channel: any Channel) {
+        let key = ObjectIdentifier(channel)
+        connections[key] = channel
+        channel.closeFuture.assumeIsolated().whenComplete { [self] _ in connections[key] = nil }
+    }
+
+    /// Asks every connection of this loop to finish (NIO's `ChannelShouldQuiesceEvent`):
+    /// HTTP/1.1 ones close when idle or after their response, HTTP/2 ones send GOAWAY and
+    /// close when their streams are done.
+    func quiesceConnections() {
+        for channel in connections.values {
+            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+    }
+
+    /// Closes every connection still open.
+    func closeConnections() {
+        for channel in connections.values { channel.close(promise: nil) }
     }
 
     /// Installs a new snapshot and closes idle connections to endpoints that left it.

@@ -39,6 +39,27 @@ final class LoopContexts: Sendable {
         }
     }
 
+    /// Connections open on all loops.
+    func connectionCount() async -> Int {
+        var total = 0
+        for bound in all {
+            total += (try? await bound.eventLoop.submit { bound.value.connections.count }.get()) ?? 0
+        }
+        return total
+    }
+
+    func quiesceConnections() async {
+        for bound in all {
+            try? await bound.eventLoop.submit { bound.value.quiesceConnections() }.get()
+        }
+    }
+
+    func closeConnections() async {
+        for bound in all {
+            try? await bound.eventLoop.submit { bound.value.closeConnections() }.get()
+        }
+    }
+
     func closePools() async {
         for bound in all {
             try? await bound.eventLoop.submit {

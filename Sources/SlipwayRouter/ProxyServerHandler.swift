@@ -54,6 +54,10 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     private var upstreamHead = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
     private var clientVersion = HTTPVersion.http1_1
     private var clientKeepAlive = true
+    /// The router is draining this connection (a hand-over): it closes after its response.
+    private var quiescing = false
+    /// Requests begun on this connection (tells a drained connection that stayed idle).
+    private var requestsStarted = 0
     private var requestID = ""
     private var service: ServiceState?
     private var assignment = VersionAssignment.weighted
@@ -168,6 +172,29 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         context.fireChannelWritabilityChanged()
     }
 
+    /// How long a drained connection may stay idle before it is closed: a client that
+    /// keeps it busy gets its next response with `Connection: close` instead, so that no
+    /// request it was about to send meets a closing connection.
+    static let quiesceIdleGrace = TimeAmount.seconds(1)
+
+    /// A drain (NIO's `ChannelShouldQuiesceEvent`): an HTTP/1.1 connection closes after its
+    /// current or next response (which says `Connection: close`), or after staying idle for
+    /// `quiesceIdleGrace`. HTTP/2 streams leave it to their connection (`HTTP2Drain`).
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent, context.channel.parent?.parent == nil else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        guard !quiescing else { return }
+        quiescing = true
+        clientKeepAlive = false
+        let seen = requestsStarted
+        context.eventLoop.assumeIsolated().scheduleTask(in: Self.quiesceIdleGrace) { [self] in
+            guard let current = self.context, requestsStarted == seen, case .idle = phase, pipelined.isEmpty else { return }
+            current.close(promise: nil)
+        }
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let malformed = error is HTTPParserError || error is ByteToMessageDecoderError
         if malformed, !responseHeadSent, case .idle = phase {
@@ -209,10 +236,11 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
 
     private func startRequest(_ head: HTTPRequestHead) {
         resetExchange()
+        requestsStarted &+= 1
         started = NIODeadline.now().uptimeNanoseconds
         clientVersion = head.version
         // An HTTP/2 stream (see HTTP2Listener) carries one request; its connection stays.
-        clientKeepAlive = head.version.major >= 2 || head.isKeepAlive
+        clientKeepAlive = !quiescing && (head.version.major >= 2 || head.isKeepAlive)
         upstreamHead = head
         let ip = clientIP ?? context?.channel.remoteAddress?.ipAddress ?? "unknown"
         clientIP = ip

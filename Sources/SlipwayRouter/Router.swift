@@ -22,6 +22,8 @@ public final class Router: Sendable {
     private let checker: HealthChecker
     private let applier = ApplyQueue()
     private let current = Mutex(RoutingSnapshot.empty)
+    /// Set once this router handed its listeners to a successor: it applies no more tables.
+    private let handedOver = Atomic<Bool>(false)
 
     public convenience init(eventLoopGroup: any EventLoopGroup, logger: Logger) {
         self.init(eventLoopGroup: eventLoopGroup, logger: logger, connector: PosixUpstreamConnector())
@@ -43,6 +45,10 @@ public final class Router: Sendable {
     public func apply(_ table: RouteTable) async -> [ListenFailure] {
         await applier.run {
             let previous = self.current.withLock { $0 }
+            if self.handedOver.load(ordering: .relaxed) {
+                self.logger.warning("ignoring a route table: this router handed its listeners over", metadata: ["slipway.generation": "\(table.generation)"])
+                return []
+            }
             if table.generation < previous.table.generation {
                 self.logger.debug("ignoring an older route table", metadata: [
                     "slipway.generation": "\(table.generation)", "slipway.current": "\(previous.table.generation)",
@@ -86,6 +92,7 @@ public final class Router: Sendable {
             for address in self.listeners.addresses where !wanted.contains(address) {
                 await self.listeners.close(address)
             }
+            self.listeners.closeUnusedInherited()
             self.logger.info("route table applied", metadata: [
                 "slipway.generation": "\(table.generation)", "slipway.services": "\(table.services.count)",
             ])
@@ -149,6 +156,41 @@ public final class Router: Sendable {
     public func boundPort(for address: ListenAddress) -> Int? {
         listeners.boundPort(for: address)
     }
+
+    // MARK: Hand-over
+
+    /// Listening sockets taken over from the router this one replaces; the next `apply`
+    /// serves them instead of binding (and closes those its table does not name).
+    public func inherit(_ sockets: [ListenAddress: CInt]) {
+        listeners.inherit(sockets)
+    }
+
+    /// The listening sockets, for a successor.
+    public var listeningSockets: [(ListenAddress, CInt)] { listeners.sockets }
+
+    /// After a hand-over: stops accepting (the sockets live on in the successor), stops
+    /// health checks, asks every connection to finish (see `LoopContext.quiesceConnections`)
+    /// and closes those still open after `deadline` (upgraded connections among them).
+    /// Returns how many had to be closed.
+    public func drainAfterHandOver(deadline: Duration) async -> Int {
+        await applier.run {
+            self.handedOver.store(true, ordering: .relaxed)
+            self.checker.stopAll()
+            await self.listeners.closeAll()
+        }
+        await contexts.quiesceConnections()
+        let end = ContinuousClock.now + deadline
+        while ContinuousClock.now < end, await contexts.connectionCount() > 0 {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        let left = await contexts.connectionCount()
+        if left > 0 { await contexts.closeConnections() }
+        await contexts.closePools()
+        return left
+    }
+
+    /// Open client connections on every loop.
+    public func connectionCount() async -> Int { await contexts.connectionCount() }
 
     public func shutdown() async {
         await applier.run {

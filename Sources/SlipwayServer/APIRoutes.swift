@@ -164,6 +164,12 @@ enum APIRoutes {
         addDashboardRoutes(to: router, controller: controller, limiter: limiter, secureCookies: secureCookies, streams: streams)
         addNotificationRoutes(to: v1, controller: controller)
         addServerRoutes(to: v1, controller: controller)
+        v1.post("/router/upgrade") { _, context -> RouterUpgrade in
+            let result = try await controller.upgradeRouter()
+            context.audit.set("pid", String(result.pid))
+            context.audit.set("previous_pid", String(result.previousPID))
+            return result
+        }
         v1.post("/shutdown") { request, context -> LivenessReply in
             let body = (try? await request.decode(as: ShutdownRequest.self, context: context)) ?? ShutdownRequest(dataPlane: false)
             context.audit.set("data_plane", String(body.dataPlane))
@@ -175,6 +181,7 @@ enum APIRoutes {
     }
 }
 
+extension RouterUpgrade: ResponseEncodable {}
 extension Array: @retroactive ResponseGenerator where Element: Encodable {}
 extension Array: @retroactive ResponseEncodable where Element: Encodable {}
 

@@ -86,6 +86,7 @@ enum AccessRules {
         AccessRule("DELETE /v1/tokens/{name}", .admin, audit: "token.revoke"),
         AccessRule("GET /v1/audit", .admin),
         AccessRule("GET /v1/audit/verify", .admin),
+        AccessRule("POST /v1/router/upgrade", .admin, audit: "router.upgrade"),
         AccessRule("POST /v1/shutdown", .admin, audit: "server.shutdown"),
     ]
 

@@ -242,6 +242,28 @@ extension Controller {
         try? store.saveInstance(stopped)
     }
 
+    /// `slipway router upgrade`: a new router from this control plane's binary takes over
+    /// the listening sockets; the old one drains and exits. The table is sent again after
+    /// (anything applied to the old one meanwhile reaches the new one).
+    public func upgradeRouter() async throws -> RouterUpgrade {
+        let result: RouterUpgrade
+        do {
+            result = try await dataPlane.upgrade()
+        } catch let failure as RouterClient.Failure {
+            throw APIError(.badGateway, "router upgrade failed: \(failure.description)")
+        }
+        // A pooled connection may still reach the old router once (it refuses and closes it).
+        for attempt in 1...3 {
+            do {
+                try await pushRoutes()
+                break
+            } catch where attempt < 3 {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        return result
+    }
+
     /// Sends the table the store implies. Generations come from the store, above anything
     /// the router has seen, so the newest state always wins.
     @discardableResult

@@ -11,6 +11,18 @@ extension Controller {
     /// route table, and re-establishes what each in-flight rollout's persisted state implies.
     public func recover() async throws {
         routerGenerationFloor = try await dataPlane.ensureRunning()
+        // A router left running from another build (this control plane was upgraded in
+        // place): hand it over to this build's router, without a gap.
+        if let stale = await dataPlane.staleRouter() {
+            logger.info("the data plane runs another build; replacing it without a gap", metadata: [
+                "slipway.pid": "\(stale.pid)", "slipway.version": "\(stale.version ?? "?")",
+            ])
+            do {
+                _ = try await dataPlane.upgrade()
+            } catch {
+                logger.error("data plane upgrade failed; the running one serves on", metadata: ["slipway.error": "\(error)"])
+            }
+        }
         let now = clock.now()
         var adopted = 0
         let live = try store.liveInstances()

@@ -21,6 +21,11 @@ import Synchronization
 ///
 /// It persists each applied table to `router-table.json` so that, restarted on its own,
 /// it serves the last routes again before any control plane talks to it.
+///
+/// A router started while another one runs on the same state directory takes over that
+/// one's listening sockets (`HandOver`, on `router-handover.sock`): the old router keeps
+/// accepting until the new one serves, then stops accepting, drains its connections and
+/// exits — no connection is refused and no request fails (`slipway router upgrade`).
 public enum DataPlaneServer {
     /// - Parameter build: the host bundle this router runs from on a fleet server
     ///   (`slipway servers setup` passes it), reported by `/ping` for skew detection.
@@ -28,6 +33,20 @@ public enum DataPlaneServer {
     public static func run(stateDirectory: StateDirectory, logger: Logger, build: String? = nil, agent: Bool = false) async throws {
         let group = MultiThreadedEventLoopGroup.singleton
         let router = SlipwayRouter.Router(eventLoopGroup: group, logger: logger)
+        let executable = ExecutableIdentity.ofRunningProcess()
+
+        // A running router hands its listening sockets over; it serves until we confirm.
+        let taken: HandOver.Taken?
+        do {
+            taken = try HandOver.take(from: stateDirectory.routerHandOverSocket)
+        } catch {
+            logger.warning("could not take over from the running router; binding anew", metadata: ["slipway.error": "\(error)"])
+            taken = nil
+        }
+        if let taken {
+            router.inherit(taken.sockets)
+            logger.info("taking over from the running router", metadata: ["slipway.pid": "\(taken.offer.pid)", "slipway.sockets": "\(taken.sockets.count)"])
+        }
 
         if let data = FileManager.default.contents(atPath: stateDirectory.routerTable),
            let table = try? JSONDecoder().decode(RouteTable.self, from: data) {
@@ -36,8 +55,12 @@ public enum DataPlaneServer {
         }
 
         let admin = Hummingbird.Router()
+        // After a hand-over the successor answers the control plane; calls that still reach
+        // this router on an old connection are refused, and the connection closed.
+        let handOff = HandOffState()
+        admin.add(middleware: HandedOverGate(state: handOff))
         admin.get("/ping") { _, _ in
-            PingReply(pid: getpid(), generation: router.currentTable.generation, version: SlipwayVersion.current, build: build)
+            PingReply(pid: getpid(), generation: router.currentTable.generation, version: SlipwayVersion.current, build: build, executable: executable)
         }
         admin.get("/routes") { _, _ in router.currentTable }
         let persisted = PersistedHealth()
@@ -98,13 +121,69 @@ public enum DataPlaneServer {
             onServerRunning: { _ in
                 chmod(stateDirectory.routerSocket, 0o600)
                 try? "\(getpid())\n".write(toFile: stateDirectory.routerPIDFile, atomically: true, encoding: .utf8)
+                if let taken {
+                    do {
+                        try taken.confirm()
+                        logger.info("took over the listening sockets", metadata: ["slipway.pid": "\(taken.offer.pid)"])
+                    } catch {
+                        logger.error("hand-over not confirmed", metadata: ["slipway.error": "\(error)"])
+                    }
+                }
+                do {
+                    try HandOver.Listener(path: stateDirectory.routerHandOverSocket, logger: logger, sockets: { router.listeningSockets }) { successor in
+                        // A successor serves from our sockets now: stop writing the shared
+                        // table file, stop answering the control plane, finish what is open.
+                        persisted.stop()
+                        healthSaver.cancel()
+                        handOff.successor.store(successor, ordering: .relaxed)
+                        let deadline = router.currentTable.services.map(\.websocketDrain).max() ?? Defaults.websocketDrain
+                        logger.info("handed over; draining", metadata: ["slipway.successor": "\(successor)", "slipway.deadline": "\(deadline)"])
+                        let drain = Task {
+                            let closed = await router.drainAfterHandOver(deadline: max(deadline, .seconds(1)))
+                            logger.info("drained after the hand-over; exiting", metadata: ["slipway.closed_at_deadline": "\(closed)"])
+                            // Not held by admin calls that never end (a fleet agent's log stream).
+                            exit(0)
+                        }
+                        handOff.drain.withLock { $0 = drain }
+                    }.start()
+                } catch {
+                    logger.error("cannot accept hand-overs", metadata: ["slipway.error": "\(error)"])
+                }
                 logger.info("data plane ready", metadata: ["slipway.socket": "\(stateDirectory.routerSocket)"])
             },
             eventLoopGroupProvider: .shared(group),
             logger: logger
         )
+        // The admin server is not shut down after a hand-over: its socket path belongs to the
+        // successor now (a server closing would remove it). The drain ends the process.
         try await app.runService()
+        if let drain = handOff.drain.withLock({ $0 }) {
+            _ = await drain.value
+            return
+        }
         await router.shutdown()
+    }
+}
+
+/// What the router knows once it handed its listeners to a successor.
+final class HandOffState: Sendable {
+    /// The successor's pid (0: not handed over).
+    let successor = Atomic<Int32>(0)
+    /// The drain of this router's connections.
+    let drain = Mutex<Task<Void, Never>?>(nil)
+}
+
+/// Refuses admin calls after a hand-over (503, `Connection: close`): a control plane's
+/// pooled connection to this router then reaches the successor on its next call.
+struct HandedOverGate<Context: RequestContext>: RouterMiddleware {
+    let state: HandOffState
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let successor = state.successor.load(ordering: .relaxed)
+        guard successor == 0 else {
+            throw HTTPError(.serviceUnavailable, headers: [.connection: "close"], message: "this router handed its listeners over to pid \(successor)")
+        }
+        return try await next(request, context)
     }
 }
 
@@ -114,6 +193,9 @@ struct PingReply: Codable, ResponseEncodable {
     /// Slipway's version and, on fleet servers, the host bundle's id (nil from older routers).
     var version: String?
     var build: String?
+    /// SHA-256 of the binary this router runs (nil from older routers): a control plane
+    /// whose own binary differs hands the router over to its binary.
+    var executable: String?
 }
 
 /// Writes the applied table to `router-table.json` with each endpoint's current health as
@@ -121,8 +203,13 @@ struct PingReply: Codable, ResponseEncodable {
 final class PersistedHealth: Sendable {
     /// Generation and healthy endpoint ids of the last write.
     let last = Mutex<(UInt64, Set<String>)?>(nil)
+    private let stopped = Atomic<Bool>(false)
+
+    /// After a hand-over the file belongs to the successor.
+    func stop() { stopped.store(true, ordering: .relaxed) }
 
     func write(_ table: RouteTable, health: [EndpointHealth], to path: String) {
+        guard !stopped.load(ordering: .relaxed) else { return }
         let healthy = Set(health.filter(\.healthy).map(\.id))
         var annotated = table
         for s in annotated.services.indices {

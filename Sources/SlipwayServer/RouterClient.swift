@@ -99,11 +99,13 @@ public struct RouterClient: Sendable {
         public var generation: UInt64
         public var version: String?
         public var build: String?
+        /// SHA-256 of the router's binary (nil from older routers).
+        public var executable: String? = nil
     }
 
     public func identity(timeout: TimeAmount = .seconds(2)) async throws -> Identity {
         let reply = try await call(.GET, "/ping", timeout: timeout, as: PingReply.self)
-        return Identity(pid: reply.pid, generation: reply.generation, version: reply.version, build: reply.build)
+        return Identity(pid: reply.pid, generation: reply.generation, version: reply.version, build: reply.build, executable: reply.executable)
     }
 
     public func apply(_ table: RouteTable) async throws -> (generation: UInt64, failures: [ListenFailure]) {

@@ -15,6 +15,8 @@ public struct StateDirectory: Sendable {
     /// The data plane's admin socket (control plane → router).
     public var routerSocket: String { path + "/router.sock" }
     public var routerPIDFile: String { path + "/router.pid" }
+    /// Where the running router hands its listening sockets to its successor.
+    public var routerHandOverSocket: String { path + "/router-handover.sock" }
     /// The last route table the router applied, reloaded when the router restarts.
     public var routerTable: String { path + "/router-table.json" }
     public var routerLog: String { logsDirectory + "/router.log" }

@@ -5,7 +5,7 @@ import Foundation
 public final class SlipwayHarness: @unchecked Sendable {
     public let directory: TemporaryDirectory
     public let stateDir: String
-    public let slipway: String
+    public private(set) var slipway: String
     public private(set) var server: ChildProcess?
     public private(set) var apiURL: String = ""
     /// The state directory's first admin token (read once the server is up).
@@ -109,6 +109,32 @@ public final class SlipwayHarness: @unchecked Sendable {
         var env = ["SLIPWAY_SERVER": apiURL, "SLIPWAY_TOKEN": adminToken]
         for (k, v) in environment { env[k] = v }
         return try await runCommand(slipway, arguments, environment: env, standardInput: stdin, timeout: timeout)
+    }
+
+    /// Copies the built `slipway` and `hello-app` into `directory` and runs the server and
+    /// the CLI from there (a binary the test may replace, as an upgrade in place does).
+    /// Returns the copy of `slipway`.
+    @discardableResult
+    public func runFromCopies(in directory: String) throws -> String {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for name in ["slipway", "hello-app"] {
+            let copy = directory + "/" + name
+            try? fm.removeItem(atPath: copy)
+            try fm.copyItem(atPath: try BuiltProducts.path(name), toPath: copy)
+        }
+        slipway = directory + "/slipway"
+        return slipway
+    }
+
+    /// Stops the control plane alone (`slipway down --control-plane-only`): the router and
+    /// the instances keep serving.
+    public func stopControlPlane() async throws {
+        guard let server else { return }
+        let reply = try await cli(["down", "--control-plane-only"])
+        guard reply.status == 0 else { throw PollStop("slipway down --control-plane-only failed: \(reply.stderr)") }
+        _ = try await server.wait(timeout: .seconds(30))
+        self.server = nil
     }
 
     /// Kills the control plane with SIGKILL (the data plane and instances keep running).

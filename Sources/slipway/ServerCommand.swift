@@ -151,6 +151,15 @@ struct ServerCommand: AsyncParsableCommand {
 struct RouterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "router",
+        abstract: "The data plane: replace it with this binary's without a gap.",
+        subcommands: [RouterRunCommand.self, RouterUpgradeCommand.self],
+        defaultSubcommand: RouterRunCommand.self
+    )
+}
+
+struct RouterRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Run the data plane (started by `slipway server`; not usually run by hand).",
         shouldDisplay: false
     )
@@ -171,6 +180,30 @@ struct RouterCommand: AsyncParsableCommand {
         logger.logLevel = level
         signal(SIGPIPE, SIG_IGN)
         try await DataPlaneServer.run(stateDirectory: try StateDirectory(stateDir), logger: logger, build: build, agent: agent)
+    }
+}
+
+struct RouterUpgradeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upgrade",
+        abstract: "Replace the running router with one from the control plane's binary, without a gap.",
+        discussion: """
+            The new router takes over the listening sockets (they are never closed, so no \
+            connection is refused), serves from the last known table and health, and the old \
+            one stops accepting, lets its requests finish and exits. A control plane started \
+            from a new binary does this by itself when the router runs another build.
+            """
+    )
+
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        let reply = try await withAPI {
+            try await client.client().send(.POST, "/v1/router/upgrade", as: RouterUpgrade.self)
+        }
+        if client.output == .json { return try printJSON(reply) }
+        let build = reply.executable.map { " (build \($0.prefix(12)))" } ?? ""
+        print("router upgraded: pid \(reply.previousPID) → \(reply.pid)\(build) in \(String(format: "%.2f", reply.seconds))s; the old router drains and exits")
     }
 }
 

@@ -203,4 +203,26 @@ import Testing
             #expect(try await Self.unary(port: port, calls: 5).versions == ["v1": 5])
         }
     }
+
+    @Test func aRouterUpgradeUnderLoadFailsNoCall() async throws {
+        try await withEcho(extra: "websocket_drain: 3s") { h, port in
+            // One gRPC channel (one HTTP/2 connection at a time) calling back to back: the old
+            // router's GOAWAY moves it to the new router between calls.
+            let load = try Load(h, port: port)
+            var old: [Int32] = []
+            for _ in 0..<2 {
+                let upgrade = try await h.cli(["router", "upgrade", "-o", "json"])
+                #expect(upgrade.status == 0, "\(upgrade.stdout)\(upgrade.stderr)")
+                old.append(try decode(RouterUpgradeReply.self, upgrade.stdout).previousPID)
+                #expect(try await Self.unary(port: port, calls: 3).versions == ["v1": 3])
+            }
+            // Calls go on until the old routers are gone (drained, or at their deadline).
+            for pid in old {
+                _ = try await eventually("router \(pid) to exit", timeout: .seconds(60)) { RouterUpgradeTests.alive(pid) ? nil : true }
+            }
+            let result = try await load.stop()
+            #expect(result.codes.keys.sorted() == ["OK"], "no call failed across the upgrades: \(result.failures)")
+            #expect(result.calls > 20, "\(result.calls) calls")
+        }
+    }
 }

@@ -103,6 +103,9 @@ final class TrafficProbe: @unchecked Sendable {
         }
     }
 
+    /// Requests answered so far (successes and failures).
+    var served: Int { lock.withLock { ok + failures.count } }
+
     func stop() async -> (ok: Int, failures: [String], versions: [String: Int]) {
         task?.cancel()
         await task?.value
