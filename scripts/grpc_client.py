@@ -8,7 +8,8 @@ prints one JSON line.
   grpc_client.py chat ADDR MSG...     {"replies": [...], "code": CODE, "served_by": V}
   grpc_client.py fail ADDR CODE       {"code": CODE, "details": "...", "served_by": V}
   grpc_client.py load ADDR --until-file F [--max-seconds S]
-      unary calls one after another on one channel until F exists (or S seconds):
+      unary calls one after another on one channel until F exists (or S seconds); prints
+      {"first": VERSION} after the first call that succeeded, then at the end
       {"calls": n, "versions": {...}, "codes": {...}, "failures": ["..."]}
 
 ADDR is HOST:PORT; the channel speaks HTTP/2 cleartext (prior knowledge), as gRPC does.
@@ -63,6 +64,8 @@ def main():
                 try:
                     reply, call = version.with_call(b"", timeout=args.timeout, metadata=metadata)
                     name = reply.decode()
+                    if args.command == "load" and not versions:
+                        print(json.dumps({"first": name}), flush=True)
                     versions[name] = versions.get(name, 0) + 1
                     code = call.code().name
                     by = trailer(call, "x-served-by")

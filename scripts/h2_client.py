@@ -11,6 +11,11 @@
   h2_client.py drain HOST PORT
       One request on a connection, then prints {"ready": true} and waits (up to 10 s) for
       the server to end the connection: reports its GOAWAY code (`goaway`) and `closed`.
+  h2_client.py never-read HOST PORT --path PATH --stop-file F
+      Sends the request, prints {"sent": true}, then never reads from the socket until F
+      exists (at most 60 s): a client that never takes its response.
+  h2_client.py bad-frame HOST PORT
+      After the preface, a DATA frame on stream 0 (a connection error, RFC 9113 6.1).
   h2_client.py big-headers HOST PORT [--bytes N]
       One request whose header list decodes to N bytes (an HPACK bomb in miniature: the
       same large value repeated, which HPACK would otherwise compress away).
@@ -21,6 +26,7 @@ Each prints one JSON line: what the server did — `goaway` (its error code), `r
 """
 import argparse
 import json
+import os
 import socket
 import sys
 import time
@@ -145,6 +151,30 @@ def drain(args):
     return 0
 
 
+def never_read(args):
+    sock, conn = connect(args.host, args.port)
+    stream = conn.get_next_available_stream_id()
+    conn.send_headers(stream, [(":method", "GET"), (":path", args.path), (":scheme", "http"), (":authority", f"{args.host}:{args.port}")], end_stream=True)
+    sock.sendall(conn.data_to_send())
+    print(json.dumps({"sent": True}), flush=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not os.path.exists(args.stop_file):
+        time.sleep(0.05)
+    sock.close()
+    return 0
+
+
+def bad_frame(args):
+    sock, conn = connect(args.host, args.port)
+    outcome = {"streams": 0, "closed": False}
+    # DATA (type 0), no flags, stream 0, 4 bytes of payload.
+    sock.sendall(bytes([0, 0, 4, 0, 0, 0, 0, 0, 0]) + b"oops")
+    read_goaway(sock, outcome)
+    sock.close()
+    print(json.dumps(outcome), flush=True)
+    return 0
+
+
 def big_headers(args):
     sock, conn = connect(args.host, args.port)
     outcome = {"streams": 1, "closed": False}
@@ -209,6 +239,14 @@ def main():
     b.add_argument("host")
     b.add_argument("port", type=int)
     b.add_argument("--bytes", type=int, default=200_000)
+    f = sub.add_parser("bad-frame")
+    f.add_argument("host")
+    f.add_argument("port", type=int)
+    n = sub.add_parser("never-read")
+    n.add_argument("host")
+    n.add_argument("port", type=int)
+    n.add_argument("--path", required=True)
+    n.add_argument("--stop-file", required=True)
     d = sub.add_parser("drain")
     d.add_argument("host")
     d.add_argument("port", type=int)
@@ -219,7 +257,7 @@ def main():
     q.add_argument("--path", default="/")
     args = parser.parse_args()
     try:
-        return {"rapid-reset": rapid_reset, "big-headers": big_headers, "requests": requests, "drain": drain}[args.mode](args)
+        return {"rapid-reset": rapid_reset, "big-headers": big_headers, "requests": requests, "drain": drain, "never-read": never_read, "bad-frame": bad_frame}[args.mode](args)
     except Exception as error:
         print(f"{type(error).__name__}: {error}", file=sys.stderr)
         return 1

@@ -30,7 +30,9 @@ enum HTTP2Listener {
         ]
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = windowSize
+        // Before the HTTP/2 handler: it writes its GOAWAY as bytes (see HTTP2Drain).
         let drain = HTTP2Drain()
+        try channel.pipeline.syncOperations.addHandler(drain)
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connection, streamConfiguration: stream, streamDelegate: drain
         ) { streamChannel in
@@ -40,22 +42,31 @@ enum HTTP2Listener {
                 try streamChannel.pipeline.syncOperations.addHandler(ProxyServerHandler(loop: loop, listenAddress: listenAddress, tls: tls))
             }
         }
-        try channel.pipeline.syncOperations.addHandler(drain)
     }
 }
 
 /// Ends an HTTP/2 connection gracefully when the router drains (a hand-over): on NIO's
-/// `ChannelShouldQuiesceEvent` it sends `GOAWAY NO_ERROR` (clients open no new streams and
-/// take their next requests elsewhere), lets the open streams finish, and closes the
-/// connection once none is left — not sooner than a second after the GOAWAY, so that
-/// streams the client opened before it saw the GOAWAY are still served.
-final class HTTP2Drain: ChannelInboundHandler, NIOHTTP2StreamDelegate, @unchecked Sendable {
+/// `ChannelShouldQuiesceEvent` it tells the client `GOAWAY NO_ERROR` with the highest stream
+/// id (RFC 9113 6.8: open no new streams here; everything sent so far is served), lets the
+/// open streams finish, and closes the connection once none is left — not sooner than a
+/// second after the GOAWAY, so that streams the client opened before it saw the GOAWAY are
+/// still served.
+///
+/// The GOAWAY is written as bytes below swift-nio-http2's handler rather than through it: its
+/// state machine treats any GOAWAY it sent as final and refuses (`REFUSED_STREAM`) new
+/// streams as soon as none is open, which fails a request that crossed the GOAWAY on the
+/// wire. Here the handler keeps accepting streams until the connection closes.
+final class HTTP2Drain: ChannelDuplexHandler, NIOHTTP2StreamDelegate, @unchecked Sendable {
     // Only touched on the connection's event loop (swift-nio-http2 calls the stream
     // delegate there).
-    typealias InboundIn = HTTP2Frame
-    typealias OutboundOut = HTTP2Frame
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     static let grace = TimeAmount.seconds(1)
+    /// GOAWAY (type 7) on stream 0: last stream id 2^31-1, error NO_ERROR.
+    static let goAway: [UInt8] = [0, 0, 8, 7, 0, 0, 0, 0, 0, 0x7F, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0]
 
     private var open = 0
     private var draining = false
@@ -75,8 +86,7 @@ final class HTTP2Drain: ChannelInboundHandler, NIOHTTP2StreamDelegate, @unchecke
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent, !draining {
             draining = true
-            let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil))
-            context.writeAndFlush(wrapOutboundOut(goAway), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: Self.goAway)), promise: nil)
             context.eventLoop.assumeIsolated().scheduleTask(in: Self.grace) { [self] in
                 graceOver = true
                 closeIfDone()

@@ -56,6 +56,14 @@ import Testing
                                                                                "--until-file", stopFile, "--max-seconds", "120"])
         }
 
+        /// Waits for the first call that succeeded (the client is up and calling).
+        func started() async throws {
+            _ = try await eventually("the gRPC load's first answer", timeout: .seconds(60)) {
+                if !process.isRunning { throw PollStop("grpc_client.py load ended: \(process.stderr)\(process.stdout)") }
+                return process.stdout.contains("{\"first\": ") ? true : nil
+            }
+        }
+
         func stop() async throws -> Calls {
             FileManager.default.createFile(atPath: stopFile, contents: Data())
             let status = try await process.wait(timeout: .seconds(60))
@@ -137,7 +145,7 @@ import Testing
     @Test func aSwitchUnderLoadFailsNoCallAndThePinReachesThePreviousRelease() async throws {
         try await withEcho { h, port in
             let load = try Load(h, port: port)
-            _ = try await eventually("the load to reach v1") { load.process.isRunning ? true : nil }
+            try await load.started()
             let deploy = try await h.cli(["deploy", "echo", "--version", "v2", "--wait"])
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
             _ = try await eventually("calls to reach v2") { try await Self.unary(port: port).versions["v2"] == 1 ? true : nil }
@@ -164,6 +172,7 @@ import Testing
         try await withEcho(replicas: 1, strategy: "canary: { steps: [ {weight: 50}, {pause: 10m} ], keep_previous: 10m, deploy_timeout: 30s, drain_timeout: 5s }",
                            extra: analysis) { h, port in
             let loads = try (0..<2).map { _ in try Load(h, port: port) }
+            for load in loads { try await load.started() }
             let deploy = try await h.cli(["deploy", "echo", "--version", "v2", "--set-env", "FAULT_ERROR_RATE=0.5", "--wait"])
             #expect(deploy.status == 1, "\(deploy.stdout)\(deploy.stderr)")
             #expect(deploy.stdout.contains("exceeded 5 %"), "\(deploy.stdout)")
@@ -209,6 +218,7 @@ import Testing
             // One gRPC channel (one HTTP/2 connection at a time) calling back to back: the old
             // router's GOAWAY moves it to the new router between calls.
             let load = try Load(h, port: port)
+            try await load.started()
             var old: [Int32] = []
             for _ in 0..<2 {
                 let upgrade = try await h.cli(["router", "upgrade", "-o", "json"])

@@ -109,6 +109,9 @@ import Testing
             let bomb = try await abuse(["big-headers", "127.0.0.1", "\(port)", "--bytes", "1000000"])
             #expect(bomb.goaway == 1 || bomb.reset != nil, "\(bomb)")
             #expect(bomb.status == nil, "\(bomb)")
+            // A protocol error (DATA on stream 0): GOAWAY PROTOCOL_ERROR.
+            let bad = try await abuse(["bad-frame", "127.0.0.1", "\(port)"])
+            #expect(bad.goaway == 1, "\(bad)")
             let fine = try await abuse(["big-headers", "127.0.0.1", "\(port)", "--bytes", "8000"])
             #expect(fine.status == "200", "\(fine)")
             // Other clients never noticed.

@@ -75,7 +75,6 @@ import Testing
             }
             let totals = await Self.stop(probes)
             #expect(totals.failures.isEmpty, "\(totals.failures.count) failed: \(totals.failures.prefix(5))")
-            #expect(totals.ok > 200, "\(totals.ok) requests")
 
             // The WebSocket kept working on the old router after the first hand-over, and the
             // old router closed it when its drain (websocket_drain) ran out.

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SlipwayCore
+import SlipwayTesting
 import Testing
 @testable import SlipwayRouter
 
@@ -186,6 +187,46 @@ import Testing
             #expect(after - before < 64 * 1024, "peak RSS grew by \(after - before) kB")
         }
         await client.close()
+        await rig.stop()
+        await v1.stop()
+        try await group.shutdownGracefully()
+    }
+
+    /// An HTTP/2 client that asks for 200 MB and never reads: the router stops reading from
+    /// the instance once the stream's flow-control window and the socket buffers are full
+    /// (the instance's writes stall), memory stays bounded, and other clients are served.
+    @Test func anHTTP2ClientThatNeverReadsHoldsBackTheInstanceNotMemory() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let v1 = try await TestUpstream.start(name: "v1", group: group)
+        let rig = try await Rig.start(RouteTable(generation: 1, services: [Self.route([Self.group("v1", 100, [v1])])]))
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/h2_client.py").path
+        let directory = try TemporaryDirectory(prefix: "never-read")
+        let stop = directory.file("stop")
+        let size = 200 * 1024 * 1024
+        let reader = try ChildProcess(executable: "/usr/bin/env", arguments: ["python3", script, "never-read", "127.0.0.1", "\(rig.port)",
+                                                                              "--path", "/download?bytes=\(size)", "--stop-file", stop])
+        _ = try await eventually("the instance to start sending") { v1.downloaded.load(ordering: .relaxed) > 0 ? true : nil }
+        // Stalled: the instance's writes stop moving (five readings 200 ms apart agree).
+        var readings: [Int] = []
+        let stalled = try await eventually("the instance's writes to stall", timeout: .seconds(60)) { () -> Int? in
+            try await Task.sleep(for: .milliseconds(200))
+            readings.append(v1.downloaded.load(ordering: .relaxed))
+            guard readings.count >= 5, Set(readings.suffix(5)).count == 1 else { return nil }
+            return readings.last
+        }
+        // What the router holds for this client is what the instance managed to write: the
+        // stream's window, the socket buffers and the router's watermarks (measured: 4 MB),
+        // not the 200 MB asked for. (Peak RSS is not asserted here: other suites run in
+        // this process at the same time.)
+        #expect(stalled < 32 * 1024 * 1024, "the router took \(stalled) bytes for a client that reads nothing")
+        // Another client on its own connection is not affected.
+        let other = try await TestClient.connect(port: rig.port, group: group)
+        #expect(try await other.send(.GET, "/").status == .ok)
+        await other.close()
+        FileManager.default.createFile(atPath: stop, contents: Data())
+        #expect(try await reader.wait(timeout: .seconds(30)) == 0, "\(reader.stderr)")
+        directory.remove()
         await rig.stop()
         await v1.stop()
         try await group.shutdownGracefully()

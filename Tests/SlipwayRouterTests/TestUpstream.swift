@@ -15,6 +15,8 @@ final class TestUpstream: Sendable {
     let channel: any Channel
     private let children = Mutex<[ObjectIdentifier: any Channel]>([:])
     let connections = Atomic<Int>(0)
+    /// Body bytes written by `/download` answers (what the router took so far).
+    let downloaded = Atomic<Int>(0)
 
     var port: Int { channel.localAddress?.port ?? 0 }
 
@@ -35,7 +37,7 @@ final class TestUpstream: Sendable {
                         channel.closeFuture.whenComplete { _ in _ = upstream.children.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) } }
                     }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Responder(name: name))
+                    try channel.pipeline.syncOperations.addHandler(Responder(name: name, upstream: holder.withLock { $0 }))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -54,12 +56,16 @@ final class TestUpstream: Sendable {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
         let name: String
+        weak var upstream: TestUpstream?
         var head: HTTPRequestHead?
         var counted = 0
         var toSend = 0
         lazy var chunk = ByteBuffer(repeating: UInt8(ascii: "y"), count: 64 * 1024)
 
-        init(name: String) { self.name = name }
+        init(name: String, upstream: TestUpstream?) {
+            self.name = name
+            self.upstream = upstream
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
@@ -93,6 +99,7 @@ final class TestUpstream: Sendable {
             while toSend > 0 && context.channel.isWritable {
                 let size = min(toSend, chunk.readableBytes)
                 toSend -= size
+                upstream?.downloaded.wrappingAdd(size, ordering: .relaxed)
                 context.write(wrapOutboundOut(.body(.byteBuffer(chunk.getSlice(at: chunk.readerIndex, length: size) ?? chunk))), promise: nil)
                 if toSend == 0 { context.write(wrapOutboundOut(.end(nil)), promise: nil) }
                 context.flush()

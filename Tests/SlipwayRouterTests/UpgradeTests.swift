@@ -148,6 +148,27 @@ import Testing
         #expect(!up.isActive)
     }
 
+    @Test func halfAnUpgradeIsAPlainRequestAndAnUpgradeToAnH2cServiceIsRefused() throws {
+        for half in ["GET /ws HTTP/1.1\r\nHost: web\r\nConnection: Upgrade\r\n\r\n",
+                     "GET /ws HTTP/1.1\r\nHost: web\r\nUpgrade: websocket\r\n\r\n"] {
+            let proxy = try EmbeddedProxy(table: Self.table())
+            try proxy.send(half)
+            let up = try #require(proxy.connector.channel(for: "v1-a"))
+            let sent = try EmbeddedProxy.drain(up)
+            #expect(sent.hasPrefix("GET /ws HTTP/1.1\r\n") && !sent.lowercased().contains("upgrade"), "forwarded as a plain request: \(sent)")
+            try up.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+            #expect(try proxy.clientOutput().hasPrefix("HTTP/1.1 200 OK\r\n"))
+            #expect(proxy.client.isActive, "and the connection stays for the next request")
+        }
+        var table = Self.table()
+        table.services[0].upstream = .h2c
+        let proxy = try EmbeddedProxy(table: table)
+        try proxy.send(Self.upgrade)
+        let out = try proxy.clientOutput()
+        #expect(out.hasPrefix("HTTP/1.1 501 Not Implemented\r\n") && out.contains("protocol upgrades cannot be forwarded"), "\(out)")
+        #expect(proxy.connector.channel(for: "v1-a") == nil, "nothing reached an instance")
+    }
+
     @Test func anHTTP10RequestCannotUpgrade() throws {
         let proxy = try EmbeddedProxy(table: Self.table())
         try proxy.send("GET /ws HTTP/1.0\r\nHost: web\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
