@@ -78,7 +78,8 @@ public actor FleetServer {
     }
 
     /// Installs `bundle` on the server (unless it is there) and makes its router run it:
-    /// a router of another build is stopped and the new one started.
+    /// a router of another build hands its listening sockets to the new one and drains
+    /// (one too old to hand over is stopped first).
     public func setup(bundle: HostBundle) async throws(FleetError) -> SetupReport {
         do {
             return try await performSetup(bundle: bundle)
@@ -154,14 +155,25 @@ public actor FleetServer {
     func ensureRouter(bundle: HostBundle, directory: String, steps: inout [String]) async throws(FleetError) -> RouterClient.Identity {
         let state = stateDirectory(directory)
         try await connection.check(["mkdir", "-p", state + "/logs"])
+        var handingOver: RouterClient.Identity?
         if let identity = try? await identity(directory: directory) {
             if identity.build == bundle.id {
                 steps.append("router \(identity.pid) already runs this build")
                 return identity
             }
-            // Another build: stop it (the new router reloads the last route table at start).
-            try await killRouter(identity.pid)
-            steps.append("stopped router \(identity.pid) (build \(identity.build.map { String($0.dropFirst(7).prefix(16)) } ?? "unknown"), version \(identity.version ?? "unknown"))")
+            let described = "build \(identity.build.map { String($0.dropFirst(7).prefix(16)) } ?? "unknown"), version \(identity.version ?? "unknown")"
+            let canHandOver = try await connection.run(["test", "-S", state + "/router-handover.sock"]).exit == .status(0)
+            if canHandOver {
+                // The new router takes the listening sockets over; the old one drains and
+                // exits (see HandOver): no gap on this server.
+                handingOver = identity
+                steps.append("router \(identity.pid) (\(described)) hands its listeners over")
+            } else {
+                // A router from before the hand-over: stop it (the new router reloads the
+                // last route table at start).
+                try await killRouter(identity.pid)
+                steps.append("stopped router \(identity.pid) (\(described))")
+            }
         }
         let bundleDir = bundleDirectory(directory, bundle)
         let q = SSHConnection.shellQuote
@@ -173,7 +185,7 @@ public actor FleetServer {
             do {
                 let identity = try await self.identity(directory: directory)
                 if identity.build == bundle.id {
-                    steps.append("started router \(identity.pid)")
+                    steps.append(handingOver.map { "started router \(identity.pid), which took over from router \($0.pid)" } ?? "started router \(identity.pid)")
                     return identity
                 }
                 last = "it answers with build \(identity.build ?? "none")"
