@@ -54,8 +54,14 @@ func withContainerHello<T>(_ world: ContainerWorld, replicas: Int = 2, extra: St
                     continue
                 }
             }
-            _ = try await eventually("v1 to serve through the router from its containers", timeout: .seconds(60)) {
-                (try? await h.versionAt(port: port)) == "v1" ? true : nil
+            // Podman under a CI machine's full load has needed over a minute to start the
+            // first release's containers; a wait that runs out says what the server saw.
+            do {
+                _ = try await eventually("v1 to serve through the router from its containers", timeout: .seconds(120)) {
+                    (try? await h.versionAt(port: port)) == "v1" ? true : nil
+                }
+            } catch {
+                throw PollStop("\(error)\n\(await h.diagnostics(service: "hello"))")
             }
             return try await body(h, port)
         }

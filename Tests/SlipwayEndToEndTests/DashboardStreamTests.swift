@@ -10,7 +10,9 @@ import Testing
         try await withHello(replicas: 1) { h, _ in
             let port = try #require(URLComponents(string: h.apiURL)?.port)
             let stream = try RawHTTPStream(port: port, path: "/v1/stream", headers: ["Authorization: Bearer \(h.adminToken)"])
-            let first = try await stream.read(until: #""stableVersion":"v1""#)
+            // Snapshots come about every second; a CI machine starting every suite at once
+            // can hold the first one back for many.
+            let first = try await stream.read(until: #""stableVersion":"v1""#, timeout: .seconds(30))
             #expect(first.hasPrefix("HTTP/1.1 200"))
             #expect(first.lowercased().contains("content-type: text/event-stream"))
             let metrics = try await h.api("/metrics")
@@ -21,7 +23,7 @@ import Testing
             let followed = try await stream.read(until: #""kind":"deploy","phase":"succeeded""#, timeout: .seconds(30))
             let phases = followed.components(separatedBy: "event: phase\n").dropFirst().map { $0.prefix { $0 != "\n" } }
             #expect(phases.contains { $0.contains(#""phase":"succeeded""#) && $0.contains(#""toVersion":"v2""#) }, "a phase event for the rollout's end: \(phases)")
-            _ = try await stream.read(until: #""stableVersion":"v2""#)
+            _ = try await stream.read(until: #""stableVersion":"v2""#, timeout: .seconds(30))
 
             // SIGTERM: the stream ends and the control plane exits promptly.
             let server = try #require(h.server)
