@@ -174,8 +174,10 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
 
     /// How long a drained connection may stay idle before it is closed: a client that
     /// keeps it busy gets its next response with `Connection: close` instead, so that no
-    /// request it was about to send meets a closing connection.
-    static let quiesceIdleGrace = TimeAmount.seconds(1)
+    /// request it was about to send meets a closing connection. (Closing an idle HTTP/1.1
+    /// connection always races a client about to reuse it; a client stalled for a second
+    /// on a loaded machine lost that race with a 1 s grace.)
+    static let quiesceIdleGrace = TimeAmount(Router.drainIdleGrace)
 
     /// A drain (NIO's `ChannelShouldQuiesceEvent`): an HTTP/1.1 connection closes after its
     /// current or next response (which says `Connection: close`), or after staying idle for

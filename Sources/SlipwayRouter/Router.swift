@@ -159,6 +159,10 @@ public final class Router: Sendable {
 
     // MARK: Hand-over
 
+    /// How long a drained HTTP/1.1 connection may stay idle before the router closes it;
+    /// a drain lasts at least this long plus a second.
+    public static let drainIdleGrace: Duration = .seconds(10)
+
     /// Listening sockets taken over from the router this one replaces; the next `apply`
     /// serves them instead of binding (and closes those its table does not name).
     public func inherit(_ sockets: [ListenAddress: CInt]) {

@@ -139,7 +139,7 @@ public enum DataPlaneServer {
                         let deadline = router.currentTable.services.map(\.websocketDrain).max() ?? Defaults.websocketDrain
                         logger.info("handed over; draining", metadata: ["slipway.successor": "\(successor)", "slipway.deadline": "\(deadline)"])
                         let drain = Task {
-                            let closed = await router.drainAfterHandOver(deadline: max(deadline, .seconds(1)))
+                            let closed = await router.drainAfterHandOver(deadline: max(deadline, SlipwayRouter.Router.drainIdleGrace + .seconds(1)))
                             logger.info("drained after the hand-over; exiting", metadata: ["slipway.closed_at_deadline": "\(closed)"])
                             // Not held by admin calls that never end (a fleet agent's log stream).
                             exit(0)
