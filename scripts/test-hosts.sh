@@ -5,14 +5,20 @@
 # client side gets a known_hosts file with every host's real key and an ssh_config that
 # verifies them (StrictHostKeyChecking yes: nothing is accepted silently).
 #
-#   scripts/test-hosts.sh start [N]   makes N hosts (default 3), prints the environment the
-#                                     tests read (also written to $W/env)
+#   scripts/test-hosts.sh start [N] [E]
+#                                     makes N hosts (default 3), the first E of them (default
+#                                     0) with a Docker Engine of their own; prints the
+#                                     environment the tests read (also written to $W/env)
 #   scripts/test-hosts.sh stop        stops the sshds, deletes the namespaces and the bridge
 #   scripts/test-hosts.sh cut I       cuts host I's link (its namespace keeps running)
 #   scripts/test-hosts.sh restore I   puts it back
 #
 # The namespaces share this machine's file system: each host's Slipway directory is set
-# per server in the tests (`dir:`), as each real server has its own disk.
+# per server in the tests (`dir:`), as each real server has its own disk. A host's engine
+# is Debian's dockerd in the host's network namespace (entered with nsenter, so that it
+# keeps this machine's cgroup mounts), with its own data root, socket ($W/hostI/docker.sock,
+# named per server in the tests with `docker_host:`) and a bridge inside the namespace:
+# a container's port published on 127.0.0.1 is the host's loopback, where its router looks.
 # W defaults to /tmp/slipway-test-hosts.
 set -euo pipefail
 W=${SLIPWAY_TEST_HOSTS:-/tmp/slipway-test-hosts}
@@ -28,6 +34,7 @@ host_ip() { echo "$NET.$((10 + $1))"; }
 install_missing() {
   local need=()
   [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+  if [ "${ENGINES:-0}" -gt 0 ]; then command -v dockerd >/dev/null 2>&1 || need+=(docker.io); fi
   command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
   command -v ip >/dev/null 2>&1 || need+=(iproute2)
   if ((${#need[@]})); then
@@ -39,7 +46,9 @@ install_missing() {
 
 start() {
   local count=${1:-3}
+  ENGINES=${2:-0}
   [[ "$count" =~ ^[0-9]+$ ]] && ((count >= 1 && count <= 50)) || { echo "error: N must be 1-50 (got $count)" >&2; exit 64; }
+  [[ "$ENGINES" =~ ^[0-9]+$ ]] && ((ENGINES <= count)) || { echo "error: E must be 0-$count (got $ENGINES)" >&2; exit 64; }
   install_missing
   stop_quietly
   mkdir -p "$W" /run/sshd
@@ -103,7 +112,13 @@ CFG
     done
     ssh -F "$W/ssh_config" -o ConnectTimeout=2 "$ip" true || { echo "error: sshd on $ip did not come up; its log:" >&2; tail -20 "$W/host$i/sshd.log" >&2; exit 1; }
   done
+  local engines=()
+  for i in $(seq 1 "$ENGINES"); do
+    start_engine "$i"
+    engines+=("$i")
+  done
   cat >"$W/env" <<ENV
+export SLIPWAY_TEST_SSH_ENGINES="${engines[*]}"
 export SLIPWAY_TEST_SSH_HOSTS="${hosts[*]}"
 export SLIPWAY_TEST_SSH_NAMESPACES="${namespaces[*]}"
 export SLIPWAY_TEST_SSH_CONFIG=$W/ssh_config
@@ -113,8 +128,49 @@ ENV
   cat "$W/env"
 }
 
+start_engine() { # I
+  local i=$1 ns dir
+  ns=$(ns_name "$i"); dir="$W/host$i"
+  mkdir -p "$dir/docker"
+  ip -n "$ns" link add slhbr type bridge
+  ip -n "$ns" addr add "10.217.$i.1/24" dev slhbr
+  ip -n "$ns" link set slhbr up
+  nsenter --net="/var/run/netns/$ns" dockerd --data-root "$dir/docker/data" --exec-root "$dir/docker/exec" \
+    -H "unix://$dir/docker.sock" --pidfile "$dir/docker/dockerd.pid" --iptables=false --ip-forward=false --bridge=slhbr \
+    >"$dir/docker/dockerd.log" 2>&1 &
+  for _ in $(seq 300); do
+    curl -fsS --unix-socket "$dir/docker.sock" http://d/_ping >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "error: dockerd of host $i did not come up; its log:" >&2
+  tail -20 "$dir/docker/dockerd.log" >&2
+  exit 1
+}
+
+stop_engine() { # I
+  local dir="$W/host$1" sock="$W/host$1/docker.sock" pid
+  if [ -S "$sock" ]; then
+    for id in $(curl -fsS --unix-socket "$sock" 'http://d/v1.41/containers/json?all=1' 2>/dev/null | python3 -c 'import json,sys; print(" ".join(c["Id"] for c in json.load(sys.stdin)))' 2>/dev/null); do
+      curl -fsS --unix-socket "$sock" -X DELETE "http://d/v1.41/containers/$id?force=1&v=1" >/dev/null 2>&1 || true
+    done
+  fi
+  if [ -f "$dir/docker/dockerd.pid" ]; then
+    pid=$(cat "$dir/docker/dockerd.pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  fi
+  # Mounts dockerd may leave behind (its netns bind mount, overlay layers).
+  { grep -F "$dir/docker" /proc/mounts || true; } | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
 stop_quietly() {
   local i
+  for i in $(seq 1 50); do
+    [ -d "$W/host$i/docker" ] && stop_engine "$i"
+  done
   for i in $(seq 1 50); do
     local ns; ns=$(ns_name "$i")
     if [ -f "$W/host$i/sshd.pid" ]; then kill "$(cat "$W/host$i/sshd.pid")" 2>/dev/null || true; fi
@@ -135,9 +191,9 @@ link() { # I up|down
 }
 
 case "${1:-}" in
-  start) start "${2:-3}" ;;
+  start) start "${2:-3}" "${3:-0}" ;;
   stop) stop_quietly ;;
   cut) link "${2:-}" down ;;
   restore) link "${2:-}" up ;;
-  *) echo "usage: $0 start [N]|stop|cut I|restore I" >&2; exit 64 ;;
+  *) echo "usage: $0 start [N [E]]|stop|cut I|restore I" >&2; exit 64 ;;
 esac

@@ -56,12 +56,13 @@ swift build --build-tests
 # service and a local registry (installed if missing), stopped and cleaned up on exit.
 echo "==> starting the test container engines"
 # The fleet tests run against 4 "servers": network namespaces on a bridge of their own,
-# each with a real sshd from Debian, its own host key and a verified known_hosts.
+# each with a real sshd from Debian, its own host key and a verified known_hosts; the
+# first two with a Docker Engine of their own (containers on fleet servers).
 trap 'scripts/test-engines.sh stop; scripts/test-hosts.sh stop' EXIT
 engines_env=$(scripts/test-engines.sh start) || { echo "error: the test container engines did not start (see above)" >&2; exit 1; }
 eval "$engines_env"
 echo "==> starting the test servers (network namespaces with sshd)"
-hosts_env=$(scripts/test-hosts.sh start 4) || { echo "error: the test servers did not start (see above)" >&2; exit 1; }
+hosts_env=$(scripts/test-hosts.sh start 4 2) || { echo "error: the test servers did not start (see above)" >&2; exit 1; }
 eval "$hosts_env"
 
 echo "==> running tests"

@@ -19,7 +19,7 @@ extension ServiceFields {
     static var serverSettings: [Field<ServiceSpec>] {
         [
             Field("servers", .list(of: server, nonEmpty: true).checked(duplicateServer), \.servers,
-                  doc: "The servers the service runs on, each with its own router and instances, driven over SSH with the system's OpenSSH client (your ~/.ssh/config, agent, ProxyJump and known_hosts apply; unknown or changed host keys are refused). Each entry is ssh://[USER@]HOST[:PORT], or an object with `url`, `roles`, `labels` and `dir`. Without `servers`, the service runs on this machine."),
+                  doc: "The servers the service runs on, each with its own router and instances, driven over SSH with the system's OpenSSH client (your ~/.ssh/config, agent, ProxyJump and known_hosts apply; unknown or changed host keys are refused). Each entry is ssh://[USER@]HOST[:PORT], or an object with `url`, `roles`, `labels`, `dir` and `docker_host`. Without `servers`, the service runs on this machine."),
             Field("replicas_per_host", .integer(in: replicaRange), \.replicasPerHost,
                   doc: "Instances of a release on each server of `servers` (default: `replicas`)."),
             Field("waves", waves, \.waves,
@@ -139,6 +139,7 @@ extension ServiceFields {
                     server.roles = entry.roles
                     server.labels = entry.labels
                     server.dir = entry.dir
+                    server.dockerHost = entry.dockerHost
                     return server
                 case .failure(let error):
                     diagnostics.error(at: node, path.key("url"), error.message)
@@ -156,6 +157,7 @@ extension ServiceFields {
         var roles: [String] = []
         var labels: [String: String] = [:]
         var dir: String?
+        var dockerHost: String?
     }
 
     static var serverObject: ObjectType<ServerEntry> {
@@ -171,6 +173,8 @@ extension ServiceFields {
                       doc: "Free-form labels (zone: eu-1)."),
                 Field("dir", ValueType<String>.string.checked(serverDirectoryProblem), \.dir,
                       doc: "Slipway's directory on the server (binary, router state, instance logs): an absolute path, or relative to the login user's home (default .slipway-host)."),
+                Field("docker_host", ValueType<String>.string.checked(dockerHostProblem), \.dockerHost,
+                      doc: "The container engine's API socket on the server, for services with `image:` (unix:///run/podman/podman.sock). Default: the server's DOCKER_HOST, else unix:///var/run/docker.sock."),
             ]
         )
     }
@@ -179,6 +183,17 @@ extension ServiceFields {
         if dir.isEmpty { return "must not be empty" }
         if dir.contains("\0") || dir.contains("\n") { return "must be one line" }
         if dir.split(separator: "/").contains("..") { return "must not contain `..`" }
+        return nil
+    }
+
+    static func dockerHostProblem(_ text: String) -> String? {
+        let path = text.hasPrefix("unix://") ? String(text.dropFirst("unix://".count)) : text
+        if text.contains("://") && !text.hasPrefix("unix://") {
+            return "\(quoted(text)) is not a unix socket: the server's engine is reached over unix:///PATH on that server (through its router)"
+        }
+        guard path.hasPrefix("/"), !path.contains("\0"), !path.contains("\n") else {
+            return "\(quoted(text)) names no absolute socket path: write unix:///path/to/docker.sock"
+        }
         return nil
     }
 

@@ -27,9 +27,6 @@ enum ServiceFields {
             ],
             check: { spec, scope in
                 checkTarget(&spec, scope)
-                if !spec.servers.isEmpty, spec.container != nil {
-                    scope.error(at: "servers", "containers on fleet servers are not supported yet: a service with `servers:` runs `run:` programs (its release's program is copied to every server)")
-                }
                 checkReferences(&spec, scope)
                 checkFleet(&spec, scope)
                 checkHooks(&spec, scope)

@@ -149,6 +149,7 @@ extension Controller {
     /// One pass: data plane alive, instance exits and restarts, rollout inputs, warm
     /// releases past their time, log rotation.
     public func tick() async throws {
+        guard !stoppingEverything else { return }
         if let how = await dataPlane.checkChild() {
             logger.error("data plane exited; restarting it", metadata: ["slipway.exit": "\(how)"])
         }
@@ -205,8 +206,22 @@ extension Controller {
     /// created just before the control plane died, one whose stop was cut short), and
     /// records each removal. Only at start-up: instances are being started otherwise.
     func removeOrphanedInstances(live: Set<String>, now: Double) async throws {
-        let containerServices = try store.serviceNames().contains { try store.service($0)?.spec.target == .container }
-        let containerInstances = try store.instances(service: nil, version: nil, includeStopped: true, limit: 1).contains { $0.target == .container }
+        // Containers on fleet servers: each server's agent sweeps its engine.
+        let fleetSpecs = try store.serviceNames().compactMap { try store.service($0)?.spec }.filter { $0.target == .container && !$0.servers.isEmpty }
+        fleet.sync(fleetSpecs)
+        for id in Set(fleetSpecs.flatMap { $0.servers.map(\.id) }).sorted() {
+            guard let driver = fleet.driver(id) else { continue }
+            do {
+                for line in try await driver.removeOrphans(live: live) {
+                    logger.info("removed orphan", metadata: ["slipway.detail": "\(line)"])
+                    try store.appendAudit(AuditDraft(principal: "slipway", action: "instance.orphan_removed", target: "server \(id)", details: ["detail": line]), time: now)
+                }
+            } catch {
+                logger.warning("cannot look for orphaned containers", metadata: ["slipway.server": "\(id)", "slipway.error": "\(error)"])
+            }
+        }
+        let containerServices = try store.serviceNames().contains { try store.service($0)?.spec.target == .container && (try store.service($0)?.spec.servers.isEmpty ?? true) }
+        let containerInstances = try store.instances(service: nil, version: nil, includeStopped: true, limit: 1).contains { $0.target == .container && $0.server == nil }
         guard containerServices || containerInstances else { return }
         do {
             for line in try await drivers.container.removeOrphans(live: live) {

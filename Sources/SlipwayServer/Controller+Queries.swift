@@ -146,6 +146,7 @@ extension Controller {
 
     /// Stops every instance and the data plane (`slipway down`).
     public func stopEverything() async throws {
+        stoppingEverything = true
         for name in try store.serviceNames() {
             for version in Set(try store.liveInstances(service: name).map(\.version)) {
                 let victims = try store.liveInstances(service: name, version: version)

@@ -39,6 +39,9 @@ public actor Controller {
     /// as last pushed (see `servingVersion`).
     var fleetServing: [String: String] = [:]
     var lastRotation: Double = 0
+    /// Set by `slipway down`: the loop stops acting (it would otherwise start the stable
+    /// release's instances again as they are stopped, or reconcile a server to them).
+    var stoppingEverything = false
     var routerGenerationFloor: UInt64 = 0
     /// Each unit's backend groups as last applied to the router (weights for `/metrics`).
     var routedGroups: [String: [BackendGroup]] = [:]
@@ -67,8 +70,9 @@ public actor Controller {
         self.store = store
         let environment = ProcessInfo.processInfo.environment
         let local = LocalProcessDriver(artifacts: ArtifactStore(root: stateDirectory.artifactsDirectory), searchDirectories: searchDirectories, path: environment["PATH"])
-        self.drivers = InstanceDrivers(local: local, container: ContainerDriver(engine: EngineClient(endpoint: engine), owner: try store.ownerID()))
-        self.fleet = Fleet(options: SSHConnection.Options(configFile: sshConfig, socketDirectory: SSHConnection.Options.socketDirectory(stateDirectory: stateDirectory.path)), local: local)
+        let container = ContainerDriver(engine: EngineClient(endpoint: engine), owner: try store.ownerID())
+        self.drivers = InstanceDrivers(local: local, container: container)
+        self.fleet = Fleet(options: SSHConnection.Options(configFile: sshConfig, socketDirectory: SSHConnection.Options.socketDirectory(stateDirectory: stateDirectory.path)), local: local, container: container)
         self.instancePorts = instancePorts
         self.stateDirectory = stateDirectory
         self.dataPlane = dataPlane

@@ -1,5 +1,7 @@
+import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOFoundationCompat
 import SlipwayCore
 
 /// Instances as containers on a Docker-compatible engine (Docker Engine, Podman's
@@ -54,7 +56,7 @@ public final class ContainerDriver: InstanceDriver {
         return try answer.decode(EngineModels.ImageInspect.self)
     }
 
-    func login(_ spec: ContainerSpec, reference: String, values: [String: String]) throws(DriverError) -> ImagePull.Login? {
+    public func login(_ spec: ContainerSpec, reference: String, values: [String: String]) throws(DriverError) -> ImagePull.Login? {
         guard let registry = spec.registry else { return nil }
         func expand(_ text: String, _ key: String) throws(DriverError) -> String {
             switch SecretReference.expand(text, lookup: { values[$0] }) {
@@ -120,6 +122,91 @@ public final class ContainerDriver: InstanceDriver {
         }
         if release.spec.container?.pull == .never { return "\(gone), and `pull: never` forbids pulling \(byDigest)" }
         return nil
+    }
+
+    /// Whether the engine holds the image with this id (`sha256:…`).
+    public func hasImage(_ id: String) async throws(DriverError) -> Bool {
+        try await inspectImage(id) != nil
+    }
+
+    /// Writes the image with this id as a `docker save` archive to `path` (streamed; written
+    /// to `path.part` and renamed once whole), for another engine to load.
+    public func exportImage(_ id: String, to path: String) async throws(DriverError) {
+        let part = path + ".part-\(UUID().uuidString.prefix(8))"
+        let directory = (path as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let response = try await engine.send(.GET, "/images/\(EngineClient.path(id))/get", timeout: .seconds(1800))
+        guard (200..<300).contains(Int(response.status.code)) else {
+            let body = (try? await response.body.collect(upTo: 1 << 16)) ?? ByteBuffer()
+            throw DriverError(response.status.code == 404 ? .artifactGone : .failed,
+                              "the engine at \(engine.endpoint) could not export image \(id.prefix(19)): \(EngineClient.Answer(status: Int(response.status.code), body: body).message)")
+        }
+        guard FileManager.default.createFile(atPath: part, contents: nil, attributes: [.posixPermissions: 0o600]),
+              let handle = FileHandle(forWritingAtPath: part) else {
+            throw DriverError(.failed, "cannot write \(part) to export image \(id.prefix(19))")
+        }
+        do {
+            defer { try? handle.close() }
+            for try await chunk in response.body {
+                try handle.write(contentsOf: Data(buffer: chunk))
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: part)
+            throw DriverError(.failed, "exporting image \(id.prefix(19)) to \(path) failed: \(error)")
+        }
+        do {
+            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+            try FileManager.default.moveItem(atPath: part, toPath: path)
+        } catch {
+            throw DriverError(.failed, "cannot move the exported image to \(path): \(error)")
+        }
+    }
+
+    /// Loads a `docker save` archive (streamed from `path`) and checks that the engine then
+    /// holds the image `id`: the id is the digest of the image's configuration, and the
+    /// engine checks every layer against it, so bytes damaged on the way never load as it.
+    public func loadImage(_ id: String, from path: String) async throws(DriverError) {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw DriverError(.notFound, "no image archive at \(path)")
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+        let chunks = AsyncThrowingStream<ByteBuffer, any Error> { continuation in
+            let task = Task {
+                defer { try? handle.close() }
+                do {
+                    while !Task.isCancelled, let data = try handle.read(upToCount: 1 << 20), !data.isEmpty {
+                        continuation.yield(ByteBuffer(bytes: data))
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+        let body = HTTPClientRequest.Body.stream(chunks, length: size.map { .known(Int64($0)) } ?? .unknown)
+        let response = try await engine.send(.POST, "/images/load", query: [("quiet", "1")], streaming: body,
+                                             headers: [("content-type", "application/x-tar")], timeout: .seconds(1800))
+        let answer: EngineClient.Answer
+        do {
+            answer = EngineClient.Answer(status: Int(response.status.code), body: try await response.body.collect(upTo: EngineClient.bodyLimit))
+        } catch {
+            throw DriverError(.failed, "reading the engine's answer to loading \(path) failed: \(error)")
+        }
+        guard answer.ok, !answer.text.contains(#""error""#) && !answer.text.contains(#""errorDetail""#) else {
+            throw DriverError(.failed, "the engine at \(engine.endpoint) refused to load image \(id.prefix(19)) from \(path): \(answer.message)")
+        }
+        guard try await hasImage(id) else {
+            throw DriverError(.failed, "the engine at \(engine.endpoint) loaded \(path) but holds no image \(id.prefix(19)) after it (the archive is another image, or damaged)")
+        }
+    }
+
+    /// Pulls `reference` (a registry digest) and checks that the engine then holds `id`.
+    public func pullImage(_ reference: String, id: String, login: ImagePull.Login?, progress: @escaping @Sendable (String) async -> Void) async throws(DriverError) {
+        try await ImagePull(engine: engine).pull(reference, login: login, progress: progress)
+        guard try await hasImage(id) else {
+            throw DriverError(.artifactGone, "pulling \(reference) did not bring image \(id.prefix(19)) to the engine at \(engine.endpoint)")
+        }
     }
 
     // MARK: lifecycle

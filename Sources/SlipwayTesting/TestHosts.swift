@@ -16,6 +16,24 @@ public struct TestHosts: Sendable {
     /// The script's working directory.
     public let directory: String
 
+    /// Indices (0-based) of the hosts with a Docker Engine of their own
+    /// (`scripts/test-hosts.sh start N E`).
+    public var engineIndices: [Int] {
+        (ProcessInfo.processInfo.environment["SLIPWAY_TEST_SSH_ENGINES"] ?? "").split(separator: " ").compactMap { Int($0).map { $0 - 1 } }
+    }
+
+    /// The socket of host `index`'s engine, as `docker_host:` names it.
+    public func dockerHost(_ index: Int) -> String { "unix://\(directory)/host\(index + 1)/docker.sock" }
+
+    /// Host `index`'s engine, reached from this machine (the hosts share its file system).
+    public func engine(_ index: Int) throws -> TestEngine {
+        guard engineIndices.contains(index) else {
+            throw PollStop("host \(index + 1) has no container engine: start the hosts with `scripts/test-hosts.sh start N E` (E hosts with an engine), as scripts/test.sh does")
+        }
+        let host = dockerHost(index)
+        return TestEngine(kind: .docker, host: host, client: EngineClient(endpoint: try EngineEndpoint.parse(host, source: "test host \(index + 1)")))
+    }
+
     public static func make() throws -> TestHosts {
         let env = ProcessInfo.processInfo.environment
         guard let hosts = env["SLIPWAY_TEST_SSH_HOSTS"], !hosts.isEmpty, let namespaces = env["SLIPWAY_TEST_SSH_NAMESPACES"],

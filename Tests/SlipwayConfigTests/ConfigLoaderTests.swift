@@ -139,6 +139,7 @@ import Yams
         // Fleet keys (entries are checked in ServerConfigTests).
         "service: web\nrun: [./web]\nservers: [ssh://deploy@web-1, { url: ssh://deploy@web-2, roles: [web] }]\nreplicas_per_host: 2\n",
         "service: web\nrun: [./web]\nservers: [ssh://a, ssh://b]\nwaves: { sizes: [1, 100%], analysis: default }\nmax_failed_hosts: 1\n",
+        "service: web\nimage: ghcr.io/acme/web:{{version}}\nservers: [{ url: ssh://deploy@web-1, docker_host: unix:///run/podman/podman.sock }]\n",
     ]
 
     @Test func everyKeyTestCoversTheFieldTables() throws {

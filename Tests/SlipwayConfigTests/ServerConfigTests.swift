@@ -82,15 +82,32 @@ import Testing
             "7:5: servers[3]: \"ssh://web-4/path\" has a path or query; write ssh://USER@HOST[:PORT]",
             "8:5: servers[4]: the host \"-oProxyCommand=evil\" in \"ssh://-oProxyCommand=evil\" is not a host name or address",
             "10:13: servers[5].roles[0]: \"Web\" is not a valid role: lowercase letters, digits, '_' and '-', starting with a letter",
-            "11:5: servers[5].colour: unknown key `colour`; allowed: `url`, `roles`, `labels`, `dir`",
+            "11:5: servers[5].colour: unknown key `colour`; allowed: `url`, `roles`, `labels`, `dir`, `docker_host`",
             "12:5: servers[6]: expected ssh://[USER@]HOST[:PORT] or an object with `url`, got the integer 42",
             "13:5: servers[7]: the port \"99999\" in \"ssh://web-2:99999\" must be 1-65535",
             "14:20: replicas_per_host: must be between 1 and 100 (got 0)",
         ], "\(errors)")
         #expect(singleError("service: web\nrun: [./web]\nservers: [ssh://a, ssh://b, ssh://a]\n") == "3:10: servers: lists the server a more than once")
         #expect(singleError("service: web\nrun: [./web]\nservers: []\n") == "3:10: servers: must list at least one entry")
-        #expect(singleError("service: web\nimage: acme/web\nservers: [ssh://a]\n")
-            == "3:10: servers: containers on fleet servers are not supported yet: a service with `servers:` runs `run:` programs (its release's program is copied to every server)")
+        #expect(singleError("service: web\nimage: acme/web\nservers: [{ url: ssh://a, docker_host: tcp://10.0.0.1:2375 }]\n")
+            == "3:40: servers[0].docker_host: \"tcp://10.0.0.1:2375\" is not a unix socket: the server's engine is reached over unix:///PATH on that server (through its router)")
+        #expect(singleError("service: web\nimage: acme/web\nservers: [{ url: ssh://a, docker_host: \"unix://run/docker.sock\" }]\n")
+            == "3:40: servers[0].docker_host: \"unix://run/docker.sock\" names no absolute socket path: write unix:///path/to/docker.sock")
+    }
+
+    @Test func containersOnServersNameEachServersEngine() throws {
+        let spec = try parse("""
+            service: web
+            image: ghcr.io/acme/web:{{version}}
+            servers:
+              - ssh://deploy@web-1
+              - { url: ssh://deploy@web-2, docker_host: "unix:///run/podman/podman.sock" }
+            """)
+        #expect(spec.container?.image == "ghcr.io/acme/web:{{version}}")
+        #expect(spec.servers.map(\.dockerHost) == [nil, "unix:///run/podman/podman.sock"])
+        // It survives the store's JSON round trip.
+        let decoded = try JSONDecoder().decode(ServiceSpec.self, from: try JSONEncoder().encode(spec))
+        #expect(decoded.servers == spec.servers)
     }
 
     @Test func wavesAndMaxFailedHosts() throws {

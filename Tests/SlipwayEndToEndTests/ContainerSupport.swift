@@ -82,7 +82,7 @@ func withContainerHello<T>(_ world: ContainerWorld, replicas: Int = 2, extra: St
 
 /// The X-Build header the router's answer carries (which image build served it); an answer
 /// without one is described (status, body) so that a failed expectation says what came back.
-func buildAt(port: Int, headers: [(String, String)] = []) async throws -> String? {
-    let reply = try await TestHTTP.request("http://127.0.0.1:\(port)/", method: .GET, headers: headers)
+func buildAt(port: Int, host: String = "127.0.0.1", headers: [(String, String)] = []) async throws -> String? {
+    let reply = try await TestHTTP.request("http://\(host):\(port)/", method: .GET, headers: headers)
     return reply.header("X-Build") ?? "no X-Build: HTTP \(reply.status) \(reply.body.prefix(300))"
 }

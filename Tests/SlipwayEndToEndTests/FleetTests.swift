@@ -25,19 +25,23 @@ import Testing
     /// there. Health checks are lenient (5 failures of 500 ms in a row): the suite shares two
     /// cores with the bundle copies and hashing of FleetServerTests, and a starved check must
     /// not take an instance out of service.
+    /// `program` replaces the `run:` line (an `image:` for containers); `serverExtra` adds
+    /// keys to the server at an index (its `docker_host`).
     func withFleetOf(_ indices: [Int], replicasPerHost: Int = 1, extra: String = "",
                      strategy: String = "blue-green: { keep_previous: 10m, deploy_timeout: 30s, drain_timeout: 10s }",
-                     sshConfig: String? = nil, _ body: (SlipwayHarness, Int, [String]) async throws -> Void) async throws {
+                     sshConfig: String? = nil, program: String = #"run: ["hello-app", "--port", "{{port}}", "--version", "{{version}}"]"#,
+                     serverExtra: (Int) -> String = { _ in "" }, controlPlaneArguments: [String] = [],
+                     _ body: (SlipwayHarness, Int, [String]) async throws -> Void) async throws {
         let h = try SlipwayHarness()
         let port = freeLoopbackPort()
         // Each server's Slipway directory is kept across the suite's tests (they run one at a
         // time), so the bundle is copied once; its router state starts empty in every test.
         let dirs = indices.map { "\(hosts.directory)/fleet/host\($0 + 1)" }
         for dir in dirs { try? FileManager.default.removeItem(atPath: dir + "/state") }
-        let servers = zip(indices, dirs).map { "  - { url: ssh://root@\(hosts.addresses[$0.0]), dir: \($0.1) }" }.joined(separator: "\n")
+        let servers = zip(indices, dirs).map { "  - { url: ssh://root@\(hosts.addresses[$0.0]), dir: \($0.1)\(serverExtra($0.0)) }" }.joined(separator: "\n")
         let config = try h.directory.write("hello.yml", """
             service: hello
-            run: ["hello-app", "--port", "{{port}}", "--version", "{{version}}"]
+            \(program)
             health: { path: /health, interval: 500ms, timeout: 500ms, healthy: 1, unhealthy: 5, grace: 5s }
             listen: 0.0.0.0:\(port)
             replicas_per_host: \(replicasPerHost)
@@ -48,7 +52,7 @@ import Testing
             \(extra)
             """)
         do {
-            try await h.startServer(extraArguments: ["--ssh-config", sshConfig ?? hosts.sshConfig])
+            try await h.startServer(extraArguments: ["--ssh-config", sshConfig ?? hosts.sshConfig] + controlPlaneArguments)
             let apply = try await h.cli(["apply", "-f", config])
             #expect(apply.status == 0, "\(apply.stdout)\(apply.stderr)")
             try await body(h, port, indices.map { hosts.addresses[$0] })

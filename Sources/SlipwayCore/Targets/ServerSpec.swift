@@ -15,14 +15,18 @@ public struct ServerSpec: Codable, Sendable, Hashable {
     /// Where Slipway keeps its binary, router state and instance logs on that server
     /// (default `~/.slipway-host` of the login user: `Defaults.serverDirectory`).
     public var dir: String?
+    /// The container engine's socket on that server (`unix:///run/podman/podman.sock`) for
+    /// services with `image:`; nil: the server's `DOCKER_HOST`, else `/var/run/docker.sock`.
+    public var dockerHost: String?
 
-    public init(user: String? = nil, host: String, port: Int? = nil, roles: [String] = [], labels: [String: String] = [:], dir: String? = nil) {
+    public init(user: String? = nil, host: String, port: Int? = nil, roles: [String] = [], labels: [String: String] = [:], dir: String? = nil, dockerHost: String? = nil) {
         self.user = user
         self.host = host
         self.port = port
         self.roles = roles
         self.labels = labels
         self.dir = dir
+        self.dockerHost = dockerHost
     }
 
     /// The server's identity in records, events, metrics labels and file names:
@@ -98,7 +102,7 @@ public struct ServerSpec: Codable, Sendable, Hashable {
             && host.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSetLite.alphanumerics($0) || ".-_:%".unicodeScalars.contains($0)) }
     }
 
-    enum CodingKeys: String, CodingKey { case user, host, port, roles, labels, dir }
+    enum CodingKeys: String, CodingKey { case user, host, port, roles, labels, dir, dockerHost }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -108,6 +112,7 @@ public struct ServerSpec: Codable, Sendable, Hashable {
         roles = try c.decodeIfPresent([String].self, forKey: .roles) ?? []
         labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
         dir = try c.decodeIfPresent(String.self, forKey: .dir)
+        dockerHost = try c.decodeIfPresent(String.self, forKey: .dockerHost)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -118,6 +123,7 @@ public struct ServerSpec: Codable, Sendable, Hashable {
         if !roles.isEmpty { try c.encode(roles, forKey: .roles) }
         if !labels.isEmpty { try c.encode(labels, forKey: .labels) }
         try c.encodeIfPresent(dir, forKey: .dir)
+        try c.encodeIfPresent(dockerHost, forKey: .dockerHost)
     }
 }
 

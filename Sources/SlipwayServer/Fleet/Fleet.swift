@@ -10,11 +10,13 @@ import Synchronization
 public final class Fleet: Sendable {
     public let options: SSHConnection.Options
     let local: LocalProcessDriver
+    let container: ContainerDriver
     let entries = Mutex<[String: (server: FleetServer, driver: ServerDriver)]>([:])
 
-    public init(options: SSHConnection.Options, local: LocalProcessDriver) {
+    public init(options: SSHConnection.Options, local: LocalProcessDriver, container: ContainerDriver) {
         self.options = options
         self.local = local
+        self.container = container
     }
 
     /// Adds the servers of these specs that are not known yet.
@@ -22,7 +24,7 @@ public final class Fleet: Sendable {
         entries.withLock { entries in
             for server in specs.flatMap(\.servers) where entries[server.id] == nil {
                 let fleetServer = FleetServer(server: server, options: options)
-                entries[server.id] = (fleetServer, ServerDriver(server: fleetServer, local: local))
+                entries[server.id] = (fleetServer, ServerDriver(server: fleetServer, local: local, container: container))
             }
         }
     }

@@ -42,11 +42,54 @@ public struct HostAgent: Sendable {
         return instance
     }
 
-    func driver(_ kind: TargetKind) throws(DriverError) -> any InstanceDriver {
+    func driver(_ kind: TargetKind, _ engine: AgentWire.Engine?) throws(DriverError) -> any InstanceDriver {
         switch kind {
         case .local: return local
-        case .container: throw DriverError(.invalid, "containers on fleet servers are not supported yet; use `run:` for services with `servers:`")
+        case .container: return try container(engine)
         }
+    }
+
+    /// The server's container engine: the server's `docker_host`, else this process's
+    /// `DOCKER_HOST`, else the default socket. Containers carry the control plane's owner
+    /// label, so that control plane's orphan sweep on this server finds exactly its own.
+    func container(_ engine: AgentWire.Engine?) throws(DriverError) -> ContainerDriver {
+        guard let engine else { throw DriverError(.invalid, "the control plane named no container engine for this server (it is older than this router: run `slipway servers setup`)") }
+        let endpoint: EngineEndpoint
+        if let host = engine.dockerHost {
+            endpoint = try EngineEndpoint.parse(host, source: "docker_host")
+        } else {
+            endpoint = try EngineEndpoint.resolve(flag: nil, environment: ProcessInfo.processInfo.environment)
+        }
+        return ContainerDriver(engine: EngineClient(endpoint: endpoint), owner: engine.owner)
+    }
+
+    /// Where the control plane copies an image archive for this server's engine to load.
+    func imageArchive(_ digest: String) -> String {
+        stateDirectory.artifactsDirectory + "/images/" + digest.dropFirst("sha256:".count) + ".tar"
+    }
+
+    /// Makes the server's engine hold the release's image: there already, else loaded from
+    /// the archive the control plane copied, else pulled by its registry digest.
+    func ensureImage(_ body: AgentWire.Image) async throws(DriverError) -> AgentWire.ImageReply {
+        let driver = try container(body.engine)
+        let id = body.artifact.digest
+        if try await driver.hasImage(id) { return AgentWire.ImageReply(present: true, how: nil, error: nil) }
+        if body.load {
+            let archive = imageArchive(id)
+            try await driver.loadImage(id, from: archive)
+            try? FileManager.default.removeItem(atPath: archive)
+            return AgentWire.ImageReply(present: true, how: "loaded", error: nil)
+        }
+        if let reference = body.pull {
+            do {
+                try await driver.pullImage(reference, id: id, login: body.login) { _ in }
+                return AgentWire.ImageReply(present: true, how: "pulled \(reference)", error: nil)
+            } catch {
+                // Not fatal: the control plane copies the image instead.
+                return AgentWire.ImageReply(present: false, how: "pulling \(reference) failed: \(error.message)", error: nil)
+            }
+        }
+        return AgentWire.ImageReply(present: false, how: nil, error: nil)
     }
 
     /// Adds `/agent/…` to the router's admin API.
@@ -55,7 +98,7 @@ public struct HostAgent: Sendable {
             let body = try await request.decode(as: AgentWire.Start.self, context: context)
             do {
                 let launch = localized(body.launch)
-                let started = try await driver(launch.release.spec.target).start(launch, replacing: body.replacing.map(localized))
+                let started = try await driver(launch.release.spec.target, body.engine).start(launch, replacing: body.replacing.map(localized))
                 return AgentWire.Started(started: started, error: nil)
             } catch {
                 return AgentWire.Started(started: nil, error: AgentWire.Failure(error))
@@ -66,7 +109,7 @@ public struct HostAgent: Sendable {
             var result: [String: InstanceObservation] = [:]
             do {
                 for kind in Set(body.instances.map(\.target)) {
-                    let seen = try await driver(kind).observe(body.instances.filter { $0.target == kind }.map(localized))
+                    let seen = try await driver(kind, body.engine).observe(body.instances.filter { $0.target == kind }.map(localized))
                     result.merge(seen) { a, _ in a }
                 }
                 return AgentWire.Observed(observations: result, error: nil)
@@ -76,14 +119,31 @@ public struct HostAgent: Sendable {
         }
         router.post("/agent/stop") { request, context -> AgentWire.Done in
             let body = try await request.decode(as: AgentWire.Stop.self, context: context)
-            guard let driver = try? driver(body.instance.target) else { return AgentWire.Done() }
+            guard let driver = try? driver(body.instance.target, body.engine) else { return AgentWire.Done() }
             await driver.stop(localized(body.instance), grace: .milliseconds(body.graceMilliseconds))
             return AgentWire.Done()
+        }
+        router.post("/agent/image") { request, context -> AgentWire.ImageReply in
+            let body = try await request.decode(as: AgentWire.Image.self, context: context)
+            do {
+                return try await ensureImage(body)
+            } catch {
+                return AgentWire.ImageReply(present: false, how: nil, error: AgentWire.Failure(error))
+            }
+        }
+        router.post("/agent/orphans") { request, context -> AgentWire.Orphans in
+            let body = try await request.decode(as: AgentWire.RemoveOrphans.self, context: context)
+            do {
+                let removed = try await container(body.engine).removeOrphans(live: Set(body.live))
+                return AgentWire.Orphans(removed: removed, error: nil)
+            } catch {
+                return AgentWire.Orphans(removed: [], error: AgentWire.Failure(error))
+            }
         }
         router.post("/agent/logs") { request, context -> Response in
             let body = try await request.decode(as: AgentWire.Logs.self, context: context)
             let instance = localized(body.instance)
-            let lines = (try? driver(instance.target))?.logs(instance, tail: body.tail, follow: body.follow)
+            let lines = (try? driver(instance.target, body.engine))?.logs(instance, tail: body.tail, follow: body.follow)
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody { writer in
                 if let lines {
                     do {
@@ -98,9 +158,44 @@ public struct HostAgent: Sendable {
 
 /// The agent's request and reply bodies.
 public enum AgentWire {
+    /// The container engine a request is about: the server's socket (nil: the server's
+    /// default) and the control plane's owner label.
+    public struct Engine: Codable, Sendable, Equatable {
+        public var owner: String
+        public var dockerHost: String?
+    }
+
     public struct Start: Codable, Sendable {
         public var launch: InstanceLaunch
         public var replacing: InstanceRecord?
+        public var engine: Engine?
+    }
+
+    /// Make the server's engine hold `artifact` (an image): `load` the archive copied to the
+    /// server's artifact store, or `pull` it by this registry digest.
+    public struct Image: Codable, Sendable {
+        public var engine: Engine?
+        public var artifact: ReleaseArtifact
+        public var load: Bool
+        public var pull: String?
+        public var login: ImagePull.Login?
+    }
+
+    public struct ImageReply: Codable, Sendable, ResponseEncodable {
+        public var present: Bool
+        /// How it got there (`loaded`, `pulled REF`) or why a pull failed.
+        public var how: String?
+        public var error: Failure?
+    }
+
+    public struct RemoveOrphans: Codable, Sendable {
+        public var engine: Engine?
+        public var live: [String]
+    }
+
+    public struct Orphans: Codable, Sendable, ResponseEncodable {
+        public var removed: [String]
+        public var error: Failure?
     }
 
     public struct Started: Codable, Sendable, ResponseEncodable {
@@ -110,6 +205,7 @@ public enum AgentWire {
 
     public struct Observe: Codable, Sendable {
         public var instances: [InstanceRecord]
+        public var engine: Engine?
     }
 
     public struct Observed: Codable, Sendable, ResponseEncodable {
@@ -120,12 +216,14 @@ public enum AgentWire {
     public struct Stop: Codable, Sendable {
         public var instance: InstanceRecord
         public var graceMilliseconds: Int64
+        public var engine: Engine?
     }
 
     public struct Logs: Codable, Sendable {
         public var instance: InstanceRecord
         public var tail: Int
         public var follow: Bool
+        public var engine: Engine?
     }
 
     public struct Done: Codable, Sendable, ResponseEncodable {}

@@ -5,32 +5,45 @@ import SlipwayCore
 import SlipwayTargets
 
 /// The driver of one fleet server, on the control plane's side: the release's bytes are
-/// made ready here (hashed and kept as for this machine) and copied to the server's
-/// artifact store (checked by SHA-256 there), so every server runs exactly the recorded
-/// bytes; instances are started, observed, stopped and read by the server's agent
-/// (`HostAgent`) through the router's forwarded admin socket.
+/// made ready here (a program hashed and kept, an image pinned by id on this machine's
+/// engine, as for this machine) and brought to the server — a program copied to its
+/// artifact store (checked by SHA-256 there), an image pulled there by its registry digest
+/// or copied as an archive and loaded into the server's engine (checked by image id) — so
+/// every server runs exactly the recorded bytes. Instances are started, observed, stopped
+/// and read by the server's agent (`HostAgent`) through the router's forwarded admin socket.
 public struct ServerDriver: InstanceDriver {
     public let kind = TargetKind.local
     let server: FleetServer
-    /// This machine's driver: it records and keeps the release's bytes.
+    /// This machine's drivers: they record and keep the release's bytes.
     let local: LocalProcessDriver
+    let container: ContainerDriver
 
-    public init(server: FleetServer, local: LocalProcessDriver) {
+    public init(server: FleetServer, local: LocalProcessDriver, container: ContainerDriver) {
         self.server = server
         self.local = local
+        self.container = container
     }
+
+    /// The server's engine as the agent is told it.
+    var engine: AgentWire.Engine { AgentWire.Engine(owner: container.owner, dockerHost: server.server.dockerHost) }
 
     func unreachable(_ error: any Error) -> DriverError {
         DriverError(.unreachable, "server \(server.server.id): \(error)")
     }
 
+    /// Records the release's bytes on this machine (its program, or its image pinned on
+    /// this machine's engine).
+    static func prepareHere(_ release: ReleaseRecord, secrets: [String: String], local: LocalProcessDriver, container: ContainerDriver,
+                            progress: @escaping @Sendable (String) async -> Void) async throws(DriverError) -> [ReleaseArtifact] {
+        release.spec.container == nil
+            ? try await local.prepare(release, secrets: secrets, progress: progress)
+            : try await container.prepare(release, secrets: secrets, progress: progress)
+    }
+
     public func prepare(_ release: ReleaseRecord, secrets: [String: String], progress: @escaping @Sendable (String) async -> Void) async throws(DriverError) -> [ReleaseArtifact] {
-        guard release.spec.container == nil else {
-            throw DriverError(.invalid, "containers on fleet servers are not supported yet; use `run:` for services with `servers:`")
-        }
-        let artifacts = try await local.prepare(release, secrets: secrets, progress: progress)
+        let artifacts = try await Self.prepareHere(release, secrets: secrets, local: local, container: container, progress: progress)
         do {
-            let copied = try await server.ensureArtifacts(artifacts, store: local.artifacts)
+            let copied = try await server.bring(artifacts, release: release, secrets: secrets, driver: self)
             for line in copied { await progress(line) }
         } catch {
             throw DriverError(.unreachable, error.message)
@@ -39,7 +52,7 @@ public struct ServerDriver: InstanceDriver {
     }
 
     public func unavailable(_ release: ReleaseRecord) async -> String? {
-        await local.unavailable(release)
+        release.spec.container == nil ? await local.unavailable(release) : await container.unavailable(release)
     }
 
     public func start(_ launch: InstanceLaunch, replacing: InstanceRecord?) async throws(DriverError) -> StartedInstance {
@@ -47,7 +60,7 @@ public struct ServerDriver: InstanceDriver {
         // A server that did not answer while the release was prepared gets its bytes now.
         if await !server.holds(launch.release.artifacts) {
             do {
-                _ = try await server.ensureArtifacts(launch.release.artifacts, store: local.artifacts)
+                _ = try await server.bring(launch.release.artifacts, release: launch.release, secrets: [:], driver: self)
             } catch {
                 throw DriverError(.unreachable, error.message)
             }
@@ -57,7 +70,7 @@ public struct ServerDriver: InstanceDriver {
         launch.environment["SLIPWAY_SERVER"] = server.server.id
         let reply: AgentWire.Started
         do {
-            reply = try await server.router.call(.POST, "/agent/start", body: AgentWire.Start(launch: launch, replacing: replacing), timeout: .seconds(60), as: AgentWire.Started.self)
+            reply = try await server.router.call(.POST, "/agent/start", body: AgentWire.Start(launch: launch, replacing: replacing, engine: engine), timeout: .seconds(60), as: AgentWire.Started.self)
         } catch {
             // The call over SSH failed: the server counts unreachable (rollouts pause or
             // go on without it, its instances wait) until the background reconnect reaches it.
@@ -76,7 +89,7 @@ public struct ServerDriver: InstanceDriver {
         if let why = await server.unreachable { throw DriverError(.unreachable, "server \(server.server.id) is unreachable: \(why)") }
         let reply: AgentWire.Observed
         do {
-            reply = try await server.router.call(.POST, "/agent/observe", body: AgentWire.Observe(instances: instances), timeout: .seconds(10), as: AgentWire.Observed.self)
+            reply = try await server.router.call(.POST, "/agent/observe", body: AgentWire.Observe(instances: instances, engine: engine), timeout: .seconds(10), as: AgentWire.Observed.self)
         } catch {
             throw unreachable(error)
         }
@@ -86,21 +99,43 @@ public struct ServerDriver: InstanceDriver {
 
     public func stop(_ instance: InstanceRecord, grace: Duration) async {
         let milliseconds = grace.components.seconds * 1000 + grace.components.attoseconds / 1_000_000_000_000_000
-        _ = try? await server.router.call(.POST, "/agent/stop", body: AgentWire.Stop(instance: instance, graceMilliseconds: milliseconds),
-                                          timeout: .seconds(milliseconds / 1000 + 15), as: AgentWire.Done.self)
+        let stop = AgentWire.Stop(instance: instance, graceMilliseconds: milliseconds, engine: engine)
+        let timeout = TimeAmount.seconds(milliseconds / 1000 + 15)
+        do {
+            _ = try await server.router.call(.POST, "/agent/stop", body: stop, timeout: timeout, as: AgentWire.Done.self)
+        } catch {
+            // A stale connection or forward: connect again and ask once more (a stop is
+            // idempotent). A server that still does not answer keeps the instance until
+            // the control plane's orphan sweep on it.
+            _ = try? await server.connect()
+            _ = try? await server.router.call(.POST, "/agent/stop", body: stop, timeout: timeout, as: AgentWire.Done.self)
+        }
     }
 
+    /// Containers on the server that carry this control plane's owner label and no live
+    /// instance's id (created just before the control plane died). Processes are found by
+    /// their records (pid and start time); none is started untracked.
     public func removeOrphans(live: Set<String>) async throws(DriverError) -> [String] {
-        // Processes are found by their records (pid and start time); none is started untracked.
-        []
+        if let why = await server.unreachable { throw DriverError(.unreachable, "server \(server.server.id) is unreachable: \(why)") }
+        let reply: AgentWire.Orphans
+        do {
+            _ = try await server.connect()
+            reply = try await server.router.call(.POST, "/agent/orphans", body: AgentWire.RemoveOrphans(engine: engine, live: live.sorted()),
+                                                 timeout: .seconds(120), as: AgentWire.Orphans.self)
+        } catch {
+            throw unreachable(error)
+        }
+        if let error = reply.error { throw error.driverError }
+        return reply.removed.map { "\($0) on \(server.server.id)" }
     }
 
     public func logs(_ instance: InstanceRecord, tail: Int, follow: Bool) -> AsyncThrowingStream<String, any Error> {
         let router = server.router
+        let engine = self.engine
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    try await router.lines(.POST, "/agent/logs", body: AgentWire.Logs(instance: instance, tail: tail, follow: follow)) { line in
+                    try await router.lines(.POST, "/agent/logs", body: AgentWire.Logs(instance: instance, tail: tail, follow: follow, engine: engine)) { line in
                         continuation.yield(line)
                     }
                     continuation.finish()
@@ -114,6 +149,65 @@ public struct ServerDriver: InstanceDriver {
 }
 
 extension FleetServer {
+    /// Brings the release's bytes to the server: programs to its artifact store, images to
+    /// its engine. Returns one line per copy, load or pull.
+    func bring(_ artifacts: [ReleaseArtifact], release: ReleaseRecord, secrets: [String: String], driver: ServerDriver) async throws(FleetError) -> [String] {
+        var lines = try await ensureArtifacts(artifacts, store: driver.local.artifacts)
+        for artifact in artifacts where artifact.kind == .image && !heldArtifacts.contains(artifact.digest) {
+            lines += try await ensureImage(artifact, release: release, secrets: secrets, driver: driver)
+        }
+        return lines
+    }
+
+    /// Makes the server's engine hold the image: there already; else pulled there by its
+    /// registry digest (when the release has one and `pull:` allows); else exported from this
+    /// machine's engine, copied over SSH and loaded there. The server's engine checks the
+    /// image id (the digest of its configuration) before it counts.
+    func ensureImage(_ artifact: ReleaseArtifact, release: ReleaseRecord, secrets: [String: String], driver: ServerDriver) async throws(FleetError) -> [String] {
+        let spec = release.spec.container
+        let pull = spec?.pull == .never ? nil : artifact.repoDigest
+        let login: ImagePull.Login? = if let spec, let pull { (try? driver.container.login(spec, reference: pull, values: secrets)) ?? nil } else { nil }
+        func ask(load: Bool, pull: String?) async throws(FleetError) -> AgentWire.ImageReply {
+            let reply: AgentWire.ImageReply
+            do {
+                reply = try await router.call(.POST, "/agent/image", body: AgentWire.Image(engine: driver.engine, artifact: artifact, load: load, pull: pull, login: login),
+                                              timeout: .seconds(1800), as: AgentWire.ImageReply.self)
+            } catch {
+                throw FleetError(.unreachable, server: server.id, "server \(server.id): \(error)")
+            }
+            if let error = reply.error {
+                throw FleetError(.failed, server: server.id, "server \(server.id) cannot run image \(artifact.source) (\(artifact.shortDigest)): \(error.message)")
+            }
+            return reply
+        }
+        var lines: [String] = []
+        let first = try await ask(load: false, pull: pull)
+        if first.present {
+            heldArtifacts.insert(artifact.digest)
+            if let how = first.how { lines.append("\(server.id) \(how) (\(artifact.shortDigest))") }
+            touch()
+            return lines
+        }
+        if let how = first.how { lines.append("\(server.id): \(how); copying the image instead") }
+        // Exported once per image on this machine (content-addressed), copied to each server.
+        let hex = String(artifact.digest.dropFirst("sha256:".count))
+        let archive = driver.local.artifacts.root + "/images/" + hex + ".tar"
+        if let error = await ImageExports.shared.export(artifact.digest, to: archive, from: driver.container) {
+            throw FleetError(.failed, server: server.id, "cannot export image \(artifact.source) (\(artifact.shortDigest)) from this machine's engine for \(server.id): \(error.message)")
+        }
+        let dir: String
+        if let directory { dir = directory } else { dir = try await facts().directory }
+        let remote = dir + "/state/artifacts/images/" + hex + ".tar"
+        try await connection.check(["mkdir", "-p", dir + "/state/artifacts/images"])
+        try await connection.upload(archive, to: remote)
+        _ = try await ask(load: true, pull: nil)
+        heldArtifacts.insert(artifact.digest)
+        let size = (try? FileManager.default.attributesOfItem(atPath: archive)[.size] as? Int64) ?? nil
+        lines.append("copied image \(artifact.source) (\(artifact.shortDigest)\(size.map { ", \(ByteCount.format($0))" } ?? "")) to \(server.id) and loaded it into its engine")
+        touch()
+        return lines
+    }
+
     /// Copies every artifact the server's store lacks (`DIR/state/artifacts/sha256/HEX`),
     /// each checked by SHA-256 there before it counts. Returns one line per copy.
     func ensureArtifacts(_ artifacts: [ReleaseArtifact], store: ArtifactStore) async throws(FleetError) -> [String] {
@@ -143,32 +237,32 @@ extension FleetServer {
             try await connection.check(["mv", "-f", target + ".part", target])
             lines.append("copied \(artifact.kind.rawValue) \(artifact.source) (\(artifact.shortDigest)) to \(server.id)")
         }
-        for artifact in artifacts { heldArtifacts.insert(artifact.digest) }
+        for artifact in artifacts where artifact.kind != .image { heldArtifacts.insert(artifact.digest) }
         touch()
         return lines
     }
 
     /// Whether the server is known to hold these artifacts (copied or found this session).
     func holds(_ artifacts: [ReleaseArtifact]) -> Bool {
-        artifacts.allSatisfy { $0.kind == .image || heldArtifacts.contains($0.digest) }
+        artifacts.allSatisfy { heldArtifacts.contains($0.digest) }
     }
 }
 
-/// Prepares a release for a whole fleet: its bytes are recorded once here and copied to
+/// Prepares a release for a whole fleet: its bytes are recorded once here and brought to
 /// every server at once; one server that cannot take them fails the preparation, naming it.
 struct FleetPrepare: InstanceDriver {
     let kind = TargetKind.local
     let fleet: Fleet
     let servers: [String]
     let local: LocalProcessDriver
+    let container: ContainerDriver
 
     func prepare(_ release: ReleaseRecord, secrets: [String: String], progress: @escaping @Sendable (String) async -> Void) async throws(DriverError) -> [ReleaseArtifact] {
-        guard release.spec.container == nil else {
-            throw DriverError(.invalid, "containers on fleet servers are not supported yet; use `run:` for services with `servers:`")
-        }
-        let artifacts = try await local.prepare(release, secrets: secrets, progress: progress)
+        let artifacts = try await ServerDriver.prepareHere(release, secrets: secrets, local: local, container: container, progress: progress)
+        let fleet = self.fleet
         let results = await fleet.each(servers) { server -> Result<[String], FleetError> in
-            do throws(FleetError) { return .success(try await server.ensureArtifacts(artifacts, store: local.artifacts)) } catch { return .failure(error) }
+            guard let driver = fleet.driver(server.server.id) else { return .success([]) }
+            do throws(FleetError) { return .success(try await server.bring(artifacts, release: release, secrets: secrets, driver: driver)) } catch { return .failure(error) }
         }
         var failures: [String] = []
         var away: [String] = []
@@ -192,7 +286,9 @@ struct FleetPrepare: InstanceDriver {
         return artifacts
     }
 
-    func unavailable(_ release: ReleaseRecord) async -> String? { await local.unavailable(release) }
+    func unavailable(_ release: ReleaseRecord) async -> String? {
+        release.spec.container == nil ? await local.unavailable(release) : await container.unavailable(release)
+    }
     func start(_ launch: InstanceLaunch, replacing: InstanceRecord?) async throws(DriverError) -> StartedInstance {
         throw DriverError(.invalid, "a fleet release starts on one server at a time")
     }
@@ -201,3 +297,29 @@ struct FleetPrepare: InstanceDriver {
     func removeOrphans(live: Set<String>) async throws(DriverError) -> [String] { [] }
     func logs(_ instance: InstanceRecord, tail: Int, follow: Bool) -> AsyncThrowingStream<String, any Error> { AsyncThrowingStream { $0.finish() } }
 }
+
+/// Image archives made on this machine for servers: one export per archive however many
+/// servers wait for it at once.
+actor ImageExports {
+    static let shared = ImageExports()
+    var running: [String: Task<DriverError?, Never>] = [:]
+
+    /// Exports image `id` to `path` unless it is there; nil when it is, else why not.
+    func export(_ id: String, to path: String, from container: ContainerDriver) async -> DriverError? {
+        if let task = running[path] { return await task.value }
+        if FileManager.default.fileExists(atPath: path) { return nil }
+        let task = Task<DriverError?, Never> {
+            do throws(DriverError) {
+                try await container.exportImage(id, to: path)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        running[path] = task
+        let result = await task.value
+        running[path] = nil
+        return result
+    }
+}
+

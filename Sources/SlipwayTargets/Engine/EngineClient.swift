@@ -91,7 +91,7 @@ public struct EngineClient: Sendable {
 
     /// Sends a request and returns once the answer's head arrived; its body streams.
     public func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: (any Encodable)? = nil,
-                     body: ByteBuffer? = nil, headers: [(String, String)] = [], timeout: Duration) async throws(DriverError) -> HTTPClientResponse {
+                     body: ByteBuffer? = nil, streaming: HTTPClientRequest.Body? = nil, headers: [(String, String)] = [], timeout: Duration) async throws(DriverError) -> HTTPClientResponse {
         var request = HTTPClientRequest(url: url(path, query: query))
         request.method = method
         request.headers.add(name: "host", value: "docker")
@@ -107,6 +107,8 @@ public struct EngineClient: Sendable {
             request.body = .bytes(ByteBuffer(bytes: data))
         } else if let body {
             request.body = .bytes(body)
+        } else if let streaming {
+            request.body = streaming
         }
         do {
             return try await http.execute(request, timeout: .milliseconds(timeout.milliseconds))

@@ -5,11 +5,11 @@ import SlipwayCore
 /// `POST /images/create?fromImage=REF`: the engine pulls from the image's registry, with
 /// credentials in `X-Registry-Auth`, and streams its progress as JSON lines; a failure
 /// can arrive as an error status or as an `error` line in a 200 stream.
-struct ImagePull {
+public struct ImagePull {
     let engine: EngineClient
 
     /// Registry login for one pull (never stored, never logged).
-    struct Login: Sendable {
+    public struct Login: Sendable, Codable {
         var username: String
         var password: String
         var server: String
