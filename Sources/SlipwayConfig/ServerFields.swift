@@ -23,26 +23,51 @@ extension ServiceFields {
             Field("replicas_per_host", .integer(in: replicaRange), \.replicasPerHost,
                   doc: "Instances of a release on each server of `servers` (default: `replicas`)."),
             Field("waves", waves, \.waves,
-                  doc: "With `servers`: a blue-green rollout switches the servers a wave at a time. A list of sizes, each the servers switched once that wave is done (a count or N%, rising, the last 100%: [1, 25%, 100%]), or an object with `sizes` and `analysis` (judged after each wave but the last; a failure switches every server back). Default: one wave."),
+                  doc: "With `servers`: a blue-green rollout switches the servers a wave at a time. A list of sizes, each the servers switched once that wave is done (a count or N%, rising, the last 100%: [1, 25%, 100%]; or {roles: [...]} / {labels: {...}} for the servers with those roles or labels: [{roles: [canary]}, 100%]), or an object with `sizes` and `analysis` (judged after each wave but the last; a failure switches every server back). Default: one wave."),
             Field("max_failed_hosts", .integer(in: 0...10_000), \.maxFailedHosts,
                   doc: "With `servers`: how many servers a rollout may leave out (one that does not answer, or whose instances are not healthy by deploy_timeout) and go on; they keep the previous release until they are reconciled. Beyond it an unreachable server pauses the rollout until it answers, and unhealthy ones fail it. Default 0."),
         ]
     }
 
-    /// `25%` or `3`.
+    /// Servers a wave takes by role or label.
+    static var waveSelector: ObjectType<ServerSelector> {
+        ObjectType(
+            doc: "The servers this wave takes: those with any of `roles` and all of `labels`.",
+            initial: ServerSelector(),
+            fields: [
+                Field("roles", .list(of: .string(pattern: serverRolePattern) { "\(quoted($0)) is not a valid role: lowercase letters, digits, '_' and '-', starting with a letter" }, nonEmpty: true), \.roles,
+                      doc: "Servers with any of these roles."),
+                Field("labels", .map(keyPattern: serverRolePattern, keyExplain: { "`\($0)` is not a valid label name: lowercase letters, digits, '_' and '-', starting with a letter" }, values: .scalarText), \.labels,
+                      doc: "Servers with all of these labels."),
+            ],
+            check: { selector, scope in
+                if case .mapping(let mapping) = scope.node, mapping.isEmpty {
+                    scope.diagnostics.error(at: scope.node, scope.path, "names no server: give `roles` and/or `labels`")
+                }
+            }
+        )
+    }
+
+    /// `25%`, `3`, or `{roles: [canary]}`.
     static var waveSize: ValueType<WaveSize> {
+        let selector = waveSelector
         let schema: [(String, JSONValue)] = [("oneOf", .array([
             .object([("type", .string("integer")), ("minimum", .integer(1))]),
             .object([("type", .string("string")), ("pattern", .string("^([1-9][0-9]?|100)%$"))]),
+            .object(selector.schemaKeywords),
         ]))]
         return ValueType(schema: schema, json: { size in
             switch size {
             case .hosts(let count): .integer(count)
             case .percent: .string(size.description)
+            case .select: .string(size.description)
             }
         }) { node, path, diagnostics in
+            if case .mapping = node {
+                return selector.decode(node, path, diagnostics).map(WaveSize.select)
+            }
             guard let text = node.scalar?.string, let size = WaveSize.parse(text) else {
-                diagnostics.error(at: node, path, "\(node.describedForUser) is not a wave size: a number of servers (1 or more) or a share of the fleet (1% to 100%)")
+                diagnostics.error(at: node, path, "\(node.describedForUser) is not a wave size: a number of servers (1 or more), a share of the fleet (1% to 100%), or {roles: [...]} / {labels: {...}} naming servers")
                 return nil
             }
             return size
@@ -50,6 +75,9 @@ extension ServiceFields {
     }
 
     /// The list shorthand, or `{sizes, analysis}`.
+    ///
+    /// A wave is a count, a share, or a selector of servers by role or label
+    /// (`[{roles: [canary]}, 25%, 100%]`); see `WavesSpec.steps`.
     static var waves: ValueType<WavesSpec> {
         let sizes = ValueType<[WaveSize]>.list(of: waveSize, nonEmpty: true)
         let object = ObjectType(
@@ -94,13 +122,25 @@ extension ServiceFields {
         }
         let total = spec.servers.count
         var covered = 0
-        for size in waves.sizes {
-            let now = size.servers(of: total)
-            if now < covered {
-                scope.error(at: "waves", "must grow: \(size) covers \(now) of the \(total) server(s), fewer than the wave before (\(covered))")
-                return
+        for (index, step) in waves.steps(spec.servers).enumerated() {
+            switch step.size {
+            case .select(let selector):
+                if !spec.servers.contains(where: selector.matches) {
+                    scope.error(at: "waves", "wave \(index + 1) \(selector) matches none of the \(total) server(s) of `servers:` (\(describeRoles(spec.servers)))")
+                    return
+                }
+                if step.added.isEmpty {
+                    scope.error(at: "waves", "must grow: wave \(index + 1) \(selector) adds no server to the waves before it")
+                    return
+                }
+            case .hosts, .percent:
+                let now = step.size.servers(of: total)
+                if now < covered {
+                    scope.error(at: "waves", "must grow: \(step.size) covers \(now) of the \(total) server(s), fewer than the wave before (\(covered))")
+                    return
+                }
             }
-            covered = now
+            covered = step.covered
         }
         if covered < total {
             scope.error(at: "waves", "the last wave covers \(covered) of the \(total) server(s); end with 100%")
@@ -110,6 +150,13 @@ extension ServiceFields {
             let node = scope.entries["waves"]?.value
             scope.diagnostics.error(at: node?["analysis"] ?? node ?? scope.node, scope.path.key("waves").key("analysis"), "unknown analysis `\(name)`; \(defined)")
         }
+    }
+
+    /// `roles: web, canary; labels: zone=eu-1` of a fleet, for a selector that matches nothing.
+    static func describeRoles(_ servers: [ServerSpec]) -> String {
+        let roles = Set(servers.flatMap(\.roles)).sorted()
+        let labels = Set(servers.flatMap { $0.labels.map { "\($0.key)=\($0.value)" } }).sorted()
+        return "roles: \(roles.isEmpty ? "none" : roles.joined(separator: ", ")); labels: \(labels.isEmpty ? "none" : labels.joined(separator: ", "))"
     }
 
     static let serverRolePattern = "^[a-z][a-z0-9_-]{0,31}$"

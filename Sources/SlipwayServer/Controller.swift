@@ -255,7 +255,7 @@ public actor Controller {
             var policies = spec.analysis
             if policies["default"] == nil { policies["default"] = .default }
             let waves = kind == .deploy ? (spec.waves ?? WavesSpec()) : WavesSpec()
-            state.waves = WavesProgress(spec: waves, servers: spec.servers.map(\.id), perServer: spec.instancesPerServer,
+            state.waves = WavesProgress(spec: waves, servers: spec.servers, perServer: spec.instancesPerServer,
                                         maxFailedServers: spec.maxFailedHosts, policies: policies)
         }
         state.hooks = try hookProgress(kind: kind, service: service, release: release)

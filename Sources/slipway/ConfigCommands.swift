@@ -22,7 +22,7 @@ struct ValidateCommand: ParsableCommand {
         for file in files {
             do {
                 for spec in try ConfigLoader.loadUnits(file: file) {
-                    if output == .text { print("\(file): ok (\(spec.environment == nil ? "service" : "environment") \(spec.name), \(spec.servers.isEmpty ? "\(spec.replicas) replica(s)" : "\(spec.instancesPerServer) replica(s) on each of \(spec.servers.count) server(s)" + (spec.waves.map { " in \($0.plan(servers: spec.servers.count).count) waves" } ?? "")), listen \(spec.listen))") }
+                    if output == .text { print("\(file): ok (\(spec.environment == nil ? "service" : "environment") \(spec.name), \(spec.servers.isEmpty ? "\(spec.replicas) replica(s)" : "\(spec.instancesPerServer) replica(s) on each of \(spec.servers.count) server(s)" + (spec.waves.map { " in \($0.layout(spec.servers).plan.count) waves" } ?? "")), listen \(spec.listen))") }
                     results.append(["file": file, "status": "ok", "service": spec.name])
                 }
             } catch {

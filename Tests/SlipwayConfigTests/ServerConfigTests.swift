@@ -95,6 +95,29 @@ import Testing
             == "3:40: servers[0].docker_host: \"unix://run/docker.sock\" names no absolute socket path: write unix:///path/to/docker.sock")
     }
 
+    @Test func wavesSelectServersByRoleOrLabel() throws {
+        let fleet = """
+            service: web
+            run: [./web]
+            servers:
+              - { url: ssh://a, roles: [web] }
+              - { url: ssh://b, roles: [web, canary], labels: { zone: eu-2 } }
+              - { url: ssh://c, labels: { zone: eu-2 } }
+
+            """
+        let spec = try parse(fleet + "waves: [{ roles: [canary] }, { labels: { zone: eu-2 } }, 100%]\n")
+        #expect(spec.waves?.sizes == [.select(ServerSelector(roles: ["canary"])), .select(ServerSelector(labels: ["zone": "eu-2"])), .percent(100)])
+        #expect(spec.waves.map { $0.layout(spec.servers).order } == ["b", "c", "a"])
+        #expect(singleError(fleet + "waves: [{ roles: [db] }, 100%]\n")
+            == "7:8: waves: wave 1 {roles: [db]} matches none of the 3 server(s) of `servers:` (roles: canary, web; labels: zone=eu-2)")
+        #expect(singleError(fleet + "waves: [{ labels: { zone: eu-2 } }, { roles: [canary] }, 100%]\n")
+            == "7:8: waves: must grow: wave 2 {roles: [canary]} adds no server to the waves before it")
+        #expect(singleError(fleet + "waves: [{ roles: [canary] }]\n")
+            == "7:8: waves: the last wave covers 1 of the 3 server(s); end with 100%")
+        #expect(singleError(fleet + "waves: [{}, 100%]\n") == "7:9: waves[0]: names no server: give `roles` and/or `labels`")
+        #expect(singleError(fleet + "waves: [{ role: canary }, 100%]\n") == "7:11: waves[0].role: unknown key `role`; did you mean `roles`?")
+    }
+
     @Test func containersOnServersNameEachServersEngine() throws {
         let spec = try parse("""
             service: web
@@ -128,8 +151,8 @@ import Testing
         let fleet = "service: web\nrun: [./web]\nservers: [ssh://a, ssh://b, ssh://c, ssh://d]\n"
         #expect(singleError(fleet + "waves: [50%, 1, 100%]\n") == "4:8: waves: must grow: 1 covers 1 of the 4 server(s), fewer than the wave before (2)")
         #expect(singleError(fleet + "waves: [1, 2]\n") == "4:8: waves: the last wave covers 2 of the 4 server(s); end with 100%")
-        #expect(singleError(fleet + "waves: [0, 100%]\n") == "4:9: waves[0]: the integer 0 is not a wave size: a number of servers (1 or more) or a share of the fleet (1% to 100%)")
-        #expect(singleError(fleet + "waves: [1, 150%]\n") == "4:12: waves[1]: the string \"150%\" is not a wave size: a number of servers (1 or more) or a share of the fleet (1% to 100%)")
+        #expect(singleError(fleet + "waves: [0, 100%]\n") == "4:9: waves[0]: the integer 0 is not a wave size: a number of servers (1 or more), a share of the fleet (1% to 100%), or {roles: [...]} / {labels: {...}} naming servers")
+        #expect(singleError(fleet + "waves: [1, 150%]\n") == "4:12: waves[1]: the string \"150%\" is not a wave size: a number of servers (1 or more), a share of the fleet (1% to 100%), or {roles: [...]} / {labels: {...}} naming servers")
         #expect(singleError(fleet + "waves: { sizes: [1, 100%], analysis: nope }\n") == "4:38: waves.analysis: unknown analysis `nope`; the file defines none under `analysis:`")
         #expect(singleError(fleet + "waves: [1, 100%]\nstrategy: { canary: { steps: [{ weight: 50 }] } }\n") == "4:8: waves: applies to blue-green rollouts; a canary splits the traffic of every server at once")
         #expect(singleError(fleet + "strategy: { rolling: {} }\n")?.hasPrefix("4:11: strategy: strategy `rolling` replaces instances by count, not by server") == true)

@@ -1,3 +1,4 @@
+import Foundation
 import SlipwayCore
 import Testing
 
@@ -41,6 +42,37 @@ import Testing
         #expect(WavesSpec(sizes: [.hosts(2)]).plan(servers: 3) == [2, 3], "the fleet is always covered at the end")
         #expect(WavesSpec().plan(servers: 12) == [12])
         #expect(WaveSize.parse("0") == nil && WaveSize.parse("101%") == nil && WaveSize.parse("x%") == nil && WaveSize.parse("50%") == .percent(50))
+    }
+
+    @Test func selectorsTakeServersByRoleAndLabelAndSizesTakeTheRestInOrder() throws {
+        let fleet = [
+            ServerSpec(host: "a", roles: ["web"], labels: ["zone": "eu-1"]),
+            ServerSpec(host: "b", roles: ["web"], labels: ["zone": "eu-2"]),
+            ServerSpec(host: "c", roles: ["web", "canary"], labels: ["zone": "eu-2"]),
+            ServerSpec(host: "d", roles: ["worker"], labels: ["zone": "eu-1"]),
+            ServerSpec(host: "e", roles: ["web"], labels: ["zone": "eu-1"]),
+        ]
+        let canary = ServerSelector(roles: ["canary"])
+        let eu2 = ServerSelector(labels: ["zone": "eu-2"])
+        // The canary server first, then the rest of eu-2, then everything.
+        var layout = WavesSpec(sizes: [.select(canary), .select(eu2), .percent(100)]).layout(fleet)
+        #expect(layout.order == ["c", "b", "a", "d", "e"] && layout.plan == [1, 2, 5], "\(layout)")
+        // A count before a selector leaves that selector's servers for its own wave.
+        layout = WavesSpec(sizes: [.hosts(2), .select(eu2), .percent(100)]).layout(fleet)
+        #expect(layout.order == ["a", "d", "b", "c", "e"] && layout.plan == [2, 4, 5], "\(layout)")
+        // Roles are any-of, labels all-of; what no wave names comes last.
+        layout = WavesSpec(sizes: [.select(ServerSelector(roles: ["worker", "canary"], labels: ["zone": "eu-1"]))]).layout(fleet)
+        #expect(layout.order == ["d", "a", "b", "c", "e"] && layout.plan == [1, 5], "\(layout)")
+        // The waves machine takes them in that order.
+        var state = BlueGreenState(kind: .deploy, targetVersion: "v2", fromVersion: "v1", replicas: 5, warm: false,
+                                   spec: BlueGreenSpec(deployTimeout: .seconds(60), drainTimeout: .seconds(30)), now: 1000)
+        state.waves = WavesProgress(spec: WavesSpec(sizes: [.select(canary), .percent(100)]), servers: fleet, perServer: 1, maxFailedServers: 0, policies: [:])
+        var m = RolloutMachine(state: state)
+        _ = m.handle(.begin, now: 1000)
+        #expect(m.state.waves?.coveredServers == ["c"])
+        // Selectors survive the rollout's JSON (a control plane restarted mid-rollout).
+        let spec = WavesSpec(sizes: [.select(canary), .hosts(2), .percent(100)])
+        #expect(try JSONDecoder().decode(WavesSpec.self, from: JSONEncoder().encode(spec)) == spec)
     }
 
     @Test func eachWaveStartsAndSwitchesItsOwnServersThenTheLastIsTheBlueGreenSwitch() {

@@ -296,14 +296,18 @@ import Testing
         }
     }
 
+    /// The first wave is the server with the `canary` role (the last one listed).
     @Test func aFailingWaveStopsTheRolloutAndSwitchesItsServersBack() async throws {
-        try await withFleet(extra: CanaryTests.quickAnalysis + "\nwaves: { sizes: [1, 100%], analysis: default }") { h, port, addresses in
+        try await withFleetOf([0, 1, 2], extra: CanaryTests.quickAnalysis + "\nwaves: { sizes: [{ roles: [canary] }, 100%], analysis: default }",
+                              serverExtra: { $0 == 2 ? ", roles: [canary]" : "" }) { h, port, all in
+            let addresses = [all[2], all[0], all[1]]
             try await setUpAndDeployV1(h, port, addresses)
             let probes = addresses.map { TrafficProbe(port: port, host: $0) }
             for probe in probes { try await probe.waitForAnswer(from: "v1") }
             let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_ERROR_RATE=0.4", "--wait"], timeout: .seconds(180))
             #expect(deploy.status == 1, "\(deploy.stdout)\(deploy.stderr)")
             #expect(deploy.stdout.contains("after wave 1"), "\(deploy.stdout)")
+            #expect(deploy.stdout.contains("wave 1 of 2: starting 1 instance(s) of v2 on \(addresses[0])"), "\(deploy.stdout)")
             for address in addresses { #expect(try await h.versionAt(port: port, host: address) == "v1") }
             var results: [(ok: Int, failures: [String], versions: [String: Int])] = []
             for probe in probes { results.append(await probe.stop()) }

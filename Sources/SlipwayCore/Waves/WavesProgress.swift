@@ -41,6 +41,13 @@ public struct WavesProgress: Codable, Sendable, Equatable, AnalysisGated {
     public var lastSummary: String?
     public var inconclusiveNoted = false
 
+    /// The waves of `spec` over `servers`, taken in the order its selectors and sizes say.
+    public init(spec: WavesSpec, servers: [ServerSpec], perServer: Int, maxFailedServers: Int, policies: [String: AnalysisPolicy]) {
+        let layout = spec.layout(servers)
+        self.init(spec: spec, servers: layout.order, perServer: perServer, maxFailedServers: maxFailedServers, policies: policies)
+        self.plan = layout.plan
+    }
+
     public init(spec: WavesSpec, servers: [String], perServer: Int, maxFailedServers: Int, policies: [String: AnalysisPolicy]) {
         self.servers = servers
         self.plan = spec.plan(servers: servers.count)
