@@ -294,7 +294,9 @@ extension Controller {
         let table = RouteTableBuilder.build(generation: generation, services: localInputs, affinityKey: affinityKey, healthy: healthy)
         let fleetInputs = inputs.filter { !$0.spec.servers.isEmpty }
         fleet.sync(fleetInputs.map(\.spec))
-        let serverIDs = Array(Set(fleetInputs.flatMap { $0.spec.servers.map(\.id) })).sorted()
+        // Servers no service lists any more still get a table (without the services they
+        // left) until their router is stopped (`stopRoutersOfRemovedServers`).
+        let serverIDs = Array(Set(fleetInputs.flatMap { $0.spec.servers.map(\.id) } + fleet.servers.map(\.server.id))).sorted()
         var serving: [String: String] = [:]
         var tables: [String: RouteTable] = [:]
         for id in serverIDs {
@@ -356,11 +358,14 @@ extension Controller {
         let active = try store.activeRollouts()
         var resend = false
         for name in try store.serviceNames() {
-            guard let service = try store.service(name), let stable = service.stableVersion, !active.contains(where: { $0.service == name }),
+            guard let service = try store.service(name), !active.contains(where: { $0.service == name }) else { continue }
+            if try await stopInstancesOnRemovedServers(service: service, now: now) { resend = true }
+            guard let stable = service.stableVersion,
                   let release = try store.release(service: name, version: stable, creatingWith: nil, now: now), !release.spec.servers.isEmpty else { continue }
             let wanted = release.spec.instancesPerServer
             let live = try store.liveInstances(service: name, version: stable).filter { $0.state != .stopping }
-            for server in release.spec.servers.map(\.id) {
+            let listed = Set(service.spec.servers.map(\.id))
+            for server in release.spec.servers.map(\.id) where listed.contains(server) {
                 if let serving = fleetServing["\(name) \(server)"], serving != stable,
                    live.contains(where: { $0.server == server && $0.state == .running && routerHealth[$0.id]?.healthy == true }) {
                     resend = true
@@ -373,6 +378,60 @@ extension Controller {
             }
         }
         if resend { try await pushRoutes() }
+        await stopRoutersOfRemovedServers(now: now)
+    }
+
+    /// A server taken out of a service's `servers:` (and applied) stops serving it: once no
+    /// rollout of the service runs, the service's instances there (every version) are
+    /// stopped, and the server's router gets a table without the service. Returns whether
+    /// any instance was stopped.
+    func stopInstancesOnRemovedServers(service: StoredService, now: Double) async throws -> Bool {
+        let listed = Set(service.spec.servers.map(\.id))
+        let stray = try store.liveInstances(service: service.spec.name).filter { instance in
+            guard let server = instance.server else { return false }
+            return !listed.contains(server) && instance.state != .stopping
+        }
+        guard !stray.isEmpty else { return false }
+        for (server, instances) in Dictionary(grouping: stray, by: { $0.server ?? "" }).sorted(by: { $0.key < $1.key }) {
+            // The server is reached the way its instances' release knew it (user, dir, engine).
+            for version in Set(instances.map(\.version)) {
+                if let release = try store.release(service: service.spec.name, version: version, creatingWith: nil, now: now) { fleet.sync([release.spec]) }
+            }
+            guard fleet.driver(server) != nil else { continue }
+            try recordEvent(service: service.spec.name, rolloutID: nil, kind: "server_removed",
+                            message: "server \(server) is no longer among the servers of \(service.spec.name): stopping its \(instances.count) instance(s) there (\(Set(instances.map(\.version)).sorted().joined(separator: ", ")))",
+                            time: now)
+            for var instance in instances {
+                instance.state = .stopping
+                try store.saveInstance(instance)
+                finishStop(instance)
+            }
+        }
+        return true
+    }
+
+    /// Servers no service lists any more and that run no instance: their router is stopped
+    /// and the control plane forgets them (`servers status` no longer shows them).
+    func stopRoutersOfRemovedServers(now: Double) async {
+        guard let specs = try? store.serviceNames().compactMap({ try store.service($0)?.spec }),
+              let live = try? store.liveInstances() else { return }
+        // A running rollout's release may still list a server the config dropped meanwhile.
+        let rolling = ((try? store.activeRollouts()) ?? []).compactMap { try? store.release(service: $0.service, version: $0.state.targetVersion, creatingWith: nil, now: now)?.spec }
+        let listed = Set((specs + rolling).flatMap { $0.servers.map(\.id) })
+        let busy = Set(live.compactMap(\.server))
+        for server in fleet.servers where !listed.contains(server.server.id) && !busy.contains(server.server.id) {
+            // One that does not answer is tried again once the background reconnect reaches it.
+            guard await server.unreachable == nil else { continue }
+            do {
+                let pid = try await server.stopRouter()
+                logger.info("server removed from the fleet", metadata: ["slipway.server": "\(server.server.id)", "slipway.router_pid": "\(pid.map(String.init) ?? "none")"])
+                try? store.appendAudit(AuditDraft(principal: "slipway", action: "server.removed", target: "server \(server.server.id)",
+                                                  details: ["detail": "no service lists \(server.server.id) any more; " + (pid.map { "stopped its router \($0)" } ?? "no router ran there")]), time: now)
+                await fleet.remove(server.server.id)
+            } catch {
+                logger.warning("cannot stop the router of a removed server", metadata: ["slipway.server": "\(server.server.id)", "slipway.error": "\(error)"])
+            }
+        }
     }
 
     /// The release a fleet server's router serves for `input` (whose instances are the

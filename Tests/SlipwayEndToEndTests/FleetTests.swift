@@ -358,6 +358,50 @@ import Testing
         }
     }
 
+    /// A server taken out of `servers:`: its instances stop, its router gets a table without
+    /// the service and is stopped once no service lists it; the others serve on.
+    @Test func aServerTakenOutOfServersIsCleanedUpWhileTheOthersServeOn() async throws {
+        try await withFleet { h, port, addresses in
+            try await setUpAndDeployV1(h, port, addresses)
+            let removed = addresses[2]
+            let routerPID = try #require((try? String(contentsOfFile: "\(hosts.directory)/fleet/host3/state/router.pid", encoding: .utf8))
+                .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+            #expect(kill(routerPID, 0) == 0)
+            let probes = addresses.prefix(2).map { TrafficProbe(port: port, host: $0) }
+            for probe in probes { try await probe.waitForAnswer(from: "v1") }
+
+            let config = h.directory.file("hello.yml")
+            let text = try String(contentsOfFile: config, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+                .filter { !$0.contains("ssh://root@\(removed),") }.joined(separator: "\n")
+            try text.write(toFile: config, atomically: true, encoding: .utf8)
+            let apply = try await h.cli(["apply", "-f", config])
+            #expect(apply.status == 0, "\(apply.stdout)\(apply.stderr)")
+
+            _ = try await eventually("the instance on \(removed) to stop and its router to exit", timeout: .seconds(60)) { () -> Bool? in
+                let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
+                return !s.instances.contains { $0.server == removed } && kill(routerPID, 0) != 0 ? true : nil
+            }
+            struct Event: Decodable { var kind: String; var message: String }
+            let events = try decode([Event].self, try await h.api("/v1/services/hello/events?limit=500").body)
+            #expect(events.contains { $0.kind == "server_removed" && $0.message.contains("server \(removed) is no longer among the servers of hello") }, "\(events.map(\.message))")
+            let audit = try await h.cli(["audit", "list", "--limit", "500", "-o", "json"])
+            #expect(audit.stdout.contains("server.removed") && audit.stdout.contains("stopped its router \(routerPID)"), "\(audit.stdout)")
+            let servers = try await h.cli(["servers", "status"])
+            #expect(!servers.stdout.contains(removed) && servers.status == 0, "\(servers.stdout)\(servers.stderr)")
+
+            // The remaining servers serve on and take the next release alone.
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"], timeout: .seconds(120))
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            for address in addresses.prefix(2) { #expect(try await h.versionAt(port: port, host: address) == "v2") }
+            let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
+            #expect(!s.instances.contains { $0.server == removed }, "\(s.instances.map { ($0.id, $0.server ?? "-") })")
+            for (address, probe) in zip(addresses, probes) {
+                let result = await probe.stop()
+                #expect(result.failures.isEmpty, "failed requests on \(address): \(result.failures.prefix(5))")
+            }
+        }
+    }
+
     @Test func aChangedHostKeyIsRefusedBySetup() async throws {
         let dir = try TemporaryDirectory(prefix: "fleet-keys")
         defer { dir.remove() }

@@ -29,6 +29,12 @@ public final class Fleet: Sendable {
         }
     }
 
+    /// Forgets a server (no service lists it any more) and closes its SSH link.
+    public func remove(_ id: String) async {
+        let removed = entries.withLock { $0.removeValue(forKey: id) }
+        await removed?.server.close()
+    }
+
     public func server(_ id: String) -> FleetServer? { entries.withLock { $0[id]?.server } }
     public func driver(_ id: String) -> ServerDriver? { entries.withLock { $0[id]?.driver } }
     public var servers: [FleetServer] { entries.withLock { $0.values.map(\.server) }.sorted { $0.server.id < $1.server.id } }
