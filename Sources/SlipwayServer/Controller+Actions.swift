@@ -116,7 +116,9 @@ extension Controller {
         }
         var servers = release.spec.servers.map(\.id)
         if let only {
-            servers = servers.filter(only.contains)
+            // A server the service's config added since the release was made runs it as well.
+            let listed = (try store.service(service)?.spec.servers.map(\.id)) ?? []
+            servers = only.filter { servers.contains($0) || listed.contains($0) }
         } else if let active = try store.activeRollouts().first(where: { $0.service == service }), active.state.targetVersion == version,
                   let waves = active.state.waves, active.state.switchedAt == nil {
             servers = servers.filter(waves.coveredServers.contains)
@@ -364,8 +366,8 @@ extension Controller {
                   let release = try store.release(service: name, version: stable, creatingWith: nil, now: now), !release.spec.servers.isEmpty else { continue }
             let wanted = release.spec.instancesPerServer
             let live = try store.liveInstances(service: name, version: stable).filter { $0.state != .stopping }
-            let listed = Set(service.spec.servers.map(\.id))
-            for server in release.spec.servers.map(\.id) where listed.contains(server) {
+            // The servers the config lists now: one added since the release was made gets it too.
+            for server in service.spec.servers.map(\.id) {
                 if let serving = fleetServing["\(name) \(server)"], serving != stable,
                    live.contains(where: { $0.server == server && $0.state == .running && routerHealth[$0.id]?.healthy == true }) {
                     resend = true

@@ -359,7 +359,8 @@ import Testing
     }
 
     /// A server taken out of `servers:`: its instances stop, its router gets a table without
-    /// the service and is stopped once no service lists it; the others serve on.
+    /// the service and is stopped once no service lists it; the others serve on (zero failed
+    /// requests, through a `servers setup` too). A server added runs the fleet's release.
     @Test func aServerTakenOutOfServersIsCleanedUpWhileTheOthersServeOn() async throws {
         try await withFleet { h, port, addresses in
             try await setUpAndDeployV1(h, port, addresses)
@@ -389,12 +390,27 @@ import Testing
             let servers = try await h.cli(["servers", "status"])
             #expect(!servers.stdout.contains(removed) && servers.status == 0, "\(servers.stdout)\(servers.stderr)")
 
-            // The remaining servers serve on and take the next release alone.
+            // A server added to `servers:` (and set up) runs the fleet's release at once.
+            let added = hosts.addresses[3]
+            let addedDir = "\(hosts.directory)/fleet/host4"
+            try? FileManager.default.removeItem(atPath: addedDir + "/state")
+            let grown = text.replacingOccurrences(of: "servers:\n", with: "servers:\n  - { url: ssh://root@\(added), dir: \(addedDir) }\n")
+            try grown.write(toFile: config, atomically: true, encoding: .utf8)
+            let reapply = try await h.cli(["apply", "-f", config])
+            #expect(reapply.status == 0, "\(reapply.stdout)\(reapply.stderr)")
+            let setup = try await h.cli(["servers", "setup"], timeout: .seconds(600))
+            #expect(setup.status == 0 && setup.stdout.contains("router") , "\(setup.stdout)\(setup.stderr)")
+            _ = try await eventually("\(added) to serve v1", timeout: .seconds(90)) { (try? await h.versionAt(port: port, host: added)) == "v1" ? true : nil }
+            let reconciled = try decode([Event].self, try await h.api("/v1/services/hello/events?limit=500").body)
+            #expect(reconciled.contains { $0.kind == "server_reconciled" && $0.message.contains("server \(added) runs 0 of 1 instance(s) of v1") }, "\(reconciled.map(\.message))")
+
+            // The servers listed now take the next release; the removed one stays out.
             let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"], timeout: .seconds(120))
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
-            for address in addresses.prefix(2) { #expect(try await h.versionAt(port: port, host: address) == "v2") }
+            for address in addresses.prefix(2) + [added] { #expect(try await h.versionAt(port: port, host: address) == "v2") }
             let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
             #expect(!s.instances.contains { $0.server == removed }, "\(s.instances.map { ($0.id, $0.server ?? "-") })")
+            SlipwayHarness.killProcesses(mentioning: addedDir + "/")
             for (address, probe) in zip(addresses, probes) {
                 let result = await probe.stop()
                 #expect(result.failures.isEmpty, "failed requests on \(address): \(result.failures.prefix(5))")
