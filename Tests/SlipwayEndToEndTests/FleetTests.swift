@@ -418,6 +418,49 @@ import Testing
         }
     }
 
+    /// A control plane of a new build sets the servers up again under load: each server's
+    /// router hands its listening sockets to a router of the new build and drains; no request
+    /// fails on any server.
+    @Test func setupWithANewBuildReplacesEveryRouterUnderLoadWithoutAFailedRequest() async throws {
+        try await withFleetOf([0, 1]) { h, port, addresses in
+            try await setUpAndDeployV1(h, port, addresses)
+            let oldPIDs = try addresses.indices.map { index in
+                try #require((try? String(contentsOfFile: "\(hosts.directory)/fleet/host\(index + 1)/state/router.pid", encoding: .utf8))
+                    .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+            }
+            let probes = addresses.map { TrafficProbe(port: port, host: $0) }
+            for probe in probes { try await probe.waitForAnswer(from: "v1") }
+
+            // The control plane restarts from a new build (the same program with other bytes:
+            // another build id), which finds every server's router on the old build…
+            try await h.stopControlPlane()
+            let slipway = try h.runFromCopies(in: h.directory.file("bin"))
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: slipway))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data("slipway-test-build-\(UUID().uuidString)".utf8))
+            try handle.close()
+            try await h.startServer(extraArguments: ["--ssh-config", hosts.sshConfig])
+            let skew = try await h.cli(["servers", "status"])
+            #expect(skew.status == 1 && skew.stdout.contains("version skew"), "\(skew.stdout)\(skew.stderr)")
+
+            // …and `servers setup` replaces them: the new router takes the sockets over.
+            let setup = try await h.cli(["servers", "setup"], timeout: .seconds(600))
+            #expect(setup.status == 0, "\(setup.stdout)\(setup.stderr)")
+            for pid in oldPIDs { #expect(setup.stdout.contains("which took over from router \(pid)"), "\(setup.stdout)") }
+            _ = try await eventually("the old routers to drain and exit", timeout: .seconds(90)) { oldPIDs.allSatisfy { kill($0, 0) != 0 } ? true : nil }
+            let current = try await h.cli(["servers", "status"])
+            #expect(current.status == 0 && !current.stdout.contains("version skew"), "\(current.stdout)\(current.stderr)")
+            // A deploy through the new routers, still under the same load.
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"], timeout: .seconds(120))
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            for (address, probe) in zip(addresses, probes) {
+                let result = await probe.stop()
+                #expect(result.failures.isEmpty, "failed requests on \(address) through the router hand-over: \(result.failures.prefix(5))")
+                #expect(result.versions["v1", default: 0] > 0 && result.versions["v2", default: 0] > 0, "\(address): \(result.versions)")
+            }
+        }
+    }
+
     @Test func aChangedHostKeyIsRefusedBySetup() async throws {
         let dir = try TemporaryDirectory(prefix: "fleet-keys")
         defer { dir.remove() }
