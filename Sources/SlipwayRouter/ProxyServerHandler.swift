@@ -100,10 +100,22 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     /// pipeline is set up for upgrades, and an upgrade configuration with no upgraders of
     /// its own leaves every request to this handler (it steps aside at the first request).
     static func install(on channel: Channel, loop: LoopContext, listenAddress: ListenAddress, tls: Bool) throws {
+        let timeouts = ClientTimeouts(headTimeout: requestHeadTimeout, idleTimeout: keepAliveIdleTimeout)
+        try channel.pipeline.syncOperations.addHandler(timeouts)
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
             withPipeliningAssistance: false, withServerUpgrade: (upgraders: [], completionHandler: { _ in }), withErrorHandling: false)
-        try channel.pipeline.syncOperations.addHandler(ProxyServerHandler(loop: loop, listenAddress: listenAddress, tls: tls))
+        let handler = ProxyServerHandler(loop: loop, listenAddress: listenAddress, tls: tls)
+        handler.timeouts = timeouts
+        try channel.pipeline.syncOperations.addHandler(handler)
     }
+
+    /// How long a client has to send a request's head once its first byte arrived (408 after).
+    static let requestHeadTimeout = TimeAmount.seconds(20)
+    /// How long a keep-alive connection may stay open with no request begun (nginx's default).
+    static let keepAliveIdleTimeout = TimeAmount.seconds(75)
+
+    /// The connection's head and idle timer (HTTP/1.1 connections; nil on HTTP/2 streams).
+    var timeouts: ClientTimeouts?
 
     // MARK: Channel events
 
@@ -199,15 +211,19 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let malformed = error is HTTPParserError || error is ByteToMessageDecoderError
+        // A head larger than the decoder takes (80 KiB) is 431, anything else unparsable 400.
+        let (status, text) = (error as? HTTPParserError) == .headerOverflow
+            ? (HTTPResponseStatus.requestHeaderFieldsTooLarge, "request header fields too large: the request line and headers exceed 80 KiB\n")
+            : (HTTPResponseStatus.badRequest, "bad request: the router could not parse this HTTP request (\(error))\n")
         if malformed, !responseHeadSent, case .idle = phase {
             clientKeepAlive = false
-            writeLocal(.badRequest, "bad request: the router could not parse this HTTP request (\(error))\n", close: true, record: false)
+            writeLocal(status, text, close: true, record: false)
             return
         }
         if malformed, !responseHeadSent, case .localPending = phase {
             abandonExchange()
             clientKeepAlive = false
-            writeLocal(.badRequest, "bad request: the router could not parse this HTTP request (\(error))\n", close: true, record: false)
+            writeLocal(status, text, close: true, record: false)
             return
         }
         abandonExchange()
@@ -237,10 +253,17 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     // MARK: Request
 
     private func startRequest(_ head: HTTPRequestHead) {
+        timeouts?.headArrived()
         resetExchange()
         requestsStarted &+= 1
         started = NIODeadline.now().uptimeNanoseconds
         clientVersion = head.version
+        if let (status, problem) = Self.headProblem(head) {
+            // Refused at once, not after the body: its framing is what cannot be trusted.
+            clientKeepAlive = false
+            writeLocal(status, problem, close: true, record: false)
+            return
+        }
         // An HTTP/2 stream (see HTTP2Listener) carries one request; its connection stays.
         clientKeepAlive = !quiescing && (head.version.major >= 2 || head.isKeepAlive)
         upstreamHead = head
@@ -278,6 +301,28 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
             return
         }
         beginAttempt(excluding: nil)
+    }
+
+    /// Most header fields a request may carry (Apache's LimitRequestFields).
+    static let maxHeaderFields = 100
+
+    /// What makes a decoded head unfit to forward, with the status it gets: a
+    /// `Transfer-Encoding` other than exactly `chunked` (RFC 9112 §6.3: an upstream could
+    /// frame the body differently — request smuggling), or too many header fields.
+    static func headProblem(_ head: HTTPRequestHead) -> (HTTPResponseStatus, String)? {
+        if head.headers.count > maxHeaderFields {
+            return (.requestHeaderFieldsTooLarge, "request header fields too large: \(head.headers.count) fields, at most \(maxHeaderFields)\n")
+        }
+        let codings = head.headers[canonicalForm: "transfer-encoding"]
+        if !codings.isEmpty {
+            guard codings.count == 1, codings[0].lowercased() == "chunked" else {
+                return (.badRequest, "bad request: Transfer-Encoding must be exactly `chunked` (got \(codings.joined(separator: ", ").debugDescription))\n")
+            }
+            if head.version == .http1_0 {
+                return (.badRequest, "bad request: Transfer-Encoding in an HTTP/1.0 request\n")
+            }
+        }
+        return nil
     }
 
     /// The rate limit, then the path allowlist. On a refusal the 429 or 403 is pending
@@ -625,6 +670,7 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     private func beginTunnel() {
         guard switching, let context, let handler = upstream, let upstreamChannel = handler.channel, let endpoint else { return }
         let client = context.channel
+        timeouts?.stop()
         endAttempt(failed: false)
         record(status: 101, routerError: false)
         upstream = nil
@@ -737,6 +783,7 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
             }
         } else {
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+            timeouts?.exchangeEnded()
             if !pipelined.isEmpty {
                 // Not from inside the upstream's callbacks: on the next loop turn.
                 context.eventLoop.assumeIsolated().execute { [self] in replayPipelined() }

@@ -1,0 +1,108 @@
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import SlipwayCore
+import Testing
+@testable import SlipwayRouter
+
+/// Hostile HTTP/1.1 on the router's client side, byte for byte (request smuggling and
+/// resource attacks): each gets the right status or a close, and nothing reaches an instance
+/// that an upstream could read differently from the router. Requests that are forwarded are
+/// forwarded as the router re-encoded them (one framing, no ambiguous header).
+@Suite struct HostileHTTPTests {
+    static let table = ProxyServerHandlerTests.table(1, "v1", port: 9001)
+
+    /// What the instance received, and what the client got, for these bytes.
+    func exchange(_ bytes: String, answer: String? = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") throws -> (upstream: String, client: String, open: Bool, proxy: EmbeddedProxy) {
+        let proxy = try EmbeddedProxy(table: Self.table)
+        try? proxy.send(bytes)
+        var upstream = ""
+        if let channel = proxy.connector.channel(for: "v1-a") {
+            upstream = try EmbeddedProxy.drain(channel)
+            if let answer, !upstream.isEmpty { try? channel.writeInbound(ByteBuffer(string: answer)) }
+        }
+        return (upstream, try proxy.clientOutput(), proxy.client.isActive, proxy)
+    }
+
+    func refused(_ bytes: String, status: String = "400 Bad Request", _ comment: Comment) throws {
+        let result = try exchange(bytes)
+        #expect(result.client.hasPrefix("HTTP/1.1 \(status)"), comment)
+        #expect(result.upstream.isEmpty, "nothing reaches the instance: \(result.upstream.debugDescription)")
+        #expect(!result.open, "the connection is closed after the refusal")
+    }
+
+    @Test func contentLengthWithTransferEncodingIsRefused() throws {
+        try refused("POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: web\r\n\r\n",
+                    "CL.TE: a front end and an upstream could frame this differently")
+        try refused("POST / HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n5c\r\nGPOST / HTTP/1.1\r\n\r\n0\r\n\r\n",
+                    "TE.CL")
+    }
+
+    @Test func conflictingOrDuplicateLengthsAreRefused() throws {
+        try refused("POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\nabc", "two different lengths")
+        try refused("POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", "the same length twice")
+        try refused("POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 3, 3\r\n\r\nabc", "a list of lengths")
+        try refused("POST / HTTP/1.1\r\nHost: web\r\nContent-Length: -1\r\n\r\n", "a negative length")
+        try refused("POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 0x10\r\n\r\n", "a length that is not decimal")
+    }
+
+    @Test func oddTransferEncodingsAreRefused() throws {
+        try refused("POST / HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", "an unknown coding")
+        try refused("POST / HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", "chunked not last")
+        try refused("POST / HTTP/1.1\r\nHost: web\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n", "a space before the colon")
+    }
+
+    @Test func badChunksAreRefused() throws {
+        // The head is valid and forwarded before the body: what follows the bad chunk is not.
+        for body in ["zz\r\nabc\r\n0\r\n\r\n", "3\r\nabcde\r\n0\r\n\r\n", "ffffffffffffffffff\r\n"] {
+            let result = try exchange("POST / HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+            #expect(!result.open, "\(body.debugDescription): the connection is closed")
+            #expect(!result.upstream.contains("abcde") && !result.upstream.contains("0\r\n\r\nGET"), "\(result.upstream.debugDescription)")
+        }
+    }
+
+    @Test func bareLineEndingsAndFoldedHeadersNeverReachAnInstanceAsSent() throws {
+        try refused("GET / HTTP/1.1\r\nHost: web\r\nX-A: a\rX-B: b\r\n\r\n", "a bare CR inside a header")
+        for bytes in ["GET / HTTP/1.1\r\nHost: web\r\nX-A: a\r\n b\r\n\r\n", "GET / HTTP/1.1\nHost: web\nX-A: a\n\n"] {
+            let result = try exchange(bytes)
+            if result.client.hasPrefix("HTTP/1.1 400") {
+                #expect(result.upstream.isEmpty && !result.open)
+            } else {
+                // Accepted: re-encoded with CRLF line endings and no folded line.
+                let head = result.upstream.components(separatedBy: "\r\n\r\n")[0]
+                #expect(!head.contains("\r\n ") && !head.replacingOccurrences(of: "\r\n", with: "").contains("\n"), "\(result.upstream.debugDescription)")
+            }
+        }
+    }
+
+    @Test func oversizedRequestLinesAndHeaderSectionsGet431() throws {
+        let long = String(repeating: "a", count: 128 * 1024)
+        try refused("GET /\(long) HTTP/1.1\r\nHost: web\r\n\r\n", status: "431 Request Header Fields Too Large", "a 128 KiB request line")
+        try refused("GET / HTTP/1.1\r\nHost: web\r\nX-Big: \(long)\r\n\r\n", status: "431 Request Header Fields Too Large", "a 128 KiB header")
+        let many = (0..<3000).map { "X-H\($0): v\r\n" }.joined()
+        try refused("GET / HTTP/1.1\r\nHost: web\r\n\(many)\r\n", status: "431 Request Header Fields Too Large", "3,000 headers")
+    }
+
+    @Test func headersThatNeverFinishGet408() throws {
+        let proxy = try EmbeddedProxy(table: Self.table)
+        try proxy.send("GET / HTTP/1.1\r\nHost: web\r\nX-Slow: ")
+        proxy.loop.advanceTime(by: ProxyServerHandler.requestHeadTimeout - .seconds(1))
+        try proxy.send("a")
+        #expect(proxy.client.isActive, "still within the time to send the head")
+        proxy.loop.advanceTime(by: .seconds(2))
+        let out = try proxy.clientOutput()
+        #expect(out.hasPrefix("HTTP/1.1 408 Request Timeout"), "\(out)")
+        #expect(!proxy.client.isActive)
+        #expect(proxy.connector.channels.isEmpty)
+    }
+
+    @Test func anIdleKeepAliveConnectionIsClosedQuietly() throws {
+        let result = try exchange("GET / HTTP/1.1\r\nHost: web\r\n\r\n")
+        #expect(result.client.hasPrefix("HTTP/1.1 200 OK") && result.open)
+        result.proxy.loop.advanceTime(by: ProxyServerHandler.keepAliveIdleTimeout - .seconds(1))
+        #expect(result.proxy.client.isActive)
+        result.proxy.loop.advanceTime(by: .seconds(2))
+        #expect(try result.proxy.clientOutput().isEmpty, "no 408 on a connection with no request begun")
+        #expect(!result.proxy.client.isActive)
+    }
+}
