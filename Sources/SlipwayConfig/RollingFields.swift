@@ -19,6 +19,8 @@ extension ServiceFields {
                       doc: "How long each batch of new instances may take to become healthy before the rollout fails."),
                 Field("drain_timeout", .duration(positive: true), \.timing.drainTimeout,
                       doc: "How long retired instances of the previous release may take to finish in-flight requests before they are stopped."),
+                Field("max_restarts", .integer(in: 1...100), \.timing.maxRestarts,
+                      doc: "Crashes of the new release's instances that make a crash loop: the rollout rolls back at once instead of waiting for deploy_timeout (default 3)."),
             ],
             check: { rolling, scope in
                 guard rolling.maxSurge == 0, rolling.maxUnavailable == 0,

@@ -197,6 +197,8 @@ enum ServiceFields {
                       doc: "After the switch, watch the new release this long; failed analysis switches back to the still-warm previous release (0: no watch)."),
                 Field("watch_analysis", ValueType<String>.string, \.watchAnalysis,
                       doc: "The analysis of the watch (default: the service's `default`, else the built-in)."),
+                Field("max_restarts", .integer(in: 1...100), \.maxRestarts,
+                      doc: "Crashes of the new release's instances that make a crash loop: before the switch the rollout fails, after it traffic switches back, and once the rollout succeeded the control plane rolls back to the still-warm previous release (default 3)."),
             ]
         )
     }

@@ -92,6 +92,22 @@ public struct BlueGreenMachine: Sendable {
             state.failureReason = reason
             return [.record(kind: "aborted", message: reason)]
 
+        case (.waitingHealthy, .targetRestarts(let crashes)) where !state.warm:
+            guard crashes >= state.spec.maxRestarts else { return [] }
+            return fail(now: now, reason: "instances of \(state.targetVersion) crashed \(crashes) times before passing health checks (max_restarts \(state.spec.maxRestarts)): crash loop")
+
+        case (.draining, .targetRestarts(let crashes)), (.watching, .targetRestarts(let crashes)):
+            guard crashes >= state.spec.maxRestarts, let from = state.fromVersion else { return [] }
+            let reason = "instances of \(state.targetVersion) crashed \(crashes) times after the switch (max_restarts \(state.spec.maxRestarts)): crash loop"
+            // Back on the previous release (still running: draining or warm), then failed.
+            return state.endFailed(reason: reason, now: now, undo: true, restore: [
+                .decide(DecisionDraft(kind: .rolledBack, actor: "health", summary: "switched back to \(from): \(reason)")),
+                .switchTraffic(to: from, from: state.targetVersion),
+                .stopInstances(version: state.targetVersion),
+            ], after: [
+                .record(kind: "stable_kept", message: "all traffic back on \(from)"),
+            ])
+
         case (.waitingHealthy, .tick):
             guard let deadline = state.healthyDeadline, now >= deadline else { return [] }
             return fail(now: now, reason: "instances of \(state.targetVersion) did not become healthy within \(DurationText.format(state.spec.deployTimeout)) (deploy_timeout)")

@@ -49,6 +49,8 @@ public enum Defaults {
     public static let pinAllow = ["127.0.0.0/8", "::1/128"]
     /// Canary instances that crash this many times during a rollout fail it (crash loop).
     public static let canaryMaxRestarts = 3
+    /// Crashes of a blue-green or rolling release's instances that make a crash loop.
+    public static let maxRestarts = 3
     /// Rolling: new instances started above `replicas` at a time.
     public static let rollingMaxSurge = 1
     /// Rolling: instances below `replicas` that may be out of service at a time.

@@ -348,6 +348,10 @@ public struct BlueGreenSpec: Codable, Sendable, Equatable {
     public var watch: Duration
     /// The analysis of the watch (default: the service's `default`, else the built-in).
     public var watchAnalysis: String?
+    /// Crashes of the new release's instances (restarts counted) that make a crash loop: the
+    /// rollout fails before the switch, switches back after it, and — once it succeeded — the
+    /// control plane rolls back to the still-warm previous release.
+    public var maxRestarts: Int
 
     public init(
         keepPrevious: Duration = Defaults.keepPrevious,
@@ -355,7 +359,8 @@ public struct BlueGreenSpec: Codable, Sendable, Equatable {
         drainTimeout: Duration = Defaults.drainTimeout,
         previewAnalysis: String? = nil,
         watch: Duration = .zero,
-        watchAnalysis: String? = nil
+        watchAnalysis: String? = nil,
+        maxRestarts: Int = Defaults.maxRestarts
     ) {
         self.keepPrevious = keepPrevious
         self.deployTimeout = deployTimeout
@@ -363,11 +368,12 @@ public struct BlueGreenSpec: Codable, Sendable, Equatable {
         self.previewAnalysis = previewAnalysis
         self.watch = watch
         self.watchAnalysis = watchAnalysis
+        self.maxRestarts = maxRestarts
     }
 
     enum CodingKeys: String, CodingKey {
         case keepPrevious = "keep_previous", deployTimeout = "deploy_timeout", drainTimeout = "drain_timeout"
-        case previewAnalysis = "preview_analysis", watch, watchAnalysis = "watch_analysis"
+        case previewAnalysis = "preview_analysis", watch, watchAnalysis = "watch_analysis", maxRestarts = "max_restarts"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -378,6 +384,7 @@ public struct BlueGreenSpec: Codable, Sendable, Equatable {
         previewAnalysis = try c.decodeIfPresent(String.self, forKey: .previewAnalysis)
         watch = try c.decodeIfPresent(TextDuration.self, forKey: .watch)?.value ?? .zero
         watchAnalysis = try c.decodeIfPresent(String.self, forKey: .watchAnalysis)
+        maxRestarts = try c.decodeIfPresent(Int.self, forKey: .maxRestarts) ?? Defaults.maxRestarts
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -388,6 +395,7 @@ public struct BlueGreenSpec: Codable, Sendable, Equatable {
         try c.encodeIfPresent(previewAnalysis, forKey: .previewAnalysis)
         try c.encode(TextDuration(watch), forKey: .watch)
         try c.encodeIfPresent(watchAnalysis, forKey: .watchAnalysis)
+        try c.encode(maxRestarts, forKey: .maxRestarts)
     }
 }
 

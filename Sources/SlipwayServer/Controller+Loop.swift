@@ -169,6 +169,7 @@ extension Controller {
         try await restartDue(now: now)
         try await advanceRollouts()
         try await reconcileFleet(now: now)
+        try await rollBackCrashLoops(now: now)
         try await retireWarm(now: now)
         do {
             try await evaluateAlerts(now: now)
@@ -298,7 +299,10 @@ extension Controller {
     }
 
     func advanceRollouts() async throws {
-        for active in try store.activeRollouts() {
+        let rollouts = try store.activeRollouts()
+        let current = Set(rollouts.map { "rollout \($0.id)" })
+        crashBaselines = crashBaselines.filter { !$0.key.hasPrefix("rollout ") || current.contains($0.key) }
+        for active in rollouts {
             var machine = RolloutMachine(state: active.state)
             let state = active.state
             let target = try store.liveInstances(service: active.service, version: state.targetVersion)
@@ -328,11 +332,13 @@ extension Controller {
             case .waitingHealthy:
                 let running = target.filter { $0.state == .running }
                 let healthy = running.filter { routerHealth[$0.id]?.healthy == true }.count
-                if state.canary != nil {
-                    try await step(id: active.id, service: active.service, machine: &machine, input: .targetRestarts(Self.crashes(target)))
-                }
+                // A crash loop fails the rollout before its deadline (every strategy).
+                try await step(id: active.id, service: active.service, machine: &machine, input: .targetRestarts(crashesSince("rollout \(active.id)", version: state.targetVersion, target)))
+                guard !machine.state.phase.isTerminal else { continue }
                 try await step(id: active.id, service: active.service, machine: &machine, input: .targetHealth(healthy: healthy))
             case .progressing where state.rolling != nil:
+                try await step(id: active.id, service: active.service, machine: &machine, input: .targetRestarts(crashesSince("rollout \(active.id)", version: state.targetVersion, target)))
+                guard !machine.state.phase.isTerminal else { continue }
                 let healthy = target.filter { $0.state == .running && routerHealth[$0.id]?.healthy == true }.count
                 try await step(id: active.id, service: active.service, machine: &machine, input: .targetHealth(healthy: healthy))
                 // Only a drain that began before this tick's health reading: a reading taken
@@ -348,10 +354,15 @@ extension Controller {
                 if state.canary != nil {
                     try await pauseCanaryForServers(id: active.id, service: active.service, machine: &machine)
                 }
-                try await step(id: active.id, service: active.service, machine: &machine, input: .targetRestarts(Self.crashes(target)))
-            case .previewing, .watching, .runningHook:
+                try await step(id: active.id, service: active.service, machine: &machine, input: .targetRestarts(crashesSince("rollout \(active.id)", version: state.targetVersion, target)))
+            case .watching:
+                // Traffic is on the target: a crash loop switches back to the warm release.
+                try await step(id: active.id, service: active.service, machine: &machine, input: .targetRestarts(crashesSince("rollout \(active.id)", version: state.targetVersion, target)))
+            case .previewing, .runningHook:
                 break
             case .draining:
+                try await step(id: active.id, service: active.service, machine: &machine, input: .targetRestarts(crashesSince("rollout \(active.id)", version: state.targetVersion, target)))
+                guard !machine.state.phase.isTerminal else { continue }
                 if let from = state.fromVersion {
                     let ids = Set(try store.liveInstances(service: active.service, version: from).map(\.id))
                     let inflight = routerHealth.values.filter { ids.contains($0.id) }.reduce(0) { $0 + $1.inflight }
@@ -385,6 +396,45 @@ extension Controller {
     /// How many times the instances crashed (each restart counts, and a crash waiting for its restart).
     static func crashes(_ instances: [InstanceRecord]) -> Int {
         instances.reduce(0) { $0 + $1.restarts + ($1.state == .crashed ? 1 : 0) }
+    }
+
+    /// Crashes of `version`'s instances since `key` (a rollout, or a release that became
+    /// stable) was first looked at: a warm release's old restarts never count against it.
+    /// Kept in memory; a restarted control plane counts from its first look.
+    func crashesSince(_ key: String, version: String, _ instances: [InstanceRecord]) -> Int {
+        let now = Self.crashes(instances)
+        guard let baseline = crashBaselines[key], baseline.version == version else {
+            crashBaselines[key] = (version, now)
+            return 0
+        }
+        return max(0, now - baseline.crashes)
+    }
+
+    /// A release that crash-loops after its rollout succeeded (blue-green, rolling, canary)
+    /// is rolled back to the previous release while that one is still warm (keep_previous):
+    /// `max_restarts` crashes of its instances since it became stable.
+    func rollBackCrashLoops(now: Double) async throws {
+        let active = Set(try store.activeRollouts().map(\.service))
+        for name in try store.serviceNames() where !active.contains(name) {
+            guard let service = try store.service(name), let stable = service.stableVersion, let previous = service.previousVersion,
+                  let retireAt = service.previousRetireAt, retireAt > now, service.spec.servers.isEmpty else { continue }
+            let limit: Int
+            switch service.spec.strategy {
+            case .blueGreen(let spec): limit = spec.maxRestarts
+            case .rolling(let spec): limit = spec.timing.maxRestarts
+            case .canary(let spec): limit = spec.maxRestarts
+            }
+            let crashes = crashesSince("stable \(name)", version: stable, try store.liveInstances(service: name, version: stable))
+            guard crashes >= limit else { continue }
+            let warm = try store.liveInstances(service: name, version: previous).filter { $0.state == .running }
+            guard !warm.isEmpty else { continue }
+            crashBaselines["stable \(name)"] = nil
+            try recordEvent(service: name, rolloutID: nil, kind: "crash_loop",
+                            message: "instances of \(stable) crashed \(crashes) times since it became stable (max_restarts \(limit)): crash loop; rolling back to \(previous), still warm",
+                            time: now, version: stable)
+            logger.warning("crash loop after a rollout; rolling back", metadata: ["slipway.service": "\(name)", "slipway.version": "\(stable)", "slipway.previous": "\(previous)"])
+            _ = try await rollback(service: name, to: nil)
+        }
     }
 
     /// Stops warm releases whose keep_previous has passed, and instances of releases that

@@ -42,6 +42,8 @@ public actor Controller {
     /// Set by `slipway down`: the loop stops acting (it would otherwise start the stable
     /// release's instances again as they are stopped, or reconcile a server to them).
     var stoppingEverything = false
+    /// Crash counts when a rollout or a newly stable release was first looked at (`crashesSince`).
+    var crashBaselines: [String: (version: String, crashes: Int)] = [:]
     var routerGenerationFloor: UInt64 = 0
     /// Each unit's backend groups as last applied to the router (weights for `/metrics`).
     var routedGroups: [String: [BackendGroup]] = [:]

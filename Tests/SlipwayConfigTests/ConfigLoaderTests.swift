@@ -34,6 +34,7 @@ import Yams
             keep_previous: 0
             deploy_timeout: 2m
             drain_timeout: 10s
+            max_restarts: 5
 
         """
 
@@ -48,7 +49,7 @@ import Yams
             listen: ListenAddress(host: "0.0.0.0", port: 9090),
             hosts: ["example.com", "api.example.com"],
             replicas: 3,
-            strategy: .blueGreen(BlueGreenSpec(keepPrevious: .zero, deployTimeout: .seconds(120), drainTimeout: .seconds(10))),
+            strategy: .blueGreen(BlueGreenSpec(keepPrevious: .zero, deployTimeout: .seconds(120), drainTimeout: .seconds(10), maxRestarts: 5)),
             upstreamTimeout: .seconds(45)
         )
         expected.websocketDrain = .seconds(60)
@@ -81,7 +82,7 @@ import Yams
         service: web
         run: [./web]
         strategy:
-          rolling: { max_surge: 2, max_unavailable: 1, analysis: default, rollback: batches, deploy_timeout: 1m, drain_timeout: 5s }
+          rolling: { max_surge: 2, max_unavailable: 1, analysis: default, rollback: batches, deploy_timeout: 1m, drain_timeout: 5s, max_restarts: 4 }
         """
 
     /// The edge keys (parsed with real certificate files in EdgeConfigTests).

@@ -29,6 +29,29 @@ import Testing
         #expect(m.state.drainDeadline == 1032)
     }
 
+    @Test func aCrashLoopFailsBeforeTheSwitchAndSwitchesBackAfterIt() {
+        var m = machine()
+        _ = m.handle(.begin, now: 1000)
+        #expect(m.handle(.targetRestarts(2), now: 1001).isEmpty, "below max_restarts (3)")
+        _ = m.handle(.targetRestarts(3), now: 1002)
+        #expect(m.state.phase == .failed)
+        #expect(m.state.failureReason?.contains("crashed 3 times before passing health checks (max_restarts 3): crash loop") == true, "\(m.state.failureReason ?? "")")
+
+        var after = machine()
+        _ = after.handle(.begin, now: 1000)
+        _ = after.handle(.targetHealth(healthy: 2), now: 1002)
+        #expect(after.state.phase == .draining)
+        let actions = after.handle(.targetRestarts(3), now: 1003)
+        #expect(actions.contains(.switchTraffic(to: "v1", from: "v2")) && actions.contains(.stopInstances(version: "v2")), "\(actions)")
+        #expect(after.state.phase == .failed)
+
+        // A warm rollback's old restarts are the controller's to discount; the machine never
+        // fails a warm release before its switch.
+        var warm = machine(warm: true)
+        _ = warm.handle(.targetRestarts(9), now: 1000)
+        #expect(warm.state.phase == .waitingHealthy)
+    }
+
     @Test func drainEndsWhenInflightReachesZeroAndKeepsPreviousWarm() {
         var m = machine()
         _ = m.handle(.begin, now: 1000)

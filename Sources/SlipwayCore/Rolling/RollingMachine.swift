@@ -45,6 +45,9 @@ public struct RollingMachine: Sendable {
                 + cycle(now: now)
         case (_, .abort(let reason)):
             return fail(now: now, actor: nil, reason: reason)
+        case (_, .targetRestarts(let crashes)):
+            guard crashes >= state.spec.maxRestarts else { return [] }
+            return fail(now: now, actor: "health", reason: "instances of \(state.targetVersion) crashed \(crashes) times (max_restarts \(state.spec.maxRestarts)): crash loop; \(progress.counts(replicas: state.replicas))")
         case (.healthy, .targetHealth(let healthy)):
             return batchHealth(healthy, now: now)
         case (.healthy, .tick):
