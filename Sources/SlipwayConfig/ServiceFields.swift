@@ -156,6 +156,10 @@ enum ServiceFields {
                       doc: "http (GET path; the default) or grpc (the standard gRPC health service, grpc.health.v1.Health/Check, must answer SERVING; needs upstream: h2c)."),
                 Field("grpc_service", .string, \.grpcService,
                       doc: "The service name a grpc check asks about (default \"\": the server as a whole)."),
+                Field("passive_failures", .integer(in: 1...1000), \.passiveFailures,
+                      doc: "Passive health: connection failures or 5xx answers in a row that take an instance out of the router's rotation (default 5)."),
+                Field("passive_ejection", .duration(positive: true), \.passiveEjection,
+                      doc: "Passive health: how long an instance stays out of rotation after such a run (default 10s); then it gets requests again."),
             ],
             check: { health, scope in
                 // Without an explicit timeout, a short interval shortens the default timeout.

@@ -215,6 +215,11 @@ public struct HealthSpec: Codable, Sendable, Equatable {
     public var kind: HealthKind = .http
     /// The service name a gRPC check asks about ("" is the server as a whole).
     public var grpcService: String = ""
+    /// Passive health: this many connection failures or 5xx answers in a row take an
+    /// instance out of the router's rotation for `passiveEjection` (then it gets requests
+    /// again; the next failure run ejects it again).
+    public var passiveFailures: Int = Defaults.passiveFailureRun
+    public var passiveEjection: Duration = Defaults.passiveEjectCooldown
 
     public init(
         path: String = Defaults.healthPath,
@@ -232,7 +237,7 @@ public struct HealthSpec: Codable, Sendable, Equatable {
         self.grace = grace
     }
 
-    enum CodingKeys: String, CodingKey { case path, interval, timeout, healthy, unhealthy, grace, kind, grpcService }
+    enum CodingKeys: String, CodingKey { case path, interval, timeout, healthy, unhealthy, grace, kind, grpcService, passiveFailures, passiveEjection }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -245,6 +250,8 @@ public struct HealthSpec: Codable, Sendable, Equatable {
         grace = try c.decodeIfPresent(TextDuration.self, forKey: .grace)?.value ?? d.grace
         kind = try c.decodeIfPresent(HealthKind.self, forKey: .kind) ?? .http
         grpcService = try c.decodeIfPresent(String.self, forKey: .grpcService) ?? ""
+        passiveFailures = try c.decodeIfPresent(Int.self, forKey: .passiveFailures) ?? Defaults.passiveFailureRun
+        passiveEjection = try c.decodeIfPresent(TextDuration.self, forKey: .passiveEjection)?.value ?? Defaults.passiveEjectCooldown
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -257,6 +264,8 @@ public struct HealthSpec: Codable, Sendable, Equatable {
         try c.encode(TextDuration(grace), forKey: .grace)
         if kind != .http { try c.encode(kind, forKey: .kind) }
         if !grpcService.isEmpty { try c.encode(grpcService, forKey: .grpcService) }
+        if passiveFailures != Defaults.passiveFailureRun { try c.encode(passiveFailures, forKey: .passiveFailures) }
+        if passiveEjection != Defaults.passiveEjectCooldown { try c.encode(TextDuration(passiveEjection), forKey: .passiveEjection) }
     }
 }
 

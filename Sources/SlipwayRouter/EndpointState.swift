@@ -24,7 +24,7 @@ final class EndpointState: Sendable {
         self.version = version
         self.poolKey = poolKey
         self.address = try? SocketAddress(ipAddress: endpoint.host, port: endpoint.port)
-        self.passive = PassiveHealth(failureRunLimit: Defaults.passiveFailureRun, cooldown: Defaults.passiveEjectCooldown)
+        self.passive = PassiveHealth(failureRunLimit: health.passiveFailures, cooldown: health.passiveEjection)
         let known = endpoint.healthy == true
         self.active = Mutex(HealthThresholds(healthyAfter: health.healthy, unhealthyAfter: health.unhealthy, grace: health.grace, firstSeen: firstSeen, healthy: known))
         activelyHealthy.store(known, ordering: .relaxed)

@@ -96,7 +96,8 @@ final class HelloHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch route {
         case .hello:
             let faults = app.settings.faults
-            let response = faults.errorRate > 0 && Double.random(in: 0..<1) < faults.errorRate ? app.injectedError : app.hello
+            let failing = faults.errorFile.map { access($0.replacing("{port}", with: String(app.settings.port)), F_OK) == 0 } == true
+            let response = failing || (faults.errorRate > 0 && Double.random(in: 0..<1) < faults.errorRate) ? app.injectedError : app.hello
             if faults.latencyMilliseconds > 0, faults.latencyRate >= 1 || Double.random(in: 0..<1) < faults.latencyRate {
                 later(context: context, milliseconds: faults.latencyMilliseconds, response)
             } else {

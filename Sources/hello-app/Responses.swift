@@ -17,10 +17,10 @@ final class App: Sendable {
         self.log = RequestLog(version: settings.version)
         let version = settings.version
         let build = settings.build
-        hello = Response(.ok, "hello from \(version)\n", version: version, build: build)
+        hello = Response(.ok, "hello from \(version)\n", version: version, build: build, port: settings.port)
         healthy = Response(.ok, "ok", version: version, build: build)
         unhealthy = Response(.serviceUnavailable, "unhealthy", version: version, build: build)
-        injectedError = Response(.internalServerError, "injected error (FAULT_ERROR_RATE)\n", version: version, build: build)
+        injectedError = Response(.internalServerError, "injected error (FAULT_ERROR_RATE)\n", version: version, build: build, port: settings.port)
         notFound = Response(.notFound, "not found", version: version, build: build)
     }
 }
@@ -31,7 +31,8 @@ struct Response: Sendable {
     let headers: HTTPHeaders
     let body: ByteBuffer
 
-    init(_ status: HTTPResponseStatus, _ text: String, version: String, build: String? = nil) {
+    /// `port`: sent as `x-port` (which instance answered, for tests behind the router).
+    init(_ status: HTTPResponseStatus, _ text: String, version: String, build: String? = nil, port: Int? = nil) {
         self.status = status
         self.body = ByteBuffer(string: text)
         var headers: HTTPHeaders = [
@@ -40,6 +41,7 @@ struct Response: Sendable {
             "x-version": version,
         ]
         if let build { headers.add(name: "x-build", value: build) }
+        if let port { headers.add(name: "x-port", value: String(port)) }
         self.headers = headers
     }
 }

@@ -29,6 +29,7 @@ struct Settings: Sendable {
           FAULT_LATENCY_MS=N        extra delay on GET /; FAULT_LATENCY_RATE=0..1 share delayed (default 1)
           FAULT_UNHEALTHY=1         GET /health answers 503
           FAULT_UNHEALTHY_FILE=PATH GET /health answers 503 while PATH exists
+          FAULT_ERROR_FILE=PATH     GET / answers 500 while PATH exists ({port}: this instance's port)
           FAULT_CRASH_AFTER_S=N     exit(3) after N seconds
           FAULT_SERVER=ID           the faults apply only on the fleet server ID (Slipway
                                     sets SLIPWAY_SERVER for instances on fleet servers)
@@ -111,6 +112,9 @@ struct Faults: Sendable {
     /// `GET /health` answers 503 while this file exists (tests hold a release unhealthy
     /// for exactly as long as they need).
     var unhealthyFile: String? = nil
+    /// `GET /` answers 500 while this file exists; `{port}` in it is this instance's port
+    /// (tests make one instance of a release fail and recover).
+    var errorFile: String? = nil
     /// Exit with status 3 after this many seconds.
     var crashAfterSeconds: Double? = nil
 
@@ -138,6 +142,10 @@ struct Faults: Sendable {
         if let text = Settings.environment("FAULT_UNHEALTHY_FILE") {
             guard !text.isEmpty else { Output.usageError("FAULT_UNHEALTHY_FILE must be a path") }
             faults.unhealthyFile = text
+        }
+        if let text = Settings.environment("FAULT_ERROR_FILE") {
+            guard !text.isEmpty else { Output.usageError("FAULT_ERROR_FILE must be a path") }
+            faults.errorFile = text
         }
         if let text = Settings.environment("FAULT_CRASH_AFTER_S") {
             guard let seconds = Double(text), seconds.isFinite, seconds >= 0 else {

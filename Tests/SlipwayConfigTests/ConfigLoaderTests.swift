@@ -23,6 +23,8 @@ import Yams
           grace: 1m30s
           kind: grpc
           grpc_service: shop.Orders
+          passive_failures: 3
+          passive_ejection: 30s
         listen: 0.0.0.0:9090
         hosts: [Example.COM, api.example.com]
         replicas: 3
@@ -56,6 +58,8 @@ import Yams
         expected.upstream = .h2c
         expected.health.kind = .grpc
         expected.health.grpcService = "shop.Orders"
+        expected.health.passiveFailures = 3
+        expected.health.passiveEjection = .seconds(30)
         #expect(spec == expected)
         // The spec survives the JSON form the store and API use.
         let json = try JSONEncoder().encode(spec)
