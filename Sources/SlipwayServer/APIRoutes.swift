@@ -33,6 +33,9 @@ enum APIRoutes {
 
         let v1 = router.group("/v1")
         v1.get("/whoami") { _, context in try context.caller }
+        v1.get("/openapi.json") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPI.json())))
+        }
         v1.get("/services") { _, _ in try await controller.statuses() }
         v1.put("/services") { request, context -> EditedResponse<[Controller.ApplyResult]> in
             let body = try await request.decode(as: ApplyRequest.self, context: context)

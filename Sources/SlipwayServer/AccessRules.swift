@@ -45,6 +45,7 @@ enum AccessRules {
         AccessRule("GET /dashboard/session", .viewer),
         AccessRule("GET /v1/stream", .viewer),
         AccessRule("GET /v1/whoami", .viewer),
+        AccessRule("GET /v1/openapi.json", .viewer),
         AccessRule("GET /v1/services", .viewer),
         AccessRule("PUT /v1/services", .deployer, audit: "config.apply", environmentScoped: true),
         AccessRule("GET /v1/services/{name}", .viewer),

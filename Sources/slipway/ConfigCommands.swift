@@ -49,6 +49,17 @@ struct SchemaCommand: ParsableCommand {
     }
 }
 
+struct OpenAPICommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "openapi",
+        abstract: "Print the OpenAPI 3.1 document of the REST API (also served at GET /v1/openapi.json)."
+    )
+
+    func run() throws {
+        print(OpenAPI.json(), terminator: "")
+    }
+}
+
 struct ApplyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",

@@ -16,7 +16,7 @@ struct Slipway: AsyncParsableCommand {
             HistoryCommand.self, LogsCommand.self, ApplyCommand.self, ValidateCommand.self,
             PromoteCommand.self, PauseCommand.self, ResumeCommand.self, AbortCommand.self, RetryCommand.self, WhyCommand.self,
             TokenCommand.self, LoginCommand.self, WhoAmICommand.self, AuditCommand.self, SecretsCommand.self,
-            SchemaCommand.self, DownCommand.self, RouterCommand.self, ScanCommand.self, EvidenceCommand.self,
+            SchemaCommand.self, OpenAPICommand.self, DownCommand.self, RouterCommand.self, ScanCommand.self, EvidenceCommand.self,
             ConfigCommand.self, ReleaseCommand.self, GateCommand.self, ApproveCommand.self, RejectCommand.self, ReportCommand.self, BackupCommand.self, RestoreCommand.self,
             NotificationsCommand.self, AlertsCommand.self, BackupsCommand.self, ServersCommand.self,
         ]
