@@ -13,6 +13,7 @@ public enum OpenAPI {
         case json(String)
         case text(String)
         case bytes(String)
+        case empty
     }
 
     struct Doc {
@@ -22,6 +23,8 @@ public enum OpenAPI {
         var body: String? = nil
         var answer: Answer = .json("application/json")
         var status = 200
+        /// Refusals beyond the common ones (`status`: why).
+        var errors: [Int: String] = [:]
     }
 
     /// One line per route (keyed like `AccessRules`).
@@ -32,8 +35,9 @@ public enum OpenAPI {
         "GET /dashboard": Doc(summary: "The dashboard page.", answer: .text("text/html")),
         "GET /dashboard/app.js": Doc(summary: "The dashboard's script.", answer: .text("text/javascript")),
         "GET /dashboard/app.css": Doc(summary: "The dashboard's style sheet.", answer: .text("text/css")),
-        "POST /dashboard/login": Doc(summary: "Exchanges a token (form field `token`) for the dashboard's session cookie.", answer: .text("text/html"), status: 303),
-        "POST /dashboard/logout": Doc(summary: "Ends the dashboard session.", answer: .text("text/html"), status: 303),
+        "POST /dashboard/login": Doc(summary: "Exchanges a token (JSON `{\"token\": …}`) for the dashboard's session cookie; answers who it is and the CSRF value.", body: "DashboardLogin",
+                                     errors: [401: "The token is unknown, revoked or expired.", 415: "The body is not JSON (a cross-site form cannot send JSON without a preflight)."]),
+        "POST /dashboard/logout": Doc(summary: "Ends the dashboard session (clears its cookie).", answer: .empty, status: 204),
         "GET /dashboard/session": Doc(summary: "Who the dashboard session belongs to."),
         "GET /v1/stream": Doc(summary: "Server-sent events: a status snapshot of every service, then one per change.", query: [("once", "1: answer one snapshot and end")], answer: .text("text/event-stream")),
         "GET /v1/whoami": Doc(summary: "The caller's token name, role and environments."),
@@ -119,6 +123,10 @@ public enum OpenAPI {
             case .json(let type): responses["\(doc.status)"] = ["description": "Success.", "content": [type: ["schema": [String: Any]()]]]
             case .text(let type): responses["\(doc.status)"] = ["description": "Success.", "content": [type: ["schema": ["type": "string"]]]]
             case .bytes(let type): responses["\(doc.status)"] = ["description": "Success.", "content": [type: ["schema": ["type": "string", "contentMediaType": type]]]]
+            case .empty: responses["\(doc.status)"] = ["description": "Done (no body)."]
+            }
+            for (status, text) in doc.errors {
+                responses["\(status)"] = ["description": text, "content": ["application/json": ["schema": ["$ref": "#/components/schemas/Error"]]]]
             }
             let errors: [(Int, String)] = [(400, "The request is malformed (a parameter or body field is named)."),
                                            (401, "No token, or an unknown, revoked or expired one."),
