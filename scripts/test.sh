@@ -71,13 +71,15 @@ echo "==> running tests"
 # Swift Testing runs suites in parallel; the end-to-end suites are serialized inside. The
 # fleet suites (SSH, copying Slipway's bundle to servers) run after the others, so their
 # copying and hashing do not slow the timing-sensitive suites down.
-fleet='SSHConnectionTests|FleetServerTests|FleetTests'
+# The API contract run (Schemathesis) and the passive-health load loop are CPU-heavy too:
+# they run in that second phase as well.
+fleet='SSHConnectionTests|FleetServerTests|FleetTests|APIContractTests|PassiveHealthE2ETests'
 if (($#)); then
   swift test --skip-build "$@"
 else
   status=0
   swift test --skip-build --skip "$fleet" || status=$?
-  echo "==> running the fleet tests"
+  echo "==> running the fleet, API contract and passive-health tests"
   swift test --skip-build --filter "$fleet" || status=$?
   exit "$status"
 fi

@@ -32,7 +32,7 @@ import Testing
 
     @Test func unknownKeyWithNothingCloseListsTheAllowedKeys() {
         #expect(singleError(minimal + "health: {colour: red}\n")
-            == "3:10: health.colour: unknown key `colour`; allowed: `path`, `interval`, `timeout`, `healthy`, `unhealthy`, `grace`, `kind`, `grpc_service`")
+            == "3:10: health.colour: unknown key `colour`; allowed: `path`, `interval`, `timeout`, `healthy`, `unhealthy`, `grace`, `kind`, `grpc_service`, `passive_failures`, `passive_ejection`")
     }
 
     @Test func unknownStrategy() {

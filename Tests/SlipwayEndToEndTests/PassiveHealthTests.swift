@@ -14,7 +14,7 @@ import Testing
         try await withHarness { h in
             let made = try h.helloConfig(replicas: 2, extra: "env: { FAULT_ERROR_FILE: \"\(faults.path)/{port}\" }")
             let text = try String(contentsOfFile: made.path, encoding: .utf8)
-                .replacingOccurrences(of: "grace: 5s }", with: "grace: 5s, passive_failures: 3, passive_ejection: 2s }")
+                .replacingOccurrences(of: "grace: 5s }", with: "grace: 5s, passive_failures: 3, passive_ejection: 6s }")
             try text.write(toFile: made.path, atomically: true, encoding: .utf8)
             try await h.startServer(configs: [made.path])
             let port = made.port
@@ -38,7 +38,7 @@ import Testing
             #expect(before.failures == 0 && before.byPort["\(bad)", default: 0] > 0, "both instances answer: \(before.byPort)")
 
             /// Requests until `streak` answers in a row succeeded: how many failed on the way.
-            func failuresUntilEjected(streak wanted: Int = 30) async throws -> Int {
+            func failuresUntilEjected(streak wanted: Int = 20) async throws -> Int {
                 var failures = 0
                 var streak = 0
                 var sent = 0
@@ -56,7 +56,7 @@ import Testing
             #expect(try await failuresUntilEjected() == 3)
             // After `passive_ejection` it gets requests again, fails 3 more and is taken out again.
             let again = try await eventually("the ejection to end", timeout: .seconds(30)) { () -> Int? in
-                let failures = try await failuresUntilEjected(streak: 15)
+                let failures = try await failuresUntilEjected(streak: 10)
                 return failures > 0 ? failures : nil
             }
             #expect(again == 3, "3 more in the next run: \(again)")
