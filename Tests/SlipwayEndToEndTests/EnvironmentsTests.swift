@@ -34,7 +34,7 @@ import Testing
             def test_half():
                 assert half(6) == 3
             """)
-        let script = "cd \(dir.path) && python3 -m coverage run --include=calc.py -m pytest -q --junitxml=junit.xml -p no:cacheprovider"
+        let script = "cd \(dir.path) && PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 python3 -m coverage run --include=calc.py -m pytest -q --junitxml=junit.xml -p no:cacheprovider"
             + " && python3 -m coverage xml -o coverage.xml && (python3 -m ruff check --no-cache --output-format sarif -o ruff.sarif calc.py || true)"
         let run = try await runCommand("/bin/sh", ["-c", script], timeout: .seconds(120))
         guard run.status == 0, FileManager.default.fileExists(atPath: dir.file("ruff.sarif")) else {

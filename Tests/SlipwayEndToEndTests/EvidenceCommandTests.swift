@@ -49,7 +49,7 @@ import Testing
             def test_stock(warehouse):
                 pass
             """)
-        let run = try await runCommand("/bin/sh", ["-c", "cd \(dir.path) && python3 -m pytest -q --junitxml=report.xml -p no:cacheprovider"],
+        let run = try await runCommand("/bin/sh", ["-c", "cd \(dir.path) && PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 python3 -m pytest -q --junitxml=report.xml -p no:cacheprovider"],
                                        timeout: .seconds(120))
         // pytest exits 1 when tests failed; anything else means it did not run them.
         guard run.status == 1, FileManager.default.fileExists(atPath: dir.file("report.xml")) else {

@@ -62,7 +62,7 @@ import Testing
             def test_error(broken):
                 pass
             """)
-        let script = "cd \(dir.path) && python3 -m coverage run --include=calc.py -m pytest -q --junitxml=report.xml -p no:cacheprovider; "
+        let script = "cd \(dir.path) && PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 python3 -m coverage run --include=calc.py -m pytest -q --junitxml=report.xml -p no:cacheprovider; "
             + "python3 -m coverage xml -o coverage.xml && python3 -m coverage lcov -o coverage.lcov && python3 -m coverage json -o coverage.json"
         let run = try await runCommand("/bin/sh", ["-c", script], timeout: .seconds(120))
         guard run.status == 0, FileManager.default.fileExists(atPath: dir.file("report.xml")) else {
