@@ -102,14 +102,12 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
         schedule(at: min(idleSince + idleTimeout, now + headTimeout))
     }
 
-    /// 408 written as bytes from here (the response encoder is behind this handler), then close.
+    /// Answers 408 and closes (set by `ProxyServerHandler.install`: the answer goes out like
+    /// every local answer of the proxy handler).
+    var onHeadTimeout: (() -> Void)?
+
     private func timedOut(_ context: ChannelHandlerContext) {
         waitingForHead = false
-        let body = "request timeout: the request head did not arrive within \(headTimeout.nanoseconds / 1_000_000_000)s\n"
-        let text = "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
-        let channel = context.channel
-        context.writeAndFlush(NIOAny(IOData.byteBuffer(context.channel.allocator.buffer(string: text)))).assumeIsolated().whenComplete { _ in
-            channel.close(promise: nil)
-        }
+        if let onHeadTimeout { onHeadTimeout() } else { context.close(promise: nil) }
     }
 }

@@ -106,7 +106,18 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
             withPipeliningAssistance: false, withServerUpgrade: (upgraders: [], completionHandler: { _ in }), withErrorHandling: false)
         let handler = ProxyServerHandler(loop: loop, listenAddress: listenAddress, tls: tls)
         handler.timeouts = timeouts
+        timeouts.onHeadTimeout = { [weak handler] in handler?.requestHeadTimedOut() }
         try channel.pipeline.syncOperations.addHandler(handler)
+    }
+
+    /// The head of the next request did not arrive in time (`ClientTimeouts`): 408 and close.
+    func requestHeadTimedOut() {
+        guard case .idle = phase, !responseHeadSent else {
+            context?.close(promise: nil)
+            return
+        }
+        clientKeepAlive = false
+        writeLocal(.requestTimeout, "request timeout: the request head did not arrive within \(Self.requestHeadTimeout.nanoseconds / 1_000_000_000)s\n", close: true, record: false)
     }
 
     /// How long a client has to send a request's head once its first byte arrived (408 after).

@@ -396,9 +396,7 @@ extension Controller {
         guard !stray.isEmpty else { return false }
         for (server, instances) in Dictionary(grouping: stray, by: { $0.server ?? "" }).sorted(by: { $0.key < $1.key }) {
             // The server is reached the way its instances' release knew it (user, dir, engine).
-            for version in Set(instances.map(\.version)) {
-                if let release = try store.release(service: service.spec.name, version: version, creatingWith: nil, now: now) { fleet.sync([release.spec]) }
-            }
+            try syncFleet(withReleasesOf: instances, now: now)
             guard fleet.driver(server) != nil else { continue }
             try recordEvent(service: service.spec.name, rolloutID: nil, kind: "server_removed",
                             message: "server \(server) is no longer among the servers of \(service.spec.name): stopping its \(instances.count) instance(s) there (\(Set(instances.map(\.version)).sorted().joined(separator: ", ")))",
@@ -410,6 +408,16 @@ extension Controller {
             }
         }
         return true
+    }
+
+    /// Makes the fleet know the servers of these instances' releases (a server the config no
+    /// longer lists is still reached with the user, directory and engine its release had).
+    func syncFleet(withReleasesOf instances: [InstanceRecord], now: Double) throws {
+        for (service, versions) in Dictionary(grouping: instances.filter { $0.server != nil }, by: \.service) {
+            for version in Set(versions.map(\.version)) {
+                if let release = try store.release(service: service, version: version, creatingWith: nil, now: now) { fleet.sync([release.spec]) }
+            }
+        }
     }
 
     /// Servers no service lists any more and that run no instance: their router is stopped

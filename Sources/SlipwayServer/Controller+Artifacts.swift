@@ -41,7 +41,7 @@ extension Controller {
         do {
             guard let rollout = try pendingBegin(id), let release = try store.release(service: unit, version: rollout.state.targetVersion, creatingWith: nil, now: clock.now()) else { return }
             fleet.sync([release.spec])
-            let driver: any InstanceDriver = release.spec.servers.isEmpty ? drivers(release.spec.target) : FleetPrepare(fleet: fleet, servers: release.spec.servers.map(\.id), local: drivers.local, container: drivers.container)
+            let driver: any InstanceDriver = release.spec.servers.isEmpty ? drivers(release.spec.target) : FleetPrepare(fleet: fleet, servers: release.spec.servers.map(\.id), drivers: drivers)
             let values = try referenceValues(unit: unit, spec: release.spec)
             let artifacts: [ReleaseArtifact]
             do {

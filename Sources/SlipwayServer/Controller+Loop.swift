@@ -29,9 +29,7 @@ extension Controller {
         fleet.sync(try store.serviceNames().compactMap { try store.service($0)?.spec })
         // Servers that run instances but no service lists any more (taken out of `servers:`
         // before the restart) are reached as their instances' releases knew them.
-        for (service, version) in Set(live.filter { $0.server != nil }.map { "\($0.service)\u{0}\($0.version)" }).map({ $0.split(separator: "\u{0}").map(String.init) }).map({ ($0[0], $0[1]) }) {
-            if let release = try store.release(service: service, version: version, creatingWith: nil, now: now) { fleet.sync([release.spec]) }
-        }
+        try syncFleet(withReleasesOf: live, now: now)
         for (key, running) in Dictionary(grouping: live.filter { $0.state == .running }, by: { $0.server.map { "server \($0)" } ?? $0.target.rawValue }).sorted(by: { $0.key < $1.key }) {
             let seen: [String: InstanceObservation]
             do {

@@ -72,9 +72,9 @@ public actor Controller {
         self.store = store
         let environment = ProcessInfo.processInfo.environment
         let local = LocalProcessDriver(artifacts: ArtifactStore(root: stateDirectory.artifactsDirectory), searchDirectories: searchDirectories, path: environment["PATH"])
-        let container = ContainerDriver(engine: EngineClient(endpoint: engine), owner: try store.ownerID())
-        self.drivers = InstanceDrivers(local: local, container: container)
-        self.fleet = Fleet(options: SSHConnection.Options(configFile: sshConfig, socketDirectory: SSHConnection.Options.socketDirectory(stateDirectory: stateDirectory.path)), local: local, container: container)
+        let drivers = InstanceDrivers(local: local, container: ContainerDriver(engine: EngineClient(endpoint: engine), owner: try store.ownerID()))
+        self.drivers = drivers
+        self.fleet = Fleet(options: SSHConnection.Options(configFile: sshConfig, socketDirectory: SSHConnection.Options.socketDirectory(stateDirectory: stateDirectory.path)), drivers: drivers)
         self.instancePorts = instancePorts
         self.stateDirectory = stateDirectory
         self.dataPlane = dataPlane

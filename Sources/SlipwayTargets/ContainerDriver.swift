@@ -84,8 +84,9 @@ public final class ContainerDriver: InstanceDriver {
                 throw DriverError(.artifactGone, "\(gone), and `pull: never` forbids pulling \(byDigest)")
             }
             await progress("pulling \(byDigest) (the image release \(release.version) pinned)")
-            try await puller.pull(byDigest, login: try login(spec, reference: byDigest, values: secrets), progress: progress)
-            guard try await inspectImage(pinned.digest) != nil else {
+            do {
+                try await pullImage(byDigest, id: pinned.digest, login: try login(spec, reference: byDigest, values: secrets), progress: progress)
+            } catch where error.code == .artifactGone {
                 throw DriverError(.artifactGone, "\(gone); pulling \(byDigest) did not bring image \(pinned.shortDigest) back")
             }
             return release.artifacts

@@ -9,14 +9,12 @@ import Synchronization
 /// controller's non-isolated paths (a background stop) reach a server's driver too.
 public final class Fleet: Sendable {
     public let options: SSHConnection.Options
-    let local: LocalProcessDriver
-    let container: ContainerDriver
+    let drivers: InstanceDrivers
     let entries = Mutex<[String: (server: FleetServer, driver: ServerDriver)]>([:])
 
-    public init(options: SSHConnection.Options, local: LocalProcessDriver, container: ContainerDriver) {
+    public init(options: SSHConnection.Options, drivers: InstanceDrivers) {
         self.options = options
-        self.local = local
-        self.container = container
+        self.drivers = drivers
     }
 
     /// Adds the servers of these specs that are not known yet.
@@ -24,7 +22,7 @@ public final class Fleet: Sendable {
         entries.withLock { entries in
             for server in specs.flatMap(\.servers) where entries[server.id] == nil {
                 let fleetServer = FleetServer(server: server, options: options)
-                entries[server.id] = (fleetServer, ServerDriver(server: fleetServer, local: local, container: container))
+                entries[server.id] = (fleetServer, ServerDriver(server: fleetServer, drivers: drivers))
             }
         }
     }

@@ -54,6 +54,12 @@ public actor FleetServer {
         return Facts(machine: lines[0], glibc: lines[1].isEmpty ? "unknown" : lines[1], directory: lines[2])
     }
 
+    /// The absolute directory on the server: known since the first contact, else asked for.
+    func resolvedDirectory() async throws(FleetError) -> String {
+        if let directory { return directory }
+        return try await facts().directory
+    }
+
     /// The server answered: it counts as reachable again.
     func touch() {
         lastContact = Date().timeIntervalSince1970
@@ -139,8 +145,7 @@ public actor FleetServer {
     /// Stops the server's router (SIGTERM, SIGKILL after 10 s), as `slipway down` does;
     /// returns its pid, nil when none ran.
     public func stopRouter() async throws(FleetError) -> Int32? {
-        let dir: String
-        if let directory { dir = directory } else { dir = try await facts().directory }
+        let dir = try await resolvedDirectory()
         guard let identity = try? await identity(directory: dir) else { return nil }
         try await killRouter(identity.pid)
         try? FileManager.default.removeItem(atPath: localRouterSocket)
@@ -220,9 +225,7 @@ public actor FleetServer {
     /// Connects (SSH, forward) and returns the router's identity.
     public func connect() async throws(FleetError) -> RouterClient.Identity {
         do {
-            let dir: String
-            if let directory { dir = directory } else { dir = try await facts().directory }
-            let identity = try await identity(directory: dir)
+            let identity = try await identity(directory: try await resolvedDirectory())
             touch()
             return identity
         } catch {

@@ -15,13 +15,13 @@ public struct ServerDriver: InstanceDriver {
     public let kind = TargetKind.local
     let server: FleetServer
     /// This machine's drivers: they record and keep the release's bytes.
-    let local: LocalProcessDriver
-    let container: ContainerDriver
+    let drivers: InstanceDrivers
+    var local: LocalProcessDriver { drivers.local }
+    var container: ContainerDriver { drivers.container }
 
-    public init(server: FleetServer, local: LocalProcessDriver, container: ContainerDriver) {
+    public init(server: FleetServer, drivers: InstanceDrivers) {
         self.server = server
-        self.local = local
-        self.container = container
+        self.drivers = drivers
     }
 
     /// The server's engine as the agent is told it.
@@ -31,17 +31,9 @@ public struct ServerDriver: InstanceDriver {
         DriverError(.unreachable, "server \(server.server.id): \(error)")
     }
 
-    /// Records the release's bytes on this machine (its program, or its image pinned on
-    /// this machine's engine).
-    static func prepareHere(_ release: ReleaseRecord, secrets: [String: String], local: LocalProcessDriver, container: ContainerDriver,
-                            progress: @escaping @Sendable (String) async -> Void) async throws(DriverError) -> [ReleaseArtifact] {
-        release.spec.container == nil
-            ? try await local.prepare(release, secrets: secrets, progress: progress)
-            : try await container.prepare(release, secrets: secrets, progress: progress)
-    }
-
     public func prepare(_ release: ReleaseRecord, secrets: [String: String], progress: @escaping @Sendable (String) async -> Void) async throws(DriverError) -> [ReleaseArtifact] {
-        let artifacts = try await Self.prepareHere(release, secrets: secrets, local: local, container: container, progress: progress)
+        // Recorded on this machine first (its program kept, or its image pinned on this engine).
+        let artifacts = try await drivers(release.spec.target).prepare(release, secrets: secrets, progress: progress)
         do {
             let copied = try await server.bring(artifacts, release: release, secrets: secrets, driver: self)
             for line in copied { await progress(line) }
@@ -52,7 +44,7 @@ public struct ServerDriver: InstanceDriver {
     }
 
     public func unavailable(_ release: ReleaseRecord) async -> String? {
-        release.spec.container == nil ? await local.unavailable(release) : await container.unavailable(release)
+        await drivers(release.spec.target).unavailable(release)
     }
 
     public func start(_ launch: InstanceLaunch, replacing: InstanceRecord?) async throws(DriverError) -> StartedInstance {
@@ -195,8 +187,7 @@ extension FleetServer {
         if let error = await ImageExports.shared.export(artifact.digest, to: archive, from: driver.container) {
             throw FleetError(.failed, server: server.id, "cannot export image \(artifact.source) (\(artifact.shortDigest)) from this machine's engine for \(server.id): \(error.message)")
         }
-        let dir: String
-        if let directory { dir = directory } else { dir = try await facts().directory }
+        let dir = try await resolvedDirectory()
         let remote = dir + "/state/artifacts/images/" + hex + ".tar"
         try await connection.check(["mkdir", "-p", dir + "/state/artifacts/images"])
         try await connection.upload(archive, to: remote)
@@ -215,8 +206,7 @@ extension FleetServer {
         // (a release of the same program costs no round trip).
         let artifacts = artifacts.filter { !heldArtifacts.contains($0.digest) }
         guard artifacts.contains(where: { $0.kind != .image }) else { return [] }
-        let dir: String
-        if let directory { dir = directory } else { dir = try await facts().directory }
+        let dir = try await resolvedDirectory()
         let root = dir + "/state/artifacts/sha256"
         var lines: [String] = []
         for artifact in artifacts where artifact.kind != .image {
@@ -254,11 +244,10 @@ struct FleetPrepare: InstanceDriver {
     let kind = TargetKind.local
     let fleet: Fleet
     let servers: [String]
-    let local: LocalProcessDriver
-    let container: ContainerDriver
+    let drivers: InstanceDrivers
 
     func prepare(_ release: ReleaseRecord, secrets: [String: String], progress: @escaping @Sendable (String) async -> Void) async throws(DriverError) -> [ReleaseArtifact] {
-        let artifacts = try await ServerDriver.prepareHere(release, secrets: secrets, local: local, container: container, progress: progress)
+        let artifacts = try await drivers(release.spec.target).prepare(release, secrets: secrets, progress: progress)
         let fleet = self.fleet
         let results = await fleet.each(servers) { server -> Result<[String], FleetError> in
             guard let driver = fleet.driver(server.server.id) else { return .success([]) }
@@ -286,9 +275,7 @@ struct FleetPrepare: InstanceDriver {
         return artifacts
     }
 
-    func unavailable(_ release: ReleaseRecord) async -> String? {
-        release.spec.container == nil ? await local.unavailable(release) : await container.unavailable(release)
-    }
+    func unavailable(_ release: ReleaseRecord) async -> String? { await drivers(release.spec.target).unavailable(release) }
     func start(_ launch: InstanceLaunch, replacing: InstanceRecord?) async throws(DriverError) -> StartedInstance {
         throw DriverError(.invalid, "a fleet release starts on one server at a time")
     }
