@@ -51,6 +51,9 @@ public enum Defaults {
     public static let canaryMaxRestarts = 3
     /// Crashes of a blue-green or rolling release's instances that make a crash loop.
     public static let maxRestarts = 3
+    /// Fleet: how long a switch waits for a server whose prepare or commit failed (while it
+    /// answered before) to confirm the table through its reconnect before going on.
+    public static let fleetSwitchAcknowledgement: Duration = .seconds(10)
     /// Rolling: new instances started above `replicas` at a time.
     public static let rollingMaxSurge = 1
     /// Rolling: instances below `replicas` that may be out of service at a time.

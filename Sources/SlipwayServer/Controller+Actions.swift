@@ -77,7 +77,7 @@ extension Controller {
             logger.info("decision", metadata: ["slipway.service": "\(service)", "slipway.rollout": "\(rolloutID)", "slipway.decision": "\(draft.kind.rawValue)", "slipway.actor": "\(draft.actor)", "slipway.summary": "\(draft.summary)"])
 
         case .updateRoutes:
-            _ = try await pushRoutes()
+            try await pushRoutes(acknowledgedWithin: Defaults.fleetSwitchAcknowledgement)
 
         case .analyze, .runHook:
             break // handled by step()
@@ -93,7 +93,8 @@ extension Controller {
                 try await stopInstances(service: service, version: older)
             }
             try store.setReleases(service: service, stable: to, previous: from, previousRetireAt: nil, now: now)
-            _ = try await pushRoutes()
+            try await pushRoutes(acknowledgedWithin: Defaults.fleetSwitchAcknowledgement)
+            try recordUnacknowledgedSwitch(service: service, rolloutID: rolloutID, to: to, now: now)
 
         case .stopInstances(let version):
             try await stopInstances(service: service, version: version)
@@ -105,6 +106,16 @@ extension Controller {
             guard let current = try store.service(service) else { return }
             try store.setReleases(service: service, stable: current.stableVersion, previous: version, previousRetireAt: until, now: now)
         }
+    }
+
+    /// After a switch: fleet servers that still have not confirmed the new table are named
+    /// in the rollout's events (they serve what they served before until their background
+    /// reconnect delivers it).
+    func recordUnacknowledgedSwitch(service: String, rolloutID: Int64, to version: String, now: Double) throws {
+        guard !lastFleetPushProblems.isEmpty else { return }
+        try recordEvent(service: service, rolloutID: rolloutID, kind: "switch_unacknowledged",
+                        message: "switched to \(version), but not every server confirmed its route table yet (they get it as soon as they answer): " + lastFleetPushProblems.joined(separator: "; "),
+                        time: now)
     }
 
     /// Makes sure `count` live instances of `service`@`version` exist, starting the missing ones.
@@ -268,8 +279,12 @@ extension Controller {
 
     /// Sends the table the store implies. Generations come from the store, above anything
     /// the router has seen, so the newest state always wins.
+    /// - Parameter acknowledgedWithin: for a switch: how long to wait for fleet servers
+    ///   whose prepare or commit failed although they answered before to confirm the table
+    ///   (their background reconnect delivers it); `lastFleetPushProblems` names the ones
+    ///   that did not.
     @discardableResult
-    func pushRoutes() async throws -> [ListenFailure] {
+    func pushRoutes(acknowledgedWithin: Duration? = nil) async throws -> [ListenFailure] {
         let generation = try store.nextRouteGeneration(atLeast: routerGenerationFloor)
         var inputs: [RouteTableBuilder.ServiceInput] = []
         let active = try store.activeRollouts()
@@ -317,6 +332,7 @@ extension Controller {
             // Prepare, then commit: every fleet server first receives its table, then all
             // routers (this machine's too) apply theirs at once on a message of a few bytes,
             // so servers disagree only for as long as the slowest commit takes.
+            let answering = Set(await fleet.each(serverIDs) { await $0.unreachable == nil }.filter(\.1).map(\.0))
             let staged = await fleet.each(serverIDs) { server -> String? in
                 await server.stage(remoteTables[server.server.id]!)
             }
@@ -324,7 +340,16 @@ extension Controller {
             let committed = await fleet.each(staged.filter { $0.1 == nil }.map(\.0)) { server -> String? in
                 await server.commit(generation)
             }
-            let remote = staged.filter { $0.1 != nil } + committed
+            var remote = staged.filter { $0.1 != nil } + committed
+            if let wait = acknowledgedWithin {
+                // A server that answered before this push but whose prepare or commit failed
+                // (a slow answer, a stale forward) gets the table from its background
+                // reconnect: a switch waits for that, so that it is reported once every
+                // server that could be reached serves it.
+                let late = remote.filter { $0.1 != nil && answering.contains($0.0) }.map(\.0)
+                let delivered = Set(await fleet.each(late) { await $0.acknowledges(generation, within: wait) }.filter(\.1).map(\.0))
+                remote.removeAll { delivered.contains($0.0) }
+            }
             let reply = try await localReply
             var groups = Dictionary(table.services.map { ($0.service, $0.groups) }, uniquingKeysWith: { a, _ in a })
             for (_, serverTable) in tables {

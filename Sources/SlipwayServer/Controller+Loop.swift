@@ -94,8 +94,25 @@ extension Controller {
                 break
             }
         }
-        try await pushRoutes()
+        try await pushRoutesAtStart()
         await refreshHealth()
+    }
+
+    /// The first table after a start. A router that answers its ping but is slow to apply
+    /// (a machine busy starting many processes) is given time: the table is sent again, up
+    /// to three times, while the router process lives, before the start fails.
+    func pushRoutesAtStart() async throws {
+        var attempt = 1
+        while true {
+            do {
+                try await pushRoutes()
+                return
+            } catch where attempt < 3 {
+                if let how = await dataPlane.checkChild() { throw ControllerError(.unavailable, "the data plane exited during start-up: \(how)") }
+                logger.warning("the data plane did not take the route table; sending it again", metadata: ["slipway.attempt": "\(attempt)", "slipway.error": "\(error)"])
+                attempt += 1
+            }
+        }
     }
 
     /// Runs the loop until the task is cancelled: every `busy` while a rollout is running

@@ -81,6 +81,9 @@ public actor DataPlane {
     /// The running router's binary, when it differs from this control plane's (a changed
     /// build on disk, or an older router): nil when they match or nothing answers.
     public func staleRouter() async -> RouterClient.Identity? {
+        // One this control plane started runs its binary: no need to hash it (a start of
+        // many servers at once on a busy machine pays for every hash).
+        if child != nil { return nil }
         guard let running = try? await client.identity(timeout: .seconds(2)), let mine = ExecutableIdentity.onDisk() else { return nil }
         return running.executable == mine ? nil : running
     }

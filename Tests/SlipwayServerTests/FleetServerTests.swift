@@ -149,4 +149,25 @@ import Testing
             #expect(error?.description.contains("409") == true, "\(error?.description ?? "")")
         }
     }
+
+    /// A commit that cannot reach the router over its forward (gone between the prepare and
+    /// the commit) forwards again and sends the table whole before it returns: the switch
+    /// is confirmed by the server, not left to the background reconnect.
+    @Test func aCommitWhoseForwardBrokeIsStillConfirmedBeforeItReturns() async throws {
+        let server = fleetServer(0)
+        try await withCleanup([server]) {
+            let bundle = try await HostBundle.make(executable: try BuiltProducts.path("slipway"))
+            _ = try await server.setup(bundle: bundle)
+            let before = try await server.router.routes().generation
+            #expect(await server.stage(RouteTable(generation: before + 10)) == nil)
+            try FileManager.default.removeItem(atPath: server.localRouterSocket)
+
+            #expect(await server.commit(before + 10) == nil)
+            #expect(await server.unreachable == nil)
+            #expect(await server.acknowledgedGeneration == before + 10)
+            #expect(try await server.router.routes().generation == before + 10)
+            #expect(await server.acknowledges(before + 10, within: .zero))
+            #expect(await server.acknowledges(before + 11, within: .milliseconds(50)) == false)
+        }
+    }
 }

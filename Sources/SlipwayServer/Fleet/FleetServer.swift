@@ -287,6 +287,23 @@ public actor FleetServer {
     public private(set) var unreachable: String?
     var pendingTable: RouteTable?
     var reconnecting: Task<Void, Never>?
+    /// The newest table generation the server's router confirmed it applied.
+    public private(set) var acknowledgedGeneration: UInt64 = 0
+
+    /// Waits until the server's router confirmed a table of `generation` or newer (true),
+    /// for at most `limit` (false: it has not; the background reconnect still delivers it).
+    public func acknowledges(_ generation: UInt64, within limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while acknowledgedGeneration < generation {
+            guard ContinuousClock.now < deadline, !Task.isCancelled else { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return true
+    }
+
+    func acknowledge(_ generation: UInt64) {
+        acknowledgedGeneration = max(acknowledgedGeneration, generation)
+    }
 
     /// Sends `table` to the server's router. Returns nil when it applied it, else what went
     /// wrong; an unreachable server is not waited for (see `unreachable`).
@@ -334,9 +351,15 @@ public actor FleetServer {
             let reply: (generation: UInt64, failures: [ListenFailure])
             if let committed = try? await router.commit(generation: generation) {
                 reply = committed
+            } else if let applied = try? await router.apply(table) {
+                reply = applied
             } else {
+                // The forward may be stale (or the answer slow on a busy server): connect
+                // (and forward) again, then send the table whole once more.
+                _ = try await connect()
                 reply = try await router.apply(table)
             }
+            acknowledge(reply.generation)
             touch()
             return reply.failures.first.map { "server \(server.id) cannot listen for \($0.service): \($0.message)" }
         } catch {
@@ -396,7 +419,7 @@ public actor FleetServer {
             do {
                 _ = try await connect()
                 while let table = pendingTable {
-                    _ = try await router.apply(table)
+                    acknowledge(try await router.apply(table).generation)
                     if pendingTable?.generation == table.generation { pendingTable = nil }
                 }
                 unreachable = nil
