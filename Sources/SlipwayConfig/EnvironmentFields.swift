@@ -14,7 +14,7 @@ enum EnvironmentFields {
     static let namePattern = "^[a-z][a-z0-9-]{0,30}$"
     /// Service settings an environment may override. `service`, `run`, `image` and
     /// `artifact` stay: a release is the same build in every environment.
-    static let overridable = ["replicas", "strategy", "analysis", "env", "listen", "hosts", "health", "upstream_timeout", "websocket_drain",
+    static let overridable = ["replicas", "strategy", "analysis", "env", "listen", "hosts", "health", "upstream_timeout", "websocket_drain", "max_request_body",
                               "pin", "tls", "headers", "rate_limit", "restrict", "working_dir",
                               "notifications", "alerts", "hooks", "backup"] + ServiceFields.containerKeys + ServiceFields.serverKeys
 

@@ -64,6 +64,8 @@ enum ServiceFields {
                       doc: "How long the router waits for an instance's response head."),
                 Field("websocket_drain", .duration(positive: false), \.websocketDrain,
                       doc: "How long upgraded connections (WebSocket and other `Upgrade`s) stay on an instance once its release stops taking new traffic (a switch, a canary's end, a rollback); then the router closes them and clients reconnect to the serving release. Default 30s; 0 closes them at the switch."),
+                Field("max_request_body", byteSize(minimum: 0), \.maxRequestBody,
+                      doc: "The largest request body the router forwards to an instance, a size such as 10m or 1g; a larger one is answered 413 Payload Too Large (at once when its Content-Length says so, else as soon as the chunked body grows past it) and never reaches the instance in full. Default: no limit (bodies stream through with backpressure, so the router's memory stays bounded either way)."),
                 Field("upstream", ValueType<UpstreamProtocol>.enumeration, \.upstream,
                       doc: "The protocol the instances speak: http1 (HTTP/1.1, the default) or h2c (HTTP/2 cleartext with prior knowledge, as gRPC servers speak it); with h2c each request goes to an instance as an HTTP/2 stream with its trailers, and a grpc-status other than 0 counts as an error."),
                 Field("strategy", strategy, \.strategy,

@@ -45,6 +45,8 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
     public var websocketDrain: Duration = Defaults.websocketDrain
     /// The protocol the instances speak (HTTP/2 streams for `h2c`).
     public var upstream: UpstreamProtocol = .http1
+    /// The largest request body forwarded (bytes); larger ones get 413. Nil: no limit.
+    public var maxRequestBody: Int64?
 
     public init(service: String, listen: ListenAddress, hosts: [String] = [], groups: [BackendGroup], health: HealthSpec = HealthSpec(), upstreamTimeout: Duration = Defaults.upstreamTimeout, affinity: Affinity? = nil, pin: PinRule? = nil,
                 tls: TLSSpec? = nil, headers: SecurityHeaders? = nil, rateLimit: RateLimitSpec? = nil, restrict: [PathRestriction]? = nil) {
@@ -62,7 +64,7 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
         self.restrict = restrict
     }
 
-    enum CodingKeys: String, CodingKey { case service, listen, hosts, groups, health, upstreamTimeout, affinity, pin, tls, headers, rateLimit, restrict, websocketDrain, upstream }
+    enum CodingKeys: String, CodingKey { case service, listen, hosts, groups, health, upstreamTimeout, affinity, pin, tls, headers, rateLimit, restrict, websocketDrain, upstream, maxRequestBody }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -80,6 +82,7 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
         restrict = try c.decodeIfPresent([PathRestriction].self, forKey: .restrict)
         websocketDrain = try c.decodeIfPresent(TextDuration.self, forKey: .websocketDrain)?.value ?? Defaults.websocketDrain
         upstream = try c.decodeIfPresent(UpstreamProtocol.self, forKey: .upstream) ?? .http1
+        maxRequestBody = try c.decodeIfPresent(Int64.self, forKey: .maxRequestBody)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -98,6 +101,7 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
         try c.encodeIfPresent(restrict, forKey: .restrict)
         if websocketDrain != Defaults.websocketDrain { try c.encode(TextDuration(websocketDrain), forKey: .websocketDrain) }
         if upstream != .http1 { try c.encode(upstream, forKey: .upstream) }
+        try c.encodeIfPresent(maxRequestBody, forKey: .maxRequestBody)
     }
 }
 

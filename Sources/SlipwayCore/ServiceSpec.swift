@@ -31,6 +31,9 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     /// `upstream:` — the protocol instances speak: HTTP/1.1 (default) or HTTP/2 cleartext
     /// (`h2c`, gRPC services), to which the router forwards each request as a stream.
     public var upstream: UpstreamProtocol = .http1
+    /// `max_request_body:` — the largest request body the router forwards (bytes); a larger
+    /// one is answered 413 (nil: no limit).
+    public var maxRequestBody: Int64?
     /// Extra environment variables for every instance.
     public var env: [String: String]
     /// Working directory of instances; relative `run[0]` paths resolve against it.
@@ -122,7 +125,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case name, run, env, workingDirectory, health, listen, hosts, replicas, strategy, upstreamTimeout, analysis, pin
         case tls, headers, rateLimit, restrict, environment, notifications, alerts, hooks, backup
-        case container, artifact, servers, replicasPerHost, waves, maxFailedHosts, websocketDrain, upstream
+        case container, artifact, servers, replicasPerHost, waves, maxFailedHosts, websocketDrain, upstream, maxRequestBody
     }
 
     /// The policy a canary's background analysis runs: the strategy's `analysis`, else the
@@ -144,6 +147,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         maxFailedHosts = try c.decodeIfPresent(Int.self, forKey: .maxFailedHosts) ?? 0
         websocketDrain = try c.decodeIfPresent(TextDuration.self, forKey: .websocketDrain)?.value ?? Defaults.websocketDrain
         upstream = try c.decodeIfPresent(UpstreamProtocol.self, forKey: .upstream) ?? .http1
+        maxRequestBody = try c.decodeIfPresent(Int64.self, forKey: .maxRequestBody)
         env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
         workingDirectory = try c.decodeIfPresent(String.self, forKey: .workingDirectory)
         health = try c.decodeIfPresent(HealthSpec.self, forKey: .health) ?? HealthSpec()
@@ -177,6 +181,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         if maxFailedHosts != 0 { try c.encode(maxFailedHosts, forKey: .maxFailedHosts) }
         if websocketDrain != Defaults.websocketDrain { try c.encode(TextDuration(websocketDrain), forKey: .websocketDrain) }
         if upstream != .http1 { try c.encode(upstream, forKey: .upstream) }
+        try c.encodeIfPresent(maxRequestBody, forKey: .maxRequestBody)
         try c.encode(env, forKey: .env)
         try c.encodeIfPresent(workingDirectory, forKey: .workingDirectory)
         try c.encode(health, forKey: .health)

@@ -67,6 +67,15 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     private var pending: [HTTPClientRequestPart] = []
     private var requestEnded = false
     private var bodyForwarded = false
+    /// Request body bytes received for the current exchange (against `max_request_body`).
+    private var bodyBytes: Int64 = 0
+    /// The connection's last response was written; it closes (see `writeEnd`).
+    private var closing = false
+    /// Set by a 413: the connection lingers when it closes (see `writeEnd`).
+    private var lingerOnClose = false
+    /// How long a connection closed with a request body still arriving keeps reading (and
+    /// dropping) it after its response, so that the client reads the response first.
+    static let lingerTime = TimeAmount.seconds(5)
     private var bodyPartsForwarded = 0
     private var responseHeadSent = false
     private var responseStatus: Int?
@@ -145,6 +154,8 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // The connection's last response is out: what still comes is dropped.
+        if closing { return }
         let part = unwrapInboundIn(data)
         if !pipelined.isEmpty || exchangeAwaitsResponse {
             pipelined.append(part)
@@ -304,6 +315,14 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
             // gRPC servers expect it; the router passes trailers on.
             upstreamHead.headers.replaceOrAdd(name: "te", value: "trailers")
         }
+        if let limit = service.maxRequestBody, let length = head.headers.first(name: "content-length").flatMap({ Int64($0) }), length > limit {
+            // Refused before any of it is read; the connection closes (after lingering: see
+            // `writeEnd`) without reading the body into anything.
+            clientKeepAlive = false
+            lingerOnClose = true
+            writeLocal(.payloadTooLarge, Self.tooLargeText(service: service.name, limit: limit), close: true, record: true)
+            return
+        }
         if let edge = service.edge, !admitAtEdge(edge, head: head) { return }
         let now = started
         assignment = service.assignment(for: head.headers, client: { clientAddress() }, isAvailable: { $0.isAvailable(now: now) })
@@ -364,6 +383,11 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     }
 
     private func requestBody(_ buffer: ByteBuffer) {
+        bodyBytes &+= Int64(buffer.readableBytes)
+        if let limit = service?.maxRequestBody, bodyBytes > limit {
+            refuseOversizedBody(limit: limit)
+            return
+        }
         switch phase {
         case .connecting:
             bodyForwarded = true
@@ -788,9 +812,21 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         guard let context else { return }
         if close || !clientKeepAlive {
             pipelined.removeAll()
+            closing = true
             let channel = context.channel
+            // A client still sending a body we do not read (413, an early answer) would get
+            // a reset that can destroy the response before it reads it: on a plain TCP
+            // connection the router closes its side only, reads and drops what still comes
+            // for up to `lingerTime`, then closes (nginx's lingering close).
+            var linger = false
+            if lingerOnClose, case .discarding = phase, !tls, channel.parent?.parent == nil { linger = true }
             context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
-                channel.close(promise: nil)
+                guard linger else {
+                    channel.close(promise: nil)
+                    return
+                }
+                channel.close(mode: .output, promise: nil)
+                channel.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { channel.close(promise: nil) }
             }
         } else {
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
@@ -811,6 +847,38 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     }
 
     /// The client went away or the handler is leaving: drop the upstream side.
+    static func tooLargeText(service: String, limit: Int64) -> String {
+        "payload too large: service \(service) takes request bodies of at most \(limit) bytes (max_request_body)\n"
+    }
+
+    /// A body (chunked, or longer than announced by nothing) grew past `max_request_body`:
+    /// the instance's connection is closed so that it never takes the truncated body for a
+    /// whole request, and the client gets 413 (or a close, once a response began).
+    private func refuseOversizedBody(limit: Int64) {
+        switch phase {
+        case .connecting, .proxying:
+            guard let service else { return }
+            if responseHeadSent {
+                abandonExchange()
+                context?.close(promise: nil)
+                return
+            }
+            timeout?.cancel()
+            timeout = nil
+            detachUpstream(reusable: false)
+            endpoint?.endRequest()
+            endpoint = nil
+            attemptToken &+= 1
+            pending.removeAll()
+            phase = .idle
+            clientKeepAlive = false
+            lingerOnClose = true
+            writeLocal(.payloadTooLarge, Self.tooLargeText(service: service.name, limit: limit), close: true, record: true)
+        case .idle, .localPending, .discarding:
+            break
+        }
+    }
+
     private func abandonExchange() {
         timeout?.cancel()
         timeout = nil
@@ -839,6 +907,7 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         pending.removeAll(keepingCapacity: true)
         requestEnded = false
         bodyForwarded = false
+        bodyBytes = 0
         responseHeadSent = false
         responseStatus = nil
         upstreamKeepAlive = false

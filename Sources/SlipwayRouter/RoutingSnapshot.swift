@@ -96,6 +96,8 @@ final class ServiceState: Sendable {
     let pin: PinMatcher?
     /// Security headers, rate limit and path allowlist; nil when the service has none.
     let edge: EdgeRules?
+    /// `max_request_body`: larger request bodies get 413 (nil: no limit).
+    let maxRequestBody: Int64?
 
     init(route: ServiceRoute, groups: [GroupState], pin: PinMatcher? = nil, edge: EdgeRules? = nil) {
         self.route = route
@@ -103,6 +105,7 @@ final class ServiceState: Sendable {
         self.edge = edge
         self.upstreamTimeout = TimeAmount(route.upstreamTimeout)
         self.upstreamHTTP2 = route.upstream == .h2c
+        self.maxRequestBody = route.maxRequestBody
         self.pin = pin
         let assignable = groups.filter { $0.weight > 0 && $0.cookie != nil }
         if assignable.count > 1, let name = route.affinity?.cookie {

@@ -78,6 +78,7 @@ enum RouteTableBuilder {
                                      restrict: input.spec.restrict.isEmpty ? nil : input.spec.restrict)
             route.websocketDrain = input.spec.websocketDrain
             route.upstream = input.spec.upstream
+            route.maxRequestBody = input.spec.maxRequestBody
             routes.append(route)
         }
         return RouteTable(generation: generation, services: routes)

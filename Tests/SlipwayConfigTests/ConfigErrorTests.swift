@@ -75,6 +75,8 @@ import Testing
         #expect(singleError(minimal + "upstream_timeout: fast\n")
             == "3:19: upstream_timeout: expected a duration such as 500ms, 2s, 1m30s or 10m, got the string \"fast\"")
         #expect(singleError(minimal + "upstream_timeout: 0s\n") == "3:19: upstream_timeout: must be longer than 0 (got 0s)")
+        #expect(singleError(minimal + "max_request_body: lots\n")
+            == "3:19: max_request_body: expected a size such as 512m, 1g or 268435456 (bytes), got the string \"lots\"")
         #expect(singleError(minimal + "upstream_timeout: -1\n")
             == "3:19: upstream_timeout: expected a duration such as 500ms, 2s, 1m30s or 10m, got the integer -1")
         #expect(singleError(minimal + "strategy: {blue-green: {deploy_timeout: 0}}\n")

@@ -30,6 +30,7 @@ import Yams
         replicas: 3
         upstream_timeout: 45
         websocket_drain: 1m
+        max_request_body: 10m
         upstream: h2c
         strategy:
           blue-green:
@@ -55,6 +56,7 @@ import Yams
             upstreamTimeout: .seconds(45)
         )
         expected.websocketDrain = .seconds(60)
+        expected.maxRequestBody = 10 << 20
         expected.upstream = .h2c
         expected.health.kind = .grpc
         expected.health.grpcService = "shop.Orders"

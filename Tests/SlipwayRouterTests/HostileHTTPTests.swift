@@ -96,6 +96,43 @@ import Testing
         #expect(proxy.connector.channels.isEmpty)
     }
 
+    /// `max_request_body`: an announced length over it is refused before anything is
+    /// forwarded; a chunked body that grows past it ends the instance's connection before
+    /// the body could look complete there, and the client gets 413; bodies within it pass.
+    @Test func bodiesOverMaxRequestBodyGet413AndNeverReachAnInstanceWhole() throws {
+        var table = Self.table
+        table.services[0].maxRequestBody = 10
+        let announced = try EmbeddedProxy(table: table)
+        try? announced.send("POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 11\r\n\r\n01234567890")
+        let out = try announced.clientOutput()
+        #expect(out.hasPrefix("HTTP/1.1 413 Payload Too Large") && out.contains("at most 10 bytes (max_request_body)"), "\(out)")
+        #expect(out.contains("Connection: close"))
+        #expect(announced.connector.channels.isEmpty, "no instance was even connected")
+
+        let chunked = try EmbeddedProxy(table: table)
+        try chunked.send("POST / HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n")
+        let upstream = try #require(chunked.connector.channel(for: "v1-a"))
+        #expect(try EmbeddedProxy.drain(upstream).hasSuffix("abcdef\r\n"), "within the limit so far: forwarded")
+        try? chunked.send("6\r\nghijkl\r\n0\r\n\r\n")
+        let forwarded = try EmbeddedProxy.drain(upstream)
+        #expect(!forwarded.contains("ghijkl") && !forwarded.contains("0\r\n\r\n"), "\(forwarded.debugDescription)")
+        #expect(!upstream.isActive, "the instance's connection is closed: it never sees the body end")
+        let refused = try chunked.clientOutput()
+        #expect(refused.hasPrefix("HTTP/1.1 413 Payload Too Large"), "\(refused)")
+
+        for request in ["POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 10\r\n\r\n0123456789",
+                        "POST / HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n5\r\nfghij\r\n0\r\n\r\n"] {
+            let proxy = try EmbeddedProxy(table: table)
+            try proxy.send(request)
+            let channel = try #require(proxy.connector.channel(for: "v1-a"))
+            let sent = try EmbeddedProxy.drain(channel)
+            #expect(sent.contains("0123456789") || sent.contains("fghij\r\n0\r\n\r\n"), "\(sent.debugDescription)")
+            try channel.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+            #expect(try proxy.clientOutput().hasPrefix("HTTP/1.1 200 OK"))
+            #expect(proxy.client.isActive)
+        }
+    }
+
     @Test func anIdleKeepAliveConnectionIsClosedQuietly() throws {
         let result = try exchange("GET / HTTP/1.1\r\nHost: web\r\n\r\n")
         #expect(result.client.hasPrefix("HTTP/1.1 200 OK") && result.open)

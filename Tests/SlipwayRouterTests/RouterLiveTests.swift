@@ -171,6 +171,25 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    /// A client still uploading a body over `max_request_body` reads its 413: the router
+    /// answers at once, then reads and drops the rest before closing (a reset while the
+    /// client sends would fail its writes and could destroy the answer before it is read).
+    @Test func anOversizedUploadGetsIts413WhileStillSending() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let v1 = try await TestUpstream.start(name: "v1", group: group)
+        var route = Self.route([Self.group("v1", 100, [v1])])
+        route.maxRequestBody = 1 << 20
+        let rig = try await Rig.start(RouteTable(generation: 1, services: [route]))
+        let port = rig.port
+        let result = try await Task.detached { try RawUpload.send(port: port, bodyBytes: 16 << 20) }.value
+        #expect(result.sendError == nil, "the client's writes failed: \(result.sendError ?? "")")
+        #expect(result.answer.hasPrefix("HTTP/1.1 413 Payload Too Large"), "\(result.answer.prefix(200))")
+        #expect(result.closed, "the router closed the connection after the answer")
+        await rig.stop()
+        await v1.stop()
+        try await group.shutdownGracefully()
+    }
+
     @Test func largeDownloadStreamsWithBoundedMemory() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let v1 = try await TestUpstream.start(name: "v1", group: group)
@@ -239,5 +258,64 @@ import Testing
             return Int(line.filter(\.isNumber))
         }
         return nil
+    }
+}
+
+/// A blocking client on a plain socket: sends a POST head and its whole body, then reads
+/// the answer until the server closes (bounded by receive and send timeouts).
+enum RawUpload {
+    struct Result: Sendable {
+        var sendError: String?
+        var answer: String
+        var closed: Bool
+    }
+
+    static func send(port: Int, bodyBytes: Int) throws -> Result {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXFailure(what: "socket") }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 20, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw POSIXFailure(what: "connect") }
+        var sendError: String?
+        let head = Array("POST /count HTTP/1.1\r\nHost: web\r\nContent-Length: \(bodyBytes)\r\n\r\n".utf8)
+        let chunk = [UInt8](repeating: 0x61, count: 64 * 1024)
+        var remaining = bodyBytes
+        var pending = head
+        while sendError == nil, !pending.isEmpty || remaining > 0 {
+            if pending.isEmpty {
+                pending = Array(chunk.prefix(min(chunk.count, remaining)))
+                remaining -= pending.count
+            }
+            let sent = pending.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent < 0 {
+                sendError = String(cString: strerror(errno))
+            } else {
+                pending.removeFirst(sent)
+            }
+        }
+        var answer = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var closed = false
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count == 0 { closed = true; break }
+            if count < 0 { break }
+            answer += buffer.prefix(count)
+        }
+        return Result(sendError: sendError, answer: String(decoding: answer, as: UTF8.self), closed: closed)
+    }
+
+    struct POSIXFailure: Error, CustomStringConvertible {
+        let what: String
+        var description: String { "\(what) failed: \(String(cString: strerror(errno)))" }
     }
 }
