@@ -37,6 +37,7 @@ struct APIError: Error, HTTPResponseError {
             switch e.code {
             case .notFound: return APIError(.notFound, e.message)
             case .conflict: return APIError(.conflict, e.message)
+            case .noSpace: return APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), e.message)
             default: return APIError(.internalServerError, e.message)
             }
         case let e as AccessError:

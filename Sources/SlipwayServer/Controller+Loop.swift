@@ -119,17 +119,25 @@ extension Controller {
     /// or an instance waits for its restart, every `idle` otherwise (commands do not wait
     /// for a tick: deploy and rollback act at once).
     public func run(busy: Duration = .milliseconds(100), idle: Duration = .milliseconds(500)) async {
+        var failures = TickFailures()
         while !Task.isCancelled {
             var interval = idle
             let started = ContinuousClock.now
             do {
                 try await tick()
+                if let recovered = failures.succeeded() {
+                    logger.notice("controller ticks succeed again", metadata: ["slipway.failed_ticks": "\(recovered)"])
+                }
                 let crashed = try store.liveInstances().contains { $0.state == .crashed }
                 // A rollout awaiting approval only needs its deadline checked: no quick ticks.
                 let rolling = try store.activeRollouts().contains { $0.state.phase != .awaitingApproval }
                 if crashed || rolling { interval = busy }
             } catch {
-                logger.error("controller tick failed", metadata: ["slipway.error": "\(error)"])
+                // The same failure every 100 ms (a full disk, an engine down) is logged once
+                // and then every 30 s with how often it repeated, not ten times a second.
+                if let repeated = failures.failed("\(error)", now: started) {
+                    logger.error("controller tick failed", metadata: ["slipway.error": "\(error)", "slipway.repeated": "\(repeated)"])
+                }
                 metrics.tickErrors.increment()
                 interval = busy
             }
@@ -478,5 +486,35 @@ extension Controller {
                 try await stopInstances(service: name, version: version)
             }
         }
+    }
+}
+
+/// Which failed controller ticks to log: a new error at once, the same one again every
+/// `every` with the count of repeats since.
+struct TickFailures {
+    var every: Duration = .seconds(30)
+    private var last: String?
+    private var loggedAt: ContinuousClock.Instant?
+    private var repeats = 0
+    private var total = 0
+
+    /// The repeats to report when this failure is to be logged, else nil.
+    mutating func failed(_ error: String, now: ContinuousClock.Instant) -> Int? {
+        total += 1
+        if error == last, let loggedAt, now - loggedAt < every {
+            repeats += 1
+            return nil
+        }
+        defer { repeats = 0 }
+        last = error
+        loggedAt = now
+        return repeats
+    }
+
+    /// After failures, how many there were in a row (then forgotten); nil when none.
+    mutating func succeeded() -> Int? {
+        guard total > 0 else { return nil }
+        defer { self = TickFailures(every: every) }
+        return total
     }
 }

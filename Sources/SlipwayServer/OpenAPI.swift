@@ -136,7 +136,8 @@ public enum OpenAPI {
                                            (422, "The input is well-formed but invalid (config errors are listed)."),
                                            (429, "Too many failed authentications from this address."),
                                            (502, "The data plane (router) or a fleet server did not answer."),
-                                           (503, "The data plane or an engine is unavailable.")]
+                                           (503, "The data plane or an engine is unavailable."),
+                                           (507, "The state directory's file system is full: nothing was changed.")]
             for (status, text) in errors where !(rule.role == nil && status == 401) {
                 responses["\(status)"] = ["description": text, "content": ["application/json": ["schema": ["$ref": "#/components/schemas/Error"]]]]
             }

@@ -178,7 +178,11 @@ extension Store {
         if let at = record.revokedAt { return .failure(.revoked(name: record.name, at: at)) }
         if let at = record.expiresAt, at <= now { return .failure(.expired(name: record.name, at: at)) }
         if (record.lastUsedAt ?? 0) < now - 60 {
-            try write { db in try db.execute(sql: "UPDATE token SET last_used_at = ? WHERE id = ?", arguments: [now, record.id]) }
+            // Bookkeeping only: a state directory out of space must not lock operators out
+            // of reading what happens (the next use records it again).
+            do {
+                try write { db in try db.execute(sql: "UPDATE token SET last_used_at = ? WHERE id = ?", arguments: [now, record.id]) }
+            } catch where error.code == .noSpace {}
         }
         return .success(record.principal)
     }
