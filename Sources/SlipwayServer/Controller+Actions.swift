@@ -22,6 +22,7 @@ extension Controller {
                 details = await failureDetails(service: service, version: machine.state.targetVersion)
             }
             try store.updateRollout(id: id, state: machine.state, details: details)
+            crashPoint("rollout \(id) persisted in phase \(machine.state.phase.rawValue)")
             if machine.state.phase.isTerminal {
                 rolloutWrites[id] = nil
                 // An abort while a hook runs: the hook and its process group are killed; while
@@ -47,6 +48,7 @@ extension Controller {
                     launchHook(stage, rolloutID: id, service: service, state: machine.state)
                 } else {
                     try await perform(action, rolloutID: id, service: service)
+                    crashPoint("rollout \(id) performed \(String(describing: action).prefix { $0 != "(" })")
                 }
             }
             if machine.state.phase.isTerminal, !before.phase.isTerminal {
@@ -55,6 +57,18 @@ extension Controller {
                 restoreAfterRollout(id: id, service: service, state: machine.state)
             }
         }
+    }
+
+    /// A point where a crash must leave everything recoverable: after a rollout's state was
+    /// persisted, and after each action it implied. With `SLIPWAY_FAULT_KILL_AT=N` (tests
+    /// only) the control plane SIGKILLs itself at the Nth one, so that a test can walk every
+    /// point of a rollout in turn.
+    func crashPoint(_ what: @autoclosure () -> String) {
+        guard let faultKillAt else { return }
+        crashPoints += 1
+        guard crashPoints == faultKillAt else { return }
+        logger.critical("fault injection: SIGKILL at crash point \(crashPoints): \(what())")
+        kill(getpid(), SIGKILL)
     }
 
     /// How a rollout ended is the control plane's own decision: into the audit chain.

@@ -55,6 +55,7 @@ extension Controller {
         if adopted > 0 {
             logger.info("adopted running instances", metadata: ["slipway.count": "\(adopted)"])
         }
+        try recordInterruptedSwitches(now: now)
         try await removeOrphanedInstances(live: Set(live.map(\.id)), now: now)
         for active in try store.activeRollouts() {
             try recordEvent(service: active.service, rolloutID: active.id, kind: "resumed",
@@ -96,6 +97,20 @@ extension Controller {
         }
         try await pushRoutesAtStart()
         await refreshHealth()
+    }
+
+    /// A rollout persisted as succeeded whose switch this control plane did not live to
+    /// record (a rolling update's switch is the action after its last transition): its
+    /// target is made the stable release before the orphan sweep, which would otherwise stop
+    /// the new release's instances as having no role (found by the crash-walk test).
+    func recordInterruptedSwitches(now: Double) throws {
+        for name in try store.serviceNames() {
+            guard let service = try store.service(name), let latest = try store.rollouts(service: name, limit: 1).first,
+                  latest.phase == .succeeded, service.stableVersion != latest.toVersion else { continue }
+            try store.setReleases(service: name, stable: latest.toVersion, previous: latest.fromVersion, previousRetireAt: nil, now: now)
+            try recordEvent(service: name, rolloutID: latest.id, kind: "resumed",
+                            message: "rollout \(latest.id) succeeded but the control plane stopped before recording \(latest.toVersion) as the stable release; recorded now", time: now)
+        }
     }
 
     /// The first table after a start. A router that answers its ping but is slow to apply

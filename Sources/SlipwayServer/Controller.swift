@@ -52,6 +52,11 @@ public actor Controller {
     /// How many times each rollout's state was persisted by `step`, so a step that awaited
     /// something slow (an analysis) can tell whether another step moved the rollout meanwhile.
     var rolloutWrites: [Int64: UInt64] = [:]
+    /// Fault injection for the crash-walk tests (`SLIPWAY_FAULT_KILL_AT=N`): the control plane
+    /// SIGKILLs itself at its Nth crash point. Nil (the default): never.
+    let faultKillAt: Int? = ProcessInfo.processInfo.environment["SLIPWAY_FAULT_KILL_AT"].flatMap { Int($0) }
+    /// Crash points passed since start (counted only with `faultKillAt`).
+    var crashPoints = 0
     /// The hook each rollout is running (`hooks:`); cancelling one kills its process group.
     var hookTasks: [Int64: Task<Void, Never>] = [:]
     /// Units whose database is being restored (`backup:`); no rollout starts on them meanwhile.
@@ -290,6 +295,7 @@ public actor Controller {
         switch Result(catching: { () throws(StoreError) -> Int64 in try store.createRollout(service: name, state: state, requestedBy: requestedBy ?? by, gates: gates) }) {
         case .success(let created):
             id = created
+            crashPoint("rollout \(created) created")
         case .failure(let error):
             if error.code == .conflict { throw ControllerError(.conflict, error.message, rolloutID: error.rolloutID) }
             throw error
