@@ -73,13 +73,14 @@ echo "==> running tests"
 # copying and hashing do not slow the timing-sensitive suites down.
 # The API contract run (Schemathesis) and the passive-health load loop are CPU-heavy too:
 # they run in that second phase as well.
-fleet='SSHConnectionTests|FleetServerTests|FleetTests|APIContractTests|PassiveHealthE2ETests'
+# The crash walk restarts control planes dozens of times: it runs there too.
+fleet='SSHConnectionTests|FleetServerTests|FleetTests|APIContractTests|PassiveHealthE2ETests|CrashWalkTests'
 if (($#)); then
   swift test --skip-build "$@"
 else
   status=0
   swift test --skip-build --skip "$fleet" || status=$?
-  echo "==> running the fleet, API contract and passive-health tests"
+  echo "==> running the fleet, API contract, passive-health and crash-walk tests"
   swift test --skip-build --filter "$fleet" || status=$?
   exit "$status"
 fi

@@ -391,10 +391,13 @@ import Testing
             struct Event: Decodable { var kind: String; var message: String }
             let events = try decode([Event].self, try await h.api("/v1/services/hello/events?limit=500").body)
             #expect(events.contains { $0.kind == "server_removed" && $0.message.contains("server \(removed) is no longer among the servers of hello") }, "\(events.map(\.message))")
-            let audit = try await h.cli(["audit", "list", "--limit", "500", "-o", "json"])
-            #expect(audit.stdout.contains("server.removed") && audit.stdout.contains("stopped its router \(routerPID)"), "\(audit.stdout)")
-            let servers = try await h.cli(["servers", "status"])
-            #expect(!servers.stdout.contains(removed) && servers.status == 0, "\(servers.stdout)\(servers.stderr)")
+            // The router's exit is seen before the control plane has recorded it: waited for.
+            _ = try await eventually("the removal to be audited and the server forgotten") { () -> Bool? in
+                let audit = try await h.cli(["audit", "list", "--limit", "500", "-o", "json"])
+                let servers = try await h.cli(["servers", "status"])
+                return audit.stdout.contains("server.removed") && audit.stdout.contains("stopped its router \(routerPID)")
+                    && !servers.stdout.contains(removed) && servers.status == 0 ? true : nil
+            }
 
             // A server added to `servers:` (and set up) runs the fleet's release at once.
             let added = hosts.addresses[3]
