@@ -129,13 +129,13 @@ import Testing
         let slowClient = try await TestClient.connect(port: rig.port, group: group)
         let client = try await TestClient.connect(port: rig.port, group: group)
 
-        // Long enough that the switch and the request to v2 happen while it is in flight,
-        // even on a machine busy with the whole suite.
-        async let slow = slowClient.send(.GET, "/slow?ms=3000")
+        // Held by v1 until the switch and the request to v2 are done, however busy the machine.
+        async let slow = slowClient.send(.GET, "/hold")
         #expect(try await eventually { rig.router.health().first { $0.id == "v1" }?.inflight == 1 })
         _ = await rig.router.apply(RouteTable(generation: 2, services: [Self.route([Self.group("v1", 0, [v1]), Self.group("v2", 100, [v2])])]))
         #expect(try await client.send(.GET, "/").body == "v2")
         #expect(rig.router.health().first { $0.id == "v1" }?.inflight == 1)
+        v1.releaseHeld()
         let drained = try await slow
         #expect(drained.status == .ok)
         #expect(drained.body == "v1")

@@ -6,6 +6,7 @@ import Synchronization
 /// A tiny instance for live tests, on 127.0.0.1 port 0.
 /// - `GET /health` → 200
 /// - `GET /slow?ms=N` → answers after N ms with the name
+/// - `GET /hold` → answers with the name once the test calls `releaseHeld()`
 /// - `POST /count` → counts body bytes without keeping them, answers the count
 /// - `GET /download?bytes=N` → N bytes, written only while the connection is writable
 /// - `GET /own-frame` → like anything else, plus its own `X-Frame-Options: SAMEORIGIN`
@@ -17,6 +18,21 @@ final class TestUpstream: Sendable {
     let connections = Atomic<Int>(0)
     /// Body bytes written by `/download` answers (what the router took so far).
     let downloaded = Atomic<Int>(0)
+    /// `/hold` requests waiting for `releaseHeld()`: their loop and their answer.
+    private let held = Mutex<[(any EventLoop, @Sendable () -> Void)]>([])
+
+    func hold(on loop: any EventLoop, _ answer: @escaping @Sendable () -> Void) {
+        held.withLock { $0.append((loop, answer)) }
+    }
+
+    /// Answers every `/hold` request received so far.
+    func releaseHeld() {
+        let all = held.withLock { held in
+            defer { held.removeAll() }
+            return held
+        }
+        for (loop, answer) in all { loop.execute(answer) }
+    }
 
     var port: Int { channel.localAddress?.port ?? 0 }
 
@@ -80,6 +96,13 @@ final class TestUpstream: Sendable {
                     let ms = Int64(head.uri.split(separator: "=").last.flatMap { Int64($0) } ?? 500)
                     context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(ms)) { [self] in
                         respond(context: context, head: head, body: name)
+                    }
+                } else if head.uri.hasPrefix("/hold") {
+                    let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                    let name = self.name
+                    upstream?.hold(on: context.eventLoop) {
+                        let (responder, context) = bound.value
+                        responder.respond(context: context, head: head, body: name)
                     }
                 } else if head.uri.hasPrefix("/download") {
                     toSend = head.uri.split(separator: "=").last.flatMap { Int($0) } ?? 0
