@@ -83,7 +83,11 @@ import Testing
     }
 
     @Test func healthyCanaryIsPromotedThroughEveryStepWithoutFailedRequests() async throws {
-        try await withHello(replicas: 1, extra: Self.quickAnalysis,
+        // Up to 30 inconclusive runs (too few samples) before the analysis gives up and the
+        // canary pauses: a loaded CI machine needed more than the quick policy's 4 s to see
+        // 20 canary samples.
+        let patient = Self.quickAnalysis.replacingOccurrences(of: "inconclusive_limit: 4", with: "inconclusive_limit: 30")
+        try await withHello(replicas: 1, extra: patient,
                             strategy: Self.canary("[ {weight: 20}, {pause: 2s}, {analysis: default}, {weight: 60}, {pause: 2s} ]")) { h, port in
             // Four clients: enough canary samples for the analysis step (20 per check) even
             // on a machine busy with the whole suite, where one client's requests slow down.
