@@ -383,10 +383,12 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     }
 
     private func requestBody(_ buffer: ByteBuffer) {
-        bodyBytes &+= Int64(buffer.readableBytes)
-        if let limit = service?.maxRequestBody, bodyBytes > limit {
-            refuseOversizedBody(limit: limit)
-            return
+        if let limit = service?.maxRequestBody {
+            bodyBytes &+= Int64(buffer.readableBytes)
+            if bodyBytes > limit {
+                refuseOversizedBody(limit: limit)
+                return
+            }
         }
         switch phase {
         case .connecting:
@@ -863,14 +865,7 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
                 context?.close(promise: nil)
                 return
             }
-            timeout?.cancel()
-            timeout = nil
-            detachUpstream(reusable: false)
-            endpoint?.endRequest()
-            endpoint = nil
-            attemptToken &+= 1
-            pending.removeAll()
-            phase = .idle
+            abandonExchange(record: false)
             clientKeepAlive = false
             lingerOnClose = true
             writeLocal(.payloadTooLarge, Self.tooLargeText(service: service.name, limit: limit), close: true, record: true)
@@ -879,7 +874,10 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         }
     }
 
-    private func abandonExchange() {
+    /// Ends the exchange in progress: the instance's connection is closed, the endpoint's
+    /// in-flight count released, and (unless `record` is false because the caller records a
+    /// local answer) the exchange counted as one without a response.
+    private func abandonExchange(record shouldRecord: Bool = true) {
         timeout?.cancel()
         timeout = nil
         switch phase {
@@ -890,7 +888,9 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
                 self.endpoint = nil
             }
             attemptToken &+= 1
-            record(status: nil, routerError: false)
+            if shouldRecord {
+                record(status: nil, routerError: false)
+            }
         default:
             break
         }

@@ -123,12 +123,18 @@ import Testing
         }
     }
 
+    /// Installs this build on the server, starts its router and returns the generation of
+    /// the table it serves.
+    func setUpRouter(on server: FleetServer) async throws -> UInt64 {
+        let bundle = try await HostBundle.make(executable: try BuiltProducts.path("slipway"))
+        _ = try await server.setup(bundle: bundle)
+        return try await server.router.routes().generation
+    }
+
     @Test func aStagedTableIsAppliedOnlyByItsCommit() async throws {
         let server = fleetServer(0)
         try await withCleanup([server]) {
-            let bundle = try await HostBundle.make(executable: try BuiltProducts.path("slipway"))
-            _ = try await server.setup(bundle: bundle)
-            let before = try await server.router.routes().generation
+            let before = try await setUpRouter(on: server)
 
             // Prepare: the router has the table but does not serve it.
             #expect(await server.stage(RouteTable(generation: before + 10)) == nil)
@@ -156,9 +162,7 @@ import Testing
     @Test func aCommitWhoseForwardBrokeIsStillConfirmedBeforeItReturns() async throws {
         let server = fleetServer(0)
         try await withCleanup([server]) {
-            let bundle = try await HostBundle.make(executable: try BuiltProducts.path("slipway"))
-            _ = try await server.setup(bundle: bundle)
-            let before = try await server.router.routes().generation
+            let before = try await setUpRouter(on: server)
             #expect(await server.stage(RouteTable(generation: before + 10)) == nil)
             try FileManager.default.removeItem(atPath: server.localRouterSocket)
 
