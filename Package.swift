@@ -1,5 +1,17 @@
 // swift-tools-version: 6.2
+import Foundation
 import PackageDescription
+
+// `SLIPWAY_FUZZ=1` (scripts/fuzz.sh, in its own build folder) instruments Slipway's input
+// readers for libFuzzer and the address sanitizer and adds the `slipway-fuzz` executable.
+// Other builds never see either.
+let fuzzing = ProcessInfo.processInfo.environment["SLIPWAY_FUZZ"] == "1"
+let fuzzed: [SwiftSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer,address"])] : []
+let fuzzTargets: [Target] = fuzzing ? [
+    .executableTarget(name: "slipway-fuzz", dependencies: ["SlipwayFuzz"], path: "Fuzz/Entry",
+                      swiftSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-parse-as-library"])],
+                      linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address"])]),
+] : []
 
 let package = Package(
     name: "slipway",
@@ -24,13 +36,13 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
-        .target(name: "SlipwayCore"),
+        .target(name: "SlipwayCore", swiftSettings: fuzzed),
         .target(name: "SlipwayTLS", dependencies: [
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .target(name: "SlipwayConfig", dependencies: [
             "SlipwayCore", "SlipwayTLS", .product(name: "Yams", package: "Yams"),
-        ]),
+        ], swiftSettings: fuzzed),
         .target(name: "SlipwayStore", dependencies: [
             "SlipwayCore", "SlipwayEvidence", .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -41,18 +53,21 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             "SlipwayTLS",
-        ]),
+        ], swiftSettings: fuzzed),
         .target(name: "CSlipwayProcess"),
         // CI evidence (test, coverage reports) for the environments' quality gates.
         .target(name: "SlipwayEvidence", dependencies: [
             "SlipwayCore",
             .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        ], swiftSettings: fuzzed),
+        // The fuzz targets (Fuzz/, scripts/fuzz.sh): the input readers with their invariants.
+        .target(name: "SlipwayFuzz", dependencies: ["SlipwayConfig", "SlipwayRouter", "SlipwayEvidence"], swiftSettings: fuzzed),
         // Where instances run: local processes, containers (Docker Engine API over its unix socket).
         .target(name: "SlipwayTargets", dependencies: [
             "SlipwayCore", "CSlipwayProcess",
@@ -114,6 +129,7 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        .testTarget(name: "SlipwayFuzzTests", dependencies: ["SlipwayFuzz", "SlipwayRouter", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")]),
         .testTarget(name: "SlipwayTargetsTests", dependencies: ["SlipwayTargets", "SlipwayTesting"]),
         .testTarget(name: "SlipwayRouterTests", dependencies: [
             "SlipwayRouter", "SlipwayTesting",
@@ -123,6 +139,6 @@ let package = Package(
         .testTarget(name: "SlipwayEndToEndTests", dependencies: [
             "SlipwayTesting", "SlipwayCore", "SlipwayStore", "SlipwayTargets", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-    ],
+    ] + fuzzTargets,
     swiftLanguageModes: [.v6]
 )

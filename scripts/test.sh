@@ -82,5 +82,10 @@ else
   swift test --skip-build --skip "$fleet" || status=$?
   echo "==> running the fleet, API contract, passive-health and crash-walk tests"
   swift test --skip-build --filter "$fleet" || status=$?
+  # The fuzz smoke: every fuzz target under libFuzzer + the address sanitizer for a few
+  # seconds (the long runs are `Benchmarks/run.sh fuzz`). It reuses this debug build: only
+  # Slipway's own input-reading modules are compiled again, instrumented, last of all.
+  echo "==> fuzz smoke (libFuzzer, ${SLIPWAY_FUZZ_SMOKE_SECONDS:-8} s per target)"
+  FUZZ_BUILD=debug FUZZ_SCRATCH=.build scripts/fuzz.sh all "${SLIPWAY_FUZZ_SMOKE_SECONDS:-8}" || status=$?
   exit "$status"
 fi

@@ -182,4 +182,19 @@ public struct Endpoint: Codable, Sendable, Hashable {
         self.port = port
         self.healthy = healthy
     }
+
+    enum CodingKeys: String, CodingKey { case id, host, port, healthy }
+
+    /// A port outside 0–65535 is refused with the whole table (the router would otherwise
+    /// trap making the endpoint's socket address: found by fuzzing the route-table JSON).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        host = try c.decode(String.self, forKey: .host)
+        port = try c.decode(Int.self, forKey: .port)
+        healthy = try c.decodeIfPresent(Bool.self, forKey: .healthy)
+        guard (0...65535).contains(port) else {
+            throw DecodingError.dataCorruptedError(forKey: .port, in: c, debugDescription: "endpoint \(id): port \(port) is not between 0 and 65535")
+        }
+    }
 }

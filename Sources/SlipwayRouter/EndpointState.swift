@@ -23,7 +23,9 @@ final class EndpointState: Sendable {
         self.service = service
         self.version = version
         self.poolKey = poolKey
-        self.address = try? SocketAddress(ipAddress: endpoint.host, port: endpoint.port)
+        // NIO traps on a port outside UInt16; a table never has one (decoding refuses it),
+        // and an endpoint made in code with one gets no address (its connections fail).
+        self.address = (0...65535).contains(endpoint.port) ? try? SocketAddress(ipAddress: endpoint.host, port: endpoint.port) : nil
         self.passive = PassiveHealth(failureRunLimit: health.passiveFailures, cooldown: health.passiveEjection)
         let known = endpoint.healthy == true
         self.active = Mutex(HealthThresholds(healthyAfter: health.healthy, unhealthyAfter: health.unhealthy, grace: health.grace, firstSeen: firstSeen, healthy: known))

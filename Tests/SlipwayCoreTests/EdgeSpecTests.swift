@@ -14,6 +14,18 @@ import Testing
         #expect(route.restrict == nil)
     }
 
+    /// A port NIO cannot hold (found by fuzzing: the router trapped compiling the table) is
+    /// refused with the table, naming the endpoint; ports 0–65535 load.
+    @Test func anEndpointPortBeyond65535IsRefused() throws {
+        func table(port: Int) -> Data {
+            Data(#"{"generation":1,"services":[{"service":"web","listen":"127.0.0.1:8080","groups":[{"version":"v1","weight":100,"endpoints":[{"id":"v1-a","host":"127.0.0.1","port":\#(port)}]}]}]}"#.utf8)
+        }
+        let error = try #require(throws: DecodingError.self) { try JSONDecoder().decode(RouteTable.self, from: table(port: 92003)) }
+        #expect("\(error)".contains("endpoint v1-a: port 92003 is not between 0 and 65535"), "\(error)")
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(RouteTable.self, from: table(port: -1)) }
+        #expect(try JSONDecoder().decode(RouteTable.self, from: table(port: 65535)).services[0].groups[0].endpoints[0].port == 65535)
+    }
+
     @Test func edgeFieldsRoundTrip() throws {
         let route = ServiceRoute(service: "web", listen: ListenAddress(host: "0.0.0.0", port: 8443), groups: [],
                                  tls: TLSSpec(cert: "/c.pem", key: "/k.pem"), headers: SecurityHeaders(hsts: "max-age=60", frameOptions: "DENY"),

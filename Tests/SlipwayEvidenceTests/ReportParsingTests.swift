@@ -133,4 +133,34 @@ import Testing
         let notLCOV = try dir.write("readme.lcov", "hello world\n")
         #expect(throws: EvidenceError(file: notLCOV, line: 1, "not an LCOV line: \"hello world\"")) { try LCOVReport.parse(file: notLCOV) }
     }
+
+    /// Foundation's XMLParser traps on a name that is not UTF-8 (found by fuzzing): such a
+    /// file is refused with the offset of the first bad byte; UTF-8 whose sequences straddle
+    /// the validator's 1 MiB chunks is read as it is.
+    @Test func xmlReportsThatAreNotUTF8AreRefusedBeforeParsing() throws {
+        let dir = try TemporaryDirectory(prefix: "slipway-evidence")
+        defer { dir.remove() }
+        let prefix = Array("<testsuite><testcase name=\"x\"/><sk".utf8)
+        let bad = dir.file("bad.xml")
+        FileManager.default.createFile(atPath: bad, contents: Data(prefix + [0xED] + Array("ipped/></testsuite>".utf8)))
+        #expect(throws: EvidenceError(file: bad, "not UTF-8 text (the bytes at offset \(prefix.count) are not UTF-8); Slipway reads reports written in UTF-8")) {
+            try JUnitReport.parse(file: bad)
+        }
+        let coverage = dir.file("bad-coverage.xml")
+        FileManager.default.createFile(atPath: coverage, contents: Data(Array("<coverage ".utf8) + [0xEC] + Array("line-rate=\"0.5\"/>".utf8)))
+        #expect(throws: EvidenceError.self) { try CoberturaReport.parse(file: coverage) }
+
+        // A processing instruction without data crashes Foundation's parser (strlen of NULL).
+        let instruction = try dir.write("instruction.xml", "<?xml version=\"1.0\"?>\n<?keep ?><testsuite><?empty?></testsuite>")
+        #expect(throws: EvidenceError(file: instruction, "a processing instruction without data at offset 42 (<?name?>): Slipway's XML reader cannot take one; remove it")) {
+            try JUnitReport.parse(file: instruction)
+        }
+        let withData = try dir.write("with-data.xml", "<?xml version=\"1.0\"?><?style a?><testsuite><testcase/></testsuite>")
+        #expect(try JUnitReport.parse(file: withData).tests == 1)
+
+        // 1 MiB of "é" (2 bytes each) after an odd-length start: every chunk ends mid-sequence.
+        let name = String(repeating: "é", count: (1 << 20) / 2 + 3)
+        let big = try dir.write("big.xml", "<testsuites x=\"1\"><testsuite><testcase name=\"\(name)\"/></testsuite></testsuites>")
+        #expect(try JUnitReport.parse(file: big) == TestEvidence(tests: 1, failures: 0, errors: 0, skipped: 0))
+    }
 }

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Fuzzes Slipway's input readers with libFuzzer and the address sanitizer.
+#
+#   scripts/fuzz.sh TARGET [SECONDS]     one target (default 60 s)
+#   scripts/fuzz.sh all [SECONDS]        every target in turn, SECONDS each
+#   scripts/fuzz.sh list                 the targets
+#
+# Targets (Sources/SlipwayFuzz/FuzzTarget.swift): config, http1, route-table, cookie,
+# headers, junit, cobertura, lcov, sarif, trivy, gitleaks.
+#
+# The build is instrumented (SLIPWAY_FUZZ=1 in Package.swift) in its own folder,
+# FUZZ_SCRATCH (default .build-fuzz), as FUZZ_BUILD (release, default, or debug). Seeds come
+# from Fuzz/corpus/TARGET and Fuzz/regressions/TARGET (never written to); what the fuzzer
+# learns is kept in FUZZ_SCRATCH/fuzz-corpus/TARGET for the next run. An input that crashes,
+# trips the sanitizer or breaks an invariant is saved in Fuzz/findings/ and the script exits
+# 1: add it to Fuzz/regressions/TARGET once fixed, where SlipwayFuzzTests replays it.
+# A summary line per target (executions, speed, findings) is printed and appended to
+# FUZZ_SCRATCH/fuzz-report.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+targets=(config http1 route-table cookie headers junit cobertura lcov sarif trivy gitleaks)
+target=${1:-}
+seconds=${2:-60}
+build=${FUZZ_BUILD:-release}
+scratch=${FUZZ_SCRATCH:-.build-fuzz}
+
+usage() {
+    echo "usage: scripts/fuzz.sh TARGET|all|list [SECONDS]" >&2
+    echo "targets: ${targets[*]}" >&2
+    exit 2
+}
+[ -n "$target" ] || usage
+if [ "$target" = list ]; then
+    printf '%s\n' "${targets[@]}"
+    exit 0
+fi
+[[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -gt 0 ] || { echo "fuzz.sh: SECONDS must be a whole number above 0 (got \"$seconds\")" >&2; exit 2; }
+case "$build" in release|debug) ;; *) echo "fuzz.sh: FUZZ_BUILD must be release or debug (got \"$build\")" >&2; exit 2 ;; esac
+if [ "$target" = all ]; then
+    selected=("${targets[@]}")
+else
+    known=0
+    for t in "${targets[@]}"; do [ "$t" = "$target" ] && known=1; done
+    [ "$known" = 1 ] || { echo "fuzz.sh: unknown target \"$target\"" >&2; usage; }
+    selected=("$target")
+fi
+
+echo "fuzz.sh: building slipway-fuzz ($build, $scratch)" >&2
+SLIPWAY_FUZZ=1 swift build -c "$build" --scratch-path "$scratch" --product slipway-fuzz >&2
+binary="$scratch/$build/slipway-fuzz"
+[ -x "$binary" ] || { echo "fuzz.sh: $binary was not built" >&2; exit 1; }
+
+mkdir -p Fuzz/findings
+report="$scratch/fuzz-report.txt"
+failed=0
+for t in "${selected[@]}"; do
+    work="$scratch/fuzz-corpus/$t"
+    mkdir -p "$work"
+    seeds=("Fuzz/corpus/$t")
+    [ -d "Fuzz/regressions/$t" ] && seeds+=("Fuzz/regressions/$t")
+    log="$scratch/fuzz-$t.log"
+    # -timeout: an input taking 10 s is a finding (a hang); -rss_limit_mb bounds memory.
+    set +e
+    SLIPWAY_FUZZ_TARGET="$t" ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}" "$binary" \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+        -artifact_prefix="Fuzz/findings/$t-" "$work" "${seeds[@]}" >"$log" 2>&1
+    status=$?
+    set -e
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+    findings=$(grep -c "^artifact_prefix=\|Test unit written to" "$log" || true)
+    if [ "$status" -ne 0 ] || [ "${findings:-0}" -gt 0 ]; then
+        failed=1
+        line="$t: FINDING after ${runs:-?} executions (exit $status); see $log and Fuzz/findings/"
+        grep -E "invariant broken|ERROR: AddressSanitizer|Fatal error|SUMMARY|Test unit written" "$log" | head -5 >&2 || true
+    else
+        line="$t: ${runs:-0} executions in ${seconds} s (${speed:-0}/s), 0 findings"
+    fi
+    echo "$line"
+    echo "$(date -u +%FT%TZ) $build $line" >>"$report"
+done
+exit "$failed"
