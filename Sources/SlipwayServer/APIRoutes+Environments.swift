@@ -61,7 +61,7 @@ extension APIRoutes {
         }
         for (verb, approve) in [("approve", true), ("reject", false)] {
             v1.post("/services/:name/\(verb)") { request, context -> RolloutRecord in
-                let body = (try? await request.decode(as: VoteRequest.self, context: context)) ?? VoteRequest()
+                let body = try await request.decodeIfPresent(as: VoteRequest.self, context: context, otherwise: VoteRequest())
                 if let comment = body.comment { context.audit.set("comment", String(comment.prefix(500))) }
                 let record = try await controller.vote(service: try context.parameters.require("name"), approve: approve, comment: body.comment, principal: try context.caller)
                 context.audit.set("rollout", String(record.id))

@@ -69,7 +69,7 @@ extension APIRoutes {
             return Response(status: .noContent)
         }
         v1.post("/secrets/rotate-key") { request, context -> Controller.RotateKeyResult in
-            let body = (try? await request.decode(as: RotateKeyRequest.self, context: context)) ?? RotateKeyRequest()
+            let body = try await request.decodeIfPresent(as: RotateKeyRequest.self, context: context, otherwise: RotateKeyRequest())
             var newKey: MasterKey?
             if let text = body.newKey {
                 do { newKey = try MasterKey.parse(text, source: .caller) } catch { throw APIError(.unprocessableContent, "\(error)") }

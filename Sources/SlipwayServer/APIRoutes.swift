@@ -66,30 +66,30 @@ enum APIRoutes {
             return EditedResponse(status: .created, response: record)
         }
         v1.post("/services/:name/rollback") { request, context -> EditedResponse<RolloutRecord> in
-            let body = (try? await request.decode(as: RollbackRequest.self, context: context)) ?? RollbackRequest()
+            let body = try await request.decodeIfPresent(as: RollbackRequest.self, context: context, otherwise: RollbackRequest())
             if let to = body.to { context.audit.set("to", to) }
             let record = try await controller.rollback(service: try context.parameters.require("name"), to: body.to)
             context.audit.set("rollout", String(record.id))
             return EditedResponse(status: .created, response: record)
         }
         v1.post("/services/:name/promote") { request, context -> RolloutRecord in
-            let body = (try? await request.decode(as: CommandRequest.self, context: context)) ?? CommandRequest()
+            let body = try await request.decodeIfPresent(as: CommandRequest.self, context: context, otherwise: CommandRequest())
             return try await controller.command(service: try context.parameters.require("name"), body.full == true ? .promoteFull : .promote, by: try context.actor(label: body.by))
         }
         v1.post("/services/:name/pause") { request, context -> RolloutRecord in
-            let body = (try? await request.decode(as: CommandRequest.self, context: context)) ?? CommandRequest()
+            let body = try await request.decodeIfPresent(as: CommandRequest.self, context: context, otherwise: CommandRequest())
             return try await controller.command(service: try context.parameters.require("name"), .pause, by: try context.actor(label: body.by))
         }
         v1.post("/services/:name/resume") { request, context -> RolloutRecord in
-            let body = (try? await request.decode(as: CommandRequest.self, context: context)) ?? CommandRequest()
+            let body = try await request.decodeIfPresent(as: CommandRequest.self, context: context, otherwise: CommandRequest())
             return try await controller.command(service: try context.parameters.require("name"), .resume, by: try context.actor(label: body.by))
         }
         v1.post("/services/:name/abort") { request, context -> RolloutRecord in
-            let body = (try? await request.decode(as: CommandRequest.self, context: context)) ?? CommandRequest()
+            let body = try await request.decodeIfPresent(as: CommandRequest.self, context: context, otherwise: CommandRequest())
             return try await controller.abortRollout(service: try context.parameters.require("name"), by: try context.actor(label: body.by))
         }
         v1.post("/services/:name/retry") { request, context -> EditedResponse<RolloutRecord> in
-            let body = (try? await request.decode(as: CommandRequest.self, context: context)) ?? CommandRequest()
+            let body = try await request.decodeIfPresent(as: CommandRequest.self, context: context, otherwise: CommandRequest())
             let record = try await controller.retry(service: try context.parameters.require("name"), by: try context.actor(label: body.by))
             return EditedResponse(status: .created, response: record)
         }
@@ -174,7 +174,7 @@ enum APIRoutes {
             return result
         }
         v1.post("/shutdown") { request, context -> LivenessReply in
-            let body = (try? await request.decode(as: ShutdownRequest.self, context: context)) ?? ShutdownRequest(dataPlane: false)
+            let body = try await request.decodeIfPresent(as: ShutdownRequest.self, context: context, otherwise: ShutdownRequest(dataPlane: false))
             context.audit.set("data_plane", String(body.dataPlane))
             if body.dataPlane { try await controller.stopEverything() }
             Task { await shutdown(body.dataPlane) }

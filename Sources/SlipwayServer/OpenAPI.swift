@@ -35,7 +35,7 @@ public enum OpenAPI {
         "GET /dashboard": Doc(summary: "The dashboard page.", answer: .text("text/html")),
         "GET /dashboard/app.js": Doc(summary: "The dashboard's script.", answer: .text("text/javascript")),
         "GET /dashboard/app.css": Doc(summary: "The dashboard's style sheet.", answer: .text("text/css")),
-        "POST /dashboard/login": Doc(summary: "Exchanges a token (JSON `{\"token\": …}`) for the dashboard's session cookie; answers who it is and the CSRF value.", body: "DashboardLogin",
+        "POST /dashboard/login": Doc(summary: "Exchanges a token (JSON `{\"token\": …}`) for the dashboard's session cookie; answers who it is and the CSRF value.", body: "DashboardLoginRequest",
                                      errors: [401: "The token is unknown, revoked or expired.", 415: "The body is not JSON (a cross-site form cannot send JSON without a preflight)."]),
         "POST /dashboard/logout": Doc(summary: "Ends the dashboard session (clears its cookie).", answer: .empty, status: 204),
         "GET /dashboard/session": Doc(summary: "Who the dashboard session belongs to."),
@@ -46,11 +46,11 @@ public enum OpenAPI {
         "GET /v1/services/{name}": Doc(summary: "One service's status: releases, instances, the active rollout."),
         "POST /v1/services/{name}/deploy": Doc(summary: "Starts a deploy of a version (blue-green, canary or rolling as configured).", body: "DeployRequest", status: 201),
         "POST /v1/services/{name}/rollback": Doc(summary: "Puts traffic back on the previous (or a named) release.", body: "RollbackRequest", status: 201),
-        "POST /v1/services/{name}/promote": Doc(summary: "Skips the current wait of the active rollout (analysis, canary step).", body: "ActionRequest"),
-        "POST /v1/services/{name}/pause": Doc(summary: "Pauses the active rollout.", body: "ActionRequest"),
-        "POST /v1/services/{name}/resume": Doc(summary: "Resumes a paused rollout.", body: "ActionRequest"),
-        "POST /v1/services/{name}/abort": Doc(summary: "Aborts the active rollout (traffic goes back to the stable release).", body: "ActionRequest"),
-        "POST /v1/services/{name}/retry": Doc(summary: "Runs the last failed rollout again.", body: "ActionRequest", status: 201),
+        "POST /v1/services/{name}/promote": Doc(summary: "Skips the current wait of the active rollout (analysis, canary step).", body: "CommandRequest"),
+        "POST /v1/services/{name}/pause": Doc(summary: "Pauses the active rollout.", body: "CommandRequest"),
+        "POST /v1/services/{name}/resume": Doc(summary: "Resumes a paused rollout.", body: "CommandRequest"),
+        "POST /v1/services/{name}/abort": Doc(summary: "Aborts the active rollout (traffic goes back to the stable release).", body: "CommandRequest"),
+        "POST /v1/services/{name}/retry": Doc(summary: "Runs the last failed rollout again.", body: "CommandRequest", status: 201),
         "GET /v1/services/{name}/why": Doc(summary: "The decisions of a rollout (the latest, or `rollout`) with the data behind each.", query: [("rollout", "rollout id")]),
         "GET /v1/services/{name}/rollouts": Doc(summary: "The service's rollouts, newest first.", query: [("limit", "1-1000, default 50")]),
         "GET /v1/services/{name}/events": Doc(summary: "The service's events, newest first.", query: [("limit", "1-10000, default 100")]),
@@ -64,19 +64,19 @@ public enum OpenAPI {
         "GET /v1/notifications": Doc(summary: "The notification outbox.", query: [("status", "pending, delivered or failed"), ("limit", "1-1000"), ("service", "one service")]),
         "GET /v1/alerts": Doc(summary: "Alert rules and their state.", query: [("service", "one service")]),
         "GET /v1/servers": Doc(summary: "Every fleet server: router version, skew, health, last contact.", query: [("server", "one server")]),
-        "POST /v1/servers/setup": Doc(summary: "Installs this build on the fleet's servers and starts their routers.", body: "ServerSetupRequest"),
+        "POST /v1/servers/setup": Doc(summary: "Installs this build on the fleet's servers and starts their routers.", query: [("server", "only this server")]),
         "POST /v1/releases": Doc(summary: "Records a release (and its CI evidence) without deploying it.", body: "ReleaseRequest", status: 201),
         "GET /v1/releases/{name}": Doc(summary: "The service's releases."),
         "GET /v1/releases/{name}/{version}": Doc(summary: "One release with its artifacts and evidence."),
-        "POST /v1/services/{name}/gates": Doc(summary: "Checks the environment's gates for a version without deploying.", body: "GatesRequest"),
-        "POST /v1/services/{name}/approve": Doc(summary: "Approves the rollout waiting for approval.", body: "ApprovalRequest"),
-        "POST /v1/services/{name}/reject": Doc(summary: "Rejects the rollout waiting for approval.", body: "ApprovalRequest"),
+        "POST /v1/services/{name}/gates": Doc(summary: "Checks the environment's gates for a version without deploying.", body: "GateCheckRequest"),
+        "POST /v1/services/{name}/approve": Doc(summary: "Approves the rollout waiting for approval.", body: "VoteRequest"),
+        "POST /v1/services/{name}/reject": Doc(summary: "Rejects the rollout waiting for approval.", body: "VoteRequest"),
         "GET /v1/services/{name}/secrets": Doc(summary: "The service's secret names (never values).", query: [("env", "the environment")]),
-        "PUT /v1/services/{name}/secrets/{secret}": Doc(summary: "Sets a secret (encrypted at rest).", query: [("env", "the environment")], body: "SecretRequest"),
+        "PUT /v1/services/{name}/secrets/{secret}": Doc(summary: "Sets a secret (encrypted at rest).", query: [("env", "the environment")], body: "SecretSetRequest"),
         "DELETE /v1/services/{name}/secrets/{secret}": Doc(summary: "Removes a secret.", query: [("env", "the environment"), ("by", "who")]),
         "POST /v1/secrets/rotate-key": Doc(summary: "Re-encrypts every secret under a new master key.", body: "RotateKeyRequest"),
         "GET /v1/tokens": Doc(summary: "API tokens (names, roles, expiry; never secrets).", query: [("all", "1: revoked ones too")]),
-        "POST /v1/tokens": Doc(summary: "Creates a token; its secret is answered once.", body: "TokenRequest", status: 201),
+        "POST /v1/tokens": Doc(summary: "Creates a token; its secret is answered once.", body: "CreateTokenRequest", status: 201),
         "DELETE /v1/tokens/{name}": Doc(summary: "Revokes a token."),
         "GET /v1/audit": Doc(summary: "The audit log.", query: [("since", "a time or a duration back"), ("after", "entry number"), ("limit", "entries")]),
         "GET /v1/audit/verify": Doc(summary: "Checks the audit log's hash chain."),
@@ -115,7 +115,7 @@ public enum OpenAPI {
             }
             if !parameters.isEmpty { operation["parameters"] = parameters }
             if let body = doc.body {
-                operation["requestBody"] = ["required": method != "post" || body != "ActionRequest",
+                operation["requestBody"] = ["required": !(bodies[body]?.optional ?? false),
                                             "content": ["application/json": ["schema": ["$ref": "#/components/schemas/\(body)"]]]]
             }
             var responses: [String: Any] = [:]
@@ -153,7 +153,7 @@ public enum OpenAPI {
                 ]],
             ]],
         ]
-        for name in Set(docs.values.compactMap(\.body)) { schemas[name] = object }
+        for (name, body) in bodies { schemas[name] = body.schema }
         return [
             "openapi": "3.1.0",
             "info": ["title": "Slipway control plane API", "version": version,

@@ -51,4 +51,72 @@ import Testing
         let result = try await runCommand("/usr/bin/env", ["python3", "-c", "from openapi_spec_validator import validate; from openapi_spec_validator.readers import read_from_filename; validate(read_from_filename('\(file)')[0]); print('valid')"])
         #expect(result.status == 0 && result.stdout.contains("valid"), "\(result.stdout)\(result.stderr)")
     }
+
+    /// Every request body's schema matches the Swift type its route decodes: a body with
+    /// every field decodes and encodes back to exactly those fields; a required field left
+    /// out, or any field of the wrong JSON type, is refused; an optional one left out is not.
+    @Test func everyBodySchemaMatchesItsType() throws {
+        for (route, doc) in OpenAPI.docs {
+            if let body = doc.body { #expect(OpenAPI.bodies[body] != nil, "\(route) names body \(body), which has no schema") }
+        }
+        for (name, body) in OpenAPI.bodies.sorted(by: { $0.key < $1.key }) {
+            for problem in try Self.mismatches(body.type, body) {
+                Issue.record("schema \(name): \(problem)")
+            }
+        }
+    }
+
+    static func example(_ kind: OpenAPI.Field.Kind) -> Any {
+        switch kind {
+        case .string: "x"
+        case .integer: 3
+        case .number: 1.5
+        case .boolean: true
+        case .stringMap: ["A": "b"]
+        case .stringArray: ["a"]
+        case .oneOf(let values): values[0]
+        case .object(let name): example(of: OpenAPI.bodies[name]!)
+        case .array(let name): [example(of: OpenAPI.bodies[name]!)]
+        }
+    }
+
+    static func example(of body: OpenAPI.Body) -> [String: Any] {
+        Dictionary(uniqueKeysWithValues: body.fields.map { ($0.name, example($0.kind)) })
+    }
+
+    /// A value of another JSON type than the field's.
+    static func wrong(_ kind: OpenAPI.Field.Kind) -> Any {
+        switch kind {
+        case .string, .oneOf: 12
+        case .integer, .number: "x"
+        case .boolean: "yes"
+        case .stringMap, .object: [1, 2]
+        case .stringArray, .array: ["a": 1]
+        }
+    }
+
+    static func mismatches<T: Codable>(_ type: T.Type, _ body: OpenAPI.Body) throws -> [String] {
+        func decodes(_ object: [String: Any]) -> T? {
+            guard let data = try? JSONSerialization.data(withJSONObject: object) else { return nil }
+            return try? JSONDecoder().decode(T.self, from: data)
+        }
+        var problems: [String] = []
+        let full = example(of: body)
+        guard let value = decodes(full) else { return ["a body with every field does not decode as \(T.self)"] }
+        let encoded = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(value)) as? [String: Any])
+        let documented = Set(body.fields.map(\.name))
+        if Set(encoded.keys) != documented {
+            problems.append("\(T.self) has fields \(encoded.keys.sorted()), the schema \(documented.sorted())")
+        }
+        for field in body.fields {
+            var without = full
+            without[field.name] = nil
+            if field.required, decodes(without) != nil { problems.append("\(field.name) is required in the schema but \(T.self) decodes without it") }
+            if !field.required, decodes(without) == nil { problems.append("\(field.name) is optional in the schema but \(T.self) needs it") }
+            var mistyped = full
+            mistyped[field.name] = wrong(field.kind)
+            if decodes(mistyped) != nil { problems.append("\(field.name) of the wrong type is accepted: \(T.self) does not read it as documented") }
+        }
+        return problems
+    }
 }

@@ -61,7 +61,7 @@ enum DashboardSession {
 }
 
 /// The body of `POST /dashboard/login`.
-struct DashboardLoginRequest: Decodable, Sendable {
+struct DashboardLoginRequest: Codable, Sendable {
     var token: String
 }
 
