@@ -71,4 +71,6 @@ public enum Defaults {
     public static let serverDirectory = ".slipway-host"
     /// Seconds SSH waits for a fleet server's TCP connection (`ConnectTimeout`).
     public static let sshConnectTimeoutSeconds = 10
+    /// Events and settled notifications older than this are deleted (`slipway server --retention`).
+    public static let retention: Duration = .seconds(90 * 86_400)
 }

@@ -41,6 +41,9 @@ public enum ServerRuntime {
         public var engine = EngineEndpoint(socketPath: Defaults.dockerSocket, source: "the default")
         /// `ssh -F` for fleet servers (`--ssh-config`); nil: the user's ~/.ssh/config.
         public var sshConfig: String?
+        /// Events and settled notifications older than this are deleted (`--retention`);
+        /// nil keeps them for ever.
+        public var retention: Duration? = Defaults.retention
 
         public init(stateDirectory: String, api: ListenAddress, configFiles: [String], initialVersion: String, logger: Logger,
                     tls: APITLS.Files? = nil, authFailures: (limit: Int, window: Duration) = (20, .seconds(60)), notificationRetry: RetryPolicy = RetryPolicy()) {
@@ -197,6 +200,9 @@ public enum ServerRuntime {
             let directory = options.backupDirectory ?? state.backupsDirectory
             services.append(.init(service: ScheduledBackupService(store: store, directory: directory, every: every, keep: options.backupKeep,
                                                                   metrics: controller.metrics, logger: logger)))
+        }
+        if let retention = options.retention {
+            services.append(.init(service: RetentionService(store: store, retention: retention, logger: logger)))
         }
         // The stream closer is last: told first on shutdown, it ends the dashboards'
         // endless answers before the HTTP server waits for its requests to finish.

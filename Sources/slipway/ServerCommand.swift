@@ -64,6 +64,16 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Attempts before a notification is given up as failed (default \(RetryPolicy.defaultMaxAttempts)).", valueName: "N"))
     var notificationAttempts: Int = RetryPolicy.defaultMaxAttempts
 
+    @Option(name: .long, help: ArgumentHelp("Delete events and delivered or failed notifications older than DURATION (default 90d), or keep them: forever.", valueName: "DURATION|forever"))
+    var retention: String = "90d"
+
+    /// nil: keep for ever.
+    var retentionPeriod: Duration?? {
+        if retention == "forever" { return .some(nil) }
+        guard let period = DurationText.parse(retention), period >= .seconds(60) else { return nil }
+        return .some(period)
+    }
+
     var retryPolicy: RetryPolicy? {
         guard let base = DurationText.parse(notificationRetryBase), base > .zero, notificationAttempts >= 1 else { return nil }
         return RetryPolicy(base: base, maxAttempts: notificationAttempts)
@@ -95,6 +105,9 @@ struct ServerCommand: AsyncParsableCommand {
         }
         if let logFormat, LogFormat(rawValue: logFormat) == nil {
             throw ValidationError("--log-format must be text or json (got \(logFormat))")
+        }
+        guard retentionPeriod != nil else {
+            throw ValidationError("--retention must be a duration of at least 1m (e.g. 90d) or forever (got \(retention))")
         }
         guard Self.parseLimit(authFailures) != nil else {
             throw ValidationError("--auth-failures must be COUNT/DURATION with COUNT ≥ 1, e.g. 20/1m (got \(authFailures))")
@@ -134,6 +147,7 @@ struct ServerCommand: AsyncParsableCommand {
             options.backupEvery = backupEvery.flatMap(DurationText.parse)
             options.backupDirectory = backupDir.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
             options.backupKeep = backupKeep
+            options.retention = retentionPeriod ?? Defaults.retention
             options.instancePorts = PortAllocator.parseRange(instancePorts) ?? PortAllocator.defaultRange
             options.engine = try EngineEndpoint.resolve(flag: dockerHost, environment: ProcessInfo.processInfo.environment)
             options.sshConfig = sshConfig.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }

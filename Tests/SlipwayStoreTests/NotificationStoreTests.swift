@@ -73,3 +73,42 @@ import Testing
         #expect(try store.alertStates().isEmpty)
     }
 }
+
+/// `--retention`: events and settled notifications older than the cutoff go; a running
+/// rollout's events and pending notifications stay whatever their age; rollouts stay.
+@Suite struct RetentionTests {
+    @Test func oldEventsAndSettledNotificationsArePrunedTheRestKept() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try Store(path: dir.file("s.sqlite"))
+        let sink = NotificationSink(kind: .webhook, url: "http://127.0.0.1:1/")
+        let payload = NotificationPayload(event: .started, service: "web", version: "v2", message: "m", time: 10)
+        try store.apply(ServiceSpec(name: "web", run: ["./web"]), source: "a.yml", now: 1)
+        func state(_ target: String) -> BlueGreenState {
+            BlueGreenState(kind: .deploy, targetVersion: target, fromVersion: nil, replicas: 1, warm: false, spec: BlueGreenSpec(), now: 5)
+        }
+        let finished = try store.createRollout(service: "web", state: state("v1"))
+        var done = state("v1")
+        done.phase = .succeeded
+        done.endedAt = 8
+        try store.updateRollout(id: finished, state: done)
+        let running = try store.createRollout(service: "web", state: state("v2"))
+        _ = try store.appendEvent(service: "web", rolloutID: finished, kind: "old", message: "m", time: 10)
+        _ = try store.appendEvent(service: "web", rolloutID: running, kind: "old-running", message: "m", time: 10)
+        _ = try store.appendEvent(service: "web", rolloutID: nil, kind: "old-loose", message: "m", time: 10)
+        _ = try store.appendEvent(service: "web", rolloutID: finished, kind: "new", message: "m", time: 200)
+        try store.enqueueNotifications(service: "web", [(sink, payload), (sink, payload), (sink, payload)], time: 10)
+        let due = try store.dueNotifications(now: 10, limit: 10)
+        try store.markNotificationDelivered(id: due[0].id, attempts: 1, now: 11)
+        try store.notificationAttemptFailed(id: due[1].id, attempts: 1, error: "404", nextAttemptAt: nil)
+        try store.enqueueNotifications(service: "web", [(sink, payload)], time: 200)
+
+        let pruned = try store.pruneHistory(before: 100)
+        #expect(pruned == Store.Pruned(events: 2, notifications: 2))
+        #expect(try store.events(service: "web", limit: 10).map(\.kind).sorted() == ["new", "old-running"])
+        let left = try store.notifications(service: "web", status: nil, limit: 10)
+        #expect(left.count == 2 && left.allSatisfy { $0.status == .pending }, "the old pending one and the new one")
+        #expect(try store.pruneHistory(before: 100) == Store.Pruned(events: 0, notifications: 0))
+        #expect(try store.rollouts(service: "web", limit: 10).count == 2, "rollouts are history and stay")
+    }
+}

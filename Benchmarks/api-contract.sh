@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The long API contract run: Schemathesis (PyPI) against a live release `slipway server`
+# with the hello service deployed, API_EXAMPLES examples per operation (default 100, the test
+# suite runs 5), every operation but the ones that stop or replace the server and the
+# endless event stream. Reports requests, operations and failures; the goal is 0 server
+# errors and 0 undocumented answers (status or content type).
+source "$(dirname "$0")/lib.sh"
+
+EXAMPLES="${API_EXAMPLES:-100}"
+if ! python3 -c 'import schemathesis' 2>/dev/null; then
+    log "installing schemathesis (PyPI)"
+    python3 -m pip install -q schemathesis 2>/dev/null || python3 -m pip install -q --break-system-packages schemathesis
+fi
+build_release
+make_tmp
+
+LISTEN="$(free_port)"
+write_config "$BENCH_TMP/hello.yml" "$LISTEN" 1 200ms 1
+# Schemathesis sends requests without a valid token on purpose: the failed-authentication
+# limit must not turn the run into 429s.
+start_server_args=(--auth-failures 1000000/1m)
+api_port="$(free_port)"
+out="$BENCH_TMP/server.out"
+"$SLIPWAY" server --state-dir "$STATE_DIR" --api "127.0.0.1:$api_port" --config "$BENCH_TMP/hello.yml" "${start_server_args[@]}" > "$out" 2>&1 &
+SERVER_PID=$!
+for i in $(seq 1 600); do grep -q "API:" "$out" 2>/dev/null && break; sleep 0.1; done
+grep -q "API:" "$out" || { cat "$out" >&2; die "slipway server did not start"; }
+wait_version "$LISTEN" v1 60
+TOKEN="$(cat "$STATE_DIR/admin.token")"
+
+excluded=(/v1/shutdown /v1/router/upgrade /v1/servers/setup /v1/secrets/rotate-key /v1/stream)
+args=(run "http://127.0.0.1:$api_port/v1/openapi.json" -H "Authorization: Bearer $TOKEN" -n "$EXAMPLES"
+      --generation-deterministic --request-timeout 30
+      --checks not_a_server_error,status_code_conformance,content_type_conformance)
+for p in "${excluded[@]}"; do args+=(--exclude-path "$p"); done
+log "schemathesis: $EXAMPLES examples per operation"
+start=$(date +%s)
+set +e
+schemathesis "${args[@]}" > "$BENCH_TMP/schemathesis.out" 2>&1
+status=$?
+set -e
+elapsed=$(( $(date +%s) - start ))
+tail -30 "$BENCH_TMP/schemathesis.out" >&2
+# "Test cases: N generated, N passed" / "API Operations: N selected, N tested" in its summary.
+cases=$(grep -oE "[0-9]+ generated" "$BENCH_TMP/schemathesis.out" | tail -1 | cut -d' ' -f1)
+operations=$(grep -oE "[0-9]+ tested" "$BENCH_TMP/schemathesis.out" | tail -1 | cut -d' ' -f1)
+failures=$(grep -oE "[0-9]+ failed" "$BENCH_TMP/schemathesis.out" | tail -1 | cut -d' ' -f1)
+served=$(curl -fsS -D - -o /dev/null "http://127.0.0.1:$LISTEN/" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-version"{print $2}')
+
+md="$BENCH_TMP/api-contract.md"
+{
+    echo "## API contract"
+    echo
+    echo "\`Benchmarks/run.sh api-contract\` (API_EXAMPLES=$EXAMPLES), $(date -u +%F), release build, load before: $BENCH_LOAD_START."
+    echo "Schemathesis $(python3 -c 'import schemathesis; print(schemathesis.__version__)' 2>/dev/null) against the served OpenAPI document, admin token,"
+    echo "checks: no 5xx, every status and content type documented. Left out: ${excluded[*]}."
+    echo
+    echo "| operations tested | test cases | failures | exit | time | hello still served by v1 afterwards |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    echo "| ${operations:-?} | ${cases:-?} | ${failures:-0} | $status | ${elapsed} s | ${served:-no} |"
+} > "$md"
+cat "$md"
+write_section api-contract "$md"
+[ "$status" -eq 0 ] && [ "$served" = v1 ]
