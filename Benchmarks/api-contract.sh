@@ -18,14 +18,9 @@ LISTEN="$(free_port)"
 write_config "$BENCH_TMP/hello.yml" "$LISTEN" 1 200ms 1
 # Schemathesis sends requests without a valid token on purpose: the failed-authentication
 # limit must not turn the run into 429s.
-start_server_args=(--auth-failures 1000000/1m)
-api_port="$(free_port)"
-out="$BENCH_TMP/server.out"
-"$SLIPWAY" server --state-dir "$STATE_DIR" --api "127.0.0.1:$api_port" --config "$BENCH_TMP/hello.yml" "${start_server_args[@]}" > "$out" 2>&1 &
-SERVER_PID=$!
-for i in $(seq 1 600); do grep -q "API:" "$out" 2>/dev/null && break; sleep 0.1; done
-grep -q "API:" "$out" || { cat "$out" >&2; die "slipway server did not start"; }
+start_server "$BENCH_TMP/hello.yml" --auth-failures 1000000/1m
 wait_version "$LISTEN" v1 60
+api_port="${SLIPWAY_SERVER##*:}"
 TOKEN="$(cat "$STATE_DIR/admin.token")"
 
 excluded=(/v1/shutdown /v1/router/upgrade /v1/servers/setup /v1/secrets/rotate-key /v1/stream)

@@ -151,13 +151,14 @@ strategy:
 EOF
 }
 
-# start_server CONFIG: starts `slipway server` on $STATE_DIR with a free API port and
-# waits for its readiness line and for v1 to serve through the router.
+# start_server CONFIG [ARGS...]: starts `slipway server` on $STATE_DIR with a free API port
+# (and ARGS) and waits for its readiness line.
 start_server() {
     local config="$1" api_port out
+    shift
     api_port="$(free_port)"
     out="$BENCH_TMP/server.$(date +%s%N).out"
-    "$SLIPWAY" server --state-dir "$STATE_DIR" --api "127.0.0.1:$api_port" --config "$config" > "$out" 2>&1 &
+    "$SLIPWAY" server --state-dir "$STATE_DIR" --api "127.0.0.1:$api_port" --config "$config" "$@" > "$out" 2>&1 &
     SERVER_PID=$!
     SLIPWAY_SERVER="http://127.0.0.1:$api_port"
     export SLIPWAY_SERVER

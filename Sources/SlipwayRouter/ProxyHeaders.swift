@@ -10,9 +10,12 @@ enum ProxyHeaders {
     static func prepareRequest(_ head: inout HTTPRequestHead, clientIP: String, https: Bool = false, random: inout FastRandom) -> String {
         stripHopByHop(&head.headers)
         head.version = .http1_1
-        let forwarded = head.headers[canonicalForm: "x-forwarded-for"]
+        var forwarded = head.headers[canonicalForm: "x-forwarded-for"]
+        if forwarded.contains(where: \.isEmpty) { forwarded.removeAll(where: \.isEmpty) }
         if forwarded.isEmpty {
-            head.headers.add(name: "X-Forwarded-For", value: clientIP)
+            // Replaces an empty X-Forwarded-For the client sent (found by fuzzing: the
+            // instance got two, the first empty).
+            head.headers.replaceOrAdd(name: "X-Forwarded-For", value: clientIP)
         } else {
             head.headers.replaceOrAdd(name: "X-Forwarded-For", value: forwarded.joined(separator: ", ") + ", " + clientIP)
         }

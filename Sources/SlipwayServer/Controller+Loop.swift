@@ -135,9 +135,13 @@ extension Controller {
     /// for a tick: deploy and rollback act at once).
     public func run(busy: Duration = .milliseconds(100), idle: Duration = .milliseconds(500)) async {
         var failures = TickFailures()
+        var steps = ClockStepDetector()
         while !Task.isCancelled {
             var interval = idle
             let started = ContinuousClock.now
+            if let step = steps.observe(wall: clock.now(), monotonic: clock.monotonic()) {
+                clockStepped(by: step)
+            }
             do {
                 try await tick()
                 if let recovered = failures.succeeded() {
@@ -158,6 +162,28 @@ extension Controller {
             }
             metrics.tickDuration.record(ContinuousClock.now - started)
             try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// The wall clock stepped by `step` seconds: every running rollout's times, warm
+    /// releases' retire times and pending notifications' next attempts move with it, so
+    /// each timer keeps the time it had left (a pause is not cut short by a jump forward
+    /// nor stretched by a jump back). Recorded on each running rollout.
+    func clockStepped(by step: Double) {
+        let text = (step > 0 ? "+" : "") + String(format: "%.1f", step) + " s"
+        logger.warning("the wall clock stepped; rollout timers keep the time they had left", metadata: ["slipway.step": "\(text)"])
+        do {
+            for active in try store.activeRollouts() {
+                var state = active.state
+                state.shiftTimes(by: step)
+                try store.updateRollout(id: active.id, state: state)
+                _ = try store.appendEvent(service: active.service, rolloutID: active.id, kind: "clock_stepped",
+                                          message: "the wall clock stepped by \(text); this rollout's timers moved with it and keep the time they had left",
+                                          time: clock.now())
+            }
+            try store.shiftPendingTimes(by: step)
+        } catch {
+            logger.error("could not move the timers after a step of the wall clock", metadata: ["slipway.error": "\(error)"])
         }
     }
 

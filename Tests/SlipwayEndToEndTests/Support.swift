@@ -24,9 +24,9 @@ func withHarness<T>(_ body: (SlipwayHarness) async throws -> T) async throws -> 
 
 /// `withHarness` with the hello service deployed as v1 and serving through the router.
 func withHello<T>(replicas: Int = 2, extra: String = "", keepPrevious: String = "10m", deployTimeout: String = "20s", healthy: Int? = nil,
-                  strategy: String? = nil, _ body: (SlipwayHarness, Int) async throws -> T) async throws -> T {
+                  strategy: String? = nil, environment: [String: String]? = nil, _ body: (SlipwayHarness, Int) async throws -> T) async throws -> T {
     try await withHarness { h in
-        let port = try await startHello(h, replicas: replicas, extra: extra, keepPrevious: keepPrevious, deployTimeout: deployTimeout, healthy: healthy, strategy: strategy)
+        let port = try await startHello(h, replicas: replicas, extra: extra, keepPrevious: keepPrevious, deployTimeout: deployTimeout, healthy: healthy, strategy: strategy, environment: environment)
         return try await body(h, port)
     }
 }
@@ -36,7 +36,8 @@ func withHello<T>(replicas: Int = 2, extra: String = "", keepPrevious: String = 
 /// running in parallel can take it first: the server then refuses to start ("Address
 /// already in use", from its own check or the router's bind), and a new port is tried (at
 /// most three times; any other failure is thrown).
-private func startHello(_ h: SlipwayHarness, replicas: Int, extra: String, keepPrevious: String, deployTimeout: String, healthy: Int?, strategy: String?) async throws -> Int {
+private func startHello(_ h: SlipwayHarness, replicas: Int, extra: String, keepPrevious: String, deployTimeout: String, healthy: Int?, strategy: String?,
+                        environment: [String: String]?) async throws -> Int {
     var attempt = 0
     var port = 0
     while true {
@@ -48,7 +49,7 @@ private func startHello(_ h: SlipwayHarness, replicas: Int, extra: String, keepP
             try text.write(toFile: made.path, atomically: true, encoding: .utf8)
         }
         do {
-            try await h.startServer(configs: [made.path])
+            try await h.startServer(configs: [made.path], environment: environment)
             break
         } catch let error as PollStop where attempt < 3 && error.description.contains("Address already in use") {
             continue

@@ -21,6 +21,16 @@ import Testing
         #expect(head.version == .http1_1)
     }
 
+    /// Found by fuzzing: an empty X-Forwarded-For from the client stayed beside the router's.
+    @Test func anEmptyForwardedForIsReplacedByOneHeader() {
+        for value in ["", " ", ","] {
+            var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["X-Forwarded-For": value])
+            var rng = FastRandom(seed: 1)
+            _ = ProxyHeaders.prepareRequest(&head, clientIP: "10.0.0.1", random: &rng)
+            #expect(head.headers["X-Forwarded-For"] == ["10.0.0.1"], "client sent \(value.debugDescription)")
+        }
+    }
+
     @Test func clientRequestIDIsKept() {
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["X-Request-Id": "abc"])
         var rng = FastRandom(seed: 1)
