@@ -14,7 +14,8 @@
 # learns is kept in FUZZ_SCRATCH/fuzz-corpus/TARGET for the next run. An input that crashes,
 # trips the sanitizer or breaks an invariant is saved in Fuzz/findings/ and the script exits
 # 1: add it to Fuzz/regressions/TARGET once fixed, where SlipwayFuzzTests replays it.
-# A summary line per target (executions, speed, findings) is printed and appended to
+# FUZZ_SEED fixes libFuzzer's random seed (the test suite's smoke uses 1, so a run is
+# repeatable). A summary line per target (executions, speed, findings) is printed and appended to
 # FUZZ_SCRATCH/fuzz-report.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,7 +64,7 @@ for t in "${selected[@]}"; do
     # -timeout: an input taking 10 s is a finding (a hang); -rss_limit_mb bounds memory.
     set +e
     SLIPWAY_FUZZ_TARGET="$t" ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}" "$binary" \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 ${FUZZ_SEED:+-seed="$FUZZ_SEED"} \
         -artifact_prefix="Fuzz/findings/$t-" "$work" "${seeds[@]}" >"$log" 2>&1
     status=$?
     set -e

@@ -86,6 +86,6 @@ else
   # seconds (the long runs are `Benchmarks/run.sh fuzz`). It reuses this debug build: only
   # Slipway's own input-reading modules are compiled again, instrumented, last of all.
   echo "==> fuzz smoke (libFuzzer, ${SLIPWAY_FUZZ_SMOKE_SECONDS:-8} s per target)"
-  FUZZ_BUILD=debug FUZZ_SCRATCH=.build scripts/fuzz.sh all "${SLIPWAY_FUZZ_SMOKE_SECONDS:-8}" || status=$?
+  FUZZ_BUILD=debug FUZZ_SCRATCH=.build FUZZ_SEED=1 scripts/fuzz.sh all "${SLIPWAY_FUZZ_SMOKE_SECONDS:-8}" || status=$?
   exit "$status"
 fi

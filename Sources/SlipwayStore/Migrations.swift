@@ -1,6 +1,9 @@
 import GRDB
 
 extension Store {
+    /// The state database's schema this build writes: its last migration.
+    public static var schemaVersion: String { migrator.migrations.last ?? "none" }
+
     /// Named migrations; a new one is appended, never edited once released.
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SlipwayCore
 
 @main
 struct Slipway: AsyncParsableCommand {
@@ -10,7 +11,7 @@ struct Slipway: AsyncParsableCommand {
             the config is invalid, the server refused the request); 3 the server cannot be reached; \
             64 the command line is wrong.
             """,
-        version: "0.1.0",
+        version: SlipwayVersion.current,
         subcommands: [
             ServerCommand.self, DeployCommand.self, RollbackCommand.self, StatusCommand.self,
             HistoryCommand.self, LogsCommand.self, ApplyCommand.self, ValidateCommand.self,
@@ -18,7 +19,7 @@ struct Slipway: AsyncParsableCommand {
             TokenCommand.self, LoginCommand.self, WhoAmICommand.self, AuditCommand.self, SecretsCommand.self,
             SchemaCommand.self, OpenAPICommand.self, DownCommand.self, RouterCommand.self, ScanCommand.self, EvidenceCommand.self,
             ConfigCommand.self, ReleaseCommand.self, GateCommand.self, ApproveCommand.self, RejectCommand.self, ReportCommand.self, BackupCommand.self, RestoreCommand.self,
-            NotificationsCommand.self, AlertsCommand.self, BackupsCommand.self, ServersCommand.self,
+            NotificationsCommand.self, AlertsCommand.self, BackupsCommand.self, ServersCommand.self, VersionCommand.self,
         ]
     )
 }
