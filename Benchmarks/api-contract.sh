@@ -36,10 +36,11 @@ status=$?
 set -e
 elapsed=$(( $(date +%s) - start ))
 tail -30 "$BENCH_TMP/schemathesis.out" >&2
-# "Test cases: N generated, N passed" / "API Operations: N selected, N tested" in its summary.
-cases=$(grep -oE "[0-9]+ generated" "$BENCH_TMP/schemathesis.out" | tail -1 | cut -d' ' -f1)
-operations=$(grep -oE "[0-9]+ tested" "$BENCH_TMP/schemathesis.out" | tail -1 | cut -d' ' -f1)
-failures=$(grep -oE "[0-9]+ failed" "$BENCH_TMP/schemathesis.out" | tail -1 | cut -d' ' -f1)
+# Its summary: "Tested: N" (operations), "N generated, N passed[, N failed]" (test cases).
+cases=$(grep -oE "[0-9]+ generated" "$BENCH_TMP/schemathesis.out" | tail -1 | cut -d' ' -f1 || true)
+operations=$(grep -oE "Tested: [0-9]+" "$BENCH_TMP/schemathesis.out" | tail -1 | cut -d' ' -f2 || true)
+failures=$(grep -oE "[0-9]+ failed" "$BENCH_TMP/schemathesis.out" | tail -1 | cut -d' ' -f1 || true)
+warnings=$(sed -n 's/^ *⚠️ *//p' "$BENCH_TMP/schemathesis.out" | paste -sd ';' - || true)
 served=$(curl -fsS -D - -o /dev/null "http://127.0.0.1:$LISTEN/" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-version"{print $2}')
 
 md="$BENCH_TMP/api-contract.md"
@@ -53,6 +54,8 @@ md="$BENCH_TMP/api-contract.md"
     echo "| operations tested | test cases | failures | exit | time | hello still served by v1 afterwards |"
     echo "| --- | --- | --- | --- | --- | --- |"
     echo "| ${operations:-?} | ${cases:-?} | ${failures:-0} | $status | ${elapsed} s | ${served:-no} |"
+    echo
+    echo "Schemathesis's warnings (not failures): ${warnings:-none}."
 } > "$md"
 cat "$md"
 write_section api-contract "$md"

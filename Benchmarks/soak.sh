@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Soak: SOAK_CONNECTIONS (default 1,000) keep-alive connections through the router for
-# SOAK_SECONDS (default 600): 80 % to a blue-green service that is deployed or rolled back
+# SOAK_SECONDS (default 600), sending SOAK_RATE requests per second in all (default 2,000:
+# a sustained, paced load from soak_load.py, not wrk's saturating one): 80 % to a blue-green service that is deployed or rolled back
 # every 30 s, 20 % to a canary service that gets a canary every 2 minutes. Every 10 s it
 # samples the RSS and open file descriptors of the router and the control plane and the
 # size of the state database (the server runs with --retention 2m, so the database must
@@ -10,13 +11,16 @@ source "$(dirname "$0")/lib.sh"
 
 SECONDS_TOTAL="${SOAK_SECONDS:-600}"
 CONNECTIONS="${SOAK_CONNECTIONS:-1000}"
+RATE="${SOAK_RATE:-2000}"
 CMD="Benchmarks/run.sh soak"
-need_pkg wrk wrk; need_pkg curl curl
+need_pkg curl curl
 build_release
 make_tmp
 # 1,000 client connections, as many to instances, and the router's own: above the usual
-# soft limit of 1,024 descriptors. The server, its router and wrk inherit this.
-ulimit -n 65536
+# soft limit of 1,024 descriptors: the soft limit goes up to the hard one (the server, its
+# router and the load generators inherit it).
+ulimit -n "$(ulimit -Hn)" || die "cannot raise the open-file limit"
+[ "$(ulimit -n)" -ge 4096 ] || die "the open-file limit ($(ulimit -n)) is too low for $CONNECTIONS connections"
 
 LISTEN="$(free_port)"
 CANARY_LISTEN="$(free_port)"
@@ -61,11 +65,13 @@ SAMPLES="$BENCH_TMP/samples.txt"
 OPS="$BENCH_TMP/ops.txt"; : > "$OPS"
 MAIN_CONNECTIONS=$((CONNECTIONS * 8 / 10))
 CANARY_CONNECTIONS=$((CONNECTIONS - MAIN_CONNECTIONS))
-log "soak: $CONNECTIONS connections ($MAIN_CONNECTIONS blue-green, $CANARY_CONNECTIONS canary) for ${SECONDS_TOTAL}s"
-wrk_start "$BENCH_TMP/wrk-main.txt" -t2 -c"$MAIN_CONNECTIONS" -d"${SECONDS_TOTAL}s" --timeout 10s -s "$LUA_COUNTER" "http://127.0.0.1:$LISTEN/"
-MAIN_WRK=$WRK_PID
-wrk_start "$BENCH_TMP/wrk-canary.txt" -t1 -c"$CANARY_CONNECTIONS" -d"${SECONDS_TOTAL}s" --timeout 10s -s "$LUA_COUNTER" "http://127.0.0.1:$CANARY_LISTEN/"
-CANARY_WRK=$WRK_PID
+log "soak: $CONNECTIONS connections ($MAIN_CONNECTIONS blue-green, $CANARY_CONNECTIONS canary), $RATE requests/s, for ${SECONDS_TOTAL}s"
+python3 "$BENCH_DIR/soak_load.py" "127.0.0.1:$LISTEN" "$MAIN_CONNECTIONS" "$((RATE * 8 / 10))" "$SECONDS_TOTAL" "$BENCH_TMP/main.json" &
+MAIN_WRK=$!
+BG_PIDS+=("$MAIN_WRK")
+python3 "$BENCH_DIR/soak_load.py" "127.0.0.1:$CANARY_LISTEN" "$CANARY_CONNECTIONS" "$((RATE - RATE * 8 / 10))" "$SECONDS_TOTAL" "$BENCH_TMP/canary.json" &
+CANARY_WRK=$!
+BG_PIDS+=("$CANARY_WRK")
 START=$(date +%s)
 
 ( while :; do
@@ -77,9 +83,13 @@ START=$(date +%s)
 BG_PIDS+=($!)
 SAMPLER=$!
 
+# SOAK_CHANGES=0: the same load with no deploy, rollback or canary (to tell what the
+# changes cost from what the load alone does).
+CHANGES="${SOAK_CHANGES:-1}"
+
 # A canary every 2 minutes (it takes about 30 s), in the background.
 ( n=1
-  while [ $(( $(date +%s) - START + 60 )) -lt "$SECONDS_TOTAL" ]; do
+  while [ "$CHANGES" = 1 ] && [ $(( $(date +%s) - START + 60 )) -lt "$SECONDS_TOTAL" ]; do
       n=$((n + 1))
       if out="$("$SLIPWAY" deploy soak-canary --version "c$n" --wait 2>&1)"; then rc=0; else rc=$?; fi
       echo "canary c$n rc=$rc $(tail -1 <<<"$out")" >> "$OPS"
@@ -90,7 +100,7 @@ CANARY_LOOP=$!
 
 # A deploy or a rollback of the blue-green service every 30 s.
 i=0
-while [ $(( $(date +%s) - START + 30 )) -lt "$SECONDS_TOTAL" ]; do
+while [ "$CHANGES" = 1 ] && [ $(( $(date +%s) - START + 30 )) -lt "$SECONDS_TOTAL" ]; do
     next=$(( START + (i + 1) * 30 ))
     if (( i % 2 == 0 )); then
         v="v$((i / 2 + 2))"
@@ -112,13 +122,12 @@ wait "$SAMPLER" 2>/dev/null || true
 sample "end" >> "$SAMPLES"
 cat "$OPS" >&2
 
-wrk_parse "$BENCH_TMP/wrk-main.txt" > "$BENCH_TMP/main.kv"
-wrk_parse "$BENCH_TMP/wrk-canary.txt" > "$BENCH_TMP/canary.kv"
 python3 - "$BENCH_TMP" "$SECONDS_TOTAL" "$CONNECTIONS" "$(machine_line)" "$BENCH_LOAD_START" <<'PY' > "$BENCH_TMP/soak.md"
 import re, subprocess, sys
 tmp, total, connections, machine, load = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-def wrk(name):
-    return dict(line.split("=", 1) for line in open(f"{tmp}/{name}.kv").read().splitlines() if "=" in line)
+import json
+def load(name):
+    return json.load(open(f"{tmp}/{name}.json"))
 rows = [l.split() for l in open(f"{tmp}/samples.txt") if l.strip()]
 timed = [(int(r[0]), [int(x) for x in r[1:]]) for r in rows if r[0] != "end"]
 warm = total // 5
@@ -130,20 +139,25 @@ def growth(i):
 ops = open(f"{tmp}/ops.txt").read().splitlines()
 def count(prefix, ok):
     return sum(1 for o in ops if o.startswith(prefix) and (("rc=0" in o) == ok))
-main, canary = wrk("main"), wrk("canary")
-requests = int(main["requests"]) + int(canary["requests"])
-socket = sum(int(main[k]) + int(canary[k]) for k in ("connect", "read", "write", "timeout"))
-non2xx = int(main.get("non2xx") or 0) + int(canary.get("non2xx") or 0)
+main, canary = load("main"), load("canary")
+requests = main["requests"] + canary["requests"]
+failures = {}
+for part in (main, canary):
+    for kind, n in part["failures"].items():
+        failures[kind] = failures.get(kind, 0) + n
+failed = sum(failures.values())
 mb = lambda kb: f"{kb / 1024:.1f} MB"
 print("## soak\n")
 print(f"`Benchmarks/run.sh soak` (SOAK_SECONDS={total}, SOAK_CONNECTIONS={connections}), release build, {machine}; load before: {load}.")
-print(f"wrk keep-alive: 80 % of the connections to a blue-green service deployed or rolled back every 30 s, 20 % to a canary service")
+print(f"soak_load.py keep-alive, {main['rate'] + canary['rate']:.0f} requests/s paced: 80 % of the connections to a blue-green service deployed or rolled back every 30 s, 20 % to a canary service")
 print(f"with a canary (20 %, 60 %, analysis every 2 s) every 2 minutes; server `--retention 2m`; samples every 10 s; warm-up: the first {warm} s.\n")
 print("| | figure | goal |\n| --- | --- | --- |")
-print(f"| requests | {requests:,} ({float(main['rps']) + float(canary['rps']):,.0f}/s) | |")
-print(f"| failed requests (socket errors + non-2xx) | {socket} + {non2xx} | 0 |")
+print(f"| requests | {requests:,} ({requests / max(main['seconds'], 1):,.0f}/s) | |")
+print(f"| failed requests (connection errors, timeouts, non-2xx) | {failed}{' (' + ', '.join(f'{k}: {v}' for k, v in sorted(failures.items())) + ')' if failures else ''} | 0 |")
 print(f"| deploys / rollbacks / canaries that succeeded (failed) | {count('deploy', True)} ({count('deploy', False)}) / {count('rollback', True)} ({count('rollback', False)}) / {count('canary', True)} ({count('canary', False)}) | all |")
 print(f"| router RSS after warm-up → end | {mb(first[0])} → {mb(last[0])} ({growth(0):+.1f} %), max {mb(max(s[0] for s in after))} | < +5 % |")
+tail = [s for t, s in timed if t >= timed[-1][0] - 120]
+print(f"| router RSS over the last 2 minutes (the per-second statistics windows fill for 300 s per version) | {mb(tail[0][0])} → {mb(tail[-1][0])} ({100.0 * (tail[-1][0] - tail[0][0]) / tail[0][0]:+.1f} %) | |")
 print(f"| control plane RSS after warm-up → end | {mb(first[2])} → {mb(last[2])} ({growth(2):+.1f} %), max {mb(max(s[2] for s in after))} | < +5 % |")
 print(f"| router / control plane file descriptors after warm-up (min–max) | {min(s[1] for s in after)}–{max(s[1] for s in after)} / {min(s[3] for s in after)}–{max(s[3] for s in after)} | flat |")
 print(f"| state database (+ WAL) after warm-up → end, max | {first[4] / 1e6:.2f} → {last[4] / 1e6:.2f} MB, max {max(s[4] for s in after) / 1e6:.2f} MB | bounded |")

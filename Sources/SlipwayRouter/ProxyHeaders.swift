@@ -10,14 +10,15 @@ enum ProxyHeaders {
     static func prepareRequest(_ head: inout HTTPRequestHead, clientIP: String, https: Bool = false, random: inout FastRandom) -> String {
         stripHopByHop(&head.headers)
         head.version = .http1_1
-        var forwarded = head.headers[canonicalForm: "x-forwarded-for"]
-        if forwarded.contains(where: \.isEmpty) { forwarded.removeAll(where: \.isEmpty) }
-        if forwarded.isEmpty {
-            // Replaces an empty X-Forwarded-For the client sent (found by fuzzing: the
-            // instance got two, the first empty).
-            head.headers.replaceOrAdd(name: "X-Forwarded-For", value: clientIP)
+        if !head.headers.contains(name: "x-forwarded-for") {
+            head.headers.add(name: "X-Forwarded-For", value: clientIP)
         } else {
-            head.headers.replaceOrAdd(name: "X-Forwarded-For", value: forwarded.joined(separator: ", ") + ", " + clientIP)
+            // The client's chain without empty elements (found by fuzzing: an empty header
+            // stayed beside the router's, and `,` became `, CLIENT`), then the client.
+            var chain = head.headers[canonicalForm: "x-forwarded-for"]
+            chain.removeAll(where: \.isEmpty)
+            chain.append(Substring(clientIP))
+            head.headers.replaceOrAdd(name: "X-Forwarded-For", value: chain.joined(separator: ", "))
         }
         let proto = https ? "https" : "http"
         if head.headers.contains(name: "x-forwarded-proto") {
