@@ -1,24 +1,3 @@
-/// A step of the wall clock — NTP correcting a machine that booted with a wrong time, an
-/// operator's `date -s`, a virtual machine resumed — seen by comparing how far the wall
-/// clock moved between two readings with how far the monotonic clock did.
-public struct ClockStepDetector: Sendable {
-    /// Smaller differences are NTP's slewing and scheduling noise, not a step.
-    public static let tolerance = 1.0
-
-    private var last: (wall: Double, monotonic: Double)?
-
-    public init() {}
-
-    /// The step since the previous reading (seconds; positive when the wall clock jumped
-    /// forward) when it is at least `tolerance`, else nil. The first reading sees none.
-    public mutating func observe(wall: Double, monotonic: Double) -> Double? {
-        defer { last = (wall, monotonic) }
-        guard let last else { return nil }
-        let step = (wall - last.wall) - (monotonic - last.monotonic)
-        return abs(step) >= Self.tolerance ? step : nil
-    }
-}
-
 extension Optional where Wrapped == Double {
     fileprivate mutating func shift(by delta: Double) {
         if let value = self { self = value + delta }

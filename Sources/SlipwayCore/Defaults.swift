@@ -71,6 +71,9 @@ public enum Defaults {
     public static let serverDirectory = ".slipway-host"
     /// Seconds SSH waits for a fleet server's TCP connection (`ConnectTimeout`).
     public static let sshConnectTimeoutSeconds = 10
+    /// A difference of at least this many seconds between the wall clock and the controller's
+    /// steady clock is a step of the wall clock (smaller ones are NTP slewing and noise).
+    public static let clockStepTolerance = 1.0
     /// Events and settled notifications older than this are deleted (`slipway server --retention`).
     public static let retention: Duration = .seconds(90 * 86_400)
 }

@@ -135,12 +135,15 @@ extension Controller {
     /// for a tick: deploy and rollback act at once).
     public func run(busy: Duration = .milliseconds(100), idle: Duration = .milliseconds(500)) async {
         var failures = TickFailures()
-        var steps = ClockStepDetector()
         while !Task.isCancelled {
             var interval = idle
             let started = ContinuousClock.now
-            if let step = steps.observe(wall: clock.now(), monotonic: clock.monotonic()) {
-                clockStepped(by: step)
+            // Between ticks: a step of the wall clock moves the timers, then the controller's
+            // clock takes the new frame (no tick sees both).
+            let drift = steadyClock.drift()
+            if abs(drift) >= Defaults.clockStepTolerance {
+                clockStepped(by: drift)
+                steadyClock.adopt(drift)
             }
             do {
                 try await tick()

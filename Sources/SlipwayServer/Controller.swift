@@ -14,6 +14,8 @@ public actor Controller {
     let stateDirectory: StateDirectory
     let dataPlane: DataPlane
     let clock: any WallClock
+    /// The same clock: steady within a tick; the run loop adopts steps of the wall clock.
+    let steadyClock: SteadyClock
     let logger: Logger
     /// Where bare `run[0]` names are looked up before PATH (the slipway binary's folder).
     let searchDirectories: [String]
@@ -83,7 +85,9 @@ public actor Controller {
         self.instancePorts = instancePorts
         self.stateDirectory = stateDirectory
         self.dataPlane = dataPlane
-        self.clock = clock
+        let steady = SteadyClock(base: clock)
+        self.steadyClock = steady
+        self.clock = steady
         self.logger = logger
         self.searchDirectories = searchDirectories
         self.masterKey = masterKey

@@ -55,6 +55,31 @@ public struct SystemWallClock: WallClock {
     }
 }
 
+/// The controller's clock: the wall clock's reading when it started, advanced by the
+/// monotonic clock, so that it never jumps while a tick runs. The run loop compares it with
+/// the wall clock between ticks; a difference of a second or more is a step of the wall
+/// clock, and the controller moves its timers by it and then `adopt`s it, so every time a
+/// tick computes is in one frame.
+final class SteadyClock: WallClock, Sendable {
+    let base: any WallClock
+    /// Wall time minus monotonic time, as of the last adopted step.
+    private let offset: Mutex<Double>
+
+    init(base: any WallClock) {
+        self.base = base
+        offset = Mutex(base.now() - base.monotonic())
+    }
+
+    func now() -> Double { base.monotonic() + offset.withLock { $0 } }
+    func monotonic() -> Double { base.monotonic() }
+
+    /// How far the wall clock is from this clock now (a step when at least a second).
+    func drift() -> Double { base.now() - now() }
+
+    /// Takes the wall clock's frame: `now()` moves by `step`.
+    func adopt(_ step: Double) { offset.withLock { $0 += step } }
+}
+
 /// The offset file of `SLIPWAY_FAULT_CLOCK_FILE`, cached for 50 ms.
 final class FaultClockOffset: Sendable {
     let path: String

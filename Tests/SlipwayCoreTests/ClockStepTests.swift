@@ -1,19 +1,9 @@
 import SlipwayCore
 import Testing
 
-/// Steps of the wall clock: told from time passing by the monotonic clock, and a running
-/// rollout's timers moved with them so that each keeps the time it had left.
+/// Steps of the wall clock: a running rollout's timers moved with them so that each keeps
+/// the time it had left (the controller's SteadyClock tells a step from time passing).
 @Suite struct ClockStepTests {
-    @Test func stepsAreToldFromTimePassing() {
-        var detector = ClockStepDetector()
-        #expect(detector.observe(wall: 1_000, monotonic: 50) == nil, "the first reading has nothing to compare with")
-        #expect(detector.observe(wall: 1_000.5, monotonic: 50.5) == nil, "time passing")
-        #expect(detector.observe(wall: 1_001.2, monotonic: 51.0) == nil, "0.2 s of drift is slewing, not a step")
-        #expect(abs((detector.observe(wall: 8_201.3, monotonic: 51.1) ?? 0) - 7_200) < 1e-6, "a jump forward")
-        #expect(abs((detector.observe(wall: 4_601.4, monotonic: 51.2) ?? 0) + 3_600) < 1e-6, "a jump back")
-        #expect(detector.observe(wall: 4_611.4, monotonic: 61.2) == nil, "a long gap between readings is still time passing")
-    }
-
     static let policy = AnalysisPolicy(interval: .seconds(5), inconclusiveLimit: 3)
 
     /// A passing run of the default checks (200 canary requests, no errors, 10 ms).
