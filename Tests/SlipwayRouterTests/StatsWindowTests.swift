@@ -42,6 +42,73 @@ import Testing
         #expect(empty.versionStats(service: "a", version: "b", windowSeconds: 60).latencyP99Ms == nil)
     }
 
+    @Test func windowsBeyondAMinuteCountOlderSecondsInTenSecondGroups() throws {
+        var w = StatsWindow()
+        // One request per second for five minutes, the request of second i taking (i + 1) ms.
+        for i in 0..<300 {
+            w.record(status: 200, routerError: false, latencyMicros: UInt64(i + 1) * 1_000, nowNanos: (1000 + UInt64(i)) * s)
+        }
+        let now = 1299 * s
+        for window in 1...300 {
+            var summary = StatsSummary()
+            w.collect(windowSeconds: window, nowNanos: now, into: &summary)
+            let counted = Int(summary.totals.requests)
+            if window <= StatsWindow.fineSeconds {
+                #expect(counted == window, "window \(window) s is counted to the second")
+            } else {
+                #expect(abs(counted - window) <= StatsWindow.coarseSeconds / 2, "window \(window) s counted \(counted)")
+                #expect(counted % StatsWindow.coarseSeconds == 0, "whole groups beyond the last minute")
+            }
+            #expect(summary.latency?.totalCount == UInt64(counted), "every counted request has its latency, none twice")
+        }
+        var all = StatsSummary()
+        w.collect(windowSeconds: 300, nowNanos: now, into: &all)
+        let stats = all.versionStats(service: "web", version: "v1", windowSeconds: 300)
+        #expect(stats.requests == 300)
+        let p50 = try #require(stats.latencyP50Ms)
+        let max = try #require(stats.latencyMaxMs)
+        #expect(abs(p50 - 150) <= 1.5, "p50 \(p50) ms")
+        #expect(abs(max - 300) <= 3, "max \(max) ms")
+    }
+
+    @Test func secondsNotYetFoldedStillCountAfterAQuietSpell() {
+        var w = StatsWindow()
+        for i in 0..<10 { w.record(status: 200, routerError: false, latencyMicros: 50, nowNanos: (1000 + UInt64(i)) * s) }
+        // 100 s of silence, then one request: the ten old seconds were never reused.
+        w.record(status: 500, routerError: false, latencyMicros: 50, nowNanos: 1100 * s)
+        var summary = StatsSummary()
+        w.collect(windowSeconds: 300, nowNanos: 1100 * s, into: &summary)
+        #expect(summary.totals.requests == 11)
+        var lastMinute = StatsSummary()
+        w.collect(windowSeconds: 60, nowNanos: 1100 * s, into: &lastMinute)
+        #expect(lastMinute.totals.requests == 1 && lastMinute.totals.byClass.5 == 1)
+        // Folded seconds older than the longest window are dropped, not kept in a group.
+        w.record(status: 200, routerError: false, latencyMicros: 50, nowNanos: 1420 * s)
+        var late = StatsSummary()
+        w.collect(windowSeconds: 300, nowNanos: 1420 * s, into: &late)
+        #expect(late.totals.requests == 1)
+    }
+
+    @Test func aFullWindowStaysSmall() {
+        // A busy version: every second of five minutes, latencies from 100 µs to 100 ms.
+        var w = StatsWindow()
+        for second in 0..<300 {
+            for i in 0..<50 {
+                let latency = UInt64(100 + (i * 99_900) / 49)
+                w.record(status: 200, routerError: false, latencyMicros: latency, nowNanos: (5000 + UInt64(second)) * s)
+            }
+        }
+        // 60 one-second slots and 30 ten-second groups of 32-bit counts sized to 100 ms; the
+        // window of 300 one-second 64-bit histograms spanning 1 µs – 1 h it replaced held
+        // about 8 MB (the soak benchmark's router growth).
+        #expect(w.latencyFootprintBytes < 700_000, "\(w.latencyFootprintBytes) bytes")
+        #expect(w.latencyFootprintBytes > 0)
+        // A slow outlier grows only the slot that saw it.
+        let before = w.latencyFootprintBytes
+        w.record(status: 200, routerError: false, latencyMicros: 3_000_000_000, nowNanos: 5300 * s)
+        #expect(w.latencyFootprintBytes - before < 20_000)
+    }
+
     @Test func recorderMergesShards() {
         let r = VersionStatsRecorder(service: "web", version: "v1", shardCount: 2)
         r.record(shard: 0, status: 200, routerError: false, latencyMicros: 5, nowNanos: 50 * s)
