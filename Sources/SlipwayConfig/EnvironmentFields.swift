@@ -155,19 +155,58 @@ enum EnvironmentFields {
 
     static var freeze: ObjectType<FreezeWindow> {
         ObjectType(
-            doc: "A freeze window.",
+            doc: "A freeze window: fixed (`from`/`to`) or recurring (`every`, in `time_zone`).",
             initial: FreezeWindow(from: 0, to: 0, reason: ""),
             fields: [
-                Field("from", timestamp, \.from, required: true, doc: "Start, RFC 3339 (2026-12-20T00:00:00Z) or a date (UTC midnight)."),
-                Field("to", timestamp, \.to, required: true, doc: "End (exclusive), same forms as from."),
+                Field("from", timestamp, \.from, doc: "Start, RFC 3339 (2026-12-20T00:00:00Z) or a date (UTC midnight)."),
+                Field("to", timestamp, \.to, doc: "End (exclusive), same forms as from."),
+                Field("every", recurrence, \.every,
+                      doc: "A window that comes back every week (\"fri 16:00-mon 08:00\", \"sat-sun\" for whole days) or every day (\"22:00-06:00\"), in wall-clock time of `time_zone`; instead of from/to."),
+                Field("time_zone", timeZone, \.timeZone, doc: "IANA time zone of `every` (Europe/Berlin, America/New_York). Default: UTC."),
                 Field("reason", ValueType<String>.string.checked { $0.trimmingCharacters(in: .whitespaces).isEmpty ? "must not be empty: say why deploys stop" : nil }, \.reason,
                       required: true, doc: "Why deploys stop; shown to whoever is refused."),
             ],
             check: { window, scope in
+                let fixed = scope.isGiven("from") || scope.isGiven("to")
+                if scope.isGiven("every") {
+                    if fixed {
+                        scope.error(at: scope.isGiven("from") ? "from" : "to", "give either `every` (a recurring window) or `from` and `to` (a fixed one), not both")
+                    }
+                    return
+                }
+                if scope.isGiven("time_zone") {
+                    scope.error(at: "time_zone", "`time_zone` applies to `every`; `from` and `to` carry their own offset (2026-12-20T18:00:00+01:00)")
+                }
+                for key in ["from", "to"] where !scope.isGiven(key) {
+                    scope.error(at: key, "a freeze window needs `from` and `to`, or `every` for a recurring one; `\(key)` is missing")
+                    return
+                }
                 guard scope.decoded.contains("from"), scope.decoded.contains("to"), window.to <= window.from else { return }
                 scope.error(at: "to", "`to` (\(Timestamps.format(window.to))) must be after `from` (\(Timestamps.format(window.from)))")
-            }
+            },
+            extraSchema: [("oneOf", .array([
+                .object([("required", .array([.string("from"), .string("to")]))]),
+                .object([("required", .array([.string("every")]))]),
+            ]))]
         )
+    }
+
+    static var recurrence: ValueType<FreezeRecurrence> {
+        ValueType(schema: [("type", .string("string"))], json: { .string($0.text) }) { node, path, diagnostics in
+            guard let text = ValueType<String>.string.decode(node, path, diagnostics) else { return nil }
+            switch FreezeRecurrence.parse(text) {
+            case .success(let recurrence): return recurrence
+            case .failure(let error):
+                diagnostics.error(at: node, path, error.description)
+                return nil
+            }
+        }
+    }
+
+    static var timeZone: ValueType<String> {
+        ValueType<String>.string.checked { name in
+            FreezeWindow.zone(name) == nil ? "\(quoted(name)) is not a time zone: use an IANA name such as Europe/Berlin, America/New_York or UTC" : nil
+        }
     }
 
     static var timestamp: ValueType<Double> {

@@ -111,6 +111,24 @@ import Testing
         #expect(singleError(Self.base + "environments:\n  production:\n    freeze: [{ from: 2026-12-24, to: 2026-12-25 }]\n")?.contains("lacks the required key `reason`") == true)
     }
 
+    @Test func recurringFreezeWindowsNeedValidTextAndZone() throws {
+        let specs = try units(Self.base + "environments:\n  production:\n    freeze:\n      - { every: \"fri 16:00-mon 08:00\", time_zone: Europe/Berlin, reason: weekend }\n      - { every: \"22:00-06:00\", reason: nights }\n")
+        let freezes = try #require(specs[0].environment?.freezes)
+        #expect(freezes.count == 2)
+        #expect(freezes[0].every?.text == "fri 16:00-mon 08:00" && freezes[0].timeZone == "Europe/Berlin")
+        #expect(freezes[1].every?.weekly == false && freezes[1].timeZone == nil)
+        let bad = singleError(Self.base + "environments:\n  production:\n    freeze:\n      - { every: \"fry 16:00-mon 08:00\", reason: x }\n")
+        #expect(bad?.hasPrefix("14:18: ") == true && bad?.contains("environments.production.freeze[0].every: \"fry\" in") == true, "\(bad ?? "")")
+        let zone = singleError(Self.base + "environments:\n  production:\n    freeze: [{ every: sat-sun, time_zone: Mars/Olympus, reason: x }]\n")
+        #expect(zone?.contains("\"Mars/Olympus\" is not a time zone") == true, "\(zone ?? "")")
+        let both = singleError(Self.base + "environments:\n  production:\n    freeze: [{ every: sat-sun, from: 2026-12-24, reason: x }]\n")
+        #expect(both?.contains("give either `every` (a recurring window) or `from` and `to`") == true, "\(both ?? "")")
+        let zoneWithoutEvery = singleError(Self.base + "environments:\n  production:\n    freeze: [{ from: 2026-12-24, to: 2026-12-25, time_zone: UTC, reason: x }]\n")
+        #expect(zoneWithoutEvery?.contains("`time_zone` applies to `every`") == true, "\(zoneWithoutEvery ?? "")")
+        let neither = singleError(Self.base + "environments:\n  production:\n    freeze: [{ from: 2026-12-24, reason: x }]\n")
+        #expect(neither?.contains("`to` is missing") == true, "\(neither ?? "")")
+    }
+
     @Test func badEnvironmentNamesAndShapes() {
         #expect(singleError(Self.base + "environments:\n  Prod: {}\n")?.contains("\"Prod\" is not a valid environment name") == true)
         #expect(singleError(Self.base + "environments: {}\n")?.contains("lists no environment") == true)

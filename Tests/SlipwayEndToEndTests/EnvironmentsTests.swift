@@ -211,12 +211,24 @@ import Testing
         let reports = try await Self.ciReports()
         defer { reports.remove() }
         try await withHarness { h in
+            // A fixed window that is over and a daily one around now, in wall-clock time of
+            // Asia/Kolkata (UTC+05:30): the refusal names the end of today's occurrence.
             let now = Date()
             let format = ISO8601DateFormatter()
-            let from = format.string(from: now.addingTimeInterval(-3600)), to = format.string(from: now.addingTimeInterval(3600))
+            let pastFrom = format.string(from: now.addingTimeInterval(-3 * 3600)), pastTo = format.string(from: now.addingTimeInterval(-2 * 3600))
+            var kolkata = Calendar(identifier: .gregorian)
+            kolkata.timeZone = try #require(TimeZone(identifier: "Asia/Kolkata"))
+            func wallClock(_ date: Date) -> String {
+                let c = kolkata.dateComponents([.hour, .minute], from: date)
+                return String(format: "%02d:%02d", c.hour ?? 0, c.minute ?? 0)
+            }
+            let end = now.addingTimeInterval(3600)
+            let every = "\(wallClock(now.addingTimeInterval(-3600)))-\(wallClock(end))"
+            let to = format.string(from: Date(timeIntervalSince1970: (end.timeIntervalSince1970 / 60).rounded(.down) * 60))
             let staging = freeLoopbackPort(), production = freeLoopbackPort()
             let base = try String(contentsOfFile: try Self.config(h, staging: staging, production: production), encoding: .utf8)
-            let text = base.replacingOccurrences(of: "    gates: { coverage: 60,", with: "    freeze: [{ from: \"\(from)\", to: \"\(to)\", reason: launch week }]\n    gates: { coverage: 60,")
+            let freezes = "[{ from: \"\(pastFrom)\", to: \"\(pastTo)\", reason: last release }, { every: \"\(every)\", time_zone: Asia/Kolkata, reason: launch week }]"
+            let text = base.replacingOccurrences(of: "    gates: { coverage: 60,", with: "    freeze: \(freezes)\n    gates: { coverage: 60,")
             let config = try h.directory.write("frozen.yml", text)
             try await h.startServer(configs: [config])
             let evidence = ["--evidence", "junit=\(reports.file("junit.xml"))", "--evidence", "cobertura=\(reports.file("coverage.xml"))",

@@ -65,28 +65,55 @@ public struct EnvironmentPolicy: Codable, Sendable, Equatable {
         try c.encode(freezes, forKey: .freezes)
     }
 
-    /// The freeze window `now` (seconds since 1970) falls in, if any.
+    /// The freeze window `now` (seconds since 1970) falls in, if any; a recurring window
+    /// comes back as its current occurrence (`from`/`to` set, `every` nil).
     public func freeze(at now: Double) -> FreezeWindow? {
-        freezes.first { $0.contains(now) }
+        for window in freezes {
+            if let occurrence = window.occurrence(containing: now) {
+                return FreezeWindow(from: occurrence.from, to: occurrence.to, reason: window.reason)
+            }
+        }
+        return nil
     }
 }
 
 /// A time span in which deploys to an environment are refused (an admin may override
-/// with a reason). Times are seconds since 1970; the config takes RFC 3339 text.
+/// with a reason): fixed (`from`/`to`, seconds since 1970; the config takes RFC 3339 text)
+/// or recurring (`every`, in wall-clock time of `timeZone`, UTC when nil).
 public struct FreezeWindow: Codable, Sendable, Equatable {
     public var from: Double
     public var to: Double
     public var reason: String
+    public var every: FreezeRecurrence?
+    /// An IANA time zone name (`Europe/Berlin`) for `every`.
+    public var timeZone: String?
 
-    public init(from: Double, to: Double, reason: String) {
+    public init(from: Double, to: Double, reason: String, every: FreezeRecurrence? = nil, timeZone: String? = nil) {
         self.from = from
         self.to = to
         self.reason = reason
+        self.every = every
+        self.timeZone = timeZone
     }
 
-    public func contains(_ time: Double) -> Bool { time >= from && time < to }
+    public func contains(_ time: Double) -> Bool { occurrence(containing: time) != nil }
 
-    enum CodingKeys: String, CodingKey { case from, to, reason }
+    /// The span (absolute times) containing `time`: the window itself, or the occurrence of
+    /// a recurring one.
+    public func occurrence(containing time: Double) -> (from: Double, to: Double)? {
+        if let every {
+            return every.occurrence(containing: time, in: Self.zone(timeZone) ?? TimeZone(identifier: "UTC")!)
+        }
+        return time >= from && time < to ? (from, to) : nil
+    }
+
+    /// The time zone of that name, nil when unknown. "UTC" when no name.
+    public static func zone(_ name: String?) -> TimeZone? {
+        guard let name else { return TimeZone(identifier: "UTC") }
+        return TimeZone(identifier: name)
+    }
+
+    enum CodingKeys: String, CodingKey { case from, to, reason, every, timeZone = "time_zone" }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -98,16 +125,32 @@ public struct FreezeWindow: Codable, Sendable, Equatable {
             }
             return time
         }
-        from = try time(.from)
-        to = try time(.to)
         reason = try c.decode(String.self, forKey: .reason)
+        timeZone = try c.decodeIfPresent(String.self, forKey: .timeZone)
+        if let text = try c.decodeIfPresent(String.self, forKey: .every) {
+            switch FreezeRecurrence.parse(text) {
+            case .success(let recurrence): every = recurrence
+            case .failure(let error): throw DecodingError.dataCorruptedError(forKey: .every, in: c, debugDescription: error.description)
+            }
+            from = 0
+            to = 0
+        } else {
+            every = nil
+            from = try time(.from)
+            to = try time(.to)
+        }
     }
 
     /// Times as RFC 3339 text (readable in the API and `config show`).
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(Timestamps.format(from), forKey: .from)
-        try c.encode(Timestamps.format(to), forKey: .to)
+        if let every {
+            try c.encode(every.text, forKey: .every)
+            try c.encodeIfPresent(timeZone, forKey: .timeZone)
+        } else {
+            try c.encode(Timestamps.format(from), forKey: .from)
+            try c.encode(Timestamps.format(to), forKey: .to)
+        }
         try c.encode(reason, forKey: .reason)
     }
 }
