@@ -57,4 +57,33 @@ import Testing
         let completed = try await runCommand("/bin/bash", ["-c", probe], environment: ["PATH": (slipway as NSString).deletingLastPathComponent + ":/usr/bin:/bin"])
         #expect(completed.stdout.split(separator: "\n").contains("deploy"), "\(completed.stdout)\(completed.stderr)")
     }
+
+    /// `slipway runbook` reads the file, prints Markdown, and refuses a wrong service or
+    /// environment with the reason.
+    @Test func runbookPrintsTheChecklistAndRefusesWhatTheFileDoesNotConfigure() async throws {
+        let slipway = try BuiltProducts.path("slipway")
+        let directory = try TemporaryDirectory(prefix: "slipway-runbook")
+        defer { directory.remove() }
+        let file = try directory.write("slipway.yml", """
+            service: web
+            run: [./web]
+            listen: 127.0.0.1:8080
+            environments:
+              staging: { listen: 127.0.0.1:8081 }
+              production: { approvals: 1 }
+
+            """)
+        let all = try await runCommand(slipway, ["runbook", "web", "-f", file])
+        #expect(all.status == 0, "\(all.stderr)")
+        #expect(all.stdout.hasPrefix("# Runbook: web\n") && all.stdout.contains("## Deploy to staging") && all.stdout.contains("## Deploy to production"), "\(all.stdout)")
+        let one = try await runCommand(slipway, ["runbook", "web", "--env", "production", "-f", file])
+        #expect(one.status == 0 && !one.stdout.contains("## Deploy to staging") && one.stdout.contains("Waits for 1 approval(s)"), "\(one.stdout)\(one.stderr)")
+        let wrongService = try await runCommand(slipway, ["runbook", "api", "-f", file])
+        #expect(wrongService.status == 1 && wrongService.stderr.contains("configures web, not api"), "\(wrongService.stderr)")
+        let wrongEnv = try await runCommand(slipway, ["runbook", "web", "--env", "prod", "-f", file])
+        #expect(wrongEnv.status == 64 && wrongEnv.stderr.contains("web has no environment prod; environments: staging, production"), "\(wrongEnv.stderr)")
+        let bad = try directory.write("bad.yml", "service: web\nrun: [./web]\nreplicas: many\n")
+        let badFile = try await runCommand(slipway, ["runbook", "web", "-f", bad])
+        #expect(badFile.status == 1 && badFile.stderr.contains("bad.yml:3:"), "\(badFile.stderr)")
+    }
 }
