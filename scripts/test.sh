@@ -26,6 +26,8 @@ if [ ! -x /usr/lib/postgresql/15/bin/pg_ctl ] || ! command -v pg_dump >/dev/null
 # database with sqlite3.
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
+# The man page check renders every generated page with man (groff, col).
+command -v man >/dev/null 2>&1 && command -v col >/dev/null 2>&1 || need_apt+=(man-db bsdextrautils)
 
 if ((${#need_apt[@]})); then
   echo "==> installing ${need_apt[*]}"
@@ -82,6 +84,10 @@ else
   swift test --skip-build --skip "$fleet" || status=$?
   echo "==> running the fleet, API contract, passive-health and crash-walk tests"
   swift test --skip-build --filter "$fleet" || status=$?
+  # The man pages: generated from the command definitions by swift-argument-parser's plugin
+  # (from this debug build), one per command, each rendered by man.
+  echo "==> man pages"
+  scripts/man.sh --check || status=$?
   # The fuzz smoke: every fuzz target under libFuzzer + the address sanitizer for a few
   # seconds (the long runs are `Benchmarks/run.sh fuzz`). It reuses this debug build: only
   # Slipway's own input-reading modules are compiled again, instrumented, last of all.
