@@ -124,7 +124,7 @@ cat "$OPS" >&2
 
 python3 - "$BENCH_TMP" "$SECONDS_TOTAL" "$CONNECTIONS" "$(machine_line)" "$BENCH_LOAD_START" <<'PY' > "$BENCH_TMP/soak.md"
 import re, subprocess, sys
-tmp, total, connections, machine, load = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+tmp, total, connections, machine, load_before = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 import json
 def load(name):
     return json.load(open(f"{tmp}/{name}.json"))
@@ -148,7 +148,7 @@ for part in (main, canary):
 failed = sum(failures.values())
 mb = lambda kb: f"{kb / 1024:.1f} MB"
 print("## soak\n")
-print(f"`Benchmarks/run.sh soak` (SOAK_SECONDS={total}, SOAK_CONNECTIONS={connections}), release build, {machine}; load before: {load}.")
+print(f"`Benchmarks/run.sh soak` (SOAK_SECONDS={total}, SOAK_CONNECTIONS={connections}), release build, {machine}; load before: {load_before}.")
 print(f"soak_load.py keep-alive, {main['rate'] + canary['rate']:.0f} requests/s paced: 80 % of the connections to a blue-green service deployed or rolled back every 30 s, 20 % to a canary service")
 print(f"with a canary (20 %, 60 %, analysis every 2 s) every 2 minutes; server `--retention 2m`; samples every 10 s; warm-up: the first {warm} s.\n")
 print("| | figure | goal |\n| --- | --- | --- |")
@@ -156,8 +156,11 @@ print(f"| requests | {requests:,} ({requests / max(main['seconds'], 1):,.0f}/s) 
 print(f"| failed requests (connection errors, timeouts, non-2xx) | {failed}{' (' + ', '.join(f'{k}: {v}' for k, v in sorted(failures.items())) + ')' if failures else ''} | 0 |")
 print(f"| deploys / rollbacks / canaries that succeeded (failed) | {count('deploy', True)} ({count('deploy', False)}) / {count('rollback', True)} ({count('rollback', False)}) / {count('canary', True)} ({count('canary', False)}) | all |")
 print(f"| router RSS after warm-up → end | {mb(first[0])} → {mb(last[0])} ({growth(0):+.1f} %), max {mb(max(s[0] for s in after))} | < +5 % |")
+window = [s for t, s in timed if t >= 300]
+if len(window) >= 2:
+    print(f"| router RSS from 300 s (one statistics window: the router keeps 300 s of numbers per version) → end | {mb(window[0][0])} → {mb(window[-1][0])} ({100.0 * (window[-1][0] - window[0][0]) / window[0][0]:+.1f} %) | |")
 tail = [s for t, s in timed if t >= timed[-1][0] - 120]
-print(f"| router RSS over the last 2 minutes (the per-second statistics windows fill for 300 s per version) | {mb(tail[0][0])} → {mb(tail[-1][0])} ({100.0 * (tail[-1][0] - tail[0][0]) / tail[0][0]:+.1f} %) | |")
+print(f"| router RSS over the last 2 minutes  | {mb(tail[0][0])} → {mb(tail[-1][0])} ({100.0 * (tail[-1][0] - tail[0][0]) / tail[0][0]:+.1f} %) | |")
 print(f"| control plane RSS after warm-up → end | {mb(first[2])} → {mb(last[2])} ({growth(2):+.1f} %), max {mb(max(s[2] for s in after))} | < +5 % |")
 print(f"| router / control plane file descriptors after warm-up (min–max) | {min(s[1] for s in after)}–{max(s[1] for s in after)} / {min(s[3] for s in after)}–{max(s[3] for s in after)} | flat |")
 print(f"| state database (+ WAL) after warm-up → end, max | {first[4] / 1e6:.2f} → {last[4] / 1e6:.2f} MB, max {max(s[4] for s in after) / 1e6:.2f} MB | bounded |")
