@@ -86,4 +86,52 @@ import Testing
         let badFile = try await runCommand(slipway, ["runbook", "web", "-f", bad])
         #expect(badFile.status == 1 && badFile.stderr.contains("bad.yml:3:"), "\(badFile.stderr)")
     }
+
+    struct DoctorReport: Decodable {
+        struct Finding: Decodable { var check: String; var status: String; var detail: String; var fix: String? }
+        var healthy: Bool
+        var findings: [Finding]
+        func finding(_ check: String) -> Finding? { findings.first { $0.check == check } }
+    }
+
+    /// `slipway doctor` on a healthy installation, then on one with an open state directory,
+    /// a readable master key, a token about to expire and a service whose port nobody serves.
+    @Test func doctorFindsWhatIsWrongAndNamesTheFix() async throws {
+        try await withHarness { h in
+            let (config, port) = try h.helloConfig()
+            try await h.startServer(configs: [config])
+            #expect(try await h.cli(["secrets", "set", "hello", "API_KEY"], stdin: "s3cret").status == 0, "makes the master key")
+            _ = try await eventually("hello to serve v1", timeout: .seconds(60)) { (try? await TestHTTP.get("http://127.0.0.1:\(port)/"))?.body.contains("v1") == true ? true : nil }
+
+            let healthy = try await h.cli(["doctor", "--state-dir", h.stateDir, "-o", "json"])
+            #expect(healthy.status == 0, "\(healthy.stdout)\(healthy.stderr)")
+            let good = try decode(DoctorReport.self, healthy.stdout)
+            #expect(good.healthy)
+            for check in ["state directory", "free space", "master key", "state database", "control plane", "router", "server", "service hello", "tokens"] {
+                #expect(good.finding(check)?.status == "ok", "\(check): \(String(describing: good.finding(check)))")
+            }
+            #expect(good.finding("service hello")?.detail.contains("accepts connections") == true)
+
+            // Break things.
+            #expect(chmod(h.stateDir, 0o755) == 0 && chmod(h.stateDir + "/master.key", 0o644) == 0)
+            defer { _ = chmod(h.stateDir, 0o700); _ = chmod(h.stateDir + "/master.key", 0o600) }
+            #expect(try await h.cli(["token", "create", "ci", "--role", "deployer", "--expires-in", "2h"]).status == 0)
+            let text = try await h.cli(["doctor", "--state-dir", h.stateDir])
+            #expect(text.status == 1, "\(text.stdout)\(text.stderr)")
+            #expect(text.stdout.contains("fix: chmod 700 \(h.stateDir)"), "\(text.stdout)")
+            #expect(text.stdout.contains("fix: chmod 600 \(h.stateDir)/master.key"), "\(text.stdout)")
+            #expect(text.stdout.contains("WARNING token ci: expires in"), "\(text.stdout)")
+            #expect(text.stdout.contains("2 problem(s), 1 warning(s)"), "\(text.stdout)")
+
+
+            // Everything down: the local checks still run, the server is the problem.
+            _ = chmod(h.stateDir, 0o700); _ = chmod(h.stateDir + "/master.key", 0o600)
+            #expect(try await h.cli(["down"]).status == 0)
+            let down = try await h.cli(["doctor", "--state-dir", h.stateDir, "-o", "json"])
+            #expect(down.status == 1)
+            let report = try decode(DoctorReport.self, down.stdout)
+            #expect(report.finding("server")?.status == "problem" && report.finding("control plane")?.status == "warning", "\(down.stdout)")
+            #expect(report.finding("state database")?.status == "ok" && report.finding("master key")?.status == "ok", "\(down.stdout)")
+        }
+    }
 }
