@@ -79,6 +79,7 @@ public struct LivenessReply: Codable, Sendable {
 extension ServiceStatus: ResponseEncodable {}
 extension RolloutRecord: ResponseEncodable {}
 extension Controller.ApplyResult: ResponseEncodable {}
+extension Controller.UnitPlan: ResponseEncodable {}
 extension LivenessReply: ResponseEncodable {}
 extension RolloutExplanation: ResponseEncodable {}
 extension DeliveryReport: ResponseEncodable {}

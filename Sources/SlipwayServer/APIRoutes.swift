@@ -52,6 +52,14 @@ enum APIRoutes {
             }
             return EditedResponse(status: results.contains(where: \.changed) ? .created : .ok, response: results)
         }
+        v1.post("/plan") { request, context -> [Controller.UnitPlan] in
+            let body = try await request.decode(as: ApplyRequest.self, context: context)
+            context.audit.set("file", body.path)
+            let directory = (body.path as NSString).deletingLastPathComponent
+            let units = try ConfigLoader.parseUnits(body.text, fileName: body.path, baseDirectory: directory.isEmpty ? nil : directory)
+            context.audit.target("service/\(units.first?.serviceName ?? "")")
+            return try await controller.plan(units)
+        }
         v1.get("/services/:name") { _, context in
             try await controller.status(service: try context.parameters.require("name"))
         }

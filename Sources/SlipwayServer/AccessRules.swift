@@ -48,6 +48,7 @@ enum AccessRules {
         AccessRule("GET /v1/openapi.json", .viewer),
         AccessRule("GET /v1/services", .viewer),
         AccessRule("PUT /v1/services", .deployer, audit: "config.apply", environmentScoped: true),
+        AccessRule("POST /v1/plan", .deployer, audit: "config.plan"),
         AccessRule("GET /v1/services/{name}", .viewer),
         AccessRule("POST /v1/services/{name}/deploy", .deployer, audit: "rollout.deploy", environmentScoped: true),
         AccessRule("POST /v1/services/{name}/rollback", .deployer, audit: "rollout.rollback", environmentScoped: true),

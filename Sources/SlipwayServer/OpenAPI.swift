@@ -43,6 +43,7 @@ public enum OpenAPI {
         "GET /v1/whoami": Doc(summary: "The caller's token name, role and environments."),
         "GET /v1/services": Doc(summary: "Status of every service."),
         "PUT /v1/services": Doc(summary: "Applies a slipway.yml (the file's text and path); answers each service's config version.", body: "ApplyRequest"),
+        "POST /v1/plan": Doc(summary: "What applying a slipway.yml would change, without changing anything: each unit's changed settings (old → new, sensitive values hidden) and when each takes effect, refusals, warnings, and gates the newest release would fail.", body: "ApplyRequest"),
         "GET /v1/services/{name}": Doc(summary: "One service's status: releases, instances, the active rollout."),
         "POST /v1/services/{name}/deploy": Doc(summary: "Starts a deploy of a version (blue-green, canary or rolling as configured).", body: "DeployRequest", status: 201),
         "POST /v1/services/{name}/rollback": Doc(summary: "Puts traffic back on the previous (or a named) release.", body: "RollbackRequest", status: 201),

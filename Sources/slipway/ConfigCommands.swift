@@ -63,11 +63,15 @@ struct OpenAPICommand: ParsableCommand {
 struct ApplyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
-        abstract: "Register a service or update its config (stored with a version)."
+        abstract: "Register a service or update its config (stored with a version).",
+        discussion: "On a terminal, shows the plan (as `slipway plan` does) and asks before applying; --yes skips the question. Without a terminal (scripts, CI) it applies at once."
     )
 
     @Option(name: .shortAndLong, help: ArgumentHelp("The slipway.yml to apply.", valueName: "FILE"))
     var file: String
+
+    @Flag(name: .shortAndLong, help: "Apply without asking.")
+    var yes = false
 
     @OptionGroup var client: ClientOptions
 
@@ -82,6 +86,18 @@ struct ApplyCommand: AsyncParsableCommand {
         } catch {
             for e in error.errors { printError(e.description) }
             throw Exit.failed
+        }
+        if !yes, isatty(STDIN_FILENO) == 1, client.output == .text {
+            let plans = try await PlanCommand.fetch(file: file, client: client)
+            print(PlanCommand.render(plans), terminator: "")
+            guard plans.contains(where: \.changed) else { return }
+            print("Apply these changes? [y/N] ", terminator: "")
+            fflush(nil)
+            let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+            guard answer == "y" || answer == "yes" else {
+                print("nothing applied")
+                throw Exit.failed
+            }
         }
         let results = try await withAPI {
             try await client.client().send(.PUT, "/v1/services", body: ApplyRequest(path: absolute, text: text), as: [Controller.ApplyResult].self)
