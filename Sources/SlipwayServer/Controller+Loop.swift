@@ -146,6 +146,8 @@ extension Controller {
                 steadyClock.adopt(drift)
             }
             do {
+                tickRunning = true
+                defer { tickRunning = false }
                 try await tick()
                 if let recovered = failures.succeeded() {
                     logger.notice("controller ticks succeed again", metadata: ["slipway.failed_ticks": "\(recovered)"])

@@ -147,17 +147,23 @@ extension Controller {
     /// Stops every instance and the data plane (`slipway down`).
     public func stopEverything() async throws {
         stoppingEverything = true
-        for name in try store.serviceNames() {
-            for version in Set(try store.liveInstances(service: name).map(\.version)) {
-                let victims = try store.liveInstances(service: name, version: version)
-                for var instance in victims {
-                    instance.state = .stopping
-                    try store.saveInstance(instance)
-                }
-                for instance in victims {
-                    await driver(for: instance).stop(instance, grace: Defaults.stopGrace)
-                    markStopped(instance)
-                }
+        // A tick already under way may be starting an instance (on a server that takes
+        // seconds); it records it when done. Wait for it, so nothing starts after the stop.
+        let deadline = ContinuousClock.now + .seconds(120)
+        while tickRunning, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        // Stop what is live; a start that was in flight all the same is caught by the next pass.
+        for _ in 0..<3 {
+            let live = try store.liveInstances()
+            if live.isEmpty { break }
+            for var instance in live {
+                instance.state = .stopping
+                try store.saveInstance(instance)
+            }
+            for instance in live {
+                await driver(for: instance).stop(instance, grace: Defaults.stopGrace)
+                markStopped(instance)
             }
         }
         // Every fleet server's router too (its instances stopped above through its agent).

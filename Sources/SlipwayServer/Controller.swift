@@ -44,6 +44,8 @@ public actor Controller {
     /// Set by `slipway down`: the loop stops acting (it would otherwise start the stable
     /// release's instances again as they are stopped, or reconcile a server to them).
     var stoppingEverything = false
+    /// A tick of the run loop is under way (it may be starting an instance across an await).
+    var tickRunning = false
     /// Crash counts when a rollout or a newly stable release was first looked at (`crashesSince`).
     var crashBaselines: [String: (version: String, crashes: Int)] = [:]
     var routerGenerationFloor: UInt64 = 0
