@@ -18,7 +18,7 @@ struct RetentionService: Service {
     }
 
     func run() async throws {
-        let seconds = Double(retention.components.seconds) + Double(retention.components.attoseconds) / 1e18
+        let seconds = retention.seconds
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {

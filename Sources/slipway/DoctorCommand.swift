@@ -98,7 +98,7 @@ struct DoctorCommand: AsyncParsableCommand {
 
         do {
             let tokens = try await api.send(.GET, "/v1/tokens", as: [TokenRecord].self, timeout: .seconds(10))
-            let horizon = DurationText.parse(expiryWarning).map { Double($0.components.seconds) } ?? 7 * 86_400
+            let horizon = DurationText.parse(expiryWarning)?.seconds ?? 7 * 86_400
             let soon = tokens.filter { $0.revokedAt == nil && ($0.expiresAt.map { $0 > now && $0 - now < horizon } ?? false) }
             if soon.isEmpty {
                 findings.append(Finding(check: "tokens", status: .ok, detail: "\(tokens.filter { $0.revokedAt == nil }.count) active, none expiring within \(expiryWarning)"))
