@@ -86,6 +86,8 @@ else
   swift test --skip-build --filter "$fleet" || status=$?
   # The man pages: generated from the command definitions by swift-argument-parser's plugin
   # (from this debug build), one per command, each rendered by man.
+  echo "==> documentation links"
+  python3 scripts/check-links.py || status=$?
   echo "==> man pages"
   scripts/man.sh --check || status=$?
   # The fuzz smoke: every fuzz target under libFuzzer + the address sanitizer for a few

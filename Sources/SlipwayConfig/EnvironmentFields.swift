@@ -158,8 +158,8 @@ enum EnvironmentFields {
             doc: "A freeze window: fixed (`from`/`to`) or recurring (`every`, in `time_zone`).",
             initial: FreezeWindow(from: 0, to: 0, reason: ""),
             fields: [
-                Field("from", timestamp, \.from, doc: "Start, RFC 3339 (2026-12-20T00:00:00Z) or a date (UTC midnight)."),
-                Field("to", timestamp, \.to, doc: "End (exclusive), same forms as from."),
+                Field("from", timestamp, \.from, showsDefault: false, doc: "Start, RFC 3339 (2026-12-20T00:00:00Z) or a date (UTC midnight); with `to`, instead of `every`."),
+                Field("to", timestamp, \.to, showsDefault: false, doc: "End (exclusive), same forms as from."),
                 Field("every", recurrence, \.every,
                       doc: "A window that comes back every week (\"fri 16:00-mon 08:00\", \"sat-sun\" for whole days) or every day (\"22:00-06:00\"), in wall-clock time of `time_zone`; instead of from/to."),
                 Field("time_zone", timeZone, \.timeZone, doc: "IANA time zone of `every` (Europe/Berlin, America/New_York). Default: UTC."),

@@ -12,14 +12,16 @@ struct Field<Object> {
     /// Decodes the node into the object; false when the value had errors.
     let apply: (Node, ConfigPath, Diagnostics, inout Object) -> Bool
 
-    init<Value>(_ key: String, _ type: ValueType<Value>, _ keyPath: WritableKeyPath<Object, Value>, required: Bool = false, doc: String) {
+    /// - Parameter showsDefault: false for a key whose initial value is no default (one that
+    ///   is given together with others or not at all).
+    init<Value>(_ key: String, _ type: ValueType<Value>, _ keyPath: WritableKeyPath<Object, Value>, required: Bool = false, showsDefault: Bool = true, doc: String) {
         self.key = key
         self.required = required
         self.doc = doc
         self.valueSchema = type.schema
         self.nestedKeys = type.nestedKeys
         let json = type.json
-        self.defaultValue = { object in required ? nil : json?(object[keyPath: keyPath]) }
+        self.defaultValue = { object in required || !showsDefault ? nil : json?(object[keyPath: keyPath]) }
         self.apply = { node, path, diagnostics, object in
             guard let value = type.decode(node, path, diagnostics) else { return false }
             object[keyPath: keyPath] = value

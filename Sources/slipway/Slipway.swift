@@ -19,7 +19,7 @@ struct Slipway: AsyncParsableCommand {
             TokenCommand.self, LoginCommand.self, WhoAmICommand.self, AuditCommand.self, SecretsCommand.self,
             SchemaCommand.self, OpenAPICommand.self, DownCommand.self, RouterCommand.self, ScanCommand.self, EvidenceCommand.self,
             ConfigCommand.self, ReleaseCommand.self, GateCommand.self, ApproveCommand.self, RejectCommand.self, ReportCommand.self, BackupCommand.self, RestoreCommand.self,
-            NotificationsCommand.self, AlertsCommand.self, BackupsCommand.self, ServersCommand.self, VersionCommand.self, RunbookCommand.self, DoctorCommand.self, PlanCommand.self,
+            NotificationsCommand.self, AlertsCommand.self, BackupsCommand.self, ServersCommand.self, VersionCommand.self, RunbookCommand.self, DoctorCommand.self, PlanCommand.self, ReferenceCommand.self,
         ]
     )
 }

@@ -87,6 +87,25 @@ import Testing
         #expect(badFile.status == 1 && badFile.stderr.contains("bad.yml:3:"), "\(badFile.stderr)")
     }
 
+    /// docs/reference/ is exactly what `slipway reference` writes from the code.
+    @Test func theReferenceDocsAreCurrent() async throws {
+        let slipway = try BuiltProducts.path("slipway")
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for kind in ["config", "cli", "api"] {
+            let generated = try await runCommand(slipway, ["reference", kind])
+            #expect(generated.status == 0, "\(generated.stderr)")
+            let committed = try String(contentsOf: root.appendingPathComponent("docs/reference/\(kind).md"), encoding: .utf8)
+            #expect(committed == generated.stdout, "docs/reference/\(kind).md is out of date: run scripts/docs.sh")
+        }
+        let config = try await runCommand(slipway, ["reference", "config"])
+        #expect(config.stdout.contains("| `health.interval` | duration | `\"1s\"` |"), "nested keys with their type and default")
+        #expect(config.stdout.contains("`environments.*.freeze[].every`"), "keys inside maps and lists")
+        let cli = try await runCommand(slipway, ["reference", "cli"])
+        #expect(cli.stdout.contains("## slipway-secrets-rotate-key") && cli.stdout.contains("USAGE: slipway deploy <service>"), "every command, nested ones too")
+        let api = try await runCommand(slipway, ["reference", "api"])
+        #expect(api.stdout.contains("### `POST /v1/plan`") && api.stdout.contains("Body: `ApplyRequest`"), "every route with its body")
+    }
+
     struct DoctorReport: Decodable {
         struct Finding: Decodable { var check: String; var status: String; var detail: String; var fix: String? }
         var healthy: Bool
