@@ -16,6 +16,8 @@ public struct ServiceStatus: Codable, Sendable {
     /// The exact bytes of the releases that matter now (stable, previous, the rollout's
     /// target), by version.
     public var artifacts: [String: [ReleaseArtifact]]?
+    /// The certificate the router serves for this service (`tls:`), with its expiry.
+    public var certificate: CertificateStatus?
 
     public init(service: String, configVersion: Int, listen: ListenAddress, stableVersion: String?, previousVersion: String?, previousRetireAt: Double?, activeRollout: RolloutRecord?, instances: [InstanceRecord], serviceURL: String) {
         self.service = service
@@ -237,4 +239,19 @@ public struct ReleaseRecord: Codable, Sendable, Equatable {
     /// The image reference its containers come from (`image:` with `{{version}}` replaced,
     /// or `deploy --image`); nil for local processes.
     public var imageReference: String? { spec.container?.reference(version: version) }
+}
+
+/// A TLS certificate file and when its leaf certificate expires (nil with `error` when the
+/// file cannot be read as a certificate).
+public struct CertificateStatus: Codable, Sendable, Equatable {
+    public var path: String
+    /// Seconds since 1970.
+    public var expiresAt: Double?
+    public var error: String?
+
+    public init(path: String, expiresAt: Double?, error: String? = nil) {
+        self.path = path
+        self.expiresAt = expiresAt
+        self.error = error
+    }
 }

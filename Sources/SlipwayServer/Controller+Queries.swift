@@ -1,5 +1,6 @@
 import Foundation
 import SlipwayCore
+import SlipwayTLS
 import SlipwayStore
 import SlipwayTargets
 
@@ -38,6 +39,23 @@ extension Controller {
             }
         }
         status.artifacts = artifacts
+        if let tls = service.spec.tls {
+            status.certificate = certificateStatus(tls.cert)
+        }
+        return status
+    }
+
+    /// The certificate file's expiry, parsed again only when the file changed.
+    func certificateStatus(_ path: String) -> CertificateStatus {
+        let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? nil
+        if let modified, let cached = certificateExpiries[path], cached.modified == modified { return cached.status }
+        let status: CertificateStatus
+        do {
+            status = CertificateStatus(path: path, expiresAt: try TLSFiles.expiry(ofCertificate: path))
+        } catch {
+            status = CertificateStatus(path: path, expiresAt: nil, error: error.description)
+        }
+        if let modified { certificateExpiries[path] = (modified, status) }
         return status
     }
 

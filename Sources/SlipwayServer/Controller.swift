@@ -46,6 +46,8 @@ public actor Controller {
     var stoppingEverything = false
     /// A tick of the run loop is under way (it may be starting an instance across an await).
     var tickRunning = false
+    /// Parsed certificate expiries by file, with the file's modification time.
+    var certificateExpiries: [String: (modified: Date, status: CertificateStatus)] = [:]
     /// Crash counts when a rollout or a newly stable release was first looked at (`crashesSince`).
     var crashBaselines: [String: (version: String, crashes: Int)] = [:]
     var routerGenerationFloor: UInt64 = 0

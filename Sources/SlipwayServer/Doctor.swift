@@ -132,6 +132,34 @@ public enum Doctor {
     /// A service: its stable release's instances are running, and its address accepts
     /// connections (the router listens there).
     public static func serviceFinding(_ service: ServiceStatus) -> Finding {
+        serviceFindings(service, now: Date().timeIntervalSince1970)[0]
+    }
+
+    /// The service's finding, and its certificate's when it serves TLS: expired or
+    /// unreadable is a problem, expiring within `certificateWarning` seconds a warning.
+    public static func serviceFindings(_ service: ServiceStatus, now: Double, certificateWarning: Double = 14 * 86_400) -> [Finding] {
+        var findings = [instanceFinding(service)]
+        if let certificate = service.certificate {
+            let check = "certificate of \(service.service)"
+            let fix = "renew \(certificate.path); the router reads it again at the next deploy or `slipway apply`"
+            if let error = certificate.error {
+                findings.append(Finding(check: check, status: .problem, detail: error, fix: fix))
+            } else if let expiry = certificate.expiresAt {
+                let days = (expiry - now) / 86_400
+                let when = Timestamps.format(expiry)
+                if expiry <= now {
+                    findings.append(Finding(check: check, status: .problem, detail: "\(certificate.path) expired on \(when): clients refuse the connection", fix: fix))
+                } else if expiry - now < certificateWarning {
+                    findings.append(Finding(check: check, status: .warning, detail: String(format: "%@ expires in %.1f days (%@)", certificate.path, days, when), fix: fix))
+                } else {
+                    findings.append(Finding(check: check, status: .ok, detail: String(format: "%@ valid for %.0f more days (until %@)", certificate.path, days, when)))
+                }
+            }
+        }
+        return findings
+    }
+
+    static func instanceFinding(_ service: ServiceStatus) -> Finding {
         let check = "service \(service.service)"
         guard let stable = service.stableVersion else {
             return Finding(check: check, status: .warning, detail: "registered but never deployed", fix: "slipway deploy \(service.service) --version VERSION")

@@ -54,6 +54,12 @@ public enum TLSFiles {
         }
     }
 
+    /// When the leaf (first) certificate in `path` stops being valid, seconds since 1970.
+    public static func expiry(ofCertificate path: String) throws(TLSFileError) -> Double {
+        let leaf = try certificates(path)[0]
+        return Double(leaf.notValidAfter)
+    }
+
     static func certificates(_ path: String) throws(TLSFileError) -> [NIOSSLCertificate] {
         let bytes = try read(path, file: .certificate)
         let chain: [NIOSSLCertificate]

@@ -90,7 +90,7 @@ struct DoctorCommand: AsyncParsableCommand {
                 findings.append(Finding(check: "services", status: .ok, detail: "none registered"))
             }
             for service in services {
-                findings.append(Doctor.serviceFinding(service))
+                findings += Doctor.serviceFindings(service, now: now)
             }
         } catch {
             findings.append(Finding(check: "services", status: Self.isForbidden(error) ? .skipped : .problem, detail: "cannot list services: \(Self.message(error))"))

@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayCore
 import SlipwayTesting
 import Testing
 
@@ -38,6 +39,15 @@ import Testing
             let metrics = try await h.api("/metrics")
             #expect(metrics.body.contains("slipway_forbidden_total{service=\"hello\"} 1"), "\(metrics.body)")
             #expect(metrics.body.contains("slipway_rate_limited_total{service=\"hello\"} 0"))
+
+            // The status names the certificate and its expiry (the test CA signs for 2 days);
+            // doctor warns: it ends within 14 days.
+            let status = try decode(ServiceStatus.self, try await h.api("/v1/services/hello").body)
+            let certificate = try #require(status.certificate)
+            let remaining = (certificate.expiresAt ?? 0) - Date().timeIntervalSince1970
+            #expect(certificate.path.hasSuffix("/cert.pem") && remaining > 86_400 && remaining <= 2 * 86_400 + 60, "\(certificate)")
+            let doctor = try await h.cli(["doctor", "--state-dir", h.stateDir])
+            #expect(doctor.stdout.contains("WARNING certificate of hello: ") && doctor.stdout.contains("cert.pem expires in 2.0 days"), "\(doctor.stdout)")
 
             // Another service on the same address without the same certificate is refused.
             let (plain, _) = try h.helloConfig(name: "plain", listenPort: port, replicas: 1, extra: "hosts: [plain.test]")

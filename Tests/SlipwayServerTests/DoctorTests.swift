@@ -57,6 +57,29 @@ import Testing
         #expect(finding.fix?.contains("is the router running?") == true)
     }
 
+    @Test func aCertificateNearItsEndIsAWarningAndAnExpiredOneAProblem() throws {
+        let (fd, port) = try listeningSocket()
+        defer { close(fd) }
+        let now = 1_800_000_000.0
+        func finding(_ certificate: CertificateStatus) throws -> Doctor.Finding {
+            var service = status(port: port, stable: "v1", instances: [try instance("v1", .running)])
+            service.certificate = certificate
+            let findings = Doctor.serviceFindings(service, now: now)
+            #expect(findings.count == 2 && findings[0].status == .ok)
+            return findings[1]
+        }
+        let fresh = try finding(CertificateStatus(path: "/etc/web.pem", expiresAt: now + 60 * 86_400))
+        #expect(fresh.status == .ok && fresh.detail.contains("valid for 60 more days"), "\(fresh)")
+        let soon = try finding(CertificateStatus(path: "/etc/web.pem", expiresAt: now + 3 * 86_400))
+        #expect(soon.status == .warning && soon.detail.contains("expires in 3.0 days") && soon.fix?.contains("renew /etc/web.pem") == true, "\(soon)")
+        let expired = try finding(CertificateStatus(path: "/etc/web.pem", expiresAt: now - 1))
+        #expect(expired.status == .problem && expired.detail.contains("expired on"), "\(expired)")
+        let unreadable = try finding(CertificateStatus(path: "/etc/web.pem", expiresAt: nil, error: "no PEM certificate"))
+        #expect(unreadable.status == .problem && unreadable.detail == "no PEM certificate")
+        // Without TLS there is no certificate finding.
+        #expect(Doctor.serviceFindings(status(port: port, stable: "v1", instances: [try instance("v1", .running)]), now: now).count == 1)
+    }
+
     @Test func theStateDirectorysFilesAreChecked() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-doctor-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
