@@ -64,7 +64,7 @@ curl -fsS -o /dev/null --cacert "$CERTS/ca.pem" "https://127.0.0.1:$TLS/" || die
 
 # edge_rules on|off: applies that config to hello-edge and checks the router serves it.
 edge_rules() {
-    "$SLIPWAY" apply -f "$BENCH_TMP/edge-$1.yml" > /dev/null || die "slipway apply edge-$1.yml failed"
+    "$SLIPWAY" apply --yes -f "$BENCH_TMP/edge-$1.yml" > /dev/null || die "slipway apply edge-$1.yml failed"
     local seen
     seen="$(curl -fsS -D - -o /dev/null "http://127.0.0.1:$EDGE/" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-frame-options"{print $2}')"
     if [ "$1" = on ]; then [ "$seen" = DENY ] || die "edge rules not in effect"; else [ -z "$seen" ] || die "edge rules still in effect"; fi

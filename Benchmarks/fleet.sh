@@ -62,7 +62,7 @@ for N in $SIZES; do
     for _ in $(seq 600); do grep -q "API:" "$BENCH_TMP/server-$N.out" 2>/dev/null && break; sleep 0.1; done
     grep -q "API:" "$BENCH_TMP/server-$N.out" || { cat "$BENCH_TMP/server-$N.out" >&2; die "slipway server did not start"; }
     export SLIPWAY_TOKEN="$(cat "$STATE_DIR/admin.token")"
-    "$SLIPWAY" apply -f "$CONFIG" >/dev/null
+    "$SLIPWAY" apply --yes -f "$CONFIG" >/dev/null
     t0=$(date +%s.%N)
     "$SLIPWAY" servers setup > "$BENCH_TMP/setup-$N.txt" || { cat "$BENCH_TMP/setup-$N.txt" >&2; die "servers setup failed"; }
     SETUP_S=$(python3 -c "print(round($(date +%s.%N)-$t0,1))")

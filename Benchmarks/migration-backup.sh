@@ -64,9 +64,9 @@ wait_version "$LISTEN" v1 60
 printf '%s' "$APP_PW" | "$SLIPWAY" secrets set hello DB_PASSWORD > /dev/null || die "secrets set failed"
 
 for i in $(seq 1 "$RUNS"); do
-    "$SLIPWAY" apply -f "$BENCH_TMP/plain.yml" > /dev/null || die "apply failed"
+    "$SLIPWAY" apply --yes -f "$BENCH_TMP/plain.yml" > /dev/null || die "apply failed"
     timed plain "$SLIPWAY" deploy hello --version "p$i" --wait
-    "$SLIPWAY" apply -f "$BENCH_TMP/backup.yml" > /dev/null || die "apply failed"
+    "$SLIPWAY" apply --yes -f "$BENCH_TMP/backup.yml" > /dev/null || die "apply failed"
     timed backup "$SLIPWAY" deploy hello --version "b$i" --wait
     timed pg_dump env PGPASSWORD="$APP_PW" pg_dump --format=custom --file="$BENCH_TMP/peer-$i.dump" \
         --dbname="postgres://app@127.0.0.1:$PG_PORT/shop"

@@ -83,7 +83,7 @@ log "dashboard: $DASH"
 HOOK="$(free_port)"
 cp "$BENCH_TMP/hello.yml" "$BENCH_TMP/hello-hook.yml"
 printf 'notifications:\n  - { kind: webhook, url: "http://127.0.0.1:%s/hook", events: [started, succeeded] }\n' "$HOOK" >> "$BENCH_TMP/hello-hook.yml"
-"$SLIPWAY" apply -f "$BENCH_TMP/hello-hook.yml" > /dev/null || die "slipway apply (notifications) failed"
+"$SLIPWAY" apply --yes -f "$BENCH_TMP/hello-hook.yml" > /dev/null || die "slipway apply (notifications) failed"
 HOOKS="$(python3 "$BENCH_DIR/observability_probe.py" webhook api="$API" token="$SLIPWAY_TOKEN" port="$HOOK" n=20)" || die "webhook probe failed"
 log "webhook: $HOOKS"
 

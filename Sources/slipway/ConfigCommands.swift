@@ -64,7 +64,7 @@ struct ApplyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
         abstract: "Register a service or update its config (stored with a version).",
-        discussion: "On a terminal, shows the plan (as `slipway plan` does) and asks before applying; --yes skips the question. Without a terminal (scripts, CI) it applies at once."
+        discussion: "When stdin and stdout are a terminal, shows the plan (as `slipway plan` does) and asks before applying; --yes skips the question. Otherwise (scripts, CI, redirected output) it applies at once."
     )
 
     @Option(name: .shortAndLong, help: ArgumentHelp("The slipway.yml to apply.", valueName: "FILE"))
@@ -87,7 +87,7 @@ struct ApplyCommand: AsyncParsableCommand {
             for e in error.errors { printError(e.description) }
             throw Exit.failed
         }
-        if !yes, isatty(STDIN_FILENO) == 1, client.output == .text {
+        if !yes, isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1, client.output == .text {
             let plans = try await PlanCommand.fetch(file: file, client: client)
             print(PlanCommand.render(plans), terminator: "")
             guard plans.contains(where: \.changed) else { return }
