@@ -128,8 +128,10 @@ public struct EngineClient: Sendable {
     }
 
     /// `GET /_ping` plus `GET /version`: `Docker Engine 20.10.24 (API 1.41)` or Podman's.
+    /// Podman answers `/version` after collecting host details, which took over 10 s on a
+    /// loaded machine: it gets the requests' usual 30 s (a dead socket fails at once anyway).
     public func version() async throws(DriverError) -> String {
-        let answer = try await request(.GET, "/version", timeout: .seconds(10))
+        let answer = try await request(.GET, "/version")
         guard answer.ok else { throw DriverError(.failed, "the engine at \(endpoint) answered GET /version with \(answer.message)") }
         let version = try answer.decode(EngineModels.Version.self)
         let name = version.Components?.first?.Name ?? "Engine"
