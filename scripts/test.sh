@@ -44,8 +44,9 @@ fi
 # WebSocket and HTTP/2 tests drive the router with the `websockets` and `h2` clients; the
 # gRPC tests run gRPC's own Python server and client (grpcio, grpcio-health-checking).
 # The API contract tests validate docs/openapi.json with openapi-spec-validator and run
-# Schemathesis against a live server.
-for pair in pytest:pytest coverage:coverage ruff:ruff websockets:websockets h2:h2 grpc:grpcio grpc_health:grpcio-health-checking openapi_spec_validator:openapi-spec-validator schemathesis:schemathesis; do
+# Schemathesis against a live server. The email notification tests send to aiosmtpd
+# (scripts/smtp_server.py).
+for pair in pytest:pytest coverage:coverage ruff:ruff websockets:websockets h2:h2 grpc:grpcio grpc_health:grpcio-health-checking openapi_spec_validator:openapi-spec-validator schemathesis:schemathesis aiosmtpd:aiosmtpd; do
   module=${pair%%:*} package=${pair#*:}
   if ! python3 -c "import $module" >/dev/null 2>&1; then
     echo "==> installing $package (PyPI)"

@@ -136,6 +136,7 @@ public struct ConfigLoader {
             }
         }
         TLSFileCheck.resolveAndCheck(&spec, root: root, baseDirectory: baseDirectory, diagnostics: diagnostics)
+        EmailCAFileCheck.resolveAndCheck(&spec, root: root, baseDirectory: baseDirectory, diagnostics: diagnostics)
     }
 
     private static func resolve(_ directory: String?, against base: String) -> String {

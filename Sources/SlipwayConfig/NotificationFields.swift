@@ -1,5 +1,6 @@
 import Foundation
 import SlipwayCore
+import SlipwayTLS
 import Yams
 
 /// `notifications:` and `alerts:` in slipway.yml.
@@ -10,26 +11,94 @@ extension ServiceFields {
 
     static var sink: ObjectType<NotificationSink> {
         ObjectType(
-            doc: "One place notifications go; `${NAME}` in url and secret is replaced when sending, from the service's secrets first, then the server's environment.",
+            doc: "One place notifications go; `${NAME}` in url, secret, username and password is replaced when sending, from the service's secrets first, then the server's environment.",
             initial: NotificationSink(kind: .webhook, url: ""),
             fields: [
                 Field("kind", .enumeration, \.kind, required: true,
-                      doc: "webhook (signed JSON POST), slack (Slack-compatible incoming webhook) or alertmanager (Alertmanager's v2 API; give the base URL)."),
+                      doc: "webhook (signed JSON POST), slack (Slack-compatible incoming webhook), alertmanager (Alertmanager's v2 API; give the base URL) or email (SMTP)."),
                 Field("url", sinkURL, \.url, required: true,
-                      doc: "http:// or https:// URL, or a `${NAME}` reference to one (a secret or a server environment variable)."),
+                      doc: "http:// or https:// URL; for email smtp://HOST[:PORT] (STARTTLS, port 587 by default) or smtps://HOST[:PORT] (TLS from the start, 465); or a `${NAME}` reference to one (a secret or a server environment variable)."),
                 Field("secret", ValueType<String>.string.checked(referenceProblem), \.secret,
                       doc: "webhook: the HMAC-SHA256 key of X-Slipway-Signature; write it as `${NAME}` so it stays out of the config."),
                 Field("events", .list(of: .enumeration, nonEmpty: true), \.events,
                       doc: "The events sent (default: all): started, step_completed, paused, awaiting_approval, promoted, succeeded, rolled_back, failed, instance_crashed, alert_firing, alert_resolved."),
                 Field("environments", .list(of: EnvironmentFields.name, nonEmpty: true), \.environments,
                       doc: "Only events of these environments (default: all, and services without environments)."),
+                Field("from", emailAddress, \.from,
+                      doc: "email: the sender's address (name@domain)."),
+                Field("to", .list(of: emailAddress, nonEmpty: true), \.to,
+                      doc: "email: the recipients' addresses."),
+                Field("username", ValueType<String>.string.checked { $0.isEmpty ? "must not be empty" : referenceProblem($0) }, \.username,
+                      doc: "email: the SMTP AUTH user name (PLAIN or LOGIN, only over TLS); may be a `${NAME}` reference."),
+                Field("password", passwordReference, \.password,
+                      doc: "email: the SMTP AUTH password, as a `${NAME}` reference to a secret or a server environment variable (never written in the config)."),
+                Field("ca", filePath, \.ca,
+                      doc: "email: a PEM file of CA certificates to trust besides the system's, relative to the config file's directory."),
+                Field("tls", .enumeration, \.tls,
+                      doc: "email over smtp://: starttls (the default; a server that does not offer it is refused) or none (plain text, for a relay on this machine; no username or password)."),
             ],
             check: { sink, scope in
-                if sink.secret != nil, sink.kind != .webhook, scope.decoded.contains("kind") {
+                guard scope.decoded.contains("kind") else { return }
+                if sink.secret != nil, sink.kind != .webhook {
                     scope.error(at: "secret", "only webhook sinks sign their requests; a \(sink.kind.rawValue) sink takes no secret (put its token in the url)")
+                }
+                let scheme = sink.url.hasPrefix("${") ? nil : URLComponents(string: sink.url.replacingOccurrences(of: #"\$\{[A-Za-z0-9_]*\}"#, with: "x", options: .regularExpression))?.scheme?.lowercased()
+                guard sink.kind == .email else {
+                    if scope.decoded.contains("url"), let scheme, scheme.hasPrefix("smtp") {
+                        scope.error(at: "url", "a \(sink.kind.rawValue) sink posts to an http:// or https:// URL; \(scheme):// is for kind: email")
+                    }
+                    for key in ["from", "to", "username", "password", "ca", "tls"] where scope.isGiven(key) {
+                        scope.error(at: key, "`\(key)` is for email sinks; a \(sink.kind.rawValue) sink takes no \(key)")
+                    }
+                    return
+                }
+                if scope.decoded.contains("url"), let scheme, !scheme.hasPrefix("smtp") {
+                    scope.error(at: "url", "an email sink needs an smtp:// (STARTTLS) or smtps:// (TLS) URL, not \(scheme)://")
+                }
+                if scope.decoded.contains("url"), let problem = smtpURLProblem(sink.url) {
+                    scope.error(at: "url", problem)
+                }
+                if !scope.isGiven("from") { scope.error(at: "from", "an email sink needs `from`, the sender's address") }
+                if !scope.isGiven("to") { scope.error(at: "to", "an email sink needs `to`, the recipients' addresses") }
+                if scope.isGiven("username") != scope.isGiven("password") {
+                    scope.error(at: scope.isGiven("username") ? "username" : "password", "give both `username` and `password` (SMTP AUTH), or neither")
+                }
+                if sink.tls != nil, scheme == "smtps" {
+                    scope.error(at: "tls", "an smtps:// server speaks TLS from the start; `tls` is only for smtp://")
+                }
+                if sink.tls == EmailTLS.none, scope.isGiven("username") || scope.isGiven("password") {
+                    scope.error(at: "tls", "a password is never sent in plain text: with `username` and `password`, use STARTTLS (leave out `tls`) or smtps://")
                 }
             }
         )
+    }
+
+    static var emailAddress: ValueType<String> {
+        ValueType<String>.string.checked(EmailAddress.problem)
+    }
+
+    static var passwordReference: ValueType<String> {
+        ValueType<String>.string.checked { text in
+            if let problem = referenceProblem(text) { return problem }
+            guard text.hasPrefix("${"), text.hasSuffix("}"), text.firstIndex(of: "}") == text.index(before: text.endIndex) else {
+                return "write the password as a `${NAME}` reference to a secret (slipway secrets set SERVICE NAME) or an environment variable, so it stays out of the config and the state"
+            }
+            return nil
+        }
+    }
+
+    /// smtp[s]://HOST[:PORT] and nothing else (the credentials have fields of their own).
+    static func smtpURLProblem(_ url: String) -> String? {
+        guard !url.hasPrefix("${") else { return nil }
+        let probe = url.replacingOccurrences(of: #"\$\{[A-Za-z0-9_]*\}"#, with: "x", options: .regularExpression)
+        guard let c = URLComponents(string: probe) else { return nil }
+        if c.user != nil || c.password != nil {
+            return "put the SMTP user and password in `username` and `password` (a `${NAME}` reference), not in the url"
+        }
+        if !(c.path.isEmpty || c.path == "/") || c.query != nil || c.fragment != nil {
+            return "\(quoted(url)) has a path or query; an SMTP url is smtp://HOST[:PORT] or smtps://HOST[:PORT]"
+        }
+        return nil
     }
 
     static func referenceProblem(_ text: String) -> String? {
@@ -39,15 +108,15 @@ extension ServiceFields {
 
     static var sinkURL: ValueType<String> {
         ValueType<String>.string
-            .schema(adding: [("pattern", .string("^(https?://|\\$\\{)"))])
+            .schema(adding: [("pattern", .string("^(https?://|smtps?://|\\$\\{)"))])
             .checked { url in
                 if let problem = referenceProblem(url) { return problem }
                 if url.hasPrefix("${") { return nil }
                 // References inside the URL stand for text the URL parser never sees.
                 let probe = url.replacingOccurrences(of: #"\$\{[A-Za-z0-9_]*\}"#, with: "x", options: .regularExpression)
                 guard let components = URLComponents(string: probe), let scheme = components.scheme?.lowercased(),
-                      ["http", "https"].contains(scheme), let host = components.host, !host.isEmpty else {
-                    return "\(quoted(url)) is not an http:// or https:// URL with a host (or a `${NAME}` reference to one)"
+                      ["http", "https", "smtp", "smtps"].contains(scheme), let host = components.host, !host.isEmpty else {
+                    return "\(quoted(url)) is not an http://, https://, smtp:// or smtps:// URL with a host (or a `${NAME}` reference to one)"
                 }
                 return nil
             }
@@ -127,6 +196,24 @@ extension ServiceFields {
             }
             rule.max = limit
             return rule
+        }
+    }
+}
+
+/// An email sink's `ca:` file: resolved against the config file's directory and read, so
+/// a missing or non-PEM file is an error at its line, not a failed delivery later.
+enum EmailCAFileCheck {
+    static func resolveAndCheck(_ spec: inout ServiceSpec, root: Node, baseDirectory: String?, diagnostics: Diagnostics) {
+        for index in spec.notifications.indices {
+            guard let ca = spec.notifications[index].ca else { continue }
+            let path = baseDirectory.map { ConfigLoader.resolve(ca, against: $0) } ?? ca
+            spec.notifications[index].ca = path
+            do {
+                _ = try TLSFiles.trustRoots(path)
+            } catch {
+                let node = root["notifications"]?[index]?["ca"] ?? root["notifications"] ?? root
+                diagnostics.error(at: node, ConfigPath.root.key("notifications").index(index).key("ca"), error.description)
+            }
         }
     }
 }

@@ -17,6 +17,9 @@ public struct NotificationRequest: Sendable, Equatable {
     /// `lookup`; one that does not resolve is an error naming it.
     public static func make(_ record: NotificationRecord, lookup: (String) -> String?, now: Double) -> Result<NotificationRequest, SecretReference.ReferenceError> {
         let sink = record.sink
+        guard sink.kind != .email else {
+            return .failure(SecretReference.ReferenceError(message: "an email sink is sent over SMTP (EmailRequest), not HTTP"))
+        }
         let url: String
         switch SecretReference.expand(sink.url, lookup: lookup) {
         case .success(let value): url = value
@@ -45,6 +48,8 @@ public struct NotificationRequest: Sendable, Equatable {
         case .alertmanager:
             let base = url.hasSuffix("/") ? String(url.dropLast()) : url
             return .success(NotificationRequest(url: base + "/api/v2/alerts", headers: headers, body: alertmanagerBody(record.payload)))
+        case .email:
+            return .failure(SecretReference.ReferenceError(message: "an email sink is sent over SMTP (EmailRequest), not HTTP"))
         }
     }
 

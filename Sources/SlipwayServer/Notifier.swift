@@ -91,11 +91,20 @@ public struct NotifierService: Service {
         let attempts = record.attempts + 1
         let lookup = await controller.notificationLookup(service: record.service)
         let outcome: DeliveryOutcome
-        switch NotificationRequest.make(record, lookup: { lookup[$0] }, now: Date().timeIntervalSince1970) {
-        case .failure(let error):
-            outcome = .retry("cannot resolve \(error.message)")
-        case .success(let request):
-            outcome = await send(request)
+        if record.sink.kind == .email {
+            switch EmailRequest.make(record, lookup: { lookup[$0] }) {
+            case .failure(let error):
+                outcome = .retry("cannot resolve \(error.message)")
+            case .success(let request):
+                outcome = await send(request)
+            }
+        } else {
+            switch NotificationRequest.make(record, lookup: { lookup[$0] }, now: Date().timeIntervalSince1970) {
+            case .failure(let error):
+                outcome = .retry("cannot resolve \(error.message)")
+            case .success(let request):
+                outcome = await send(request)
+            }
         }
         let metadata: Logger.Metadata = ["slipway.service": "\(record.service)", "slipway.notification": "\(record.id)",
                                          "slipway.event": "\(record.event.rawValue)", "slipway.sink": "\(record.sink.kind.rawValue)"]
@@ -150,6 +159,18 @@ public struct NotifierService: Service {
             return .retry(message)
         } catch {
             return .retry("\(Self.host(request.url)) did not answer: \(error)")
+        }
+    }
+
+    func send(_ request: EmailRequest) async -> DeliveryOutcome {
+        let client = SMTPClient(group: http.eventLoopGroup, timeout: options.timeout)
+        do {
+            try await client.send(request)
+            return .delivered
+        } catch let error as SMTPError {
+            return error.permanent ? .permanent(error.description) : .retry(error.description)
+        } catch {
+            return .retry("\(request.server): \(error)")
         }
     }
 

@@ -60,6 +60,11 @@ public enum TLSFiles {
         return Double(leaf.notValidAfter)
     }
 
+    /// The CA certificates in `path` (PEM), to trust besides the system's.
+    public static func trustRoots(_ path: String) throws(TLSFileError) -> [NIOSSLCertificate] {
+        try certificates(path)
+    }
+
     static func certificates(_ path: String) throws(TLSFileError) -> [NIOSSLCertificate] {
         let bytes = try read(path, file: .certificate)
         let chain: [NIOSSLCertificate]

@@ -41,7 +41,7 @@ import Testing
 
     @Test func badURLs() {
         #expect(singleError(minimal + "notifications:\n  - { kind: webhook, url: \"ftp://x.org/\" }\n")
-            == "4:27: notifications[0].url: \"ftp://x.org/\" is not an http:// or https:// URL with a host (or a `${NAME}` reference to one)")
+            == "4:27: notifications[0].url: \"ftp://x.org/\" is not an http://, https://, smtp:// or smtps:// URL with a host (or a `${NAME}` reference to one)")
         #expect(singleError(minimal + "notifications:\n  - { kind: slack, url: \"${SLACK\" }\n")
             == "4:25: notifications[0].url: has `${` without a closing `}`")
     }
@@ -51,6 +51,84 @@ import Testing
             == "4:13: notifications[0].kind: unknown value `webhok`; did you mean `webhook`?")
         #expect(singleError(minimal + "notifications:\n  - { kind: webhook, url: \"http://x.org\", event: [failed] }\n")
             == "4:43: notifications[0].event: unknown key `event`; did you mean `events`?")
+    }
+
+    // MARK: email
+
+    @Test func emailSinksParse() throws {
+        let yaml = minimal + """
+            notifications:
+              - kind: email
+                url: smtp://smtp.example.org
+                from: slipway@example.org
+                to: [ops@example.org, "dev+deploys@example.org"]
+                username: ${SMTP_USER}
+                password: ${SMTP_PASSWORD}
+                events: [rolled_back, failed]
+              - { kind: email, url: "smtps://mail.example.org:2465", from: a@example.org, to: [b@example.org] }
+              - { kind: email, url: "smtp://127.0.0.1:25", from: a@example.org, to: [b@example.org], tls: none }
+            """
+        let spec = try ConfigLoader.parse(yaml, fileName: "slipway.yml", baseDirectory: nil)
+        #expect(spec.notifications[0] == NotificationSink(kind: .email, url: "smtp://smtp.example.org", events: [.rolledBack, .failed],
+                                                          from: "slipway@example.org", to: ["ops@example.org", "dev+deploys@example.org"],
+                                                          username: "${SMTP_USER}", password: "${SMTP_PASSWORD}"))
+        #expect(spec.notifications[1].tls == nil)
+        #expect(spec.notifications[2].tls == EmailTLS.none)
+    }
+
+    @Test func emailSinkErrorsNameTheField() {
+        let sink = "notifications:\n  - { kind: email, url: \"smtp://mail.example.org\", from: a@example.org, to: [b@example.org]"
+        #expect(singleError(minimal + "notifications:\n  - { kind: email, url: \"smtp://mail.example.org\", to: [b@example.org] }\n")
+            == "4:5: notifications[0].from: an email sink needs `from`, the sender's address")
+        #expect(singleError(minimal + "notifications:\n  - { kind: email, url: \"smtp://mail.example.org\", from: a@example.org }\n")
+            == "4:5: notifications[0].to: an email sink needs `to`, the recipients' addresses")
+        #expect(singleError(minimal + "notifications:\n  - { kind: email, url: \"https://mail.example.org\", from: a@example.org, to: [b@example.org] }\n")
+            == "4:25: notifications[0].url: an email sink needs an smtp:// (STARTTLS) or smtps:// (TLS) URL, not https://")
+        #expect(singleError(minimal + "notifications:\n  - { kind: webhook, url: \"smtp://mail.example.org\" }\n")
+            == "4:27: notifications[0].url: a webhook sink posts to an http:// or https:// URL; smtp:// is for kind: email")
+        #expect(singleError(minimal + "notifications:\n  - { kind: email, url: \"smtp://me:pw@mail.example.org\", from: a@example.org, to: [b@example.org] }\n")
+            == "4:25: notifications[0].url: put the SMTP user and password in `username` and `password` (a `${NAME}` reference), not in the url")
+        #expect(singleError(minimal + sink + ", username: me, password: hunter2 }\n")
+            == "4:118: notifications[0].password: write the password as a `${NAME}` reference to a secret (slipway secrets set SERVICE NAME) or an environment variable, so it stays out of the config and the state")
+        #expect(singleError(minimal + sink + ", username: me }\n")
+            == "4:104: notifications[0].username: give both `username` and `password` (SMTP AUTH), or neither")
+        #expect(singleError(minimal + sink + ", username: me, password: \"${PW}\", tls: none }\n")
+            == "4:132: notifications[0].tls: a password is never sent in plain text: with `username` and `password`, use STARTTLS (leave out `tls`) or smtps://")
+        #expect(singleError(minimal + "notifications:\n  - { kind: email, url: \"smtps://mail.example.org\", from: a@example.org, to: [b@example.org], tls: starttls }\n")
+            == "4:100: notifications[0].tls: an smtps:// server speaks TLS from the start; `tls` is only for smtp://")
+        #expect(singleError(minimal + "notifications:\n  - { kind: webhook, url: \"http://x.org\", to: [b@example.org] }\n")
+            == "4:47: notifications[0].to: `to` is for email sinks; a webhook sink takes no to")
+    }
+
+    @Test func emailAddressesAreCheckedWhereTheyStand() {
+        #expect(singleError(minimal + "notifications:\n  - { kind: email, url: \"smtp://m.example.org\", from: \"Ops <ops@example.org>\", to: [b@example.org] }\n")
+            == "4:55: notifications[0].from: \"Ops <ops@example.org>\" is not an email address: \" \" may not appear before the @")
+        #expect(singleError(minimal + "notifications:\n  - { kind: email, url: \"smtp://m.example.org\", from: a@example.org, to: [b@example.org, \"c@example.org\\r\\nBcc: x@evil.org\"] }\n")
+            == "4:90: notifications[0].to[1]: \"c@example.org\\r\\nBcc: x@evil.org\" is not an email address: write it as name@domain, without a display name")
+        #expect(EmailAddress.problem("ops@example.org") == nil)
+        #expect(EmailAddress.problem("o.p+s@mail-1.example.org") == nil)
+        #expect(EmailAddress.problem("ops@") != nil)
+        #expect(EmailAddress.problem("@example.org") != nil)
+        #expect(EmailAddress.problem("a..b@example.org") != nil)
+        #expect(EmailAddress.problem("a@exa_mple.org") != nil)
+        #expect(EmailAddress.problem("a@-example.org") != nil)
+        #expect(EmailAddress.problem("a,b@example.org") != nil)
+        #expect(EmailAddress.problem("a@b@example.org") != nil)
+    }
+
+    @Test func anEmailCAFileMustBeReadablePEM() async throws {
+        try await EdgeConfigTests.withCertificates { directory, certs in
+            let sink = "notifications:\n  - { kind: email, url: \"smtp://m.example.org\", from: a@example.org, to: [b@example.org], ca: "
+            let file = try directory.write("slipway.yml", minimal + sink + "ca.pem }\n")
+            let spec = try ConfigLoader.load(file: file)
+            #expect(spec.notifications[0].ca == certs.ca, "resolved against the config's directory")
+            let missing = try EdgeConfigTests.errors(minimal + sink + "missing.pem }\n", in: directory)
+            #expect(missing
+                == ["4:95: notifications[0].ca: cannot read the certificate file \(directory.path)/missing.pem: No such file or directory"])
+            let notPEM = try EdgeConfigTests.errors(minimal + sink + "key.pem }\n", in: directory)
+            #expect(notPEM
+                == ["4:95: notifications[0].ca: \(directory.path)/key.pem holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)"])
+        }
     }
 
     @Test func onlyWebhooksTakeASecret() {
