@@ -119,6 +119,9 @@ public struct ConfigLoader {
                     spec.hooks[stage]?.workingDirectory = resolve(directory, against: baseDirectory)
                 }
             }
+            if let directory = spec.verify?.command?.workingDirectory {
+                spec.verify?.command?.workingDirectory = resolve(directory, against: baseDirectory)
+            }
             if let artifact = spec.artifact { spec.artifact = resolve(artifact, against: baseDirectory) }
             if var container = spec.container {
                 // Host paths written relative (./data) are the config file's; names are volumes.

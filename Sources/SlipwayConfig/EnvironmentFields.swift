@@ -16,7 +16,7 @@ enum EnvironmentFields {
     /// `artifact` stay: a release is the same build in every environment.
     static let overridable = ["replicas", "strategy", "analysis", "env", "listen", "hosts", "health", "upstream_timeout", "websocket_drain", "max_request_body",
                               "pin", "tls", "headers", "rate_limit", "restrict", "working_dir",
-                              "notifications", "alerts", "hooks", "backup"] + ServiceFields.containerKeys + ServiceFields.serverKeys
+                              "notifications", "alerts", "hooks", "backup", "verify"] + ServiceFields.containerKeys + ServiceFields.serverKeys
 
     /// `environments:` in the service table. It checks every environment (so errors name
     /// `environments.NAME.KEY`) and leaves the unit's `environment` nil: the loader builds

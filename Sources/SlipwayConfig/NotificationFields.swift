@@ -21,7 +21,7 @@ extension ServiceFields {
                 Field("secret", ValueType<String>.string.checked(referenceProblem), \.secret,
                       doc: "webhook: the HMAC-SHA256 key of X-Slipway-Signature; write it as `${NAME}` so it stays out of the config."),
                 Field("events", .list(of: .enumeration, nonEmpty: true), \.events,
-                      doc: "The events sent (default: all): started, step_completed, paused, awaiting_approval, promoted, succeeded, rolled_back, failed, instance_crashed, alert_firing, alert_resolved."),
+                      doc: "The events sent (default: all): started, step_completed, paused, awaiting_approval, promoted, succeeded, rolled_back, failed, instance_crashed, alert_firing, alert_resolved, verification_passed, verification_failed, verification_inconclusive."),
                 Field("environments", .list(of: EnvironmentFields.name, nonEmpty: true), \.environments,
                       doc: "Only events of these environments (default: all, and services without environments)."),
                 Field("from", emailAddress, \.from,

@@ -30,6 +30,7 @@ enum ServiceFields {
                 checkReferences(&spec, scope)
                 checkFleet(&spec, scope)
                 checkHooks(&spec, scope)
+                checkVerify(&spec, scope)
                 if spec.health.kind == .grpc, spec.upstream != .h2c {
                     scope.error(at: "health", "health.kind: grpc needs `upstream: h2c` (gRPC runs over HTTP/2; the service's instances are reached over HTTP/1.1)")
                 }
@@ -83,11 +84,13 @@ enum ServiceFields {
                 Field("restrict", .list(of: restriction.valueType), \.restrict,
                       doc: "Path prefixes (such as /metrics, /admin) only allowed client networks may reach; others get 403."),
                 Field("notifications", notifications, \.notifications,
-                      doc: "Where events are sent: webhooks (signed JSON), Slack-compatible webhooks, Alertmanager; each filtered by events and environments. Deliveries are queued in the state database and retried until delivered."),
+                      doc: "Where events are sent: webhooks (signed JSON), Slack-compatible webhooks, Alertmanager, email (SMTP); each filtered by events and environments. Deliveries are queued in the state database and retried until delivered."),
                 Field("hooks", hooks.valueType, \.hooks,
                       doc: "Commands run at fixed points of a rollout (any strategy): pre_deploy (before any traffic: migrations), smoke (through the pin header, before the switch), post_deploy, on_rollback; output goes into the rollout's events, secrets redacted."),
                 Field("backup", backup.valueType, \.backup,
                       doc: "The service's database (PostgreSQL or SQLite), backed up before every deploy's pre_deploy hook and recorded with the rollout; restore_on_rollback restores it when the deploy is undone."),
+                Field("verify", verify.valueType, \.verify,
+                      doc: "Checks at fixed offsets after a deploy succeeded (after: [30m, 2h, 24h]): an analysis, a command or both; results are stored with the rollout, shown by status and why, and notified; on_failure: rollback rolls back while the verified release still serves."),
                 Field("alerts", alerts, \.alerts,
                       doc: "Rules on the service's live numbers (error rate, latency percentiles, instances down) that fire after `for` and resolve; firing and resolved are events and notifications."),
             ] + containerSettings + serverSettings

@@ -18,6 +18,8 @@ public struct ServiceStatus: Codable, Sendable {
     public var artifacts: [String: [ReleaseArtifact]]?
     /// The certificate the router serves for this service (`tls:`), with its expiry.
     public var certificate: CertificateStatus?
+    /// The post-deploy checks (`verify:`) of the latest rollout that has any, earliest first.
+    public var verifications: [VerificationRecord]?
 
     public init(service: String, configVersion: Int, listen: ListenAddress, stableVersion: String?, previousVersion: String?, previousRetireAt: Double?, activeRollout: RolloutRecord?, instances: [InstanceRecord], serviceURL: String) {
         self.service = service

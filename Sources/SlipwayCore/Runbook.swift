@@ -63,6 +63,10 @@ public enum Runbook {
         out += deploy(unit, service: service, envFlag: envFlag)
         out += "\n### Watch\n\n"
         out += watch(unit, service: service, envFlag: envFlag)
+        if let verify = unit.verify {
+            out += "\n### After the deploy\n\n"
+            out += verification(verify, unit: unit, service: service, envFlag: envFlag)
+        }
         out += "\n### Roll back\n\n"
         out += rollback(unit, service: service, envFlag: envFlag)
         return out + "\n"
@@ -166,6 +170,22 @@ public enum Runbook {
         return items.map { "- \($0)\n" }.joined()
     }
 
+    /// `verify:`: when the checks run, what each judges, what a failure does.
+    static func verification(_ verify: VerifySpec, unit: ServiceSpec, service: String, envFlag: String) -> String {
+        let offsets = verify.after.map { "T+" + DurationText.format($0) }.joined(separator: ", ")
+        var items = ["Slipway checks the release at \(offsets) after the deploy succeeded (stored: a restart of the control plane does not lose them)."]
+        if let name = verify.analysis {
+            let policy = unit.analysis[name] ?? (name == "default" ? .default : nil)
+            items.append("Analysis `\(name)`" + (policy.map { ": " + $0.checks.map(checkText).joined(separator: ", ") } ?? "") + ".")
+        }
+        if let command = verify.command { items.append("Command: " + hookText(command) + "; exit 0 passes.") }
+        items.append(verify.onFailure == .rollback
+            ? "A failed check rolls back to the previous release while the verified one still serves (`verification_failed`, then the rollback's events); an inconclusive one only notifies."
+            : "A failed or inconclusive check is recorded and notified (`verification_failed`, `verification_inconclusive`); rolling back is yours: `slipway rollback \(service)\(envFlag)`.")
+        items.append("Results: `slipway status \(service)\(envFlag)` (the latest deploy's checks) and `slipway why \(service)\(envFlag) ROLLOUT`.")
+        return items.map { "- \($0)\n" }.joined()
+    }
+
     static func rollback(_ unit: ServiceSpec, service: String, envFlag: String) -> String {
         let timing = unit.strategy.blueGreen
         var automatic: [String] = []
@@ -180,6 +200,7 @@ public enum Runbook {
         }
         automatic.append("new instances crashing more than \(timing.maxRestarts) time(s) (a crash loop), before or after the switch while the previous release is warm")
         automatic.append("new instances not healthy within \(DurationText.format(timing.deployTimeout))")
+        if unit.verify?.onFailure == .rollback { automatic.append("a failed post-deploy check (`verify:`) while the verified release still serves") }
         var out = "Automatic: " + automatic.joined(separator: "; ") + ".\n\n"
         out += "By hand:\n\n"
         out += "- During the rollout: `slipway abort \(service)\(envFlag)` (traffic back on the stable release at once).\n"

@@ -71,6 +71,8 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     public var hooks = HooksSpec()
     /// The database backed up before each deploy's `pre_deploy` (`backup:`).
     public var backup: DatabaseBackupSpec?
+    /// Checks at fixed offsets after a deploy succeeded (`verify:`).
+    public var verify: VerifySpec?
 
     /// The service name without the environment.
     public var serviceName: String { UnitName.split(name).service }
@@ -124,7 +126,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, run, env, workingDirectory, health, listen, hosts, replicas, strategy, upstreamTimeout, analysis, pin
-        case tls, headers, rateLimit, restrict, environment, notifications, alerts, hooks, backup
+        case tls, headers, rateLimit, restrict, environment, notifications, alerts, hooks, backup, verify
         case container, artifact, servers, replicasPerHost, waves, maxFailedHosts, websocketDrain, upstream, maxRequestBody
     }
 
@@ -167,6 +169,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         alerts = try c.decodeIfPresent([AlertRule].self, forKey: .alerts) ?? []
         hooks = try c.decodeIfPresent(HooksSpec.self, forKey: .hooks) ?? HooksSpec()
         backup = try c.decodeIfPresent(DatabaseBackupSpec.self, forKey: .backup)
+        verify = try c.decodeIfPresent(VerifySpec.self, forKey: .verify)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -201,6 +204,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         if !alerts.isEmpty { try c.encode(alerts, forKey: .alerts) }
         if !hooks.isEmpty { try c.encode(hooks, forKey: .hooks) }
         try c.encodeIfPresent(backup, forKey: .backup)
+        try c.encodeIfPresent(verify, forKey: .verify)
     }
 }
 

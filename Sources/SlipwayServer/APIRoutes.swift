@@ -113,6 +113,14 @@ enum APIRoutes {
             let limit = request.uri.queryParameters.get("limit").flatMap(Int.init) ?? 50
             return try await controller.history(service: try context.parameters.require("name"), limit: max(1, min(limit, 1000)))
         }
+        v1.get("/services/:name/verifications") { request, context -> [VerificationRecord] in
+            let text = request.uri.queryParameters.get("limit")
+            let limit = try text.map { t -> Int in
+                guard let n = Int(t), n >= 1 else { throw APIError(.badRequest, "limit must be a positive number (got \(t))") }
+                return min(n, 1000)
+            } ?? 100
+            return try await controller.verifications(service: try context.parameters.require("name"), limit: limit)
+        }
         v1.get("/services/:name/backups") { _, context -> [DatabaseBackupRecord] in
             try await controller.databaseBackups(service: try context.parameters.require("name"))
         }

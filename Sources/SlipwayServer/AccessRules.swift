@@ -65,6 +65,7 @@ enum AccessRules {
         AccessRule("GET /v1/rollouts/{id}", .viewer),
         AccessRule("GET /v1/report", .viewer),
         AccessRule("GET /v1/backup", .admin, audit: "state.backup"),
+        AccessRule("GET /v1/services/{name}/verifications", .viewer),
         AccessRule("GET /v1/services/{name}/backups", .viewer),
         // Overwrites a live database (after backing it up): admins only.
         AccessRule("POST /v1/backups/{id}/restore", .admin, audit: "database.restore_request"),

@@ -55,6 +55,8 @@ extension Controller {
                 logger.info("rollout ended", metadata: ["slipway.service": "\(service)", "slipway.rollout": "\(id)", "slipway.phase": "\(machine.state.phase.rawValue)"])
                 try auditRolloutEnd(id: id, service: service, state: machine.state)
                 restoreAfterRollout(id: id, service: service, state: machine.state)
+                try scheduleVerifications(rolloutID: id, service: service, kind: machine.state.kind, phase: machine.state.phase,
+                                          version: machine.state.targetVersion, fromVersion: machine.state.fromVersion, endedAt: machine.state.endedAt)
             }
         }
     }

@@ -12,18 +12,22 @@ extension Controller {
         let policy = state.canary?.policy(name) ?? state.rolling?.policy(name) ?? state.gate?.policy(name) ?? .default
         let now = clock.now()
         let since = state.canary?.trafficSince ?? state.rolling?.trafficSince ?? state.gate?.windowStart ?? state.startedAt
-        let age = max(0, now - since)
+        return await judge(policy, service: service, version: state.targetVersion, stable: state.fromVersion, age: max(0, now - since))
+    }
 
+    /// One run of `policy` on `version` of `service` (compared with `stable` where a check
+    /// compares), its windows reaching back at most `age` seconds.
+    func judge(_ policy: AnalysisPolicy, service: String, version target: String, stable: String?, age: Double) async -> AnalysisRunVerdict {
         let fetcher = ProviderFetcher(workingDirectory: (try? store.service(service))?.spec.workingDirectory,
                                       searchDirectories: searchDirectories, environment: inherited)
-        async let providerResults = Self.fetchProviders(policy.checks, fetcher: fetcher, service: service, state: state, age: age)
+        async let providerResults = Self.fetchProviders(policy.checks, fetcher: fetcher, service: service, version: target, stable: stable, age: age)
 
         var windows: [Duration: MetricWindow?] = [:]
         var failure: String?
         for window in Set(policy.checks.filter { $0.provider == nil }.map(\.window)) {
             let seconds = min(window.seconds, age)
             guard seconds >= 1 else {
-                windows[window] = MetricWindow(seconds: 0, canary: VersionWindow(version: state.targetVersion, requests: 0, errors: 0))
+                windows[window] = MetricWindow(seconds: 0, canary: VersionWindow(version: target, requests: 0, errors: 0))
                 continue
             }
             do {
@@ -33,7 +37,7 @@ extension Controller {
                     guard let s = stats.first(where: { $0.version == v }) else { return VersionWindow(version: v, requests: 0, errors: 0) }
                     return VersionWindow(stats: s, latency: s.latency ?? [])
                 }
-                windows[window] = MetricWindow(seconds: seconds, canary: version(state.targetVersion), stable: state.fromVersion.map(version))
+                windows[window] = MetricWindow(seconds: seconds, canary: version(target), stable: stable.map(version))
             } catch {
                 failure = "the router's numbers could not be read: \(error)"
                 windows[window] = .some(nil)
@@ -58,7 +62,7 @@ extension Controller {
             var numbers: [ServerNumbers] = []
             for (id, result) in await serverStats(window: .milliseconds(Int64(builtIn * 1000)), latencyBuckets: false) where servers.contains(id) {
                 guard case .success(let stats) = result,
-                      let mine = stats.first(where: { $0.service == service && $0.version == state.targetVersion }) else { continue }
+                      let mine = stats.first(where: { $0.service == service && $0.version == target }) else { continue }
                 numbers.append(ServerNumbers(server: id, requests: mine.requests, errors: VersionWindow(stats: mine, latency: []).errors))
             }
             if !numbers.isEmpty { verdict.servers = numbers.sorted { ($0.errorRate, $0.server) > ($1.errorRate, $1.server) } }
@@ -76,12 +80,12 @@ extension Controller {
     }
 
     /// The request and reading of every provider check, by its index in `checks`, fetched concurrently.
-    static func fetchProviders(_ checks: [AnalysisCheck], fetcher: ProviderFetcher, service: String, state: BlueGreenState, age: Double) async -> [Int: (request: ProviderRequest, reading: ProviderReading)] {
+    static func fetchProviders(_ checks: [AnalysisCheck], fetcher: ProviderFetcher, service: String, version: String, stable: String?, age: Double) async -> [Int: (request: ProviderRequest, reading: ProviderReading)] {
         let providers = checks.enumerated().compactMap { index, check in check.provider.map { (index, $0) } }
         guard !providers.isEmpty else { return [:] }
         return await withTaskGroup(of: (Int, ProviderRequest, ProviderReading).self) { group in
             for (index, check) in providers {
-                let context = ProviderContext(service: service, version: state.targetVersion, stable: state.fromVersion, window: check.window, rolloutAge: age)
+                let context = ProviderContext(service: service, version: version, stable: stable, window: check.window, rolloutAge: age)
                 let request = check.request(context)
                 group.addTask { (index, request, await fetcher.fetch(request, check: check, context: context)) }
             }

@@ -124,6 +124,13 @@ extension Controller {
         guard let rollout = try store.rollout(id: id, withEvents: false), rollout.service == name else {
             throw ControllerError(.notFound, "\(name) has no rollout \(id)")
         }
-        return RolloutExplanation(rollout: rollout, decisions: try store.decisions(rolloutID: id))
+        let checks = try store.verifications(rolloutID: id)
+        return RolloutExplanation(rollout: rollout, decisions: try store.decisions(rolloutID: id), verifications: checks.isEmpty ? nil : checks)
+    }
+
+    /// The unit's post-deploy checks (`verify:`), newest rollout first.
+    public func verifications(service name: String, limit: Int) throws -> [VerificationRecord] {
+        _ = try requireService(name)
+        return try store.verifications(service: name, limit: limit)
     }
 }

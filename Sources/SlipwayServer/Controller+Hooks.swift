@@ -71,25 +71,10 @@ extension Controller {
 
     /// The program, environment and working directory of a hook run.
     func prepareHook(_ spec: HookSpec, stage: HookStage, rolloutID id: Int64, service: String, state: BlueGreenState) throws -> (executable: String, environment: [String: String], workingDirectory: String?) {
-        guard let release = try store.release(service: service, version: state.targetVersion, creatingWith: nil, now: clock.now()) else {
-            throw ControllerError(.notFound, "release \(state.targetVersion) of \(service) is not recorded")
-        }
-        let unit = release.spec
-        let workingDirectory = spec.workingDirectory ?? unit.workingDirectory
-        guard let program = spec.run.first,
-              let executable = LocalProcess.resolveExecutable(program, workingDirectory: workingDirectory, extraSearchDirectories: searchDirectories, path: inherited["PATH"]) else {
-            throw ControllerError(.invalid, "cannot find the program \(spec.run.first ?? "?") of the \(stage.rawValue) hook (looked in \(workingDirectory ?? "."), \(searchDirectories.joined(separator: ", ")) and PATH)")
-        }
-        var env = InstanceLaunch.baseEnvironment(inherited)
-        env.merge(unit.env) { _, new in new }
-        env.merge(release.extraEnv) { _, new in new }
-        env.merge(try secretEnvironment(service: service).filter { !$0.key.hasPrefix("SLIPWAY_") }) { _, new in new }
-        env.merge(spec.env) { _, new in new }
-        env["SLIPWAY_SERVICE"] = unit.serviceName
-        env["SLIPWAY_ENVIRONMENT"] = unit.environmentName ?? ""
-        env["SLIPWAY_VERSION"] = state.targetVersion
-        env["SLIPWAY_FROM_VERSION"] = state.fromVersion ?? ""
-        env["SLIPWAY_ROLLOUT"] = String(id)
+        let prepared = try prepareCommand(spec, what: "the \(stage.rawValue) hook", rolloutID: id, service: service,
+                                          version: state.targetVersion, fromVersion: state.fromVersion)
+        let unit = prepared.unit
+        var env = prepared.environment
         env["SLIPWAY_HOOK"] = stage.rawValue
         // Lets a restarted control plane find this hook (and what it started) even if it
         // died before recording the pid (see `killOrphanedHook`).
@@ -100,7 +85,35 @@ extension Controller {
             env["SLIPWAY_PREVIEW_HEADER"] = preview.header
             env["SLIPWAY_PREVIEW_HOST"] = unit.hosts.first ?? ""
         }
-        return (executable, env, workingDirectory)
+        return (prepared.executable, env, prepared.workingDirectory)
+    }
+
+    /// The program, environment and working directory of a command of `release` `version`
+    /// (a hook, a post-deploy check): the release's env, its --set-env values, the
+    /// service's secrets and the command's own env, plus SLIPWAY_SERVICE, _ENVIRONMENT,
+    /// _VERSION, _FROM_VERSION and _ROLLOUT. `what` names the command in errors.
+    func prepareCommand(_ spec: HookSpec, what: String, rolloutID id: Int64, service: String, version: String, fromVersion: String?) throws
+        -> (executable: String, environment: [String: String], workingDirectory: String?, unit: ServiceSpec) {
+        guard let release = try store.release(service: service, version: version, creatingWith: nil, now: clock.now()) else {
+            throw ControllerError(.notFound, "release \(version) of \(service) is not recorded")
+        }
+        let unit = release.spec
+        let workingDirectory = spec.workingDirectory ?? unit.workingDirectory
+        guard let program = spec.run.first,
+              let executable = LocalProcess.resolveExecutable(program, workingDirectory: workingDirectory, extraSearchDirectories: searchDirectories, path: inherited["PATH"]) else {
+            throw ControllerError(.invalid, "cannot find the program \(spec.run.first ?? "?") of \(what) (looked in \(workingDirectory ?? "."), \(searchDirectories.joined(separator: ", ")) and PATH)")
+        }
+        var env = InstanceLaunch.baseEnvironment(inherited)
+        env.merge(unit.env) { _, new in new }
+        env.merge(release.extraEnv) { _, new in new }
+        env.merge(try secretEnvironment(service: service).filter { !$0.key.hasPrefix("SLIPWAY_") }) { _, new in new }
+        env.merge(spec.env) { _, new in new }
+        env["SLIPWAY_SERVICE"] = unit.serviceName
+        env["SLIPWAY_ENVIRONMENT"] = unit.environmentName ?? ""
+        env["SLIPWAY_VERSION"] = version
+        env["SLIPWAY_FROM_VERSION"] = fromVersion ?? ""
+        env["SLIPWAY_ROLLOUT"] = String(id)
+        return (executable, env, workingDirectory, unit)
     }
 
     /// How a hook on this machine reaches only `version`: the service's listen address

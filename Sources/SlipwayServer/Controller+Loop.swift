@@ -97,6 +97,7 @@ extension Controller {
         }
         try await pushRoutesAtStart()
         await refreshHealth()
+        try recoverVerifications()
     }
 
     /// A rollout persisted as succeeded whose switch this control plane did not live to
@@ -240,6 +241,7 @@ extension Controller {
         try await reconcileFleet(now: now)
         try await rollBackCrashLoops(now: now)
         try await retireWarm(now: now)
+        try runDueVerifications(now: now)
         do {
             try await evaluateAlerts(now: now)
         } catch {

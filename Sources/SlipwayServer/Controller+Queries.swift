@@ -42,6 +42,10 @@ extension Controller {
         if let tls = service.spec.tls {
             status.certificate = certificateStatus(tls.cert)
         }
+        let checks = try store.verifications(service: name, limit: 50)
+        if let latest = checks.first?.rolloutID {
+            status.verifications = checks.filter { $0.rolloutID == latest }
+        }
         return status
     }
 

@@ -65,6 +65,10 @@ public actor Controller {
     var crashPoints = 0
     /// The hook each rollout is running (`hooks:`); cancelling one kills its process group.
     var hookTasks: [Int64: Task<Void, Never>] = [:]
+    /// Post-deploy checks (`verify:`) running now, by id.
+    var verificationTasks: [Int64: Task<Void, Never>] = [:]
+    /// When the loop last looked for due post-deploy checks.
+    var lastVerificationCheck: Double = 0
     /// Units whose database is being restored (`backup:`); no rollout starts on them meanwhile.
     var databaseRestores: Set<String> = []
     /// Wakes the notifier when `recordEvent` queued notifications.

@@ -84,6 +84,9 @@ public struct NotificationRequest: Sendable, Equatable {
         case .instanceCrashed: "instance crashed"
         case .alertFiring: "alert \(p.alert ?? "?") firing (\(p.severity.rawValue))"
         case .alertResolved: "alert \(p.alert ?? "?") resolved"
+        case .verificationPassed: "verification passed"
+        case .verificationFailed: "verification failed"
+        case .verificationInconclusive: "verification inconclusive"
         }
         return "\(p.service)" + (p.version.map { " \($0)" } ?? "") + ": \(what)"
     }

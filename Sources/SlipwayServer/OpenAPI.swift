@@ -60,6 +60,7 @@ public enum OpenAPI {
         "GET /v1/rollouts/{id}": Doc(summary: "One rollout with its events."),
         "GET /v1/report": Doc(summary: "DORA delivery report.", query: [("since", "a duration, default 30d"), ("env", "one environment"), ("service", "one service")]),
         "GET /v1/backup": Doc(summary: "A consistent copy of the state database.", answer: .bytes("application/vnd.sqlite3")),
+        "GET /v1/services/{name}/verifications": Doc(summary: "The service's post-deploy checks (`verify:`), newest rollout first, each with its status, outcome and what followed a failure.", query: [("limit", "at most this many (default 100, at most 1000)")]),
         "GET /v1/services/{name}/backups": Doc(summary: "The service's database backups."),
         "POST /v1/backups/{id}/restore": Doc(summary: "Restores a database backup (after a safety backup)."),
         "GET /v1/notifications": Doc(summary: "The notification outbox.", query: [("status", "pending, delivered or failed"), ("limit", "1-1000"), ("service", "one service")]),

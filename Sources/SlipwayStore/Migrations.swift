@@ -234,6 +234,29 @@ extension Store {
             // The fleet server an instance runs on (`servers:`); NULL: this machine.
             try db.execute(sql: "ALTER TABLE instance ADD COLUMN server TEXT;")
         }
+        m.registerMigration("011-verifications") { db in
+            // Post-deploy checks (`verify:`): one row per succeeded rollout and offset.
+            try db.execute(sql: """
+                CREATE TABLE verification (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    service TEXT NOT NULL,
+                    rollout_id INTEGER NOT NULL,
+                    version TEXT NOT NULL,
+                    previous_version TEXT,
+                    after_seconds REAL NOT NULL,
+                    due_at REAL NOT NULL,
+                    status TEXT NOT NULL,
+                    on_failure TEXT NOT NULL,
+                    summary TEXT,
+                    action TEXT,
+                    started_at REAL,
+                    finished_at REAL,
+                    UNIQUE (rollout_id, after_seconds)
+                );
+                CREATE INDEX verification_by_due ON verification(status, due_at);
+                CREATE INDEX verification_by_service ON verification(service, id);
+                """)
+        }
         return m
     }
 }

@@ -137,6 +137,16 @@ enum Why {
                 lines.append("      \(check.outcome.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(check.summary)")
             }
         }
+        if let checks = e.verifications {
+            lines.append("  post-deploy checks of \(r.toVersion) (verify:, on failure: \(checks.first?.onFailure.rawValue ?? "alert")):")
+            for c in checks {
+                let when = c.finishedAt.map { Format.clock($0) } ?? "due \(Format.time(c.dueAt))"
+                var text = "      \(c.label.padding(toLength: 8, withPad: " ", startingAt: 0)) \(c.status.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(when)"
+                if let summary = c.summary { text += "  \(summary)" }
+                if let action = c.action { text += "; \(action)" }
+                lines.append(text)
+            }
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -40,6 +40,12 @@ enum StatusView {
                     line("    approvals: \(a.approvals) of \(a.needed)" + (who.isEmpty ? "" : " (\(who.joined(separator: ", ")))") + (a.fourEyes ? ", four eyes: not \(a.requestedBy)" : "") + "; expires \(Format.time(a.expiresAt))")
                 }
             }
+            if let checks = s.verifications, let first = checks.first {
+                line("  verify \(first.version) (rollout \(first.rolloutID)): " + checks.map { verificationCell($0, style) }.joined(separator: ", "))
+                for c in checks where c.status == .failed || c.status == .inconclusive {
+                    line("    \(c.label) \(c.status.rawValue): \(c.summary ?? "")" + (c.action.map { "; \($0)" } ?? ""))
+                }
+            }
             if s.instances.isEmpty {
                 line("  no instances")
             } else {
@@ -65,6 +71,18 @@ enum StatusView {
             }
         }
         return out
+    }
+
+    /// `T+30m passed`, `T+2h due 14:05:00`.
+    static func verificationCell(_ c: VerificationRecord, _ style: Style) -> String {
+        switch c.status {
+        case .pending: return "\(c.label) due \(Format.time(c.dueAt))"
+        case .running: return "\(c.label) " + paint("running", .cyan, style)
+        case .passed: return "\(c.label) " + paint("passed", .green, style)
+        case .failed: return "\(c.label) " + paint("failed", .red, style)
+        case .inconclusive: return "\(c.label) " + paint("inconclusive", .yellow, style)
+        case .skipped: return "\(c.label) skipped"
+        }
     }
 
     enum Color: String { case bold = "1", red = "31", green = "32", yellow = "33", cyan = "36" }

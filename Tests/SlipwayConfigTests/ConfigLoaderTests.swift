@@ -149,6 +149,16 @@ import Yams
         "service: web\nimage: ghcr.io/acme/web:{{version}}\nservers: [{ url: ssh://deploy@web-1, docker_host: unix:///run/podman/podman.sock }]\n",
     ]
 
+    static let everyVerifyKey = """
+        service: web
+        run: [./web]
+        verify:
+          after: [30m, 2h]
+          analysis: default
+          command: { run: [./smoke.sh], working_dir: checks, env: {}, timeout: 1m }
+          on_failure: rollback
+        """
+
     @Test func everyKeyTestCoversTheFieldTables() throws {
         var used: Set<String> = []
         func walk(_ node: Node, _ prefix: String) {
@@ -171,6 +181,8 @@ import Yams
             _ = try ConfigLoader.parse(text, fileName: "slipway.yml", baseDirectory: "/srv")
         }
         _ = try ConfigLoader.parse(Self.everyNotificationKey, fileName: "slipway.yml", baseDirectory: nil)
+        walk(try #require(try Yams.compose(yaml: Self.everyVerifyKey)), "")
+        _ = try ConfigLoader.parse(Self.everyVerifyKey, fileName: "slipway.yml", baseDirectory: "/srv")
         for text in Self.everyTargetKey {
             walk(try #require(try Yams.compose(yaml: text)), "")
             _ = try ConfigLoader.parse(text, fileName: "slipway.yml", baseDirectory: "/srv")

@@ -125,9 +125,12 @@ public struct DecisionRecord: Codable, Sendable, Equatable {
 public struct RolloutExplanation: Codable, Sendable {
     public var rollout: RolloutRecord
     public var decisions: [DecisionRecord]
+    /// Its post-deploy checks (`verify:`), earliest first; nil when it has none.
+    public var verifications: [VerificationRecord]?
 
-    public init(rollout: RolloutRecord, decisions: [DecisionRecord]) {
+    public init(rollout: RolloutRecord, decisions: [DecisionRecord], verifications: [VerificationRecord]? = nil) {
         self.rollout = rollout
         self.decisions = decisions
+        self.verifications = verifications
     }
 }

@@ -12,6 +12,10 @@ public enum NotificationEvent: String, Codable, Sendable, CaseIterable {
     case instanceCrashed = "instance_crashed"
     case alertFiring = "alert_firing"
     case alertResolved = "alert_resolved"
+    /// A post-deploy check (`verify:`) passed, failed, or lacked data (never a rollback).
+    case verificationPassed = "verification_passed"
+    case verificationFailed = "verification_failed"
+    case verificationInconclusive = "verification_inconclusive"
 
     /// The notification event of a service event-log entry (`started`, `decision_paused`,
     /// `instance_crashed`, …); nil for entries nobody is notified about.
@@ -29,6 +33,9 @@ public enum NotificationEvent: String, Codable, Sendable, CaseIterable {
         case "instance_crashed": .instanceCrashed
         case "alert_firing": .alertFiring
         case "alert_resolved": .alertResolved
+        case "verification_passed": .verificationPassed
+        case "verification_failed": .verificationFailed
+        case "verification_inconclusive": .verificationInconclusive
         default: nil
         }
     }
@@ -36,7 +43,7 @@ public enum NotificationEvent: String, Codable, Sendable, CaseIterable {
     /// The severity a rollout event is reported with (alerts carry their rule's).
     public var defaultSeverity: AlertSeverity {
         switch self {
-        case .rolledBack, .failed, .instanceCrashed: .warning
+        case .rolledBack, .failed, .instanceCrashed, .verificationFailed, .verificationInconclusive: .warning
         case .alertFiring: .critical
         default: .info
         }
