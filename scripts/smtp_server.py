@@ -18,6 +18,7 @@ import asyncio
 import email
 import email.policy
 import json
+import signal
 import ssl
 import sys
 
@@ -25,6 +26,8 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 def main():
+    # A parent that ignores SIGTERM passes that on; this server must stop when told.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     parser = argparse.ArgumentParser()
     parser.add_argument("--cert")
     parser.add_argument("--key")

@@ -37,9 +37,12 @@ import Testing
             return text.split(separator: "\n").compactMap { try? decoder.decode(Received.self, from: Data($0.utf8)) }
         }
 
-        func stop() async {
-            process.signal(SIGTERM)
-            _ = try? await process.wait(timeout: .seconds(10))
+        /// Synchronous, so a `defer` stops it before the test returns (a Task started in a
+        /// defer may never run before the test process exits, leaving the server behind).
+        /// SIGKILL: the server keeps nothing in memory (each record is appended and closed),
+        /// and a SIGTERM the runner's children inherit as ignored would not stop it.
+        func stop() {
+            process.signal(SIGKILL)
         }
     }
 
@@ -64,7 +67,7 @@ import Testing
                 "--cert", certs.cert, "--key", certs.key, "--user", "deployer", "--password", Self.password, "--refuse-first", "1",
             ])
             let smtps = try await Self.startMailServer("smtps", in: directory, ["--cert", certs.cert, "--key", certs.key, "--implicit"])
-            defer { Task { await starttls.stop(); await smtps.stop() } }
+            defer { starttls.stop(); smtps.stop() }
             let extra = """
                 notifications:
                   - kind: email
@@ -129,7 +132,7 @@ import Testing
             let strict = try await Self.startMailServer("strict", in: directory, [
                 "--cert", certs.cert, "--key", certs.key, "--user", "deployer", "--password", "right",
             ])
-            defer { Task { await plain.stop(); await strict.stop() } }
+            defer { plain.stop(); strict.stop() }
             let extra = """
                 notifications:
                   - { kind: email, url: "smtp://127.0.0.1:\(plain.port)", from: a@example.org, to: [b@example.org], username: u, password: "${SMTP_PASSWORD}", events: [succeeded] }
