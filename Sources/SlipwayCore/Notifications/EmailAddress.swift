@@ -36,20 +36,9 @@ public enum EmailAddress {
         (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9")
     }
 
-    /// In double quotes, with line breaks and other control characters escaped so the
-    /// message stays on one line.
+    /// In double quotes, escaped as a JSON string (line breaks and control characters as
+    /// `\r`, `\n`, `\u0000`), so the message stays on one line.
     static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\r": out += "\\r"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\"": out += "\\\""
-            case _ where scalar.value < 0x20 || scalar.value == 0x7f: out += "\\u{\(String(scalar.value, radix: 16))}"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        JSONText.quote(text)
     }
 }
