@@ -6,7 +6,7 @@ public enum DurationText {
     public static func parse(_ text: String) -> Duration? {
         let s = text.trimmingCharacters(in: .whitespaces)
         if s.isEmpty { return nil }
-        if let seconds = Double(s), seconds >= 0, seconds.isFinite { return .milliseconds(Int64((seconds * 1000).rounded())) }
+        if let seconds = Double(s) { return fromSeconds(seconds) }
         var total: Int64 = 0 // milliseconds
         var number = ""
         var unit = ""
@@ -22,7 +22,9 @@ public enum DurationText {
             case "d": factor = 86_400_000
             default: return false
             }
-            total += Int64((value * factor).rounded())
+            guard let part = milliseconds(value * factor) else { return false }
+            total += part
+            guard total <= maximumMilliseconds else { return false }
             number = ""; unit = ""; sawAny = true
             return true
         }
@@ -39,6 +41,23 @@ public enum DurationText {
         }
         guard !number.isEmpty, !unit.isEmpty, flush(), sawAny else { return nil }
         return .milliseconds(total)
+    }
+
+    /// The longest duration any field takes: 100 years. Longer ones (and negative or
+    /// non-finite numbers) are refused rather than wrapped or trapped on.
+    public static let maximumMilliseconds: Int64 = 100 * 366 * 86_400_000
+
+    /// A number of seconds (config or JSON `2.5`) as a duration, or nil when it is negative,
+    /// not finite or beyond `maximumMilliseconds`.
+    public static func fromSeconds(_ seconds: Double) -> Duration? {
+        milliseconds(seconds * 1000).map { .milliseconds($0) }
+    }
+
+    static func milliseconds(_ value: Double) -> Int64? {
+        guard value.isFinite, value >= 0 else { return nil }
+        let rounded = value.rounded()
+        guard rounded <= Double(maximumMilliseconds) else { return nil }
+        return Int64(rounded)
     }
 
     /// The shortest exact text for a duration: `10m`, `1s`, `1500ms`.

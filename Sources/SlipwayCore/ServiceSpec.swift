@@ -425,7 +425,10 @@ public struct TextDuration: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
         if let seconds = try? c.decode(Double.self) {
-            value = .milliseconds(Int64(seconds * 1000))
+            guard let d = DurationText.fromSeconds(seconds) else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "not a duration: \(seconds) (seconds must be from 0 to 100 years)")
+            }
+            value = d
             return
         }
         let text = try c.decode(String.self)

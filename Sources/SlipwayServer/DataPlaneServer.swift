@@ -109,7 +109,9 @@ public enum DataPlaneServer {
         admin.get("/health") { _, _ in HealthReply(endpoints: router.health()) }
         admin.get("/stats") { request, _ in
             let seconds = request.uri.queryParameters.get("window").flatMap(Double.init) ?? Defaults.statsWindow.seconds
-            return StatsReply(versions: router.stats(window: .milliseconds(Int64(max(1, seconds) * 1000)), latencyBuckets: request.uri.queryParameters.get("latency") == "buckets"))
+            // Clamped (a NaN or an infinite window would trap in the conversion to milliseconds).
+            let window = seconds.isFinite ? min(max(1, seconds), 3600) : 1
+            return StatsReply(versions: router.stats(window: .milliseconds(Int64(window * 1000)), latencyBuckets: request.uri.queryParameters.get("latency") == "buckets"))
         }
         admin.get("/totals") { _, _ in TotalsReply(versions: router.totals(), edge: router.edgeTotals()) }
         if agent { HostAgent(stateDirectory: stateDirectory).register(on: admin) }

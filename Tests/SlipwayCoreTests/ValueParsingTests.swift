@@ -1,3 +1,4 @@
+import Foundation
 import SlipwayCore
 import Testing
 
@@ -9,9 +10,27 @@ import Testing
         #expect(DurationText.parse(text)?.milliseconds == ms)
     }
 
-    @Test(arguments: ["", "s", "10x", "-1s", "1s2", "ten seconds", "1 s"])
+    @Test(arguments: ["", "s", "10x", "-1s", "1s2", "ten seconds", "1 s", "-2.5", "inf", "nan", "1e300", "99999999999999999999d", "36600d1s", "36000d36000d"])
     func rejects(text: String) {
         #expect(DurationText.parse(text) == nil)
+    }
+
+    @Test func acceptsUpToAHundredYears() {
+        #expect(DurationText.parse("36600d")?.milliseconds == DurationText.maximumMilliseconds)
+        #expect(DurationText.fromSeconds(-0.001) == nil)
+        #expect(DurationText.fromSeconds(.infinity) == nil)
+        #expect(DurationText.fromSeconds(2.5)?.milliseconds == 2500)
+    }
+
+    /// JSON numbers decode as seconds; a negative, non-finite or overlong one is refused when
+    /// decoding, so everything decoded encodes to text that decodes again (a fuzz finding).
+    @Test func textDurationRefusesWhatItCouldNotEncode() throws {
+        for bad in ["-2.5", "1e300", "\"-2500ms\"", "\"99999999999999999999d\""] {
+            #expect(throws: DecodingError.self, "\(bad)") { try JSONDecoder().decode(TextDuration.self, from: Data(bad.utf8)) }
+        }
+        let value = try JSONDecoder().decode(TextDuration.self, from: Data("2.5".utf8))
+        let again = try JSONDecoder().decode(TextDuration.self, from: JSONEncoder().encode(value))
+        #expect(again.value == .milliseconds(2500))
     }
 
     @Test func formatsShortest() {
