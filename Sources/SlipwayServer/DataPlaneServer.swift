@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -183,9 +184,15 @@ struct HandedOverGate<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let successor = state.successor.load(ordering: .relaxed)
         guard successor == 0 else {
-            throw HTTPError(.serviceUnavailable, headers: [.connection: "close"], message: "this router handed its listeners over to pid \(successor)")
+            throw Self.refusal(successor: successor)
         }
         return try await next(request, context)
+    }
+
+    /// The answer after a hand-over; `RouterClient` retries a call on the header it carries.
+    static func refusal(successor: Int32) -> HTTPError {
+        HTTPError(.serviceUnavailable, headers: [.connection: "close", HTTPField.Name(RouterClient.handedOverHeader)!: "\(successor)"],
+                  message: "this router handed its listeners over to pid \(successor)")
     }
 }
 

@@ -34,6 +34,9 @@ public struct RouterClient: Sendable {
         self.counter = counter
     }
 
+    /// Set (to the successor's pid) on the 503 a router answers after handing over.
+    static let handedOverHeader = "Slipway-Handed-Over"
+
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
     }
@@ -49,13 +52,22 @@ public struct RouterClient: Sendable {
             request.headers.add(name: "content-type", value: "application/json")
             request.body = .bytes(ByteBuffer(data: try JSONEncoder().encode(body)))
         }
-        let response: HTTPClientResponse
-        do {
-            response = try await http.execute(request, timeout: timeout)
-        } catch {
-            throw Failure(description: "the data plane (router) at \(socketPath) does not answer: \(error)")
+        var response: HTTPClientResponse
+        var bytes: ByteBuffer
+        var attempt = 0
+        while true {
+            do {
+                response = try await http.execute(request, timeout: timeout)
+            } catch {
+                throw Failure(description: "the data plane (router) at \(socketPath) does not answer: \(error)")
+            }
+            bytes = try await response.body.collect(upTo: 64 << 20)
+            // A pooled connection reached a router that has since handed its listeners over
+            // (`slipway router upgrade`, a restart): it closed that connection; the call goes
+            // again on a new one, which reaches the successor on the same socket path.
+            attempt += 1
+            guard response.status == .serviceUnavailable, response.headers.contains(name: Self.handedOverHeader), attempt < 3 else { break }
         }
-        let bytes = try await response.body.collect(upTo: 64 << 20)
         guard response.status == .ok else {
             throw Failure(description: "the data plane answered \(response.status.code) to \(method) \(path): \(String(buffer: bytes))")
         }

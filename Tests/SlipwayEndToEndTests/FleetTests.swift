@@ -77,7 +77,7 @@ import Testing
 
             let first = try await h.cli(["deploy", "hello", "--version", "v1", "--wait"], timeout: .seconds(120))
             #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
-            for address in addresses { #expect(try await h.versionAt(port: port, host: address) == "v1") }
+            try await expectServing("v1", h, port, addresses, after: "deploy --wait")
 
             // One instance per server, each on its own server, each server's router with its own.
             let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
@@ -88,11 +88,11 @@ import Testing
             for probe in probes { try await probe.waitForAnswer(from: "v1") }
             let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"], timeout: .seconds(120))
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
-            for address in addresses { #expect(try await h.versionAt(port: port, host: address) == "v2") }
+            try await expectServing("v2", h, port, addresses, after: "deploy --wait")
             let rollback = try await h.cli(["rollback", "hello"])
             #expect(rollback.status == 0, "\(rollback.stdout)\(rollback.stderr)")
             #expect(rollback.stdout.contains("still warm"), "\(rollback.stdout)")
-            for address in addresses { #expect(try await h.versionAt(port: port, host: address) == "v1", "every server serves v1 at once") }
+            try await expectServing("v1", h, port, addresses, after: "rollback (every server at once)")
             for (address, probe) in zip(addresses, probes) {
                 let result = await probe.stop()
                 #expect(result.failures.isEmpty, "failed requests on \(address): \(result.failures.prefix(5))")
@@ -138,6 +138,18 @@ import Testing
             let down = try await h.cli(["down"], timeout: .seconds(120))
             #expect(down.status == 0, "\(down.stdout)\(down.stderr)")
             for pid in pids { #expect(kill(pid, 0) != 0, "router \(pid) stopped") }
+        }
+    }
+
+    /// Every server answers with `version` now (no waiting); otherwise the failure shows what
+    /// each server answered and the control plane's view (events, servers, log).
+    func expectServing(_ version: String, _ h: SlipwayHarness, _ port: Int, _ addresses: [String], after step: String) async throws {
+        var answers: [String] = []
+        for address in addresses {
+            do { answers.append("\(address): \(try await h.versionAt(port: port, host: address))") } catch { answers.append("\(address): \(error)") }
+        }
+        if answers.contains(where: { !$0.hasSuffix(": \(version)") }) {
+            Issue.record("after \(step), not every server serves \(version): \(answers)\n\(await h.diagnostics(service: "hello"))")
         }
     }
 

@@ -62,6 +62,7 @@ import Testing
             try script(h, "post.sh", versionOf + """
 
                 echo "post_deploy plain=$(version_of \(url)) rollout=$SLIPWAY_ROLLOUT" >> \(log)
+                curl -s -D - -o /dev/null -w 'curl: %{http_code} %{errormsg}' \(url) > \(log).post 2>&1
                 """)
 
             let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
@@ -71,7 +72,8 @@ import Testing
             // pre_deploy: v2 healthy and reachable only with the pin; all traffic on v1.
             #expect(recorded.first == "pre_deploy plain=v1 pinned=v2 env=hello,,v2,v1,from-config")
             #expect(recorded.dropFirst().first == "smoke plain=v1 preview=v2")
-            #expect(recorded.last?.hasPrefix("post_deploy plain=v2 rollout=") == true)
+            let allEvents = try await events(h)
+            #expect(recorded.last?.hasPrefix("post_deploy plain=v2 rollout=") == true, "\(recorded); a second request from the hook: \((try? String(contentsOfFile: log + ".post", encoding: .utf8)) ?? "-"); events: \(allEvents)")
             #expect(try await h.versionAt(port: port) == "v2")
 
             let all = try await events(h)

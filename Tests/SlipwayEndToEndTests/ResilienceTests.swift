@@ -64,8 +64,10 @@ import Glibc
 
     @Test func controlPlaneSigkillDuringRolloutDropsNothingAndIsAdoptedOnRestart() async throws {
         // v2 stays unhealthy while this file exists: the rollout waits for health until the
-        // test has killed and restarted the control plane, however slow the machine is.
-        try await withHello(replicas: 2) { h, port in
+        // test has killed and restarted the control plane, however slow the machine is (the
+        // deploy timeout only bounds a broken run: a loaded machine took over 20 s between
+        // the start, the kill and the restart).
+        try await withHello(replicas: 2, deployTimeout: "5m") { h, port in
             let gate = try h.directory.write("v2-unhealthy", "")
             let probe = TrafficProbe(port: port)
             let start = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_UNHEALTHY_FILE=\(gate)"])
