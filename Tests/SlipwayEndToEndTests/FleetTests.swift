@@ -77,7 +77,7 @@ import Testing
 
             let first = try await h.cli(["deploy", "hello", "--version", "v1", "--wait"], timeout: .seconds(120))
             #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
-            try await expectServing("v1", h, port, addresses, after: "deploy --wait")
+            try await expectServing("v1", h, port, addresses, after: "deploy --wait", output: first.stdout)
 
             // One instance per server, each on its own server, each server's router with its own.
             let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
@@ -88,11 +88,11 @@ import Testing
             for probe in probes { try await probe.waitForAnswer(from: "v1") }
             let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"], timeout: .seconds(120))
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
-            try await expectServing("v2", h, port, addresses, after: "deploy --wait")
+            try await expectServing("v2", h, port, addresses, after: "deploy --wait", output: deploy.stdout)
             let rollback = try await h.cli(["rollback", "hello"])
             #expect(rollback.status == 0, "\(rollback.stdout)\(rollback.stderr)")
             #expect(rollback.stdout.contains("still warm"), "\(rollback.stdout)")
-            try await expectServing("v1", h, port, addresses, after: "rollback (every server at once)")
+            try await expectServing("v1", h, port, addresses, after: "rollback (every server at once)", output: rollback.stdout)
             for (address, probe) in zip(addresses, probes) {
                 let result = await probe.stop()
                 #expect(result.failures.isEmpty, "failed requests on \(address): \(result.failures.prefix(5))")
@@ -141,15 +141,30 @@ import Testing
         }
     }
 
-    /// Every server answers with `version` now (no waiting); otherwise the failure shows what
-    /// each server answered and the control plane's view (events, servers, log).
-    func expectServing(_ version: String, _ h: SlipwayHarness, _ port: Int, _ addresses: [String], after step: String) async throws {
+    /// Every server answers with `version` now (no waiting), except one the command's output
+    /// names in a `switch_unacknowledged` event (the documented limit, docs/fleet.md#limits:
+    /// a server that did not confirm its table in time serves it once it answers): that
+    /// one must serve `version` within 20 s. Otherwise the failure shows what each server
+    /// answered and the control plane's view (events, servers, log).
+    func expectServing(_ version: String, _ h: SlipwayHarness, _ port: Int, _ addresses: [String], after step: String, output: String) async throws {
+        let unacknowledged = output.split(separator: "\n").filter { $0.contains("switch_unacknowledged") }
         var answers: [String] = []
+        var wrong = false
         for address in addresses {
-            do { answers.append("\(address): \(try await h.versionAt(port: port, host: address))") } catch { answers.append("\(address): \(error)") }
+            var answer: String
+            do { answer = try await h.versionAt(port: port, host: address) } catch { answer = "\(error)" }
+            if answer != version, unacknowledged.contains(where: { $0.contains("server \(address)") }) {
+                let late = try? await eventually("\(address), named in switch_unacknowledged, to serve \(version)", timeout: .seconds(20)) {
+                    (try? await h.versionAt(port: port, host: address)) == version ? true : nil
+                }
+                answer = late == true ? "\(version) (after its switch_unacknowledged)" : answer
+                if late == true { answers.append("\(address): \(answer)"); continue }
+            }
+            if answer != version { wrong = true }
+            answers.append("\(address): \(answer)")
         }
-        if answers.contains(where: { !$0.hasSuffix(": \(version)") }) {
-            Issue.record("after \(step), not every server serves \(version): \(answers)\n\(await h.diagnostics(service: "hello"))")
+        if wrong {
+            Issue.record("after \(step), not every server serves \(version): \(answers)\n\(output)\n\(await h.diagnostics(service: "hello"))")
         }
     }
 
