@@ -8,7 +8,11 @@ import SlipwayTargets
 /// The REST API. Everything the CLI does goes through these routes.
 enum APIRoutes {
     /// `secureCookies`: the API speaks HTTPS, so the dashboard's session cookie is `Secure`.
+    /// - Parameters:
+    ///   - apiCertificate: the API's `--tls-cert`, reported by `GET /v1/system`.
+    ///   - stateBackups: the scheduled state backups' outcomes (`--backup-every`).
     static func build(controller: Controller, limiter: AuthFailureLimiter, secureCookies: Bool = false, streams: DashboardStreams = DashboardStreams(),
+                      apiCertificate: String? = nil, stateBackups: StateBackupLedger? = nil,
                       shutdown: @escaping @Sendable (Bool) async -> Void) -> Hummingbird.Router<APIRequestContext> {
         let router = Hummingbird.Router(context: APIRequestContext.self)
         router.add(middleware: ErrorMiddleware())
@@ -33,6 +37,7 @@ enum APIRoutes {
 
         let v1 = router.group("/v1")
         v1.get("/whoami") { _, context in try context.caller }
+        v1.get("/system") { _, _ in try await controller.system(apiCertificate: apiCertificate, stateBackups: stateBackups) }
         v1.get("/openapi.json") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPI.json())))
         }

@@ -72,6 +72,7 @@ enum AccessRules {
         AccessRule("GET /v1/notifications", .viewer),
         AccessRule("GET /v1/alerts", .viewer),
         AccessRule("GET /v1/servers", .viewer),
+        AccessRule("GET /v1/system", .viewer),
         // Copies and starts this build on every server over SSH: admins only.
         AccessRule("POST /v1/servers/setup", .admin, audit: "servers.setup"),
         AccessRule("POST /v1/releases", .deployer, audit: "release.create"),

@@ -61,7 +61,8 @@ public enum DataPlaneServer {
         let handOff = HandOffState()
         admin.add(middleware: HandedOverGate(state: handOff))
         admin.get("/ping") { _, _ in
-            PingReply(pid: getpid(), generation: router.currentTable.generation, version: SlipwayVersion.current, build: build, executable: executable)
+            PingReply(pid: getpid(), generation: router.currentTable.generation, version: SlipwayVersion.current, build: build, executable: executable,
+                      time: Date().timeIntervalSince1970)
         }
         admin.get("/routes") { _, _ in router.currentTable }
         let persisted = PersistedHealth()
@@ -205,6 +206,9 @@ struct PingReply: Codable, ResponseEncodable {
     /// SHA-256 of the binary this router runs (nil from older routers): a control plane
     /// whose own binary differs hands the router over to its binary.
     var executable: String?
+    /// The router's wall clock when it answered (nil from older routers): the control plane
+    /// compares it with its own (`slipway doctor`'s clock check of fleet servers).
+    var time: Double?
 }
 
 /// Writes the applied table to `router-table.json` with each endpoint's current health as

@@ -139,24 +139,95 @@ public enum Doctor {
     /// unreadable is a problem, expiring within `certificateWarning` seconds a warning.
     public static func serviceFindings(_ service: ServiceStatus, now: Double, certificateWarning: Double = 14 * 86_400) -> [Finding] {
         var findings = [instanceFinding(service)]
-        if let certificate = service.certificate {
-            let check = "certificate of \(service.service)"
-            let fix = "renew \(certificate.path); the router reads it again at the next deploy or `slipway apply`"
-            if let error = certificate.error {
-                findings.append(Finding(check: check, status: .problem, detail: error, fix: fix))
-            } else if let expiry = certificate.expiresAt {
-                let days = (expiry - now) / 86_400
-                let when = Timestamps.format(expiry)
-                if expiry <= now {
-                    findings.append(Finding(check: check, status: .problem, detail: "\(certificate.path) expired on \(when): clients refuse the connection", fix: fix))
-                } else if expiry - now < certificateWarning {
-                    findings.append(Finding(check: check, status: .warning, detail: String(format: "%@ expires in %.1f days (%@)", certificate.path, days, when), fix: fix))
-                } else {
-                    findings.append(Finding(check: check, status: .ok, detail: String(format: "%@ valid for %.0f more days (until %@)", certificate.path, days, when)))
-                }
-            }
+        if let certificate = service.certificate,
+           let finding = certificateFinding(check: "certificate of \(service.service)", certificate, now: now, warning: certificateWarning,
+                                            fix: "renew \(certificate.path); the router reads it again at the next deploy or `slipway apply`") {
+            findings.append(finding)
         }
         return findings
+    }
+
+    /// A certificate file: expired or unreadable is a problem, expiring within `warning`
+    /// seconds a warning.
+    public static func certificateFinding(check: String, _ certificate: CertificateStatus, now: Double, warning: Double = 14 * 86_400, fix: String) -> Finding? {
+        if let error = certificate.error {
+            return Finding(check: check, status: .problem, detail: error, fix: fix)
+        }
+        guard let expiry = certificate.expiresAt else { return nil }
+        let days = (expiry - now) / 86_400
+        let when = Timestamps.format(expiry)
+        if expiry <= now {
+            return Finding(check: check, status: .problem, detail: "\(certificate.path) expired on \(when): clients refuse the connection", fix: fix)
+        } else if expiry - now < warning {
+            return Finding(check: check, status: .warning, detail: String(format: "%@ expires in %.1f days (%@)", certificate.path, days, when), fix: fix)
+        }
+        return Finding(check: check, status: .ok, detail: String(format: "%@ valid for %.0f more days (until %@)", certificate.path, days, when))
+    }
+
+    // MARK: - Clocks, backups, the engine
+
+    /// Clock skew (beyond what the measurement can tell apart) above this many seconds is a
+    /// warning: logs and events of two machines no longer line up.
+    public static let clockSkewWarning = 1.0
+    /// Above this it is a problem: certificates and token expiries are judged differently on
+    /// each side.
+    public static let clockSkewProblem = 30.0
+
+    /// `what`'s clock against this side's: `skew` is theirs minus ours, `uncertainty` how far
+    /// off the measurement can be (half the round trip).
+    public static func clockFinding(check: String, skew: Double, uncertainty: Double, of what: String, fix: String) -> Finding {
+        let least = abs(skew) - uncertainty
+        let detail = String(format: "%@ is %.3f s %@ (measured to ±%.3f s)", what, abs(skew), skew >= 0 ? "ahead" : "behind", uncertainty)
+        if least > clockSkewProblem {
+            return Finding(check: check, status: .problem, detail: detail, fix: fix)
+        } else if least > clockSkewWarning {
+            return Finding(check: check, status: .warning, detail: detail, fix: fix)
+        }
+        return Finding(check: check, status: .ok, detail: detail)
+    }
+
+    /// The scheduled backups of the state database: none scheduled is a warning; a failure
+    /// since the last success, or no success for two intervals, a problem.
+    public static func stateBackupFinding(_ status: StateBackupStatus?, now: Double) -> Finding {
+        let check = "state backups"
+        guard let status else {
+            return Finding(check: check, status: .warning, detail: "no scheduled backups of the state database (services, releases, tokens, secrets, the audit log)",
+                           fix: "start the server with --backup-every 1h (it keeps 24), or run `slipway backup --to FILE` from cron; keep the master key's backup apart")
+        }
+        let every = DurationText.format(.milliseconds(Int64(status.every * 1000)))
+        let fix = "check \(status.directory) (free space, permissions) and the control plane's log; slipway_state_backup_failures_total counts the failures"
+        if let failed = status.lastFailure, failed >= (status.lastSuccess ?? 0) {
+            return Finding(check: check, status: .problem, detail: "the last scheduled backup failed \(ago(now - failed)) ago: \(status.lastError ?? "unknown error")", fix: fix)
+        }
+        guard let success = status.lastSuccess else {
+            if now - status.since > status.every + 60 {
+                return Finding(check: check, status: .problem, detail: "no scheduled backup succeeded since the control plane started \(ago(now - status.since)) ago (every \(every))", fix: fix)
+            }
+            return Finding(check: check, status: .ok, detail: "the first scheduled backup (every \(every)) is under way")
+        }
+        if now - success > 2 * status.every + 60 {
+            return Finding(check: check, status: .problem, detail: "the last scheduled backup succeeded \(ago(now - success)) ago; they run every \(every)", fix: fix)
+        }
+        return Finding(check: check, status: .ok, detail: "last one \(ago(now - success)) ago: \(status.lastFile ?? status.directory) (every \(every), keeping \(status.keep))")
+    }
+
+    /// The container engine, when services on this machine run containers.
+    public static func engineFinding(_ engine: EngineStatus) -> Finding {
+        let services = engine.services.joined(separator: ", ")
+        if let error = engine.error {
+            return Finding(check: "container engine", status: .problem, detail: "\(error) (\(services) run\(engine.services.count == 1 ? "s" : "") containers)",
+                           fix: "start Docker (dockerd) or Podman's service, or point slipway server --docker-host at its socket")
+        }
+        return Finding(check: "container engine", status: .ok, detail: "\(engine.endpoint) answers: \(engine.version ?? "unknown version") (for \(services))")
+    }
+
+    /// An age in words: `45 s`, `12 min`, `5.5 h`, `3.0 days`.
+    static func ago(_ seconds: Double) -> String {
+        let s = max(0, seconds)
+        if s < 90 { return String(format: "%.0f s", s) }
+        if s < 90 * 60 { return String(format: "%.0f min", s / 60) }
+        if s < 48 * 3600 { return String(format: "%.1f h", s / 3600) }
+        return String(format: "%.1f days", s / 86_400)
     }
 
     static func instanceFinding(_ service: ServiceStatus) -> Finding {

@@ -65,6 +65,7 @@ public enum OpenAPI {
         "POST /v1/backups/{id}/restore": Doc(summary: "Restores a database backup (after a safety backup)."),
         "GET /v1/notifications": Doc(summary: "The notification outbox.", query: [("status", "pending, delivered or failed"), ("limit", "1-1000"), ("service", "one service")]),
         "GET /v1/alerts": Doc(summary: "Alert rules and their state.", query: [("service", "one service")]),
+        "GET /v1/system": Doc(summary: "The control plane itself, for `slipway doctor`: its clock, the API's certificate, the scheduled state backups (last success, last failure) and, when a service runs containers here, the container engine."),
         "GET /v1/servers": Doc(summary: "Every fleet server: router version, skew, health, last contact.", query: [("server", "one server")]),
         "POST /v1/servers/setup": Doc(summary: "Installs this build on the fleet's servers and starts their routers.", query: [("server", "only this server")]),
         "POST /v1/releases": Doc(summary: "Records a release (and its CI evidence) without deploying it.", body: "ReleaseRequest", status: 201),

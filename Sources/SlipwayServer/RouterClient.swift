@@ -113,11 +113,13 @@ public struct RouterClient: Sendable {
         public var build: String?
         /// SHA-256 of the router's binary (nil from older routers).
         public var executable: String? = nil
+        /// The router's wall clock when it answered (nil from older routers).
+        public var time: Double? = nil
     }
 
     public func identity(timeout: TimeAmount = .seconds(2)) async throws -> Identity {
         let reply = try await call(.GET, "/ping", timeout: timeout, as: PingReply.self)
-        return Identity(pid: reply.pid, generation: reply.generation, version: reply.version, build: reply.build, executable: reply.executable)
+        return Identity(pid: reply.pid, generation: reply.generation, version: reply.version, build: reply.build, executable: reply.executable, time: reply.time)
     }
 
     public func apply(_ table: RouteTable) async throws -> (generation: UInt64, failures: [ListenFailure]) {

@@ -154,7 +154,11 @@ public enum ServerRuntime {
         let shutdownTrigger = ShutdownTrigger()
         let limiter = AuthFailureLimiter(policy: .init(limit: options.authFailures.limit, window: options.authFailures.window))
         let streams = DashboardStreams()
-        let routes = APIRoutes.build(controller: controller, limiter: limiter, secureCookies: tlsConfiguration != nil, streams: streams) { _ in shutdownTrigger.fire() }
+        let backupLedger = options.backupEvery.map {
+            StateBackupLedger(every: $0, directory: options.backupDirectory ?? state.backupsDirectory, keep: options.backupKeep, since: Date().timeIntervalSince1970)
+        }
+        let routes = APIRoutes.build(controller: controller, limiter: limiter, secureCookies: tlsConfiguration != nil, streams: streams,
+                                     apiCertificate: options.tls?.certificate, stateBackups: backupLedger) { _ in shutdownTrigger.fire() }
         let scheme = tlsConfiguration == nil ? "http" : "https"
         if let warning = exposureWarning(api: options.api, tls: tlsConfiguration != nil) {
             logger.warning("\(warning)")
@@ -196,10 +200,10 @@ public enum ServerRuntime {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: loop), .init(service: notifier), .init(service: app), .init(service: shutdownTrigger, successTerminationBehavior: .gracefullyShutdownGroup),
         ]
-        if let every = options.backupEvery {
+        if let every = options.backupEvery, let backupLedger {
             let directory = options.backupDirectory ?? state.backupsDirectory
             services.append(.init(service: ScheduledBackupService(store: store, directory: directory, every: every, keep: options.backupKeep,
-                                                                  metrics: controller.metrics, logger: logger)))
+                                                                  metrics: controller.metrics, ledger: backupLedger, logger: logger)))
         }
         if let retention = options.retention {
             services.append(.init(service: RetentionService(store: store, retention: retention, logger: logger)))

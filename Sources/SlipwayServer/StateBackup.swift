@@ -152,6 +152,7 @@ struct ScheduledBackupService: Service {
     let every: Duration
     let keep: Int
     let metrics: ControlPlaneMetrics
+    let ledger: StateBackupLedger
     let logger: Logger
 
     func run() async throws {
@@ -163,10 +164,12 @@ struct ScheduledBackupService: Service {
                 do {
                     let summary = try store.backup(to: path)
                     metrics.backupLastSuccess.set(now.timeIntervalSince1970)
+                    ledger.succeeded(at: now.timeIntervalSince1970, file: path)
                     let pruned = StateBackup.prune(directory, keep: keep)
                     logger.info("state backed up", metadata: ["slipway.path": "\(path)", "slipway.bytes": "\(summary.bytes)", "slipway.pruned": "\(pruned.count)"])
                 } catch {
                     metrics.backupFailures.increment()
+                    ledger.failed(at: now.timeIntervalSince1970, error: "\(error)")
                     logger.error("state backup failed", metadata: ["slipway.path": "\(path)", "slipway.error": "\(error)"])
                 }
                 try? await Task.sleep(for: every)

@@ -84,6 +84,8 @@ struct DoctorCommand: AsyncParsableCommand {
             return findings
         }
 
+        findings += await systemChecks(api, url: url, now: now)
+
         do {
             let services = try await api.send(.GET, "/v1/services", as: [ServiceStatus].self, timeout: .seconds(10))
             if services.isEmpty {
@@ -123,10 +125,42 @@ struct DoctorCommand: AsyncParsableCommand {
                 } else {
                     findings.append(Finding(check: "server \(server.server)", status: .ok, detail: "reachable, router current, \(server.healthy)/\(server.endpoints) endpoints healthy"))
                 }
+                if let skew = server.clockSkew {
+                    findings.append(Doctor.clockFinding(check: "clock of \(server.server)", skew: skew, uncertainty: server.clockUncertainty ?? 0,
+                                                        of: "\(server.server)'s clock, against the control plane's,",
+                                                        fix: "run an NTP client on \(server.server) and on the control plane's machine (systemd-timesyncd, chrony): timedatectl status shows whether the clock is synchronized"))
+                }
             }
         } catch {
             findings.append(Finding(check: "fleet servers", status: Self.isForbidden(error) ? .skipped : .problem, detail: "cannot list servers: \(Self.message(error))"))
         }
+        return findings
+    }
+
+    /// The control plane itself (`GET /v1/system`): its clock against this machine's, the
+    /// API's certificate, the scheduled state backups and the container engine.
+    func systemChecks(_ api: APIClient, url: String, now: Double) async -> [Finding] {
+        let sent = Date().timeIntervalSince1970
+        let system: SystemStatus
+        do {
+            system = try await api.send(.GET, "/v1/system", as: SystemStatus.self, timeout: .seconds(20))
+        } catch {
+            let status = (error as? APIClient.Failure)?.status
+            return [Finding(check: "control plane checks", status: status == 404 || Self.isForbidden(error) ? .skipped : .problem,
+                            detail: "cannot read \(url)/v1/system: \(Self.message(error))")]
+        }
+        let received = Date().timeIntervalSince1970
+        var findings: [Finding] = []
+        findings.append(Doctor.clockFinding(check: "clock", skew: system.time - (sent + received) / 2, uncertainty: (received - sent) / 2,
+                                            of: "the control plane's clock, against this machine's,",
+                                            fix: "run an NTP client on both machines (systemd-timesyncd, chrony): timedatectl status shows whether the clock is synchronized"))
+        if let certificate = system.apiCertificate,
+           let finding = Doctor.certificateFinding(check: "API certificate", certificate, now: now,
+                                                   fix: "renew \(certificate.path) (and its key) and restart slipway server: the API reads them at start") {
+            findings.append(finding)
+        }
+        findings.append(Doctor.stateBackupFinding(system.stateBackups, now: system.time))
+        if let engine = system.engine { findings.append(Doctor.engineFinding(engine)) }
         return findings
     }
 

@@ -55,14 +55,14 @@ struct ServersStatusCommand: AsyncParsableCommand {
         let statuses = try await withAPI { try await client.client().send(.GET, "/v1/servers", as: [FleetServer.Status].self) }
         if client.output == .json { return try printJSON(statuses) }
         if statuses.isEmpty { return print("no servers: no service has `servers:`") }
-        var rows = [["SERVER", "ROLES", "ROUTER", "VERSION", "BUILD", "HEALTHY", "REQ/MIN", "5XX", "LAST CONTACT"]]
+        var rows = [["SERVER", "ROLES", "ROUTER", "VERSION", "BUILD", "HEALTHY", "REQ/MIN", "5XX", "CLOCK", "LAST CONTACT"]]
         var problems: [String] = []
         for s in statuses {
             let router = s.routerPID.map { "pid \($0)" } ?? (s.reachable ? "not running" : "unreachable")
             let build = s.build.map { String($0.dropFirst("sha256:".count).prefix(12)) + (s.current ? "" : " (skew)") } ?? "-"
             rows.append([s.server, s.roles.isEmpty ? "-" : s.roles.joined(separator: ","), router, s.version ?? "-", build,
                          "\(s.healthy)/\(s.endpoints)", s.requests.map(String.init) ?? "-", s.errors.map(String.init) ?? "-",
-                         s.lastContact.map(Format.time) ?? "never"])
+                         s.clockSkew.map { String(format: "%+.3fs", $0) } ?? "-", s.lastContact.map(Format.time) ?? "never"])
             if let problem = s.problem { problems.append("\(s.server): \(problem)") }
         }
         print(Format.table(rows))

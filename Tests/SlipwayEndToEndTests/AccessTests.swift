@@ -179,6 +179,10 @@ import Testing
             #expect(h.apiURL.hasPrefix("https://127.0.0.1:"), "\(h.apiURL)")
             let trusted = try await h.cli(["whoami"], environment: ["SLIPWAY_CA_CERT": files.cert])
             #expect(trusted.status == 0 && trusted.stdout.hasPrefix("admin (admin"), "\(trusted.stdout)\(trusted.stderr)")
+            // Doctor reads the API's own certificate from the server: valid for 2 days, a warning.
+            let doctor = try await h.cli(["doctor", "--state-dir", h.stateDir], environment: ["SLIPWAY_CA_CERT": files.cert])
+            #expect(doctor.stdout.contains("WARNING API certificate: \(files.cert) expires in 2.0 days"), "\(doctor.stdout)\(doctor.stderr)")
+            #expect(doctor.stdout.contains("fix: renew \(files.cert) (and its key) and restart slipway server"), "\(doctor.stdout)")
             let untrusted = try await h.cli(["whoami"])
             #expect(untrusted.status == 3, "a certificate nobody vouched for is refused: \(untrusted.stderr)")
             let plain = try await h.cli(["whoami"], environment: ["SLIPWAY_SERVER": h.apiURL.replacingOccurrences(of: "https://", with: "http://")])

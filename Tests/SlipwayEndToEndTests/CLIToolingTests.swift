@@ -118,7 +118,7 @@ import Testing
     @Test func doctorFindsWhatIsWrongAndNamesTheFix() async throws {
         try await withHarness { h in
             let (config, port) = try h.helloConfig()
-            try await h.startServer(configs: [config])
+            try await h.startServer(configs: [config], extraArguments: ["--backup-every", "1h"])
             #expect(try await h.cli(["secrets", "set", "hello", "API_KEY"], stdin: "s3cret").status == 0, "makes the master key")
             _ = try await eventually("hello to serve v1", timeout: .seconds(60)) { (try? await TestHTTP.get("http://127.0.0.1:\(port)/"))?.body.contains("v1") == true ? true : nil }
 
@@ -126,10 +126,20 @@ import Testing
             #expect(healthy.status == 0, "\(healthy.stdout)\(healthy.stderr)")
             let good = try decode(DoctorReport.self, healthy.stdout)
             #expect(good.healthy)
-            for check in ["state directory", "free space", "master key", "state database", "control plane", "router", "server", "service hello", "tokens"] {
+            for check in ["state directory", "free space", "master key", "state database", "control plane", "router", "server", "service hello", "tokens", "clock", "state backups"] {
                 #expect(good.finding(check)?.status == "ok", "\(check): \(String(describing: good.finding(check)))")
             }
             #expect(good.finding("service hello")?.detail.contains("accepts connections") == true)
+            #expect(good.finding("clock")?.detail.hasPrefix("the control plane's clock, against this machine's, is 0.0") == true, "\(String(describing: good.finding("clock")))")
+            #expect(good.finding("container engine") == nil, "no service runs containers: the engine is not asked")
+            #expect(good.finding("API certificate") == nil, "the API serves plain HTTP on loopback")
+            // The first scheduled backup is taken at start; doctor then names it.
+            let backedUp = try await eventually("doctor to name the first scheduled backup") { () -> DoctorReport.Finding? in
+                let run = try await h.cli(["doctor", "--state-dir", h.stateDir, "-o", "json"])
+                let finding = try decode(DoctorReport.self, run.stdout).finding("state backups")
+                return finding?.detail.hasPrefix("last one") == true ? finding : nil
+            }
+            #expect(backedUp.status == "ok" && backedUp.detail.contains(h.stateDir + "/backups/slipway-") && backedUp.detail.hasSuffix("(every 1h, keeping 24)"), "\(backedUp)")
 
             // Break things.
             #expect(chmod(h.stateDir, 0o755) == 0 && chmod(h.stateDir + "/master.key", 0o644) == 0)

@@ -113,4 +113,53 @@ import Testing
         #expect(findings.lockHeld == true && status("control plane") == .ok)
         #expect(status("router") == .problem, "no router.pid: the router is not running")
     }
+
+    /// Skew counts only beyond what the measurement can tell apart (half its round trip).
+    @Test func clockSkewIsJudgedBeyondTheMeasurementsUncertainty() {
+        func status(_ skew: Double, _ uncertainty: Double = 0.001) -> Doctor.Status {
+            Doctor.clockFinding(check: "clock", skew: skew, uncertainty: uncertainty, of: "the clock", fix: "ntp").status
+        }
+        #expect(status(0.002) == .ok)
+        #expect(status(-0.9) == .ok)
+        #expect(status(1.5) == .warning && status(-1.5) == .warning)
+        #expect(status(1.5, 0.8) == .ok, "1.5 s measured to ±0.8 s may be 0.7 s")
+        #expect(status(45) == .problem && status(-45) == .problem)
+        let behind = Doctor.clockFinding(check: "clock of h1", skew: -2.25, uncertainty: 0.004, of: "h1's clock", fix: "run an NTP client")
+        #expect(behind.detail == "h1's clock is 2.250 s behind (measured to ±0.004 s)" && behind.fix == "run an NTP client", "\(behind)")
+    }
+
+    @Test func stateBackupsAreJudgedByTheirLastSuccessAndFailure() {
+        let now = 1_800_000_000.0
+        let hour = 3600.0
+        func finding(_ change: (inout StateBackupStatus) -> Void) -> Doctor.Finding {
+            var status = StateBackupStatus(every: hour, directory: "/var/backups/slipway", keep: 24, since: now - 5 * hour)
+            change(&status)
+            return Doctor.stateBackupFinding(status, now: now)
+        }
+        let none = Doctor.stateBackupFinding(nil, now: now)
+        #expect(none.status == .warning && none.fix?.contains("--backup-every") == true, "\(none)")
+        let good = finding { $0.lastSuccess = now - 20 * 60; $0.lastFile = "/var/backups/slipway/slipway-1.sqlite" }
+        #expect(good.status == .ok && good.detail == "last one 20 min ago: /var/backups/slipway/slipway-1.sqlite (every 1h, keeping 24)", "\(good)")
+        let old = finding { $0.lastSuccess = now - 3 * hour }
+        #expect(old.status == .problem && old.detail == "the last scheduled backup succeeded 3.0 h ago; they run every 1h", "\(old)")
+        let failed = finding { $0.lastSuccess = now - 2 * hour; $0.lastFailure = now - hour; $0.lastError = "disk I/O error" }
+        #expect(failed.status == .problem && failed.detail == "the last scheduled backup failed 60 min ago: disk I/O error" && failed.fix?.contains("/var/backups/slipway") == true, "\(failed)")
+        let recovered = finding { $0.lastFailure = now - 2 * hour; $0.lastSuccess = now - hour }
+        #expect(recovered.status == .ok, "a success after the failure: \(recovered)")
+        let never = finding { $0.lastSuccess = nil }
+        #expect(never.status == .problem && never.detail.contains("no scheduled backup succeeded since the control plane started 5.0 h ago"), "\(never)")
+        let starting = Doctor.stateBackupFinding(StateBackupStatus(every: hour, directory: "/b", keep: 3, since: now - 5), now: now)
+        #expect(starting.status == .ok && starting.detail.contains("under way"), "\(starting)")
+    }
+
+    @Test func theEngineAndTheAPICertificateNameTheirFix() {
+        let down = Doctor.engineFinding(EngineStatus(endpoint: "unix:///run/docker.sock (the default)", services: ["web"], error: "no socket at that path"))
+        #expect(down.status == .problem && down.detail == "no socket at that path (web runs containers)" && down.fix?.contains("--docker-host") == true, "\(down)")
+        let up = Doctor.engineFinding(EngineStatus(endpoint: "unix:///run/docker.sock (the default)", services: ["web", "api"], version: "Docker Engine 20.10.24"))
+        #expect(up.status == .ok && up.detail == "unix:///run/docker.sock (the default) answers: Docker Engine 20.10.24 (for web, api)", "\(up)")
+        let now = 1_800_000_000.0
+        let certificate = Doctor.certificateFinding(check: "API certificate", CertificateStatus(path: "/etc/api.pem", expiresAt: now + 86_400), now: now, fix: "renew it")
+        #expect(certificate?.status == .warning && certificate?.detail.contains("expires in 1.0 days") == true)
+        #expect(Doctor.certificateFinding(check: "API certificate", CertificateStatus(path: "/etc/api.pem", expiresAt: nil), now: now, fix: "x") == nil)
+    }
 }

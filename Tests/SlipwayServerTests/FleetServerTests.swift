@@ -75,6 +75,11 @@ import Testing
                 let status = await server.status(expectedBuild: bundle.id)
                 #expect(status.reachable && status.current && status.problem == nil, "\(status)")
                 #expect(status.routerPID == report.routerPID && status.version == SlipwayVersion.current && status.build == bundle.id)
+                // The server's clock, measured over a call to its router: the namespaces share
+                // this machine's clock, so the skew is within the measurement's uncertainty
+                // plus a little scheduling slack.
+                let skew = try #require(status.clockSkew), uncertainty = try #require(status.clockUncertainty)
+                #expect(uncertainty >= 0 && uncertainty < 3 && abs(skew) <= uncertainty + 0.05, "skew \(skew) ± \(uncertainty)")
 
                 // The router outlives the control plane's connection.
                 await server.close()

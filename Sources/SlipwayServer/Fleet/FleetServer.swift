@@ -253,6 +253,11 @@ public actor FleetServer {
         /// Requests the server's router finished over the last minute, and how many were 5xx.
         public var requests: UInt64?
         public var errors: UInt64?
+        /// The server's wall clock minus the control plane's, in seconds, measured over one
+        /// call to its router (nil: not measured); `clockUncertainty` is half that call's
+        /// round trip, the most the measurement can be off by.
+        public var clockSkew: Double?
+        public var clockUncertainty: Double?
     }
 
     public func status(expectedBuild: String?) async -> Status {
@@ -266,6 +271,14 @@ public actor FleetServer {
             status.current = expectedBuild != nil && identity.build == expectedBuild
             if !status.current {
                 status.problem = "version skew: the router runs \(identity.version ?? "an unknown version") build \(identity.build.map { String($0.dropFirst(7).prefix(16)) } ?? "unknown"), the control plane \(SlipwayVersion.current) build \(expectedBuild.map { String($0.dropFirst(7).prefix(16)) } ?? "unknown"); run `slipway servers setup`"
+            }
+            // The clock: one more call, timed, after the connection is up (its set-up would
+            // widen the round trip).
+            let sent = Date().timeIntervalSince1970
+            if let answer = try? await router.identity(timeout: .seconds(3)), let time = answer.time {
+                let received = Date().timeIntervalSince1970
+                status.clockSkew = time - (sent + received) / 2
+                status.clockUncertainty = (received - sent) / 2
             }
             if let health = try? await router.health() {
                 status.endpoints = health.count
