@@ -25,7 +25,14 @@ import Testing
     // No skip when Chromium is missing: launching it fails the test (scripts/test.sh installs it).
     @Test
     func theDashboardShowsTheCanaryWeightChangeAndTheRollback() async throws {
-        try await withHello(replicas: 1, extra: CanaryTests.quickAnalysis, strategy: CanaryTests.canary("[ {weight: 10}, {pause: {}}, {weight: 50}, {pause: {}} ]")) { h, port in
+        // The first release's post-deploy checks (`verify:`) show on its card: T+2s passes, T+1h waits.
+        let verify = """
+
+            verify:
+              after: [2s, 1h]
+              command: { run: [sh, -c, 'echo all good'], timeout: 20s }
+            """
+        try await withHello(replicas: 1, extra: CanaryTests.quickAnalysis + verify, strategy: CanaryTests.canary("[ {weight: 10}, {pause: {}}, {weight: 50}, {pause: {}} ]")) { h, port in
             try? FileManager.default.removeItem(atPath: Self.screenshots)
             print("dashboard screenshots: \(Self.screenshots)")
             let browser = try await HeadlessChromium.launch()
@@ -73,6 +80,11 @@ import Testing
         // The delivery report (GET /v1/report): the first release succeeded.
         try await waitFor(browser, "the delivery report", Self.report("success_rate", "c[1] === '100.0 %' && c[2] === '1 of 1 deployments'"))
         #expect(try await browser.string(Self.report("deployment_frequency", "c[1]"))?.hasSuffix("per day") == true)
+        // The first release's post-deploy checks: T+2s passed (its output in the tooltip), T+1h pending.
+        try await waitFor(browser, "the T+2s check to pass on the card", Self.card("c.querySelector('.checks .check[data-status=\"passed\"]') !== null"))
+        let checks = try await browser.string(Self.card("c.querySelector('.checks').textContent")) ?? ""
+        #expect(checks.hasPrefix("checks of v1 (rollout #1): ") && checks.contains("T+2s passed") && checks.contains("T+1h pending · due "), "\(checks)")
+        #expect(try await browser.string(Self.card("c.querySelector('.checks .check[data-status=\"passed\"]').title"))?.contains("all good") == true)
 
         // A canary: the page shows 10 %, then (its promote button) 50 %.
         let deploy = try await h.cli(["deploy", "hello", "--version", "v2"])

@@ -218,6 +218,25 @@ import Glibc
         let change = try #require(DashboardSnapshot.phaseChanges(from: snap, to: later).first)
         #expect(change.unit == "web@prod" && change.rollout == 4 && change.from == "progressing" && change.phase == "failed" && change.state == "rolled_back")
     }
+
+    /// The card's post-deploy checks come from the service's status, and a check that
+    /// changed makes a new snapshot differ (the stream sends it).
+    @Test func snapshotsCarryTheLatestRolloutsPostDeployChecks() throws {
+        var status = ServiceStatus(service: "web", configVersion: 1, listen: ListenAddress(host: "127.0.0.1", port: 80), stableVersion: "v2", previousVersion: "v1",
+                                   previousRetireAt: nil, activeRollout: nil, instances: [], serviceURL: "http://127.0.0.1:80/")
+        let check = VerificationRecord(id: 7, service: "web", rolloutID: 3, version: "v2", previousVersion: "v1", afterSeconds: 1800, dueAt: 2000, onFailure: .rollback)
+        status.verifications = [check]
+        let make = { DashboardSnapshot.make(sequence: 1, time: 100, windowSeconds: 5, statuses: [status], latest: [:], groups: [:], stats: [], errors: []) }
+        let pending = make()
+        #expect(pending.units.first?.verifications == [check])
+        var passed = check
+        passed.status = .passed
+        passed.summary = "command passed (exit 0)"
+        status.verifications = [passed]
+        #expect(make() != pending)
+        let json = String(decoding: try JSONEncoder().encode(make()), as: UTF8.self)
+        #expect(json.contains(#""status":"passed""#) && json.contains(#""afterSeconds":1800"#), "\(json)")
+    }
 }
 
 /// `DashboardSessionReply` as a client decodes it.

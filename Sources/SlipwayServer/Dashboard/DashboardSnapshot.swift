@@ -19,6 +19,8 @@ struct DashboardSnapshot: Codable, Sendable, Equatable {
         var latestRollout: RolloutRecord?
         var versions: [Version]
         var serviceURL: String
+        /// The post-deploy checks (`verify:`) of the latest rollout that scheduled any.
+        var verifications: [VerificationRecord]? = nil
     }
 
     struct Version: Codable, Sendable, Equatable {
@@ -87,7 +89,8 @@ struct DashboardSnapshot: Codable, Sendable, Equatable {
             let last = latest[status.service]
             return Unit(name: status.service, service: service, environment: environment, stableVersion: status.stableVersion,
                         previousVersion: status.previousVersion, state: state(active: status.activeRollout, latest: last, stable: status.stableVersion),
-                        activeRollout: status.activeRollout, latestRollout: last, versions: versions, serviceURL: status.serviceURL)
+                        activeRollout: status.activeRollout, latestRollout: last, versions: versions, serviceURL: status.serviceURL,
+                        verifications: status.verifications)
         }
         return DashboardSnapshot(sequence: sequence, time: time, windowSeconds: windowSeconds, units: units, errors: errors)
     }

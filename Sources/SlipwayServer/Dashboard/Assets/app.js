@@ -219,6 +219,7 @@
     ].map((c) => Object.assign(c, { canvas: el('canvas', { width: 300, height: 80 }) }));
     card.actions = el('div', { class: 'actions' });
     card.msg = el('p', { class: 'msg' });
+    card.checks = el('p', { class: 'checks' });
     card.historyBody = el('tbody');
     card.root = el('article', { class: 'unit', 'data-unit': unit.name },
       el('header', {}, el('h2', { text: unit.environment ? `${unit.service}@${unit.environment}` : unit.service }), card.phase),
@@ -227,7 +228,7 @@
         el('thead', {}, el('tr', {}, ...['version', 'role', 'weight', 'instances', 'req/s', 'errors', 'p50 / p95 / p99 ms'].map((h) => el('th', { text: h })))),
         card.versions),
       el('div', { class: 'charts' }, ...card.charts.map((c) => el('figure', {}, el('figcaption', { text: c.label }), c.canvas))),
-      card.actions, card.msg, card.latest,
+      card.actions, card.msg, card.latest, card.checks,
       el('details', { open: true }, el('summary', { text: 'Rollout history (click a rollout for its decisions)' }),
         el('table', { class: 'history' },
           el('thead', {}, el('tr', {}, ...['#', 'kind', 'versions', 'phase', 'started', 'by / reason'].map((h) => el('th', { text: h })))),
@@ -238,6 +239,27 @@
       card[`button_${action.name}`] = button;
     }
     return card;
+  }
+
+  // The post-deploy checks (`verify:`) of the latest rollout that scheduled any: one badge
+  // per offset, its outcome and what followed in the tooltip.
+  function updateChecks(card, checks) {
+    card.checks.textContent = '';
+    card.checks.hidden = checks.length === 0;
+    if (!checks.length) return;
+    card.checks.append(`checks of ${checks[0].version} (rollout #${checks[0].rolloutID}): `);
+    for (const c of checks) {
+      const when = c.status === 'pending' ? ` · due ${time(c.dueAt)}` : '';
+      const tip = [c.summary, c.action].filter(Boolean).join(' · ') || (c.status === 'pending' ? `due at ${new Date(c.dueAt * 1000).toLocaleString()}` : c.status);
+      card.checks.append(el('span', { class: `check c-${c.status}`, 'data-status': c.status, title: tip, text: `T+${offset(c.afterSeconds)} ${c.status}${when}` }));
+    }
+  }
+
+  // An offset as config writes it: 30m, 2h, 1d, 90s.
+  function offset(seconds) {
+    const s = Math.round(seconds);
+    for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]]) if (s >= size && s % size === 0) return `${s / size}${unit}`;
+    return `${s}s`;
   }
 
   function pct(v) { return v === null || v === undefined ? '–' : (v * 100).toFixed(1) + ' %'; }
@@ -276,6 +298,8 @@
     card.latest.textContent = last && !r
       ? `latest: #${last.id} ${last.kind} of ${last.toVersion}` + (last.fromVersion ? ` from ${last.fromVersion}` : '') + ` ${label(last.phase)}` + (last.reason ? `: ${last.reason}` : '')
       : '';
+
+    updateChecks(card, u.verifications || []);
 
     card.bar.textContent = '';
     for (const v of u.versions.filter((x) => x.weight > 0)) {
