@@ -45,8 +45,9 @@ fi
 # gRPC tests run gRPC's own Python server and client (grpcio, grpcio-health-checking).
 # The API contract tests validate docs/openapi.json with openapi-spec-validator and run
 # Schemathesis against a live server. The email notification tests send to aiosmtpd
-# (scripts/smtp_server.py).
-for pair in pytest:pytest coverage:coverage ruff:ruff websockets:websockets h2:h2 grpc:grpcio grpc_health:grpcio-health-checking openapi_spec_validator:openapi-spec-validator schemathesis:schemathesis aiosmtpd:aiosmtpd; do
+# (scripts/smtp_server.py); the tracing tests' OTLP receiver (scripts/otlp_receiver.py)
+# decodes with the official opentelemetry-proto definitions.
+for pair in pytest:pytest coverage:coverage ruff:ruff websockets:websockets h2:h2 grpc:grpcio grpc_health:grpcio-health-checking openapi_spec_validator:openapi-spec-validator schemathesis:schemathesis aiosmtpd:aiosmtpd opentelemetry.proto:opentelemetry-proto; do
   module=${pair%%:*} package=${pair#*:}
   if ! python3 -c "import $module" >/dev/null 2>&1; then
     echo "==> installing $package (PyPI)"
@@ -79,13 +80,13 @@ echo "==> running tests"
 # The crash walk restarts control planes dozens of times: it runs there too, and so do the
 # post-deploy verification and email suites (real control planes, SMTP servers and traffic
 # for about 45 s), which made the first phase too slow for its deadline-bound suites.
-fleet='SSHConnectionTests|FleetServerTests|FleetTests|APIContractTests|PassiveHealthE2ETests|CrashWalkTests|VerificationTests|EmailNotificationTests'
+fleet='SSHConnectionTests|FleetServerTests|FleetTests|APIContractTests|PassiveHealthE2ETests|CrashWalkTests|VerificationTests|EmailNotificationTests|TracingTests'
 if (($#)); then
   swift test --skip-build "$@"
 else
   status=0
   swift test --skip-build --skip "$fleet" || status=$?
-  echo "==> running the fleet, API contract, passive-health, crash-walk, verification and email tests"
+  echo "==> running the fleet, API contract, passive-health, crash-walk, verification, email and tracing tests"
   swift test --skip-build --filter "$fleet" || status=$?
   # The man pages: generated from the command definitions by swift-argument-parser's plugin
   # (from this debug build), one per command, each rendered by man.

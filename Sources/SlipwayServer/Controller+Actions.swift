@@ -23,6 +23,7 @@ extension Controller {
             }
             try store.updateRollout(id: id, state: machine.state, details: details)
             crashPoint("rollout \(id) persisted in phase \(machine.state.phase.rawValue)")
+            traces.observe(rollout: id, service: service, state: machine.state, now: clock.now())
             if machine.state.phase.isTerminal {
                 rolloutWrites[id] = nil
                 // An abort while a hook runs: the hook and its process group are killed; while
@@ -35,7 +36,9 @@ extension Controller {
             for action in actions {
                 if case .analyze(let policy, let purpose) = action {
                     let writes = rolloutWrites[id]
+                    let started = clock.now()
                     let verdict = await runAnalysis(policy: policy, state: machine.state, service: service)
+                    traces.analysis(rollout: id, policy: policy, purpose: purpose.rawValue, verdict: verdict, started: started, ended: clock.now())
                     // Providers may take seconds to answer, and a command (abort, promote…) may
                     // have stepped the rollout meanwhile: a verdict about a state that is no
                     // longer the stored one is dropped rather than written over it.

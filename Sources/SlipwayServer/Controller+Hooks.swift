@@ -48,6 +48,7 @@ extension Controller {
         }
         logger.info("hook started", metadata: ["slipway.service": "\(service)", "slipway.rollout": "\(id)", "slipway.hook": "\(stage.rawValue)"])
         let pidFile = stateDirectory.hookPIDFile(rolloutID: id)
+        hookStarts[id] = clock.now()
         hookTasks[id] = Task {
             let result: (HookOutcome, [String])
             if backupFirst, let failed = await self.deployBackup(rolloutID: id, service: service, state: state) {
@@ -163,6 +164,8 @@ extension Controller {
     /// moved on meanwhile (an abort): then the outcome is recorded and dropped.
     func hookFinished(rolloutID id: Int64, service: String, writes: UInt64?, outcome: HookOutcome, output: [String]) async {
         hookTasks[id] = nil
+        let now = clock.now()
+        traces.hook(rollout: id, outcome: outcome, started: hookStarts.removeValue(forKey: id) ?? now, ended: now)
         do {
             if !output.isEmpty {
                 try recordEvent(service: service, rolloutID: id, kind: "hook_output",

@@ -9,6 +9,7 @@ extension Controller {
     /// notifier. Every event-log write of the controller goes through here.
     func recordEvent(service: String, rolloutID: Int64?, kind: String, message: String, time: Double,
                      version: String? = nil, alert: (name: String, severity: AlertSeverity, startedAt: Double)? = nil) throws {
+        if let rolloutID, traces.isEnabled { traces.event(rollout: rolloutID, kind: kind, message: redaction.redact(message), time: time) }
         var rollout: RolloutRecord?
         if let rolloutID, kind == "succeeded" || NotificationEvent.of(eventKind: kind) != nil {
             rollout = try store.rollout(id: rolloutID, withEvents: false)

@@ -71,6 +71,10 @@ public actor Controller {
     var lastVerificationCheck: Double = 0
     /// Units whose database is being restored (`backup:`); no rollout starts on them meanwhile.
     var databaseRestores: Set<String> = []
+    /// A trace per rollout (`--otlp-endpoint`); without a tracer nothing is recorded.
+    var traces = RolloutTraces(tracer: nil)
+    /// When each rollout's running hook started (its span's start).
+    var hookStarts: [Int64: Double] = [:]
     /// Wakes the notifier when `recordEvent` queued notifications.
     public nonisolated let outbox = OutboxSignal()
     /// Alert rules' state machines by unit and rule name.

@@ -10,6 +10,7 @@ import SlipwayConfig
 import SlipwayCore
 import SlipwayStore
 import SlipwayTargets
+import Tracing
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -41,6 +42,8 @@ public enum ServerRuntime {
         public var engine = EngineEndpoint(socketPath: Defaults.dockerSocket, source: "the default")
         /// `ssh -F` for fleet servers (`--ssh-config`); nil: the user's ~/.ssh/config.
         public var sshConfig: String?
+        /// Where rollout traces go (nil: no tracing).
+        public var tracing: TracingOptions?
         /// Events and settled notifications older than this are deleted (`--retention`);
         /// nil keeps them for ever.
         public var retention: Duration? = Defaults.retention
@@ -200,6 +203,18 @@ public enum ServerRuntime {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: loop), .init(service: notifier), .init(service: app), .init(service: shutdownTrigger, successTerminationBehavior: .gracefullyShutdownGroup),
         ]
+        if let tracing = options.tracing {
+            // First in the group, so it shuts down last: it exports what the others ended.
+            let backend: (tracer: any Tracer, service: any Service)
+            do {
+                backend = try tracingBackend(tracing, logger: logger)
+            } catch {
+                throw StartupError(description: "tracing: \(error)")
+            }
+            await controller.setTracer(backend.tracer)
+            services.insert(.init(service: backend.service), at: 0)
+            logger.info("exporting rollout traces over OTLP/HTTP", metadata: ["slipway.endpoint": "\(tracing.tracesURL ?? "from OTEL_EXPORTER_OTLP_* environment")"])
+        }
         if let every = options.backupEvery, let backupLedger {
             let directory = options.backupDirectory ?? state.backupsDirectory
             services.append(.init(service: ScheduledBackupService(store: store, directory: directory, every: every, keep: options.backupKeep,

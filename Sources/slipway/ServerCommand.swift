@@ -67,6 +67,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Delete events and delivered or failed notifications older than DURATION (default 90d), or keep them: forever.", valueName: "DURATION|forever"))
     var retention: String = "90d"
 
+    @Option(name: .long, help: ArgumentHelp("Export a trace per rollout over OTLP/HTTP to this collector (its base URL: traces go to URL/v1/traces). Default: $OTEL_EXPORTER_OTLP_ENDPOINT or $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT when set, else no tracing.", valueName: "URL"))
+    var otlpEndpoint: String?
+
     /// nil: keep for ever.
     var retentionPeriod: Duration?? {
         if retention == "forever" { return .some(nil) }
@@ -109,6 +112,9 @@ struct ServerCommand: AsyncParsableCommand {
         guard retentionPeriod != nil else {
             throw ValidationError("--retention must be a duration of at least 1m (e.g. 90d) or forever (got \(retention))")
         }
+        if let otlpEndpoint, ServerRuntime.TracingOptions.tracesURL(base: otlpEndpoint) == nil {
+            throw ValidationError("--otlp-endpoint must be the http:// or https:// URL of an OTLP/HTTP collector, e.g. http://127.0.0.1:4318, without credentials, query or fragment (got \(otlpEndpoint))")
+        }
         guard Self.parseLimit(authFailures) != nil else {
             throw ValidationError("--auth-failures must be COUNT/DURATION with COUNT ≥ 1, e.g. 20/1m (got \(authFailures))")
         }
@@ -150,6 +156,7 @@ struct ServerCommand: AsyncParsableCommand {
             options.retention = retentionPeriod ?? Defaults.retention
             options.instancePorts = PortAllocator.parseRange(instancePorts) ?? PortAllocator.defaultRange
             options.engine = try EngineEndpoint.resolve(flag: dockerHost, environment: ProcessInfo.processInfo.environment)
+            options.tracing = ServerRuntime.TracingOptions(flag: otlpEndpoint, environment: ProcessInfo.processInfo.environment)
             options.sshConfig = sshConfig.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
             try await ServerRuntime.run(options)
         } catch let error as ServerRuntime.StartupError {

@@ -35,7 +35,7 @@ import Testing
             return PingReply(pid: 4242, generation: 7)
         }
         try await withSocketServer(router) { path in
-            let reply = try await RouterClient(socketPath: path).ping()
+            let reply = try await RouterClient(socketPath: path).ping(timeout: .seconds(30))
             #expect(reply.pid == 4242 && reply.generation == 7)
             #expect(calls.load(ordering: .relaxed) == 2)
         }
@@ -50,7 +50,7 @@ import Testing
             throw HTTPError(.serviceUnavailable, message: "busy")
         }
         try await withSocketServer(router) { path in
-            await #expect(throws: RouterClient.Failure.self) { try await RouterClient(socketPath: path).ping() }
+            await #expect(throws: RouterClient.Failure.self) { try await RouterClient(socketPath: path).ping(timeout: .seconds(30)) }
             #expect(calls.load(ordering: .relaxed) == 1)
         }
     }
@@ -65,7 +65,7 @@ import Testing
             throw HandedOverGate<BasicRequestContext>.refusal(successor: 1)
         }
         try await withSocketServer(router) { path in
-            let error = await #expect(throws: RouterClient.Failure.self) { try await RouterClient(socketPath: path).ping() }
+            let error = await #expect(throws: RouterClient.Failure.self) { try await RouterClient(socketPath: path).ping(timeout: .seconds(30)) }
             #expect(error?.description.contains("503") == true)
             #expect(calls.load(ordering: .relaxed) == 3)
         }

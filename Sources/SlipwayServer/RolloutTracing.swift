@@ -1,0 +1,181 @@
+import Foundation
+import Logging
+import OTel
+import ServiceLifecycle
+import SlipwayCore
+import Tracing
+
+/// A trace per rollout (OpenTelemetry; exported over OTLP by swift-otel when the server has
+/// `--otlp-endpoint`): a root span `rollout` from its start to its end, a child span
+/// `phase NAME` for each phase it passes through, and under the phase they ran in, a span
+/// per hook (`hook STAGE`) and per analysis run (`analysis POLICY`) with the decision as
+/// attributes. The rollout's events (decisions, weights, gates…) are span events of the
+/// root span. Spans carry `slipway.*` attributes (service, rollout id, kind, versions).
+///
+/// The spans live in the control plane's memory: a rollout a restarted control plane
+/// resumes gets a new trace from the restart on (its root span starts at the rollout's
+/// start); the spans ended before the restart were exported under the first trace.
+struct RolloutTraces: Sendable {
+    let tracer: (any Tracer)?
+
+    private struct Open: Sendable {
+        var root: any Span
+        var phase: (name: String, span: any Span)?
+        var context: InstrumentationContext { phase?.span.context ?? root.context }
+    }
+
+    private var open: [Int64: Open] = [:]
+
+    init(tracer: (any Tracer)?) {
+        self.tracer = tracer
+    }
+
+    var isEnabled: Bool { tracer != nil }
+
+    /// An instant given in seconds since 1970 (the store's times).
+    struct Instant: TracerInstant {
+        var nanosecondsSinceEpoch: UInt64
+        init(_ seconds: Double) { nanosecondsSinceEpoch = UInt64(max(0, seconds) * 1_000_000_000) }
+        static func < (a: Instant, b: Instant) -> Bool { a.nanosecondsSinceEpoch < b.nanosecondsSinceEpoch }
+    }
+
+    /// The rollout's state was persisted: starts its trace when first seen, a phase span
+    /// when its phase changed, and ends both when it ended.
+    mutating func observe(rollout id: Int64, service: String, state: BlueGreenState, now: Double) {
+        guard let tracer else { return }
+        var entry: Open
+        if let known = open[id] {
+            entry = known
+        } else {
+            let root = tracer.startSpan("rollout", context: .topLevel, ofKind: .internal, at: Instant(state.startedAt),
+                                        function: #function, file: #fileID, line: #line)
+            let (name, environment) = UnitName.split(service)
+            root.attributes["slipway.service"] = name
+            if let environment { root.attributes["slipway.environment"] = environment }
+            root.attributes["slipway.rollout.id"] = id
+            root.attributes["slipway.rollout.kind"] = state.kind.rawValue
+            root.attributes["slipway.rollout.strategy"] = state.canary != nil ? "canary" : state.rolling != nil ? "rolling" : "blue-green"
+            root.attributes["slipway.version"] = state.targetVersion
+            if let from = state.fromVersion { root.attributes["slipway.from_version"] = from }
+            entry = Open(root: root)
+        }
+        let phase = state.phase.rawValue
+        // The machine's own time of the end, so that the last phase ends with the root.
+        let now = state.phase.isTerminal ? state.endedAt ?? now : now
+        if entry.phase?.name != phase {
+            entry.phase?.span.end(at: Instant(now))
+            entry.phase = nil
+            if !state.phase.isTerminal {
+                let span = tracer.startSpan("phase \(phase)", context: entry.root.context, ofKind: .internal, at: Instant(now),
+                                            function: #function, file: #fileID, line: #line)
+                span.attributes["slipway.rollout.id"] = id
+                span.attributes["slipway.phase"] = phase
+                if let weight = state.canary?.weight { span.attributes["slipway.canary.weight"] = weight }
+                entry.phase = (phase, span)
+            }
+        }
+        if state.phase.isTerminal {
+            entry.root.attributes["slipway.rollout.phase"] = phase
+            if let reason = state.failureReason { entry.root.attributes["slipway.rollout.reason"] = reason }
+            if state.phase == .failed {
+                entry.root.setStatus(SpanStatus(code: .error, message: state.failureReason))
+            } else {
+                entry.root.setStatus(SpanStatus(code: .ok))
+            }
+            entry.root.end(at: Instant(now))
+            open[id] = nil
+        } else {
+            open[id] = entry
+        }
+    }
+
+    /// One analysis run of the rollout, from `started` to `ended`, under its current phase.
+    func analysis(rollout id: Int64, policy: String, purpose: String, verdict: AnalysisRunVerdict, started: Double, ended: Double) {
+        guard let tracer, let entry = open[id] else { return }
+        let span = tracer.startSpan("analysis \(policy)", context: entry.context, ofKind: .internal, at: Instant(started),
+                                    function: #function, file: #fileID, line: #line)
+        span.attributes["slipway.rollout.id"] = id
+        span.attributes["slipway.analysis.policy"] = policy
+        span.attributes["slipway.analysis.purpose"] = purpose
+        span.attributes["slipway.analysis.decision"] = verdict.outcome.rawValue
+        span.attributes["slipway.analysis.summary"] = verdict.summary
+        span.attributes["slipway.analysis.checks"] = verdict.checks.count
+        if let worst = verdict.servers?.first?.server { span.attributes["slipway.analysis.worst_server"] = worst }
+        span.setStatus(SpanStatus(code: verdict.outcome == .fail ? .error : .ok, message: verdict.outcome == .fail ? verdict.summary : nil))
+        span.end(at: Instant(ended))
+    }
+
+    /// One hook run of the rollout, from `started` to `ended`, under its current phase.
+    func hook(rollout id: Int64, outcome: HookOutcome, started: Double, ended: Double) {
+        guard let tracer, let entry = open[id] else { return }
+        let span = tracer.startSpan("hook \(outcome.stage.rawValue)", context: entry.context, ofKind: .internal, at: Instant(started),
+                                    function: #function, file: #fileID, line: #line)
+        span.attributes["slipway.rollout.id"] = id
+        span.attributes["slipway.hook.stage"] = outcome.stage.rawValue
+        span.attributes["slipway.hook.exit"] = outcome.exit
+        span.attributes["slipway.hook.passed"] = outcome.passed
+        span.setStatus(SpanStatus(code: outcome.passed ? .ok : .error, message: outcome.passed ? nil : outcome.exit))
+        span.end(at: Instant(ended))
+    }
+
+    /// An event of the rollout (a decision, a weight, a gate…) on its root span.
+    func event(rollout id: Int64, kind: String, message: String, time: Double) {
+        guard let entry = open[id] else { return }
+        entry.root.addEvent(SpanEvent(name: kind, at: Instant(time), attributes: ["slipway.message": .string(message)]))
+    }
+
+}
+
+extension Controller {
+    /// Records a trace per rollout with `tracer` (swift-otel's, exporting over OTLP).
+    public func setTracer(_ tracer: any Tracer) {
+        traces = RolloutTraces(tracer: tracer)
+    }
+}
+
+extension ServerRuntime {
+    /// Where rollout traces go: `--otlp-endpoint URL` (a collector's base URL, as
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` is), else the standard OpenTelemetry environment.
+    public struct TracingOptions: Sendable, Equatable {
+        /// The full traces URL (`BASE/v1/traces`) from the flag; nil: swift-otel reads
+        /// `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` itself.
+        public var tracesURL: String?
+
+        /// nil when neither the flag nor the environment names a collector.
+        public init?(flag: String?, environment: [String: String]) {
+            if let flag {
+                guard let url = Self.tracesURL(base: flag) else { return nil }
+                tracesURL = url
+            } else if !(environment["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? "").isEmpty || !(environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] ?? "").isEmpty {
+                tracesURL = nil
+            } else {
+                return nil
+            }
+        }
+
+        /// `BASE/v1/traces` for an http(s) base URL without credentials, query or fragment.
+        public static func tracesURL(base: String) -> String? {
+            guard let url = URL(string: base), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+                  let host = url.host, !host.isEmpty, url.user == nil, url.password == nil, url.query == nil, url.fragment == nil else { return nil }
+            return (base.hasSuffix("/") ? String(base.dropLast()) : base) + "/v1/traces"
+        }
+    }
+
+    /// swift-otel's tracer and the service that batches and exports its spans.
+    static func tracingBackend(_ options: TracingOptions, logger: Logger) throws -> (tracer: any Tracer, service: any Service) {
+        var configuration = OTel.Configuration.default
+        configuration.serviceName = "slipway"
+        configuration.resourceAttributes["service.version"] = SlipwayVersion.current
+        configuration.logs.enabled = false
+        configuration.metrics.enabled = false
+        configuration.traces.enabled = true
+        configuration.traces.exporter = .otlp
+        configuration.traces.otlpExporter.protocol = .httpProtobuf
+        if let url = options.tracesURL { configuration.traces.otlpExporter.endpoint = url }
+        configuration.traces.batchSpanProcessor.scheduleDelay = .seconds(1)
+        configuration.diagnosticLogger = .custom(logger)
+        configuration.diagnosticLogLevel = .warning
+        let backend = try OTel.makeTracingBackend(configuration: configuration)
+        return (backend.factory, backend.service)
+    }
+}

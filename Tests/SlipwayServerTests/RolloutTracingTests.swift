@@ -1,0 +1,73 @@
+import Foundation
+import InMemoryTracing
+import SlipwayCore
+import Testing
+import Tracing
+@testable import SlipwayServer
+
+/// The shape of a rollout's trace, with swift-distributed-tracing's in-memory tracer (the
+/// export over OTLP is `TracingTests`' part).
+@Suite struct RolloutTracingTests {
+    @Test func aRolloutIsARootSpanWithAPhaseSpanEachAndItsHooksAndAnalysesUnderThePhaseTheyRanIn() throws {
+        let tracer = InMemoryTracer()
+        var traces = RolloutTraces(tracer: tracer)
+        var state = BlueGreenState(kind: .deploy, targetVersion: "v2", fromVersion: "v1", replicas: 1, warm: false, spec: BlueGreenSpec(), now: 100)
+        traces.observe(rollout: 7, service: "web@prod", state: state, now: 100)
+        state.phase = .runningHook
+        traces.observe(rollout: 7, service: "web@prod", state: state, now: 103)
+        traces.hook(rollout: 7, outcome: HookOutcome(stage: .preDeploy, passed: true, exit: "exit 0"), started: 103, ended: 104)
+        traces.event(rollout: 7, kind: "hook_passed", message: "pre_deploy passed", time: 104)
+        state.phase = .progressing
+        traces.observe(rollout: 7, service: "web@prod", state: state, now: 104)
+        let check = CheckVerdict(check: .threshold(ThresholdCheck(metric: .errorRate, .max(0.05))), outcome: .fail, evidence: CheckEvidence(metric: "error_rate", minSamples: 20), summary: "error rate 40.0 % exceeded 5 %")
+        traces.analysis(rollout: 7, policy: "default", purpose: "background", verdict: AnalysisRunVerdict(checks: [check]), started: 105, ended: 105.5)
+        #expect(tracer.finishedSpans.map(\.operationName) == ["phase waiting_healthy", "hook pre_deploy", "phase running_hook", "analysis default"])
+        state.phase = .failed
+        state.failureReason = "analysis failed: error rate 40.0 % exceeded 5 %"
+        state.endedAt = 106
+        traces.observe(rollout: 7, service: "web@prod", state: state, now: 106)
+
+        let spans = tracer.finishedSpans
+        #expect(spans.map(\.operationName) == ["phase waiting_healthy", "hook pre_deploy", "phase running_hook", "analysis default", "phase progressing", "rollout"])
+        let root = try #require(spans.last)
+        #expect(root.parentSpanID == nil && root.startInstant.nanosecondsSinceEpoch == 100_000_000_000 && root.endInstant.nanosecondsSinceEpoch == 106_000_000_000)
+        #expect(root.attributes["slipway.service"]?.toSpanAttribute() == .string("web") && root.attributes["slipway.environment"]?.toSpanAttribute() == .string("prod"))
+        #expect(root.attributes["slipway.rollout.id"]?.toSpanAttribute() == .int64(7) && root.attributes["slipway.rollout.phase"]?.toSpanAttribute() == .string("failed"))
+        #expect(root.status?.code == .error && root.status?.message == state.failureReason)
+        #expect(root.events.map(\.name) == ["hook_passed"])
+        let phases = spans.filter { $0.operationName.hasPrefix("phase ") }
+        #expect(phases.allSatisfy { $0.parentSpanID == root.spanID && $0.traceID == root.traceID })
+        let running = try #require(phases.first { $0.operationName == "phase running_hook" })
+        #expect(running.startInstant.nanosecondsSinceEpoch == 103_000_000_000 && running.endInstant.nanosecondsSinceEpoch == 104_000_000_000)
+        #expect(spans.first { $0.operationName == "hook pre_deploy" }?.parentSpanID == running.spanID)
+        let analysis = try #require(spans.first { $0.operationName == "analysis default" })
+        #expect(analysis.parentSpanID == phases.first { $0.operationName == "phase progressing" }?.spanID)
+        #expect(analysis.attributes["slipway.analysis.decision"]?.toSpanAttribute() == .string("fail") && analysis.status?.code == .error)
+
+        // Nothing is open any more: a later event of the ended rollout is dropped.
+        traces.event(rollout: 7, kind: "late", message: "x", time: 107)
+        #expect(tracer.activeSpans.isEmpty && tracer.finishedSpans.count == 6)
+    }
+
+    @Test func withoutATracerNothingIsRecorded() {
+        var traces = RolloutTraces(tracer: nil)
+        traces.observe(rollout: 1, service: "web", state: BlueGreenState(kind: .deploy, targetVersion: "v2", fromVersion: nil, replicas: 1, warm: false, spec: BlueGreenSpec(), now: 1), now: 1)
+        #expect(!traces.isEnabled)
+    }
+
+    @Test(arguments: [
+        ("http://127.0.0.1:4318", "http://127.0.0.1:4318/v1/traces"), ("https://otel.example.com/", "https://otel.example.com/v1/traces"),
+        ("http://collector:4318/base", "http://collector:4318/base/v1/traces"),
+    ])
+    func theEndpointIsACollectorsBaseURL(base: String, traces: String) {
+        #expect(ServerRuntime.TracingOptions.tracesURL(base: base) == traces)
+    }
+
+    @Test func tracingIsOnWithTheFlagOrTheStandardEnvironment() {
+        #expect(ServerRuntime.TracingOptions(flag: nil, environment: [:]) == nil)
+        #expect(ServerRuntime.TracingOptions(flag: nil, environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"])?.tracesURL == nil)
+        #expect(ServerRuntime.TracingOptions(flag: nil, environment: ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"]) != nil)
+        #expect(ServerRuntime.TracingOptions(flag: "http://c:4318", environment: [:])?.tracesURL == "http://c:4318/v1/traces")
+        #expect(ServerRuntime.TracingOptions(flag: "c:4318", environment: [:]) == nil)
+    }
+}
