@@ -32,6 +32,34 @@ extension ValueType where Value == Double {
     }
 }
 
+extension ValueType where Value == Double {
+    /// A share above 0 and at most 1: a number (`0.1`) or a percentage (`10%`).
+    static var share: ValueType<Double> {
+        let schema: [(String, JSONValue)] = [("oneOf", .array([
+            .object([("type", .string("number")), ("exclusiveMinimum", .number(0)), ("maximum", .number(1))]),
+            .object([("type", .string("string")), ("pattern", .string(#"^[0-9]+(\.[0-9]+)?%$"#))]),
+        ]))]
+        return ValueType(schema: schema, json: { .number($0) }) { node, path, diagnostics in
+            let text = node.scalar?.string ?? ""
+            var value: Double?
+            if [.integer, .number].contains(ScalarKind(node)) {
+                value = node.float
+            } else if ScalarKind(node) == .string, text.hasSuffix("%"), let percent = Double(text.dropLast()), percent.isFinite {
+                value = percent / 100
+            }
+            guard let value else {
+                diagnostics.typeMismatch(expected: "a share such as 0.1 or 10%", found: node, path)
+                return nil
+            }
+            guard value > 0, value <= 1 else {
+                diagnostics.error(at: node, path, "must be above 0 and at most 1 (100%) (got \(text))")
+                return nil
+            }
+            return value
+        }
+    }
+}
+
 extension ValueType where Value: RawRepresentable & CaseIterable, Value.RawValue == String {
     /// One of the enumeration's raw values.
     static var enumeration: ValueType<Value> {

@@ -4,10 +4,14 @@ public struct RouteTable: Codable, Sendable, Equatable {
     /// Increases with every table the control plane sends; the router ignores older ones.
     public var generation: UInt64
     public var services: [ServiceRoute]
+    /// Where the router exports the spans of traced requests (`trace_requests`): an
+    /// OTLP/HTTP traces URL. Nil: no request is traced.
+    public var tracesURL: String?
 
-    public init(generation: UInt64 = 0, services: [ServiceRoute] = []) {
+    public init(generation: UInt64 = 0, services: [ServiceRoute] = [], tracesURL: String? = nil) {
         self.generation = generation
         self.services = services
+        self.tracesURL = tracesURL
     }
 
     /// Every distinct address the router must listen on.
@@ -47,6 +51,10 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
     public var upstream: UpstreamProtocol = .http1
     /// The largest request body forwarded (bytes); larger ones get 413. Nil: no limit.
     public var maxRequestBody: Int64?
+    /// Trace requests (`trace_requests`): the share of requests without a sampled W3C
+    /// `traceparent` that start a trace, above 0 and at most 1 (one with a sampled parent
+    /// is always traced). Nil: the router adds no span and leaves `traceparent` alone.
+    public var traceRequests: Double?
 
     public init(service: String, listen: ListenAddress, hosts: [String] = [], groups: [BackendGroup], health: HealthSpec = HealthSpec(), upstreamTimeout: Duration = Defaults.upstreamTimeout, affinity: Affinity? = nil, pin: PinRule? = nil,
                 tls: TLSSpec? = nil, headers: SecurityHeaders? = nil, rateLimit: RateLimitSpec? = nil, restrict: [PathRestriction]? = nil) {
@@ -64,7 +72,7 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
         self.restrict = restrict
     }
 
-    enum CodingKeys: String, CodingKey { case service, listen, hosts, groups, health, upstreamTimeout, affinity, pin, tls, headers, rateLimit, restrict, websocketDrain, upstream, maxRequestBody }
+    enum CodingKeys: String, CodingKey { case service, listen, hosts, groups, health, upstreamTimeout, affinity, pin, tls, headers, rateLimit, restrict, websocketDrain, upstream, maxRequestBody, traceRequests }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -83,6 +91,10 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
         websocketDrain = try c.decodeIfPresent(TextDuration.self, forKey: .websocketDrain)?.value ?? Defaults.websocketDrain
         upstream = try c.decodeIfPresent(UpstreamProtocol.self, forKey: .upstream) ?? .http1
         maxRequestBody = try c.decodeIfPresent(Int64.self, forKey: .maxRequestBody)
+        traceRequests = try c.decodeIfPresent(Double.self, forKey: .traceRequests)
+        if let ratio = traceRequests, !(ratio > 0 && ratio <= 1) {
+            throw DecodingError.dataCorruptedError(forKey: .traceRequests, in: c, debugDescription: "traceRequests must be above 0 and at most 1 (got \(ratio))")
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -102,6 +114,7 @@ public struct ServiceRoute: Codable, Sendable, Equatable {
         if websocketDrain != Defaults.websocketDrain { try c.encode(TextDuration(websocketDrain), forKey: .websocketDrain) }
         if upstream != .http1 { try c.encode(upstream, forKey: .upstream) }
         try c.encodeIfPresent(maxRequestBody, forKey: .maxRequestBody)
+        try c.encodeIfPresent(traceRequests, forKey: .traceRequests)
     }
 }
 

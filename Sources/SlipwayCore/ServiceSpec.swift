@@ -34,6 +34,9 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     /// `max_request_body:` — the largest request body the router forwards (bytes); a larger
     /// one is answered 413 (nil: no limit).
     public var maxRequestBody: Int64?
+    /// `trace_requests:` — the share of requests (without a sampled `traceparent`) the
+    /// router traces (nil: none).
+    public var traceRequests: Double?
     /// Extra environment variables for every instance.
     public var env: [String: String]
     /// Working directory of instances; relative `run[0]` paths resolve against it.
@@ -127,7 +130,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case name, run, env, workingDirectory, health, listen, hosts, replicas, strategy, upstreamTimeout, analysis, pin
         case tls, headers, rateLimit, restrict, environment, notifications, alerts, hooks, backup, verify
-        case container, artifact, servers, replicasPerHost, waves, maxFailedHosts, websocketDrain, upstream, maxRequestBody
+        case container, artifact, servers, replicasPerHost, waves, maxFailedHosts, websocketDrain, upstream, maxRequestBody, traceRequests
     }
 
     /// The policy a canary's background analysis runs: the strategy's `analysis`, else the
@@ -150,6 +153,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         websocketDrain = try c.decodeIfPresent(TextDuration.self, forKey: .websocketDrain)?.value ?? Defaults.websocketDrain
         upstream = try c.decodeIfPresent(UpstreamProtocol.self, forKey: .upstream) ?? .http1
         maxRequestBody = try c.decodeIfPresent(Int64.self, forKey: .maxRequestBody)
+        traceRequests = try c.decodeIfPresent(Double.self, forKey: .traceRequests)
         env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
         workingDirectory = try c.decodeIfPresent(String.self, forKey: .workingDirectory)
         health = try c.decodeIfPresent(HealthSpec.self, forKey: .health) ?? HealthSpec()
@@ -185,6 +189,7 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
         if websocketDrain != Defaults.websocketDrain { try c.encode(TextDuration(websocketDrain), forKey: .websocketDrain) }
         if upstream != .http1 { try c.encode(upstream, forKey: .upstream) }
         try c.encodeIfPresent(maxRequestBody, forKey: .maxRequestBody)
+        try c.encodeIfPresent(traceRequests, forKey: .traceRequests)
         try c.encode(env, forKey: .env)
         try c.encodeIfPresent(workingDirectory, forKey: .workingDirectory)
         try c.encode(health, forKey: .health)

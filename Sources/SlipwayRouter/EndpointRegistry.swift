@@ -1,5 +1,6 @@
 import NIOCore
 import SlipwayCore
+import Tracing
 import Synchronization
 
 /// Keeps the long-lived per-endpoint and per-version objects across table swaps and
@@ -25,7 +26,8 @@ final class EndpointRegistry: Sendable {
 
     /// Builds the snapshot for `table`. Endpoints keep their state when the id, address,
     /// service and version are unchanged; endpoints not in `table` are forgotten.
-    func compile(_ table: RouteTable) -> RoutingSnapshot {
+    /// - Parameter tracer: the tracer of a service that traces this share of its requests.
+    func compile(_ table: RouteTable, tracer: (Double) -> (any Tracer)? = { _ in nil }) -> RoutingSnapshot {
         let firstSeen = now()
         return state.withLock { state in
             var keptEndpoints: [String: EndpointState] = [:]
@@ -61,7 +63,8 @@ final class EndpointRegistry: Sendable {
                 }
                 let pin = route.pin.map { PinMatcher(rule: $0, service: route.service, problems: &problems) }
                 let edge = edgeRules(for: route, state: &state, keptLimiters: &keptLimiters, problems: &problems)
-                byListener[route.listen, default: []].append(ServiceState(route: route, groups: groups, pin: pin, edge: edge))
+                byListener[route.listen, default: []].append(ServiceState(route: route, groups: groups, pin: pin, edge: edge,
+                                                                          tracer: route.traceRequests.flatMap(tracer)))
             }
             state.endpoints = keptEndpoints
             state.limiters = keptLimiters

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import SlipwayCore
+import Tracing
 
 /// The client-facing end of a proxied connection. Sits after NIO's HTTP server codec, picks
 /// an instance per request, and relays request and response parts with read backpressure
@@ -59,6 +60,8 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     /// Requests begun on this connection (tells a drained connection that stayed idle).
     private var requestsStarted = 0
     private var requestID = ""
+    /// The exchange's span, when its service traces requests (`trace_requests`).
+    private var span: (any Span)?
     private var service: ServiceState?
     private var assignment = VersionAssignment.weighted
     private var group: GroupState?
@@ -307,6 +310,9 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
             return
         }
         self.service = service
+        if let tracer = service.tracer {
+            span = RequestSpans.start(tracer, head: head, upstream: &upstreamHead, service: service.name, clientIP: ip)
+        }
         if service.upstreamHTTP2 {
             if upgrade != nil {
                 phase = .localPending(.notImplemented, "service \(service.name) speaks HTTP/2 to its instances (upstream: h2c): protocol upgrades cannot be forwarded\n")
@@ -488,6 +494,7 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         attemptToken &+= 1
         self.group = group
         self.endpoint = endpoint
+        if let span { RequestSpans.attempt(span, version: group.version, endpoint: endpoint.endpoint, attempt: attempts) }
         endpoint.beginRequest()
         scheduleTimeout(service.upstreamTimeout)
 
@@ -805,6 +812,9 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
         if shouldRecord {
             record(status: Int(status.code), routerError: status == .badGateway || status == .gatewayTimeout)
+        } else if let span {
+            self.span = nil
+            RequestSpans.finish(span, status: Int(status.code), routerError: true)
         }
         phase = requestEnded ? .idle : .discarding
         writeEnd(nil, close: mustClose)
@@ -841,6 +851,10 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     }
 
     private func record(status: Int?, routerError: Bool) {
+        if let span {
+            self.span = nil
+            RequestSpans.finish(span, status: status, routerError: routerError)
+        }
         guard let group else { return }
         let now = NIODeadline.now().uptimeNanoseconds
         let latency = status == nil ? nil : (now &- started) / 1000
@@ -899,6 +913,10 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     }
 
     private func resetExchange() {
+        if let span {
+            self.span = nil
+            RequestSpans.finish(span, status: nil, routerError: false)
+        }
         phase = .idle
         service = nil
         assignment = .weighted

@@ -22,6 +22,8 @@ public final class Router: Sendable {
     private let checker: HealthChecker
     private let applier = ApplyQueue()
     private let current = Mutex(RoutingSnapshot.empty)
+    /// Request spans of services with `trace_requests`.
+    private let requestTracing: RequestTracing
     /// Set once this router handed its listeners to a successor: it applies no more tables.
     private let handedOver = Atomic<Bool>(false)
 
@@ -36,6 +38,7 @@ public final class Router: Sendable {
         self.registry = EndpointRegistry(shardCount: contexts.count, now: now)
         self.listeners = Listeners(group: eventLoopGroup, contexts: contexts, logger: logger)
         self.checker = HealthChecker(group: eventLoopGroup, logger: logger, now: now)
+        self.requestTracing = RequestTracing(logger: logger)
     }
 
     /// Binds listeners for new addresses, closes listeners no longer used (after their
@@ -55,7 +58,8 @@ public final class Router: Sendable {
                 ])
                 return []
             }
-            let snapshot = self.registry.compile(table)
+            self.requestTracing.configure(url: table.tracesURL)
+            let snapshot = self.registry.compile(table) { self.requestTracing.tracer(share: $0) }
             for problem in snapshot.problems where !previous.problems.contains(problem) {
                 self.logger.warning("\(problem.message)", metadata: ["slipway.service": "\(problem.service)"])
             }

@@ -1,5 +1,6 @@
 import NIOCore
 import SlipwayCore
+import Tracing
 import Synchronization
 
 /// A `RouteTable` compiled for the hot path: per listen address a host map, per service
@@ -98,9 +99,12 @@ final class ServiceState: Sendable {
     let edge: EdgeRules?
     /// `max_request_body`: larger request bodies get 413 (nil: no limit).
     let maxRequestBody: Int64?
+    /// Makes the spans of its requests (`trace_requests`); nil: no tracing work at all.
+    let tracer: (any Tracer)?
 
-    init(route: ServiceRoute, groups: [GroupState], pin: PinMatcher? = nil, edge: EdgeRules? = nil) {
+    init(route: ServiceRoute, groups: [GroupState], pin: PinMatcher? = nil, edge: EdgeRules? = nil, tracer: (any Tracer)? = nil) {
         self.route = route
+        self.tracer = tracer
         self.groups = groups
         self.edge = edge
         self.upstreamTimeout = TimeAmount(route.upstreamTimeout)

@@ -327,7 +327,9 @@ extension Controller {
         // router the services it is a server of, with its own instances only.
         let localInputs = inputs.filter { $0.spec.servers.isEmpty }
         let healthy = Set(routerHealth.values.filter(\.healthy).map(\.id))
-        let table = RouteTableBuilder.build(generation: generation, services: localInputs, affinityKey: affinityKey, healthy: healthy)
+        var built = RouteTableBuilder.build(generation: generation, services: localInputs, affinityKey: affinityKey, healthy: healthy)
+        built.tracesURL = requestTracesURL
+        let table = built
         let fleetInputs = inputs.filter { !$0.spec.servers.isEmpty }
         fleet.sync(fleetInputs.map(\.spec))
         // Servers no service lists any more still get a table (without the services they
@@ -344,6 +346,7 @@ extension Controller {
                 return input
             }
             tables[id] = RouteTableBuilder.build(generation: generation, services: mine, affinityKey: affinityKey, healthy: healthy)
+            tables[id]?.tracesURL = requestTracesURL
         }
         fleetServing = serving
         let remoteTables = tables

@@ -73,6 +73,8 @@ public actor Controller {
     var databaseRestores: Set<String> = []
     /// A trace per rollout (`--otlp-endpoint`); without a tracer nothing is recorded.
     var traces = RolloutTraces(tracer: nil)
+    /// Where routers send request spans (`trace_requests`); nil: they trace nothing.
+    var requestTracesURL: String?
     /// When each rollout's running hook started (its span's start).
     var hookStarts: [Int64: Double] = [:]
     /// Wakes the notifier when `recordEvent` queued notifications.

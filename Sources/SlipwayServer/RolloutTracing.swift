@@ -128,8 +128,11 @@ struct RolloutTraces: Sendable {
 
 extension Controller {
     /// Records a trace per rollout with `tracer` (swift-otel's, exporting over OTLP).
-    public func setTracer(_ tracer: any Tracer) {
+    /// - Parameter requestTracesURL: where routers export the spans of the requests of
+    ///   services with `trace_requests` (sent in every route table).
+    public func setTracer(_ tracer: any Tracer, requestTracesURL: String?) {
         traces = RolloutTraces(tracer: tracer)
+        self.requestTracesURL = requestTracesURL
     }
 }
 
@@ -140,14 +143,22 @@ extension ServerRuntime {
         /// The full traces URL (`BASE/v1/traces`) from the flag; nil: swift-otel reads
         /// `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` itself.
         public var tracesURL: String?
+        /// The traces URL routers export request spans to (`trace_requests`): the flag's, or
+        /// the one the environment names.
+        public var routerURL: String?
 
         /// nil when neither the flag nor the environment names a collector.
         public init?(flag: String?, environment: [String: String]) {
             if let flag {
                 guard let url = Self.tracesURL(base: flag) else { return nil }
                 tracesURL = url
-            } else if !(environment["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? "").isEmpty || !(environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] ?? "").isEmpty {
+                routerURL = url
+            } else if let traces = environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"], !traces.isEmpty {
                 tracesURL = nil
+                routerURL = traces
+            } else if let base = environment["OTEL_EXPORTER_OTLP_ENDPOINT"], !base.isEmpty {
+                tracesURL = nil
+                routerURL = Self.tracesURL(base: base)
             } else {
                 return nil
             }

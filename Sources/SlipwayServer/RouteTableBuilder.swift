@@ -79,6 +79,7 @@ enum RouteTableBuilder {
             route.websocketDrain = input.spec.websocketDrain
             route.upstream = input.spec.upstream
             route.maxRequestBody = input.spec.maxRequestBody
+            route.traceRequests = input.spec.traceRequests
             routes.append(route)
         }
         return RouteTable(generation: generation, services: routes)

@@ -5,12 +5,14 @@ import Glibc
 /// `ACCESS_LOG=1`: one JSON object per answered request on stdout, so the router's
 /// `X-Request-Id` can be followed into the instance's log (`slipway logs`).
 enum AccessLog {
-    static func write(method: String, path: String, status: Int, requestID: String?, version: String) {
+    static func write(method: String, path: String, status: Int, requestID: String?, traceparent: String? = nil, version: String) {
         var seconds = timespec()
         clock_gettime(CLOCK_REALTIME, &seconds)
         let time = Double(seconds.tv_sec) + Double(seconds.tv_nsec) / 1e9
         var line = "{\"time\":\(time),\"method\":\(quoted(method)),\"path\":\(quoted(path)),\"status\":\(status)"
-        line += ",\"request_id\":" + (requestID.map(quoted) ?? "null") + ",\"version\":\(quoted(version))}"
+        line += ",\"request_id\":" + (requestID.map(quoted) ?? "null")
+        if let traceparent { line += ",\"traceparent\":" + quoted(traceparent) }
+        line += ",\"version\":\(quoted(version))}"
         Output.line(line)
     }
 

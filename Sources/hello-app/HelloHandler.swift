@@ -26,6 +26,8 @@ final class HelloHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var method = ""
     private var path = ""
     private var requestID: String?
+    /// The W3C `traceparent` the request carried (the router's span when it traces requests).
+    private var traceparent: String?
 
     init(app: App) {
         self.app = app
@@ -43,6 +45,7 @@ final class HelloHandler: ChannelInboundHandler, RemovableChannelHandler {
                 method = head.method.rawValue
                 path = head.uri
                 requestID = head.headers.first(name: "x-request-id")
+                traceparent = head.headers.first(name: "traceparent")
             }
             if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
                 // curl waits for this before sending a large body.
@@ -131,7 +134,7 @@ final class HelloHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func send(context: ChannelHandlerContext, _ response: Response) {
         if app.settings.accessLog, path != "/health" {
-            AccessLog.write(method: method, path: path, status: Int(response.status.code), requestID: requestID, version: app.settings.version)
+            AccessLog.write(method: method, path: path, status: Int(response.status.code), requestID: requestID, traceparent: traceparent, version: app.settings.version)
         }
         var headers = response.headers
         if !keepAlive {

@@ -83,6 +83,13 @@ import Testing
             == "3:41: strategy.blue-green.deploy_timeout: must be longer than 0 (got 0)")
     }
 
+    @Test func traceRequestsIsAShare() throws {
+        #expect(singleError(minimal + "trace_requests: 0\n") == "3:17: trace_requests: must be above 0 and at most 1 (100%) (got 0)")
+        #expect(singleError(minimal + "trace_requests: 150%\n") == "3:17: trace_requests: must be above 0 and at most 1 (100%) (got 150%)")
+        #expect(singleError(minimal + "trace_requests: lots\n") == "3:17: trace_requests: expected a share such as 0.1 or 10%, got the string \"lots\"")
+        #expect(try ConfigLoader.parse(minimal + "trace_requests: 0.5\n", fileName: "slipway.yml", baseDirectory: nil).traceRequests == 0.5)
+    }
+
     @Test func healthTimeoutMustNotExceedInterval() {
         let yaml = minimal + """
             health:

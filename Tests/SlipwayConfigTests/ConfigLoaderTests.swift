@@ -31,6 +31,7 @@ import Yams
         upstream_timeout: 45
         websocket_drain: 1m
         max_request_body: 10m
+        trace_requests: 25%
         upstream: h2c
         strategy:
           blue-green:
@@ -57,6 +58,7 @@ import Yams
         )
         expected.websocketDrain = .seconds(60)
         expected.maxRequestBody = 10 << 20
+        expected.traceRequests = 0.25
         expected.upstream = .h2c
         expected.health.kind = .grpc
         expected.health.grpcService = "shop.Orders"

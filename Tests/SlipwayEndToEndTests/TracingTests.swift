@@ -116,6 +116,86 @@ import Testing
         }
     }
 
+    /// Starts scripts/otlp_receiver.py; returns its port.
+    static func startReceiver(_ log: String) async throws -> (ChildProcess, Int) {
+        let receiver = try ChildProcess(executable: "/usr/bin/env", arguments: ["python3", Self.script, "--out", log])
+        let port = try await eventually("the OTLP receiver to listen", timeout: .seconds(30)) { () -> Int? in
+            if !receiver.isRunning { throw PollStop("otlp_receiver.py exited: \(receiver.stderr)") }
+            return receiver.stdout.split(separator: "\n").first { $0.hasPrefix("ready ") }.flatMap { Int($0.dropFirst(6)) }
+        }
+        return (receiver, port)
+    }
+
+    /// `trace_requests`: a request with the client's sampled `traceparent` becomes a server
+    /// span of the client's trace, and the instance gets the router's span as its parent; a
+    /// request without one starts a trace; the router's own 502 is an error span.
+    @Test func requestsContinueTheClientsTraceAndPassTheRoutersSpanToTheInstance() async throws {
+        try await withHarness { h in
+            let log = h.directory.file("spans.jsonl")
+            let (receiver, port) = try await Self.startReceiver(log)
+            defer { receiver.signal(SIGKILL) }
+            let extra = """
+                trace_requests: 100%
+                env: { ACCESS_LOG: "1" }
+                """
+            let (config, servicePort) = try h.helloConfig(replicas: 1, extra: extra)
+            try await h.startServer(configs: [config], extraArguments: ["--otlp-endpoint", "http://127.0.0.1:\(port)"])
+            _ = try await eventually("v1 to serve") { (try? await h.versionAt(port: servicePort)) == "v1" ? true : nil }
+
+            let clientTrace = "4bf92f3577b34da6a3ce929d0e0e4736", clientSpan = "00f067aa0ba902b7"
+            let traced = try await TestHTTP.request("http://127.0.0.1:\(servicePort)/?q=1", method: .GET,
+                                                    headers: [("traceparent", "00-\(clientTrace)-\(clientSpan)-01"), ("tracestate", "vendor=1")])
+            #expect(traced.status == 200)
+            let requestID = try #require(traced.header("x-request-id"))
+            let span = try await eventually("the request's span to be exported", timeout: .seconds(30)) {
+                Self.spans(log).first { $0.traceId == clientTrace && $0.kind == "SPAN_KIND_SERVER" }
+            }
+            #expect(span.parentSpanId == clientSpan && span.name == "GET" && span.service == "slipway-router", "\(span)")
+            #expect(span.int("http.response.status_code") == 200 && span.string("url.path") == "/" && span.string("slipway.version") == "v1", "\(span.attributes)")
+            #expect(span.string("slipway.service") == "hello" && span.string("http.request.method") == "GET" && span.status.code == "STATUS_CODE_UNSET")
+            // The instance got the router's span as its parent (hello-app logs `traceparent`).
+            let line = try await eventually("the instance's access log line", timeout: .seconds(30)) { () -> String? in
+                let logs = try await h.cli(["logs", "hello", "--version", "v1"])
+                return logs.stdout.split(separator: "\n").map(String.init).first { $0.contains(requestID) }
+            }
+            #expect(line.contains("\"traceparent\":\"00-\(clientTrace)-\(span.spanId)-01\""), "\(line)")
+
+            // Without a traceparent the router starts the trace (100 %: every request).
+            let fresh = try await TestHTTP.get("http://127.0.0.1:\(servicePort)/")
+            #expect(fresh.status == 200)
+            let freshID = try #require(fresh.header("x-request-id"))
+            let started = try await eventually("the new trace's span", timeout: .seconds(30)) { () -> ReceivedSpan? in
+                let logs = try await h.cli(["logs", "hello", "--version", "v1"])
+                guard let line = logs.stdout.split(separator: "\n").first(where: { $0.contains(freshID) }),
+                      let range = line.range(of: #"00-[0-9a-f]{32}-[0-9a-f]{16}-01"#, options: .regularExpression) else { return nil }
+                let parts = line[range].split(separator: "-")
+                return Self.spans(log).first { $0.traceId == parts[1] && $0.spanId == parts[2] }
+            }
+            #expect(started.parentSpanId.isEmpty && started.traceId != clientTrace && started.kind == "SPAN_KIND_SERVER")
+
+            // A client's unsampled traceparent is passed on (as the router's span's context) but nothing is exported.
+            let quietTrace = "0af7651916cd43dd8448eb211c80319c"
+            let quiet = try await TestHTTP.request("http://127.0.0.1:\(servicePort)/", method: .GET, headers: [("traceparent", "00-\(quietTrace)-b7ad6b7169203331-00")])
+            #expect(quiet.status == 200)
+            let quietID = try #require(quiet.header("x-request-id"))
+            let quietLine = try await eventually("the unsampled request's access log line", timeout: .seconds(30)) { () -> String? in
+                let logs = try await h.cli(["logs", "hello", "--version", "v1"])
+                return logs.stdout.split(separator: "\n").map(String.init).first { $0.contains(quietID) }
+            }
+            #expect(quietLine.contains("\"traceparent\":\"00-\(quietTrace)-") && quietLine.contains("-00\""), "\(quietLine)")
+
+            // The router's own answer: an unknown pinned version is a 503 span with error status.
+            let pinned = try await TestHTTP.request("http://127.0.0.1:\(servicePort)/", method: .GET,
+                                                    headers: [("traceparent", "00-\(clientTrace)-00f067aa0ba902b8-01"), ("X-Slipway-Version", "v9")])
+            #expect(pinned.status == 503)
+            let refused = try await eventually("the refused request's span", timeout: .seconds(30)) {
+                Self.spans(log).first { $0.traceId == clientTrace && $0.parentSpanId == "00f067aa0ba902b8" }
+            }
+            #expect(refused.int("http.response.status_code") == 503 && refused.status.code == "STATUS_CODE_ERROR", "\(refused)")
+            #expect(!Self.spans(log).contains { $0.traceId == quietTrace }, "an unsampled parent is not exported")
+        }
+    }
+
     @Test func aBadEndpointIsRefusedAtStart() async throws {
         let slipway = try BuiltProducts.path("slipway")
         for bad in ["127.0.0.1:4318", "ftp://collector:4318", "http://user:secret@collector:4318", "http://collector:4318/?x=1", "http://"] {
