@@ -46,19 +46,8 @@ final class RequestTracing: Sendable {
         state.withLock { state in
             guard let url = state.url else { return nil }
             if let backend = state.backends[share] { return backend.tracer }
-            var configuration = OTel.Configuration.default
-            configuration.serviceName = "slipway-router"
-            configuration.resourceAttributes["service.version"] = SlipwayVersion.current
-            configuration.logs.enabled = false
-            configuration.metrics.enabled = false
-            configuration.traces.enabled = true
-            configuration.traces.exporter = .otlp
-            configuration.traces.otlpExporter.protocol = .httpProtobuf
-            configuration.traces.otlpExporter.endpoint = url
+            var configuration = OTLPTraces.configuration(serviceName: "slipway-router", tracesURL: url, logger: logger)
             configuration.traces.sampler = .parentBasedTraceIDRatio(ratio: share) ?? .parentBasedAlwaysOn
-            configuration.traces.batchSpanProcessor.scheduleDelay = .seconds(1)
-            configuration.diagnosticLogger = .custom(logger)
-            configuration.diagnosticLogLevel = .warning
             do {
                 let made = try OTel.makeTracingBackend(configuration: configuration)
                 let service = made.service
@@ -74,6 +63,29 @@ final class RequestTracing: Sendable {
                 return nil
             }
         }
+    }
+}
+
+/// Slipway's OpenTelemetry set-up, shared by the control plane's rollout traces and the
+/// router's request spans: traces only, OTLP/HTTP protobuf, batches sent every second,
+/// swift-otel's own problems logged as warnings.
+public enum OTLPTraces {
+    /// - Parameter tracesURL: the full traces URL; nil leaves it to the standard
+    ///   `OTEL_EXPORTER_OTLP_*` environment.
+    public static func configuration(serviceName: String, tracesURL: String?, logger: Logger) -> OTel.Configuration {
+        var configuration = OTel.Configuration.default
+        configuration.serviceName = serviceName
+        configuration.resourceAttributes["service.version"] = SlipwayVersion.current
+        configuration.logs.enabled = false
+        configuration.metrics.enabled = false
+        configuration.traces.enabled = true
+        configuration.traces.exporter = .otlp
+        configuration.traces.otlpExporter.protocol = .httpProtobuf
+        if let tracesURL { configuration.traces.otlpExporter.endpoint = tracesURL }
+        configuration.traces.batchSpanProcessor.scheduleDelay = .seconds(1)
+        configuration.diagnosticLogger = .custom(logger)
+        configuration.diagnosticLogLevel = .warning
+        return configuration
     }
 }
 

@@ -3,6 +3,7 @@ import Logging
 import OTel
 import ServiceLifecycle
 import SlipwayCore
+import SlipwayRouter
 import Tracing
 
 /// A trace per rollout (OpenTelemetry; exported over OTLP by swift-otel when the server has
@@ -174,18 +175,7 @@ extension ServerRuntime {
 
     /// swift-otel's tracer and the service that batches and exports its spans.
     static func tracingBackend(_ options: TracingOptions, logger: Logger) throws -> (tracer: any Tracer, service: any Service) {
-        var configuration = OTel.Configuration.default
-        configuration.serviceName = "slipway"
-        configuration.resourceAttributes["service.version"] = SlipwayVersion.current
-        configuration.logs.enabled = false
-        configuration.metrics.enabled = false
-        configuration.traces.enabled = true
-        configuration.traces.exporter = .otlp
-        configuration.traces.otlpExporter.protocol = .httpProtobuf
-        if let url = options.tracesURL { configuration.traces.otlpExporter.endpoint = url }
-        configuration.traces.batchSpanProcessor.scheduleDelay = .seconds(1)
-        configuration.diagnosticLogger = .custom(logger)
-        configuration.diagnosticLogLevel = .warning
+        let configuration = OTLPTraces.configuration(serviceName: "slipway", tracesURL: options.tracesURL, logger: logger)
         let backend = try OTel.makeTracingBackend(configuration: configuration)
         return (backend.factory, backend.service)
     }
