@@ -125,6 +125,15 @@ import Testing
             #expect(status.status == 0, "\(status.stdout)\(status.stderr)")
             for address in addresses { #expect(status.stdout.contains(address)) }
             #expect(status.stdout.contains("2/2"), "each server checks its v1 and its warm v2: \(status.stdout)")
+            #expect(status.stdout.contains("CLOCK"), "\(status.stdout)")
+            // Doctor measures each server's clock against the control plane's (the namespaces
+            // share this machine's clock: within the measurement's uncertainty).
+            struct Doctor: Decodable { struct Finding: Decodable { var check: String; var status: String; var detail: String }; var findings: [Finding] }
+            let doctor = try decode(Doctor.self, try await h.cli(["doctor", "--state-dir", h.stateDir, "-o", "json"]).stdout)
+            for address in addresses {
+                let clock = doctor.findings.first { $0.check == "clock of \(address)" }
+                #expect(clock?.status == "ok" && clock?.detail.hasPrefix("\(address)'s clock, against the control plane's, is ") == true, "\(String(describing: clock))")
+            }
             struct ServerTraffic: Decodable { var server: String; var requests: UInt64?; var errors: UInt64? }
             let json = try decode([ServerTraffic].self, try await h.cli(["servers", "status", "-o", "json"]).stdout)
             #expect(json.count == addresses.count && json.allSatisfy { ($0.requests ?? 0) > 0 && $0.errors == 0 }, "each server's own traffic: \(json.map { ($0.server, $0.requests ?? 0) })")
