@@ -17,16 +17,19 @@ import Testing
 
     @Test(.timeLimit(.minutes(10)))
     func canarySurvivesASigkillAtEveryCrashPoint() async throws {
-        try await walk(replicas: 1, extra: CanaryTests.quickAnalysis, strategy: CanaryTests.canary("[ {weight: 50}, {pause: 1s} ]"), minimumPoints: 6)
+        try await walk(replicas: 1, extra: CanaryTests.quickAnalysis,
+                       strategy: CanaryTests.canary("[ {weight: 50}, {pause: 1s} ]").replacingOccurrences(of: "deploy_timeout: 20s", with: "deploy_timeout: 60s"), minimumPoints: 6)
     }
 
     @Test(.timeLimit(.minutes(10)))
     func rollingSurvivesASigkillAtEveryCrashPoint() async throws {
-        try await walk(replicas: 2, extra: "", strategy: "rolling: { max_surge: 1, max_unavailable: 0, deploy_timeout: 20s, drain_timeout: 2s }", minimumPoints: 6)
+        try await walk(replicas: 2, extra: "", strategy: "rolling: { max_surge: 1, max_unavailable: 0, deploy_timeout: 60s, drain_timeout: 2s }", minimumPoints: 6)
     }
 
+    /// Deploy timeouts are 60 s: they only bound a broken run, and this suite runs beside the
+    /// fleet suites, where a loaded machine once took over 20 s to start two instances.
     func walk(replicas: Int, extra: String, strategy: String?, minimumPoints: Int) async throws {
-        try await withHello(replicas: replicas, extra: extra, strategy: strategy) { h, port in
+        try await withHello(replicas: replicas, extra: extra, deployTimeout: "60s", strategy: strategy) { h, port in
             let probe = TrafficProbe(port: port, limit: 200_000, pace: .milliseconds(5))
             try await probe.waitForAnswer(from: "v1")
             var version = 1
@@ -89,7 +92,7 @@ import Testing
     /// recorded ones (stops after a switch may still be draining: waited for).
     func expectConsistent(_ h: SlipwayHarness, port: Int, serving: String, replicas: Int, point: Int) async throws {
         do {
-            _ = try await eventually("\(serving) to serve after crash point \(point)") { (try? await h.versionAt(port: port)) == serving ? true : nil }
+            _ = try await eventually("\(serving) to serve after crash point \(point)", timeout: .seconds(60)) { (try? await h.versionAt(port: port)) == serving ? true : nil }
         } catch {
             let answer: String
             do { answer = try await h.versionAt(port: port) } catch { answer = "\(error)" }
