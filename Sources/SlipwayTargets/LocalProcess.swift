@@ -92,7 +92,16 @@ public enum LocalProcess {
             for p in envp { free(p) }
         }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        var rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        // ETXTBSY: a process forked at the moment the file was written (an artifact copied,
+        // a test writing a program) still holds a write descriptor for an instant; it goes
+        // at its exec. Tried again a few times, 20 ms apart, as Go's os/exec does.
+        var tries = 1
+        while rc == ETXTBSY, tries < 6 {
+            usleep(20_000)
+            tries += 1
+            rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        }
         guard rc == 0 else {
             throw SpawnError(description: "cannot start \(executable): \(String(cString: strerror(rc)))")
         }

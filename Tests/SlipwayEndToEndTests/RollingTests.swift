@@ -44,7 +44,9 @@ import Testing
     }
 
     @Test func unhealthyBatchFailsAndTheOldReleaseKeepsServingOnEveryInstance() async throws {
-        try await withHello(replicas: 3, strategy: "rolling: { max_surge: 1, deploy_timeout: 3s, drain_timeout: 5s }") { h, port in
+        // deploy_timeout 15s: the status must be caught while the batch waits (3 s was too
+        // short a window for a loaded machine's status calls).
+        try await withHello(replicas: 3, strategy: "rolling: { max_surge: 1, deploy_timeout: 15s, drain_timeout: 5s }") { h, port in
             let probe = TrafficProbe(port: port)
             async let waited = h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_UNHEALTHY=1", "--wait"])
             // While the first batch waits for health checks, status says where the rollout is.
