@@ -34,7 +34,12 @@ def parse_headers(values):
 async def echo(args):
     payloads = [(f"{i:06d}-" + "x" * max(0, args.size - 7)).encode() for i in range(args.count)]
     async with websockets.connect(args.url, additional_headers=parse_headers(args.header),
-                                  max_size=None, open_timeout=10, close_timeout=5) as ws:
+                                  max_size=None, open_timeout=10, close_timeout=5,
+                                  # Keepalive pings are not what this checks: a ping queued behind
+                                  # megabytes of echo can take longer than the library's 20 s
+                                  # pong timeout on a loaded machine. A stalled relay is still
+                                  # caught by the 30 s bound on every reply below.
+                                  ping_interval=None) as ws:
         async def send_all():
             for payload in payloads:
                 await ws.send(payload)

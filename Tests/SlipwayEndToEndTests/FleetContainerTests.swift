@@ -54,7 +54,9 @@ extension FleetTests {
                 let probes = addresses.map { TrafficProbe(port: port, host: $0) }
                 for probe in probes { try await probe.waitForAnswer(from: "v1") }
                 let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"], timeout: .seconds(180))
-                #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+                if deploy.status != 0 {
+                    Issue.record("deploy v2 failed: \(deploy.stdout)\(deploy.stderr)\n\(await fleetDiagnostics(h, indices))")
+                }
                 for address in addresses { #expect(try await buildAt(port: port, host: address) == "two") }
                 let rollback = try await h.cli(["rollback", "hello"])
                 #expect(rollback.status == 0 && rollback.stdout.contains("still warm"), "\(rollback.stdout)\(rollback.stderr)")

@@ -177,6 +177,17 @@ import Testing
         }
     }
 
+    /// The control plane's diagnostics and the tail of each server's router log, for a
+    /// failure message (what each server's router did is only in its own log).
+    func fleetDiagnostics(_ h: SlipwayHarness, _ indices: [Int]) async -> String {
+        var text = await h.diagnostics(service: "hello")
+        for index in indices {
+            let log = (try? String(contentsOfFile: "\(hosts.directory)/fleet/host\(index + 1)/state/logs/router.log", encoding: .utf8)) ?? "(no router log)"
+            text += "\nrouter log of host\(index + 1) (tail):\n\(log.suffix(3000))"
+        }
+        return text
+    }
+
     /// Sets up the servers and deploys v1 on them, for the scenarios that start from there.
     /// Each server is waited for (a few seconds at most): a deploy can report its switch
     /// before every server's router applied the table (the open acknowledgement race, see
