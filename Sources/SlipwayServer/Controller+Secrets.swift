@@ -121,8 +121,15 @@ extension Controller {
     }
 
     /// Hides every known secret value in text that could echo an instance's environment.
+    /// Every secret value, to hide in events, logs and traces. Kept while the stored rows
+    /// and the key stay the same (every set seals with a fresh nonce, so equal rows are
+    /// equal values): an event costs one read of the table, not a decryption per secret.
     var redaction: SecretRedaction {
-        SecretRedaction(store.allSecretValues(key: masterKey))
+        let rows = store.allSealedSecrets()
+        if let cached = redactionCache, cached.keyID == masterKey.id, cached.rows == rows { return cached.redaction }
+        let redaction = SecretRedaction(Store.open(rows, key: masterKey))
+        redactionCache = RedactionCache(rows: rows, keyID: masterKey.id, redaction: redaction)
+        return redaction
     }
 
     /// Secrets belong to a service (all its environments, or one scope): a service name
@@ -135,4 +142,11 @@ extension Controller {
     static func envLabel(_ env: String) -> String {
         env.isEmpty ? "" : " (environment \(env))"
     }
+}
+
+/// The last redaction made and what it was made from (`Controller.redaction`).
+struct RedactionCache {
+    var rows: [Store.SealedSecret]
+    var keyID: String
+    var redaction: SecretRedaction
 }

@@ -32,6 +32,8 @@ public actor Controller {
     var lastObserveWarning: [String: Double] = [:]
     /// Opens the secrets; replaced by `rotateMasterKey`.
     var masterKey: MasterKey
+    /// See `redaction`.
+    var redactionCache: RedactionCache?
     var routerHealth: [String: EndpointHealth] = [:]
     /// This build as installed on fleet servers (`hostBundle()`).
     var cachedHostBundle: HostBundle?
@@ -75,6 +77,8 @@ public actor Controller {
     var traces = RolloutTraces(tracer: nil)
     /// Where routers send request spans (`trace_requests`); nil: they trace nothing.
     var requestTracesURL: String?
+    /// Headers of the routers' exports (`RouteTable.tracesHeaders`); nil when none.
+    var requestTracesHeaders: [String: String]?
     /// When each rollout's running hook started (its span's start).
     var hookStarts: [Int64: Double] = [:]
     /// Wakes the notifier when `recordEvent` queued notifications.

@@ -7,7 +7,7 @@ import Foundation
 enum SecretSeal {
     static let purpose = "slipway.secrets.v1"
 
-    struct Address: Sendable {
+    struct Address: Sendable, Equatable {
         var service: String
         var env: String
         var name: String

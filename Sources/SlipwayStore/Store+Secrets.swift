@@ -73,12 +73,32 @@ extension Store {
     /// Every value that opens, of every service (name → value, names qualified when two
     /// services share one): what redaction must hide. Rows that do not open are skipped.
     public func allSecretValues(key: MasterKey) -> [String: String] {
-        guard let rows = try? read({ db in try Row.fetchAll(db, sql: "SELECT service, env, name, version, sealed FROM secret") }) else { return [:] }
+        Self.open(allSealedSecrets(), key: key)
+    }
+
+    /// One stored secret as it is on disk: where it lives and its sealed value. Every set
+    /// seals with a fresh nonce, so two reads that return equal rows hold equal values.
+    public struct SealedSecret: Sendable, Equatable {
+        var address: SecretSeal.Address
+        var sealed: Data
+    }
+
+    /// Every secret row, sealed (nothing decrypted); empty when the table cannot be read.
+    public func allSealedSecrets() -> [SealedSecret] {
+        guard let rows = try? read({ db in try Row.fetchAll(db, sql: "SELECT service, env, name, version, sealed FROM secret ORDER BY service, env, name") }) else { return [] }
+        return rows.compactMap { row in
+            guard let sealed = row["sealed"] as Data? else { return nil }
+            return SealedSecret(address: SecretSeal.Address(service: row["service"], env: row["env"], name: row["name"], version: row["version"]), sealed: sealed)
+        }
+    }
+
+    /// The values of `rows` that open with `key` (name → value, qualified by service when
+    /// two services share a name).
+    public static func open(_ rows: [SealedSecret], key: MasterKey) -> [String: String] {
         var values: [String: String] = [:]
         for row in rows {
-            let address = SecretSeal.Address(service: row["service"], env: row["env"], name: row["name"], version: row["version"])
-            guard let sealed = row["sealed"] as Data?, let value = SecretSeal.open(sealed, at: address, key: key) else { continue }
-            values[values[address.name] == nil ? address.name : "\(address.service)/\(address.name)"] = value
+            guard let value = SecretSeal.open(row.sealed, at: row.address, key: key) else { continue }
+            values[values[row.address.name] == nil ? row.address.name : "\(row.address.service)/\(row.address.name)"] = value
         }
         return values
     }

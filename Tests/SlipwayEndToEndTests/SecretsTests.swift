@@ -151,6 +151,17 @@ import Testing
             // The instance's own log file does hold it (the app wrote it there): the file
             // search the leak test relies on finds what is present.
             #expect(Self.files(under: h.stateDir, containing: value).contains { $0.hasPrefix("logs/hello/") })
+
+            // A new value set after redaction was in use is hidden as well (the control
+            // plane keeps its redaction only while the stored secrets stay the same).
+            let rotated = Self.randomHex()
+            #expect(try await h.cli(["secrets", "set", "hello", "API_TOKEN"], stdin: rotated).status == 0)
+            let again = try await h.cli(["deploy", "hello", "--version", "v3", "--set-env", "FAULT_UNHEALTHY=1", "--wait"])
+            #expect(again.status == 1, "\(again.stdout)\(again.stderr)")
+            #expect(again.stdout.contains("token=[secret API_TOKEN]"), "the new value is redacted: \(again.stdout)")
+            #expect(!again.stdout.contains(rotated) && !again.stderr.contains(rotated))
+            let logs3 = try await h.cli(["logs", "hello", "--version", "v3"])
+            #expect(logs3.stdout.contains("token=[secret API_TOKEN]") && !logs3.stdout.contains(rotated), "\(logs3.stdout)\(logs3.stderr)")
         }
     }
 
