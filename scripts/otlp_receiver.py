@@ -11,7 +11,11 @@ ExportTraceServiceResponse. Every span received is appended to --out as one JSON
    "parentSpanId": "hex" or "", "name": "...", "kind": "SPAN_KIND_...",
    "start": nanoseconds, "end": nanoseconds, "attributes": {...},
    "status": {"code": "STATUS_CODE_...", "message": "..."},
-   "events": [{"name": "...", "time": nanoseconds, "attributes": {...}}]}
+   "events": [{"name": "...", "time": nanoseconds, "attributes": {...}}],
+   "links": [{"traceId": "hex", "spanId": "hex", "attributes": {...}}],
+   "headers": {"x-...": "..."}}
+
+`headers` holds the export request's `x-` headers (what OTEL_EXPORTER_OTLP_HEADERS adds).
 
 A request that does not decode is answered 400 and recorded as {"error": "..."}.
 """
@@ -77,6 +81,7 @@ def main():
             except Exception as error:  # a malformed export is the test's finding
                 record([{"error": f"{type(error).__name__}: {error}"}])
                 return self.answer(400, str(error).encode(), "text/plain")
+            headers = {name.lower(): value for name, value in self.headers.items() if name.lower().startswith("x-")}
             spans = []
             for resource_spans in request.resource_spans:
                 resource = attributes_of(resource_spans.resource.attributes)
@@ -95,6 +100,8 @@ def main():
                             "attributes": attributes_of(span.attributes),
                             "status": {"code": trace_pb2.Status.StatusCode.Name(span.status.code), "message": span.status.message},
                             "events": [{"name": e.name, "time": e.time_unix_nano, "attributes": attributes_of(e.attributes)} for e in span.events],
+                            "links": [{"traceId": link.trace_id.hex(), "spanId": link.span_id.hex(), "attributes": attributes_of(link.attributes)} for link in span.links],
+                            "headers": headers,
                         })
             record(spans)
             self.answer(200, trace_service_pb2.ExportTraceServiceResponse().SerializeToString())

@@ -7,11 +7,16 @@ public struct RouteTable: Codable, Sendable, Equatable {
     /// Where the router exports the spans of traced requests (`trace_requests`): an
     /// OTLP/HTTP traces URL. Nil: no request is traced.
     public var tracesURL: String?
+    /// Headers every export to `tracesURL` carries (a collector's API key): the control
+    /// plane's `OTEL_EXPORTER_OTLP_TRACES_HEADERS` / `OTEL_EXPORTER_OTLP_HEADERS`, so that
+    /// routers on fleet servers, which do not share its environment, authenticate too.
+    public var tracesHeaders: [String: String]?
 
-    public init(generation: UInt64 = 0, services: [ServiceRoute] = [], tracesURL: String? = nil) {
+    public init(generation: UInt64 = 0, services: [ServiceRoute] = [], tracesURL: String? = nil, tracesHeaders: [String: String]? = nil) {
         self.generation = generation
         self.services = services
         self.tracesURL = tracesURL
+        self.tracesHeaders = tracesHeaders
     }
 
     /// Every distinct address the router must listen on.

@@ -19,6 +19,7 @@ final class RequestTracing: Sendable {
 
     private struct State {
         var url: String?
+        var headers: [String: String] = [:]
         var backends: [Double: Backend] = [:]
     }
 
@@ -29,11 +30,14 @@ final class RequestTracing: Sendable {
         self.logger = logger
     }
 
-    /// The URL of the table being applied: a different one stops the tracers of the old.
-    func configure(url: String?) {
+    /// The URL and headers of the table being applied: different ones stop the tracers of
+    /// the old.
+    func configure(url: String?, headers: [String: String]?) {
+        let headers = headers ?? [:]
         let stopped: [Backend] = state.withLock { state in
-            guard state.url != url else { return [] }
+            guard state.url != url || state.headers != headers else { return [] }
             state.url = url
+            state.headers = headers
             defer { state.backends = [:] }
             return Array(state.backends.values)
         }
@@ -47,6 +51,7 @@ final class RequestTracing: Sendable {
             guard let url = state.url else { return nil }
             if let backend = state.backends[share] { return backend.tracer }
             var configuration = OTLPTraces.configuration(serviceName: "slipway-router", tracesURL: url, logger: logger)
+            configuration.traces.otlpExporter.headers = state.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
             configuration.traces.sampler = .parentBasedTraceIDRatio(ratio: share) ?? .parentBasedAlwaysOn
             do {
                 let made = try OTel.makeTracingBackend(configuration: configuration)

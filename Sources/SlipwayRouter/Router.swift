@@ -58,7 +58,7 @@ public final class Router: Sendable {
                 ])
                 return []
             }
-            self.requestTracing.configure(url: table.tracesURL)
+            self.requestTracing.configure(url: table.tracesURL, headers: table.tracesHeaders)
             let snapshot = self.registry.compile(table) { self.requestTracing.tracer(share: $0) }
             for problem in snapshot.problems where !previous.problems.contains(problem) {
                 self.logger.warning("\(problem.message)", metadata: ["slipway.service": "\(problem.service)"])

@@ -329,6 +329,7 @@ extension Controller {
         let healthy = Set(routerHealth.values.filter(\.healthy).map(\.id))
         var built = RouteTableBuilder.build(generation: generation, services: localInputs, affinityKey: affinityKey, healthy: healthy)
         built.tracesURL = requestTracesURL
+        built.tracesHeaders = requestTracesHeaders
         let table = built
         let fleetInputs = inputs.filter { !$0.spec.servers.isEmpty }
         fleet.sync(fleetInputs.map(\.spec))
@@ -347,6 +348,7 @@ extension Controller {
             }
             tables[id] = RouteTableBuilder.build(generation: generation, services: mine, affinityKey: affinityKey, healthy: healthy)
             tables[id]?.tracesURL = requestTracesURL
+            tables[id]?.tracesHeaders = requestTracesHeaders
         }
         fleetServing = serving
         let remoteTables = tables

@@ -99,6 +99,7 @@ extension Controller {
             if policy == nil { notStarted = "the analysis \(name) is not defined in release \(record.version)'s config" }
         }
         let redaction = self.redaction
+        let startedAt = now
         verificationTasks[record.id] = Task {
             var parts: [(VerificationStatus, String)] = []
             if let notStarted {
@@ -120,7 +121,7 @@ extension Controller {
             }
             // Failed beats inconclusive beats passed.
             let status: VerificationStatus = parts.contains { $0.0 == .failed } ? .failed : parts.contains { $0.0 == .inconclusive } ? .inconclusive : .passed
-            await self.verificationFinished(record, status: status, summary: parts.map(\.1).joined(separator: "; "))
+            await self.verificationFinished(record, status: status, summary: parts.map(\.1).joined(separator: "; "), started: startedAt)
         }
     }
 
@@ -144,12 +145,16 @@ extension Controller {
     }
 
     /// Records the outcome, notifies, and acts on a failure.
-    func verificationFinished(_ record: VerificationRecord, status: VerificationStatus, summary: String) async {
+    func verificationFinished(_ record: VerificationRecord, status: VerificationStatus, summary: String, started: Double) async {
         verificationTasks[record.id] = nil
         do {
             try finish(record, status, summary)
-            guard status == .failed else { return }
+            guard status == .failed else {
+                traces.verification(record, status: status, summary: summary, action: nil, started: started, ended: clock.now())
+                return
+            }
             let action = await actOnFailure(record)
+            traces.verification(record, status: status, summary: summary, action: action, started: started, ended: clock.now())
             try store.setVerificationAction(id: record.id, action: action)
             try recordEvent(service: record.service, rolloutID: record.rolloutID, kind: "verification_action",
                             message: "after the failed \(record.label) check of \(record.version): \(action)", time: clock.now())

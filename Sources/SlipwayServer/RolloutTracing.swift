@@ -4,6 +4,7 @@ import OTel
 import ServiceLifecycle
 import SlipwayCore
 import SlipwayRouter
+import SlipwayStore
 import Tracing
 
 /// A trace per rollout (OpenTelemetry; exported over OTLP by swift-otel when the server has
@@ -12,6 +13,10 @@ import Tracing
 /// per hook (`hook STAGE`) and per analysis run (`analysis POLICY`) with the decision as
 /// attributes. The rollout's events (decisions, weights, gates…) are span events of the
 /// root span. Spans carry `slipway.*` attributes (service, rollout id, kind, versions).
+///
+/// A post-deploy check (`verify:`) that ran is a trace of its own, `verification T+OFFSET`
+/// (it may run a day after its rollout ended), linked to the rollout's root span when the
+/// rollout ended in this process, and carrying its rollout id, outcome and action.
 ///
 /// The spans live in the control plane's memory: a rollout a restarted control plane
 /// resumes gets a new trace from the restart on (its root span starts at the rollout's
@@ -26,6 +31,10 @@ struct RolloutTraces: Sendable {
     }
 
     private var open: [Int64: Open] = [:]
+    /// The root spans' contexts of the last `endedKept` rollouts that ended here, for the
+    /// links of their post-deploy checks.
+    private var ended: [Int64: InstrumentationContext] = [:]
+    static let endedKept = 256
 
     init(tracer: (any Tracer)?) {
         self.tracer = tracer
@@ -85,6 +94,8 @@ struct RolloutTraces: Sendable {
             }
             entry.root.end(at: Instant(now))
             open[id] = nil
+            ended[id] = entry.root.context
+            if ended.count > Self.endedKept, let oldest = ended.keys.min() { ended[oldest] = nil }
         } else {
             open[id] = entry
         }
@@ -119,6 +130,29 @@ struct RolloutTraces: Sendable {
         span.end(at: Instant(ended))
     }
 
+    /// One post-deploy check that ran, from `started` to `ended`: a trace of its own, linked
+    /// to its rollout's root span when that rollout ended in this process.
+    func verification(_ record: VerificationRecord, status: VerificationStatus, summary: String, action: String?, started: Double, ended endedAt: Double) {
+        guard let tracer else { return }
+        let span = tracer.startSpan("verification \(record.label)", context: .topLevel, ofKind: .internal, at: Instant(started),
+                                    function: #function, file: #fileID, line: #line)
+        if let rollout = ended[record.rolloutID] {
+            span.addLink(SpanLink(context: rollout, attributes: ["slipway.link": "rollout"]))
+        }
+        let (name, environment) = UnitName.split(record.service)
+        span.attributes["slipway.service"] = name
+        if let environment { span.attributes["slipway.environment"] = environment }
+        span.attributes["slipway.rollout.id"] = record.rolloutID
+        span.attributes["slipway.version"] = record.version
+        span.attributes["slipway.verification.after_seconds"] = record.afterSeconds
+        span.attributes["slipway.verification.outcome"] = status.rawValue
+        span.attributes["slipway.verification.summary"] = summary
+        span.attributes["slipway.verification.on_failure"] = record.onFailure.rawValue
+        if let action { span.attributes["slipway.verification.action"] = action }
+        span.setStatus(SpanStatus(code: status == .failed ? .error : .ok, message: status == .failed ? summary : nil))
+        span.end(at: Instant(endedAt))
+    }
+
     /// An event of the rollout (a decision, a weight, a gate…) on its root span.
     func event(rollout id: Int64, kind: String, message: String, time: Double) {
         guard let entry = open[id] else { return }
@@ -131,9 +165,11 @@ extension Controller {
     /// Records a trace per rollout with `tracer` (swift-otel's, exporting over OTLP).
     /// - Parameter requestTracesURL: where routers export the spans of the requests of
     ///   services with `trace_requests` (sent in every route table).
-    public func setTracer(_ tracer: any Tracer, requestTracesURL: String?) {
+    ///   - requestTracesHeaders: the headers those exports carry.
+    public func setTracer(_ tracer: any Tracer, requestTracesURL: String?, requestTracesHeaders: [String: String] = [:]) {
         traces = RolloutTraces(tracer: tracer)
         self.requestTracesURL = requestTracesURL
+        self.requestTracesHeaders = requestTracesHeaders.isEmpty ? nil : requestTracesHeaders
     }
 }
 
@@ -147,6 +183,9 @@ extension ServerRuntime {
         /// The traces URL routers export request spans to (`trace_requests`): the flag's, or
         /// the one the environment names.
         public var routerURL: String?
+        /// Headers every export carries (`headers(environment:)`); the control plane's own
+        /// exporter reads them from its environment, routers get them in the route table.
+        public var headers: [String: String] = [:]
 
         /// nil when neither the flag nor the environment names a collector.
         public init?(flag: String?, environment: [String: String]) {
@@ -162,6 +201,37 @@ extension ServerRuntime {
                 routerURL = Self.tracesURL(base: base)
             } else {
                 return nil
+            }
+        }
+
+        /// The OTLP export headers of the environment: `OTEL_EXPORTER_OTLP_TRACES_HEADERS`,
+        /// else `OTEL_EXPORTER_OTLP_HEADERS` — comma-separated `name=value` pairs with
+        /// percent-encoded values, as the OpenTelemetry specification has them. Throws a
+        /// message naming the variable and the pair at fault.
+        public static func headers(environment: [String: String]) throws(StartupError) -> [String: String] {
+            let variable = ["OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"].first { !(environment[$0] ?? "").isEmpty }
+            guard let variable, let text = environment[variable] else { return [:] }
+            var headers: [String: String] = [:]
+            for (index, pair) in text.split(separator: ",", omittingEmptySubsequences: false).enumerated() {
+                let trimmed = pair.trimmingCharacters(in: .whitespaces)
+                if trimmed.isEmpty { continue }
+                let parts = trimmed.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let name = parts[0].trimmingCharacters(in: .whitespaces)
+                guard parts.count == 2, !name.isEmpty, name.utf8.allSatisfy(Self.isTokenByte),
+                      let value = parts[1].trimmingCharacters(in: .whitespaces).removingPercentEncoding,
+                      !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+                    throw StartupError(description: "\(variable): entry \(index + 1) is not `name=value` with a header name and a percent-encoded value without control characters")
+                }
+                headers[name.lowercased()] = value
+            }
+            return headers
+        }
+
+        /// A character of an HTTP header name (RFC 9110 `tchar`).
+        static func isTokenByte(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"): true
+            default: "!#$%&'*+-.^_`|~".utf8.contains(byte)
             }
         }
 

@@ -211,7 +211,7 @@ public enum ServerRuntime {
             } catch {
                 throw StartupError(description: "tracing: \(error)")
             }
-            await controller.setTracer(backend.tracer, requestTracesURL: tracing.routerURL)
+            await controller.setTracer(backend.tracer, requestTracesURL: tracing.routerURL, requestTracesHeaders: tracing.headers)
             services.insert(.init(service: backend.service), at: 0)
             logger.info("exporting rollout traces over OTLP/HTTP", metadata: ["slipway.endpoint": "\(tracing.tracesURL ?? "from OTEL_EXPORTER_OTLP_* environment")"])
         }

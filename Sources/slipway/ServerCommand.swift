@@ -157,6 +157,7 @@ struct ServerCommand: AsyncParsableCommand {
             options.instancePorts = PortAllocator.parseRange(instancePorts) ?? PortAllocator.defaultRange
             options.engine = try EngineEndpoint.resolve(flag: dockerHost, environment: ProcessInfo.processInfo.environment)
             options.tracing = ServerRuntime.TracingOptions(flag: otlpEndpoint, environment: ProcessInfo.processInfo.environment)
+            try options.tracing?.headers = ServerRuntime.TracingOptions.headers(environment: ProcessInfo.processInfo.environment)
             options.sshConfig = sshConfig.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
             try await ServerRuntime.run(options)
         } catch let error as ServerRuntime.StartupError {

@@ -16,6 +16,7 @@ import Testing
     struct ReceivedSpan: Decodable {
         struct Status: Decodable { var code: String; var message: String }
         struct Event: Decodable { var name: String; var time: UInt64 }
+        struct Link: Decodable { var traceId: String; var spanId: String }
         var service: String?
         var traceId: String
         var spanId: String
@@ -27,6 +28,8 @@ import Testing
         var attributes: [String: AttributeValue]
         var status: Status
         var events: [Event]
+        var links: [Link]
+        var headers: [String: String]
 
         func string(_ key: String) -> String? { if case .string(let s)? = attributes[key] { return s }; return nil }
         func int(_ key: String) -> Int? { if case .int(let i)? = attributes[key] { return i }; return nil }
@@ -69,6 +72,9 @@ import Testing
 
                 hooks:
                   pre_deploy: { run: [sh, -c, 'echo migrating'], timeout: 20s }
+                verify:
+                  after: [1s]
+                  command: { run: [sh, -c, 'echo verified'] }
                 """
             let (config, servicePort) = try h.helloConfig(replicas: 1, extra: extra, strategy: CanaryTests.canary("[ {weight: 50}, {pause: 2s} ]"))
             try await h.startServer(configs: [config], extraArguments: ["--otlp-endpoint", "http://127.0.0.1:\(port)"])
@@ -98,6 +104,16 @@ import Testing
             let analyses = spans.filter { $0.name == "analysis default" }
             #expect(!analyses.isEmpty && analyses.allSatisfy { run in phases.contains { $0.spanId == run.parentSpanId } }, "\(analyses.map(\.parentSpanId))")
             #expect(analyses.contains { $0.string("slipway.analysis.decision") == "pass" }, "\(analyses.map { $0.string("slipway.analysis.summary") ?? "" })")
+
+            // Its post-deploy check (T+1s) is a trace of its own, linked to the rollout's root.
+            let check = try await eventually("the post-deploy check's span", timeout: .seconds(30)) {
+                Self.spans(log).first { $0.name.hasPrefix("verification ") && $0.int("slipway.rollout.id") == Int(id) }
+            }
+            #expect(check.parentSpanId.isEmpty && check.traceId != root.traceId && check.service == "slipway", "\(check)")
+            #expect(check.links.contains { $0.traceId == root.traceId && $0.spanId == root.spanId }, "\(check.links)")
+            #expect(check.string("slipway.verification.outcome") == "passed" && check.status.code == "STATUS_CODE_OK", "\(check.attributes)")
+            #expect((check.string("slipway.verification.summary") ?? "").contains("verified"), "\(check.attributes)")
+            #expect(check.start >= root.end, "the check ran after its rollout ended")
 
             // A bad canary: the analysis fails, the rollout is rolled back, the trace says why.
             let bad = try await h.cli(["deploy", "hello", "--version", "v3", "--set-env", "FAULT_ERROR_RATE=0.5", "--wait"])
@@ -139,7 +155,10 @@ import Testing
                 env: { ACCESS_LOG: "1" }
                 """
             let (config, servicePort) = try h.helloConfig(replicas: 1, extra: extra)
-            try await h.startServer(configs: [config], extraArguments: ["--otlp-endpoint", "http://127.0.0.1:\(port)"])
+            // A collector's key in the standard variable reaches the router's exports through
+            // the route table (the router does not get the control plane's environment).
+            try await h.startServer(configs: [config], extraArguments: ["--otlp-endpoint", "http://127.0.0.1:\(port)"],
+                                    environment: ["OTEL_EXPORTER_OTLP_HEADERS": "x-collector-key=s3cret%20key,x-team=edge"])
             _ = try await eventually("v1 to serve") { (try? await h.versionAt(port: servicePort)) == "v1" ? true : nil }
 
             let clientTrace = "4bf92f3577b34da6a3ce929d0e0e4736", clientSpan = "00f067aa0ba902b7"
@@ -151,6 +170,7 @@ import Testing
                 Self.spans(log).first { $0.traceId == clientTrace && $0.kind == "SPAN_KIND_SERVER" }
             }
             #expect(span.parentSpanId == clientSpan && span.name == "GET" && span.service == "slipway-router", "\(span)")
+            #expect(span.headers["x-collector-key"] == "s3cret key" && span.headers["x-team"] == "edge", "\(span.headers)")
             #expect(span.int("http.response.status_code") == 200 && span.string("url.path") == "/" && span.string("slipway.version") == "v1", "\(span.attributes)")
             #expect(span.string("slipway.service") == "hello" && span.string("http.request.method") == "GET" && span.status.code == "STATUS_CODE_UNSET")
             // The instance got the router's span as its parent (hello-app logs `traceparent`).
@@ -202,6 +222,14 @@ import Testing
             let run = try await runCommand(slipway, ["server", "--otlp-endpoint", bad])
             #expect(run.status == 64, "\(bad): \(run.stderr)")
             #expect(run.stderr.contains("--otlp-endpoint must be the http:// or https:// URL of an OTLP/HTTP collector, e.g. http://127.0.0.1:4318, without credentials, query or fragment (got \(bad))"), "\(run.stderr)")
+        }
+        // Export headers that are not `name=value` pairs are refused, naming the variable and entry.
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("slipway-otlp-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        for (variable, bad, entry) in [("OTEL_EXPORTER_OTLP_HEADERS", "x-key", 1), ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "a=1,bad name=2", 2), ("OTEL_EXPORTER_OTLP_HEADERS", "a=%0Aline", 1)] {
+            let run = try await runCommand(slipway, ["server", "--state-dir", state, "--api", "127.0.0.1:0", "--otlp-endpoint", "http://127.0.0.1:4318"], environment: [variable: bad])
+            #expect(run.status == 1, "\(bad): \(run.stderr)")
+            #expect(run.stderr.contains("\(variable): entry \(entry) is not `name=value`"), "\(bad): \(run.stderr)")
         }
     }
 }

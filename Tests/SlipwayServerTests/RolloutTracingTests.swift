@@ -49,6 +49,45 @@ import Tracing
         #expect(tracer.activeSpans.isEmpty && tracer.finishedSpans.count == 6)
     }
 
+    @Test func aPostDeployCheckIsATraceOfItsOwnLinkedToItsRollout() throws {
+        let tracer = InMemoryTracer()
+        var traces = RolloutTraces(tracer: tracer)
+        var state = BlueGreenState(kind: .deploy, targetVersion: "v2", fromVersion: "v1", replicas: 1, warm: false, spec: BlueGreenSpec(), now: 100)
+        traces.observe(rollout: 9, service: "web", state: state, now: 100)
+        state.phase = .succeeded
+        state.endedAt = 110
+        traces.observe(rollout: 9, service: "web", state: state, now: 110)
+        let root = try #require(tracer.finishedSpans.first { $0.operationName == "rollout" })
+
+        let record = VerificationRecord(service: "web", rolloutID: 9, version: "v2", previousVersion: "v1", afterSeconds: 1800, dueAt: 1910, onFailure: .rollback)
+        traces.verification(record, status: .failed, summary: "error rate 9 % exceeded 5 %", action: "rolling back to v1 (rollout 10)", started: 1910, ended: 1912)
+        let check = try #require(tracer.finishedSpans.last)
+        #expect(check.operationName == "verification \(record.label)")
+        #expect(check.parentSpanID == nil && check.traceID != root.traceID, "a trace of its own")
+        #expect(check.links.map(\.context.inMemorySpanContext?.spanID) == [root.spanID], "linked to the rollout's root span")
+        #expect(check.startInstant.nanosecondsSinceEpoch == 1_910_000_000_000 && check.endInstant.nanosecondsSinceEpoch == 1_912_000_000_000)
+        #expect(check.attributes["slipway.rollout.id"]?.toSpanAttribute() == .int64(9))
+        #expect(check.attributes["slipway.verification.outcome"]?.toSpanAttribute() == .string("failed"))
+        #expect(check.attributes["slipway.verification.action"]?.toSpanAttribute() == .string("rolling back to v1 (rollout 10)"))
+        #expect(check.status?.code == .error)
+
+        // A rollout that did not end in this process (a restart in between): no link.
+        let other = VerificationRecord(service: "web", rolloutID: 3, version: "v1", previousVersion: nil, afterSeconds: 60, dueAt: 60, onFailure: .alert)
+        traces.verification(other, status: .passed, summary: "ok", action: nil, started: 60, ended: 61)
+        let passed = try #require(tracer.finishedSpans.last)
+        #expect(passed.links.isEmpty && passed.status?.code == .ok && passed.attributes["slipway.verification.action"] == nil)
+    }
+
+    @Test func exportHeadersComeFromTheStandardVariables() throws {
+        #expect(try ServerRuntime.TracingOptions.headers(environment: [:]).isEmpty)
+        #expect(try ServerRuntime.TracingOptions.headers(environment: ["OTEL_EXPORTER_OTLP_HEADERS": " X-Key = a%3Db%20c , x-team=edge,"]) == ["x-key": "a=b c", "x-team": "edge"])
+        // The traces-only variable wins over the general one.
+        #expect(try ServerRuntime.TracingOptions.headers(environment: ["OTEL_EXPORTER_OTLP_HEADERS": "a=1", "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "b=2"]) == ["b": "2"])
+        for bad in ["novalue", "=v", "a b=1", "a=%0D%0Ax", "a=%zz"] {
+            #expect(throws: ServerRuntime.StartupError.self, "\(bad)") { try ServerRuntime.TracingOptions.headers(environment: ["OTEL_EXPORTER_OTLP_HEADERS": bad]) }
+        }
+    }
+
     @Test func withoutATracerNothingIsRecorded() {
         var traces = RolloutTraces(tracer: nil)
         traces.observe(rollout: 1, service: "web", state: BlueGreenState(kind: .deploy, targetVersion: "v2", fromVersion: nil, replicas: 1, warm: false, spec: BlueGreenSpec(), now: 1), now: 1)
