@@ -8,6 +8,9 @@
 # e.g. the previous commit's release binary) in front of the same 2 instances, started on
 # its own state directory from a copy of the route table: before/after a router change
 # in one run.
+# THROUGHPUT_TRACED=SHARE (0.1 for 10 %, 1 for every request) adds (f) a second router of this
+# build with `trace_requests` at SHARE on the same instances, exporting its request spans to
+# scripts/otlp_receiver.py --discard (answers at once, decodes nothing): what tracing costs.
 source "$(dirname "$0")/lib.sh"
 
 DURATION="${THROUGHPUT_SECONDS:-10}"
@@ -58,6 +61,36 @@ PY
     ORDER=(direct slipway baseline nginx haproxy)
     log "baseline router $("$THROUGHPUT_BASELINE_BIN/slipway" --version) (pid $BASE_PID) on 127.0.0.1:$BP → the same instances"
 fi
+TRACED_PID=""
+if [ -n "${THROUGHPUT_TRACED:-}" ]; then
+    python3 -c "import sys; s = float(sys.argv[1]); sys.exit(0 if 0 < s <= 1 else 1)" "$THROUGHPUT_TRACED" 2>/dev/null \
+        || die "THROUGHPUT_TRACED must be a share above 0 and at most 1 (got $THROUGHPUT_TRACED)"
+    python3 -c "import opentelemetry.proto" 2>/dev/null \
+        || python3 -m pip install -q opentelemetry-proto 2>/dev/null || python3 -m pip install -q --break-system-packages opentelemetry-proto
+    python3 "$REPO_DIR/scripts/otlp_receiver.py" --discard --out "$BENCH_TMP/otlp-received.txt" > "$BENCH_TMP/otlp-receiver.out" 2>&1 &
+    OTLP_PID=$!; BG_PIDS+=("$OTLP_PID")
+    for _ in $(seq 1 100); do grep -q '^ready ' "$BENCH_TMP/otlp-receiver.out" 2>/dev/null && break; sleep 0.1; done
+    OTLP_PORT="$(sed -n 's/^ready //p' "$BENCH_TMP/otlp-receiver.out")"
+    [ -n "$OTLP_PORT" ] || die "otlp_receiver.py did not start: $(cat "$BENCH_TMP/otlp-receiver.out")"
+    TRACED_STATE="$BENCH_TMP/traced-state"; mkdir -p "$TRACED_STATE"
+    TP="$(free_port)"
+    python3 - "$STATE_DIR/router-table.json" "$TRACED_STATE/router-table.json" "$LISTEN" "$TP" "$THROUGHPUT_TRACED" "$OTLP_PORT" <<'PY'
+import json, sys
+text = open(sys.argv[1]).read().replace(":" + sys.argv[3] + '"', ":" + sys.argv[4] + '"')
+doc = json.loads(text)
+table = doc["table"] if "table" in doc else doc
+table["tracesURL"] = f"http://127.0.0.1:{sys.argv[6]}/v1/traces"
+for service in table["services"]:
+    service["traceRequests"] = float(sys.argv[5])
+open(sys.argv[2], "w").write(json.dumps(doc))
+PY
+    "$SLIPWAY" router --state-dir "$TRACED_STATE" > "$BENCH_TMP/traced-router.log" 2>&1 &
+    TRACED_PID=$!; BG_PIDS+=("$TRACED_PID")
+    wait_version "$TP" v1 30
+    URL[traced]="http://127.0.0.1:$TP/"
+    ORDER+=(traced)
+    log "traced router (trace_requests $THROUGHPUT_TRACED, pid $TRACED_PID) on 127.0.0.1:$TP → the same instances, spans to 127.0.0.1:$OTLP_PORT"
+fi
 
 for t in "${ORDER[@]}"; do
     log "warm-up $t (3s)"
@@ -73,6 +106,7 @@ proxy_pids() {
         direct) echo "" ;;
         slipway) echo "$RPID" ;;
         baseline) echo "$BASE_PID" ;;
+        traced) echo "$TRACED_PID" ;;
         nginx) echo "$NGINX_MASTER $(ps --ppid "$NGINX_MASTER" -o pid= | tr '\n' ' ')" ;;
         haproxy) echo "$HAPROXY_MAIN $(ps --ppid "$HAPROXY_MAIN" -o pid= | tr '\n' ' ')" ;;
     esac
@@ -166,7 +200,7 @@ print(f"{t}\t{ctx / n_ctx:.2f}\t{total / n:.2f}\t" + ", ".join(f"{k} {v / n:.2f}
 PY
 done
 # ---------------------------------------------------------------- report
-BENCH_DIR="$BENCH_DIR" BASELINE="${BASE_PID:+1}" python3 - "$BENCH_TMP" "$ROUNDS" > "$BENCH_TMP/table.md" <<'EOF'
+BENCH_DIR="$BENCH_DIR" BASELINE="${BASE_PID:+1}" TRACED="${TRACED_PID:+${THROUGHPUT_TRACED}}" python3 - "$BENCH_TMP" "$ROUNDS" > "$BENCH_TMP/table.md" <<'EOF'
 import os, sys
 sys.path.insert(0, os.environ["BENCH_DIR"])
 from wrkparse import parse
@@ -176,6 +210,8 @@ names = {"direct": "hello-app direct (1 instance)", "slipway": "Slipway router (
 if os.environ.get("BASELINE"):
     names = {**{k: v for k, v in names.items() if k in ("direct", "slipway")}, "baseline": "Slipway router, baseline build (same instances)",
              **{k: v for k, v in names.items() if k in ("nginx", "haproxy")}}
+if os.environ.get("TRACED"):
+    names["traced"] = f"Slipway router, trace_requests {float(os.environ['TRACED']) * 100:g} % (same instances)"
 best, runs = {}, {}
 for t in names:
     rs = [parse(os.path.join(tmp, f"wrk-{t}-{i}.txt")) for i in range(1, rounds + 1)]
@@ -202,6 +238,11 @@ print(f"Ratios: **Slipway/nginx = {s / ng:.2f}×**, HAProxy/nginx = {h / ng:.2f}
 if "baseline" in best:
     bl = best["baseline"]
     print(f"\nThis build against the baseline build: req/s {s / bl['rps']:.2f}×, p99 {best['slipway']['p99_ms'] / bl['p99_ms']:.2f}×.")
+if "traced" in best:
+    tr = best["traced"]
+    received = open(os.path.join(tmp, "otlp-received.txt")).read().split() if os.path.exists(os.path.join(tmp, "otlp-received.txt")) else ["0", "0"]
+    print(f"\nWith trace_requests {float(os.environ['TRACED']) * 100:g} % against without: req/s {tr['rps'] / s:.2f}×, p99 {tr['p99_ms'] / best['slipway']['p99_ms']:.2f}×; "
+          f"the receiver took {received[0]} exports ({int(received[1]) / 1e6:.1f} MB) over the whole run.")
 print(f"\nGoal (Slipway ≥ 1.0× nginx): **{'met' if s >= ng else 'NOT met'}** ({s:.0f} vs {ng:.0f} req/s).")
 EOF
 {
@@ -232,5 +273,6 @@ EOF
 cat "$BENCH_TMP/table.md"
 echo; cat "$BENCH_TMP/syscalls.txt"; echo; cat "$BENCH_TMP/profile-summary.md" 2>/dev/null || true; head -25 "$PROFILE"
 [ -n "$BASE_PID" ] && { kill "$BASE_PID" 2>/dev/null || true; }
+[ -n "$TRACED_PID" ] && { kill "$TRACED_PID" 2>/dev/null || true; }
 write_section throughput "$BENCH_TMP/section.md"
 log "wrote the throughput section of $RESULTS_MD"

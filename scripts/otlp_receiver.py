@@ -18,6 +18,9 @@ ExportTraceServiceResponse. Every span received is appended to --out as one JSON
 `headers` holds the export request's `x-` headers (what OTEL_EXPORTER_OTLP_HEADERS adds).
 
 A request that does not decode is answered 400 and recorded as {"error": "..."}.
+
+With --discard (for benchmarks) nothing is decoded: every export is answered at once and
+--out holds one line, rewritten after each, `requests BYTES_TOTAL`.
 """
 import argparse
 import gzip
@@ -51,7 +54,9 @@ def main():
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
+    parser.add_argument("--discard", action="store_true")
     args = parser.parse_args()
+    received = {"requests": 0, "bytes": 0}
 
     def record(entries):
         with open(args.out, "a", encoding="utf-8") as f:
@@ -73,6 +78,12 @@ def main():
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             if self.path != "/v1/traces":
                 return self.answer(404, b"only /v1/traces", "text/plain")
+            if args.discard:
+                received["requests"] += 1
+                received["bytes"] += len(body)
+                with open(args.out, "w", encoding="utf-8") as f:
+                    f.write(f"{received['requests']} {received['bytes']}\n")
+                return self.answer(200, trace_service_pb2.ExportTraceServiceResponse().SerializeToString())
             try:
                 if self.headers.get("Content-Encoding", "") == "gzip":
                     body = gzip.decompress(body)

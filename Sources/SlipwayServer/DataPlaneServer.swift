@@ -185,15 +185,9 @@ struct HandedOverGate<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let successor = state.successor.load(ordering: .relaxed)
         guard successor == 0 else {
-            throw Self.refusal(successor: successor)
+            throw RouterClient.handedOverRefusal(successor: successor)
         }
         return try await next(request, context)
-    }
-
-    /// The answer after a hand-over; `RouterClient` retries a call on the header it carries.
-    static func refusal(successor: Int32) -> HTTPError {
-        HTTPError(.serviceUnavailable, headers: [.connection: "close", HTTPField.Name(RouterClient.handedOverHeader)!: "\(successor)"],
-                  message: "this router handed its listeners over to pid \(successor)")
     }
 }
 
@@ -275,3 +269,12 @@ struct TotalsReply: Codable, ResponseEncodable {
 }
 
 extension RouteTable: ResponseEncodable {}
+
+extension RouterClient {
+    /// The answer of a router that handed its listeners over (503, `Connection: close`, the
+    /// successor's pid in `handedOverHeader`): `call` retries on that header.
+    static func handedOverRefusal(successor: Int32) -> HTTPError {
+        HTTPError(.serviceUnavailable, headers: [.connection: "close", HTTPField.Name(handedOverHeader)!: "\(successor)"],
+                  message: "this router handed its listeners over to pid \(successor)")
+    }
+}

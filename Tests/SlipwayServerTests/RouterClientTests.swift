@@ -30,7 +30,7 @@ import Testing
         let router = Hummingbird.Router()
         router.get("/ping") { _, _ -> PingReply in
             if calls.add(1, ordering: .relaxed).newValue == 1 {
-                throw HandedOverGate<BasicRequestContext>.refusal(successor: 4242)
+                throw RouterClient.handedOverRefusal(successor: 4242)
             }
             return PingReply(pid: 4242, generation: 7)
         }
@@ -62,7 +62,7 @@ import Testing
         let router = Hummingbird.Router()
         router.get("/ping") { _, _ -> PingReply in
             calls.add(1, ordering: .relaxed)
-            throw HandedOverGate<BasicRequestContext>.refusal(successor: 1)
+            throw RouterClient.handedOverRefusal(successor: 1)
         }
         try await withSocketServer(router) { path in
             let error = await #expect(throws: RouterClient.Failure.self) { try await RouterClient(socketPath: path).ping(timeout: .seconds(30)) }
