@@ -19,6 +19,22 @@ public struct RouteTable: Codable, Sendable, Equatable {
         self.tracesHeaders = tracesHeaders
     }
 
+    enum CodingKeys: String, CodingKey { case generation, services, tracesURL, tracesHeaders }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        generation = try c.decode(UInt64.self, forKey: .generation)
+        services = try c.decode([ServiceRoute].self, forKey: .services)
+        tracesURL = try c.decodeIfPresent(String.self, forKey: .tracesURL)
+        tracesHeaders = try c.decodeIfPresent([String: String].self, forKey: .tracesHeaders)
+        // They become the headers of the router's export requests: no CR, LF or other
+        // control character may reach them.
+        for (name, value) in tracesHeaders ?? [:] where !HTTPFieldSyntax.isName(name) || !HTTPFieldSyntax.isValue(value) {
+            throw DecodingError.dataCorruptedError(forKey: .tracesHeaders, in: c,
+                                                   debugDescription: "tracesHeaders: \(name.debugDescription) is not a header name with a value free of control characters")
+        }
+    }
+
     /// Every distinct address the router must listen on.
     public var listenAddresses: Set<ListenAddress> { Set(services.map(\.listen)) }
 }

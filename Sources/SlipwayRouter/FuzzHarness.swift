@@ -173,13 +173,7 @@ public enum RouterFuzzing {
         return pairs
     }
 
-    /// RFC 9110 tchar.
-    static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
-        default: Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
-        }
-    }
+    static func isTokenByte(_ byte: UInt8) -> Bool { HTTPFieldSyntax.isTokenByte(byte) }
 
     static func isCookieOctet(_ byte: UInt8) -> Bool {
         byte == 0x21 || (0x23...0x2B).contains(byte) || (0x2D...0x3A).contains(byte) || (0x3C...0x5B).contains(byte) || (0x5D...0x7E).contains(byte)

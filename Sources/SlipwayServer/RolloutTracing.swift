@@ -217,22 +217,14 @@ extension ServerRuntime {
                 if trimmed.isEmpty { continue }
                 let parts = trimmed.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 let name = parts[0].trimmingCharacters(in: .whitespaces)
-                guard parts.count == 2, !name.isEmpty, name.utf8.allSatisfy(Self.isTokenByte),
+                guard parts.count == 2, HTTPFieldSyntax.isName(name),
                       let value = parts[1].trimmingCharacters(in: .whitespaces).removingPercentEncoding,
-                      !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+                      HTTPFieldSyntax.isValue(value) else {
                     throw StartupError(description: "\(variable): entry \(index + 1) is not `name=value` with a header name and a percent-encoded value without control characters")
                 }
                 headers[name.lowercased()] = value
             }
             return headers
-        }
-
-        /// A character of an HTTP header name (RFC 9110 `tchar`).
-        static func isTokenByte(_ byte: UInt8) -> Bool {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"): true
-            default: "!#$%&'*+-.^_`|~".utf8.contains(byte)
-            }
         }
 
         /// `BASE/v1/traces` for an http(s) base URL without credentials, query or fragment.

@@ -26,6 +26,22 @@ import Testing
         #expect(try JSONDecoder().decode(RouteTable.self, from: table(port: 65535)).services[0].groups[0].endpoints[0].port == 65535)
     }
 
+    /// The export headers a table carries (OTEL_EXPORTER_OTLP_HEADERS of the control plane)
+    /// become headers of the router's requests: a name that is not a token or a value with
+    /// CR, LF or another control character refuses the table.
+    @Test func traceExportHeadersAreRefusedWhenTheyCouldSplitARequest() throws {
+        func table(_ headers: String) -> Data {
+            Data(#"{"generation":1,"services":[],"tracesURL":"http://127.0.0.1:4318/v1/traces","tracesHeaders":\#(headers)}"#.utf8)
+        }
+        let good = try JSONDecoder().decode(RouteTable.self, from: table(#"{"x-key":"a b\tc"}"#))
+        #expect(good.tracesHeaders == ["x-key": "a b\tc"])
+        #expect(try JSONDecoder().decode(RouteTable.self, from: JSONEncoder().encode(good)) == good)
+        for bad in [#"{"x-key":"a\r\nInjected: 1"}"#, #"{"x key":"v"}"#, #"{"":"v"}"#, #"{"x":"\u0000"}"#] {
+            let error = try #require(throws: DecodingError.self, "\(bad)") { try JSONDecoder().decode(RouteTable.self, from: table(bad)) }
+            #expect("\(error)".contains("tracesHeaders"), "\(error)")
+        }
+    }
+
     @Test func edgeFieldsRoundTrip() throws {
         let route = ServiceRoute(service: "web", listen: ListenAddress(host: "0.0.0.0", port: 8443), groups: [],
                                  tls: TLSSpec(cert: "/c.pem", key: "/k.pem"), headers: SecurityHeaders(hsts: "max-age=60", frameOptions: "DENY"),
