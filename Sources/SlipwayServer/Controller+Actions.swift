@@ -33,6 +33,11 @@ extension Controller {
             } else {
                 rolloutWrites[id, default: 0] &+= 1
             }
+            performingActions[id, default: 0] += 1
+            defer {
+                performingActions[id, default: 1] -= 1
+                if performingActions[id] == 0 { performingActions[id] = nil }
+            }
             for action in actions {
                 if case .analyze(let policy, let purpose) = action {
                     let writes = rolloutWrites[id]
@@ -304,6 +309,7 @@ extension Controller {
     ///   that did not.
     @discardableResult
     func pushRoutes(acknowledgedWithin: Duration? = nil) async throws -> [ListenFailure] {
+        if let faultPushDelay { try? await Task.sleep(for: faultPushDelay) }
         let generation = try store.nextRouteGeneration(atLeast: routerGenerationFloor)
         var inputs: [RouteTableBuilder.ServiceInput] = []
         let active = try store.activeRollouts()

@@ -171,12 +171,14 @@ extension Controller {
                 try recordEvent(service: service, rolloutID: id, kind: "hook_output",
                                 message: "\(outcome.stage.rawValue) hook output (last \(output.count) line(s)):\n" + output.joined(separator: "\n"), time: clock.now())
             }
-            guard rolloutWrites[id] == writes, let active = try store.activeRollouts().first(where: { $0.id == id }) else {
+            // The step that launched the hook may still be performing its later actions.
+            while performingActions[id] != nil { try await Task.sleep(for: .milliseconds(10)) }
+            guard rolloutWrites[id] == writes, let current = try store.activeRollouts().first(where: { $0.id == id }) else {
                 try recordEvent(service: service, rolloutID: id, kind: "hook_ignored",
                                 message: "\(outcome.summary) — ignored: the rollout changed while the hook ran", time: clock.now())
                 return
             }
-            var machine = RolloutMachine(state: active.state)
+            var machine = RolloutMachine(state: current.state)
             try await step(id: id, service: service, machine: &machine, input: .hookResult(outcome))
         } catch {
             logger.error("hook result not applied", metadata: ["slipway.service": "\(service)", "slipway.rollout": "\(id)", "slipway.error": "\(error)"])

@@ -373,7 +373,9 @@ extension Controller {
         let rollouts = try store.activeRollouts()
         let current = Set(rollouts.map { "rollout \($0.id)" })
         crashBaselines = crashBaselines.filter { !$0.key.hasPrefix("rollout ") || current.contains($0.key) }
-        for active in rollouts {
+        // A rollout whose step is still performing its actions (awaiting a route push) moves
+        // on when they are done, not from this tick.
+        for active in rollouts where performingActions[active.id] == nil {
             var machine = RolloutMachine(state: active.state)
             let state = active.state
             let target = try store.liveInstances(service: active.service, version: state.targetVersion)

@@ -60,6 +60,14 @@ public actor Controller {
     /// How many times each rollout's state was persisted by `step`, so a step that awaited
     /// something slow (an analysis) can tell whether another step moved the rollout meanwhile.
     var rolloutWrites: [Int64: UInt64] = [:]
+    /// Rollouts whose `step` is performing the actions of a persisted state. The controller
+    /// is an actor: while an action awaits (a route push to a slow router), the loop's tick
+    /// must not step the same rollout from the persisted state — it would drain and run
+    /// post_deploy before the switch reached the router.
+    var performingActions: [Int64: Int] = [:]
+    /// Fault injection for tests (`SLIPWAY_FAULT_PUSH_DELAY_MS=N`): every route push waits N
+    /// ms first, as a router slow to apply its table does on a loaded machine.
+    let faultPushDelay: Duration? = ProcessInfo.processInfo.environment["SLIPWAY_FAULT_PUSH_DELAY_MS"].flatMap { Int64($0) }.map { .milliseconds($0) }
     /// Fault injection for the crash-walk tests (`SLIPWAY_FAULT_KILL_AT=N`): the control plane
     /// SIGKILLs itself at its Nth crash point. Nil (the default): never.
     let faultKillAt: Int? = ProcessInfo.processInfo.environment["SLIPWAY_FAULT_KILL_AT"].flatMap { Int($0) }

@@ -8,8 +8,9 @@ import Testing
 @Suite(.serialized) struct HookTests {
     /// The hello service deployed as v1 without hooks, then `hooks` applied (the next
     /// deploy runs them; hooks never ran for v1).
-    func withHookedHello(_ hooks: String, replicas: Int = 1, strategy: String? = nil, _ body: (SlipwayHarness, Int) async throws -> Void) async throws {
-        try await withHello(replicas: replicas, strategy: strategy) { h, port in
+    func withHookedHello(_ hooks: String, replicas: Int = 1, strategy: String? = nil, environment: [String: String]? = nil,
+                         _ body: (SlipwayHarness, Int) async throws -> Void) async throws {
+        try await withHello(replicas: replicas, strategy: strategy, environment: environment) { h, port in
             let (config, _) = try h.helloConfig(listenPort: port, replicas: replicas, extra: hooks, strategy: strategy)
             let apply = try await h.cli(["apply", "-f", config])
             #expect(apply.status == 0, "\(apply.stdout)\(apply.stderr)")
@@ -83,6 +84,39 @@ import Testing
             #expect(passed.map { $0.components(separatedBy: " ").first ?? "" } == ["pre_deploy", "smoke", "post_deploy"])
             let history = try decode([RolloutRecord].self, try await h.cli(["history", "hello", "-o", "json"]).stdout)
             #expect(history.first?.phase == .succeeded)
+        }
+    }
+
+    /// A router slow to take its table (every push held 1.5 s, as on a loaded machine): the
+    /// rollout does not drain or run post_deploy until the switch's push returned. The
+    /// switch follows the smoke hook, so it is made by the hook's result, outside the loop's
+    /// tick; the control plane is an actor, and the tick used to step the rollout from the
+    /// persisted `draining` state while the switch's push was still awaited (seen in CI:
+    /// post_deploy saw v1, and "traffic switched" was recorded after "rollout succeeded").
+    @Test func aSlowRoutePushHoldsTheRolloutUntilTheSwitchIsApplied() async throws {
+        try await withHookedHello("""
+            hooks:
+              smoke: { run: ["./smoke.sh"], timeout: 20s }
+              post_deploy: { run: ["./post.sh"], timeout: 20s }
+            """, environment: ["SLIPWAY_FAULT_PUSH_DELAY_MS": "1500"]) { h, port in
+            let log = h.directory.path + "/order.log"
+            try script(h, "smoke.sh", "exit 0")
+            try script(h, "post.sh", versionOf + """
+
+                echo "post_deploy plain=$(version_of http://127.0.0.1:\(port)/)" >> \(log)
+                """)
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"], timeout: .seconds(180))
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            let all = try await events(h)
+            #expect(lines(log) == ["post_deploy plain=v2"], "\(lines(log)); events: \(all)")
+            let switched = all.lastIndex { $0.hasPrefix("traffic switched to v2") }
+            let drained = all.lastIndex { $0 == "previous release drained" }
+            let post = all.lastIndex { $0.hasPrefix("running the post_deploy hook") }
+            let succeeded = all.lastIndex { $0.hasPrefix("rollout to v2 succeeded") }
+            #expect(switched != nil && drained != nil && post != nil && succeeded != nil, "\(all)")
+            if let switched, let drained, let post, let succeeded {
+                #expect(switched < drained && drained < post && post < succeeded, "events out of order: \(all)")
+            }
         }
     }
 
