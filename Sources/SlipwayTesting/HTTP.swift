@@ -16,6 +16,21 @@ public enum TestHTTP {
         try await request(url, method: .GET, timeout: timeout)
     }
 
+    /// Like `request`, but a GET or HEAD that met a pooled keep-alive connection already
+    /// closed by the server (NIO's `ioOnClosedChannel`: nothing of the request was written)
+    /// is sent once more on a new connection, as RFC 9112 section 9.3.1 lets a client do and
+    /// browsers and curl do. A server that closes a connection it read a request from fails
+    /// with another error and is not retried. Returns the reply and whether it was retried.
+    public static func requestRetryingClosedIdle(_ url: String, method: HTTPMethod, headers: [(String, String)] = [],
+                                                 timeout: Duration = .seconds(10)) async throws -> (reply: Reply, retried: Bool) {
+        precondition(method == .GET || method == .HEAD, "only idempotent requests without a body are retried")
+        do {
+            return (try await request(url, method: method, headers: headers, timeout: timeout), false)
+        } catch let error as ChannelError where error == .ioOnClosedChannel {
+            return (try await request(url, method: method, headers: headers, timeout: timeout), true)
+        }
+    }
+
     public static func request(_ url: String, method: HTTPMethod, headers: [(String, String)] = [], body: String? = nil, timeout: Duration = .seconds(10)) async throws -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = method

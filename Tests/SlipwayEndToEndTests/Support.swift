@@ -68,6 +68,9 @@ final class TrafficProbe: @unchecked Sendable {
     private var ok = 0
     private var failures: [String] = []
     private var versions: [String: Int] = [:]
+    /// Requests sent again because they met a keep-alive connection the server had closed
+    /// while it was idle in the client's pool (see `TestHTTP.requestRetryingClosedIdle`).
+    private var retriedClosedIdle = 0
     private var task: Task<Void, Never>?
 
     /// `pace`: at most one request per `pace` (low-traffic scenarios); nil sends them back to back.
@@ -78,7 +81,8 @@ final class TrafficProbe: @unchecked Sendable {
                 n += 1
                 if let pace, n > 1 { try? await Task.sleep(for: pace) }
                 do {
-                    let reply = try await TestHTTP.request("http://\(host):\(port)/", method: .GET, headers: headers, timeout: .seconds(10))
+                    let (reply, retried) = try await TestHTTP.requestRetryingClosedIdle("http://\(host):\(port)/", method: .GET, headers: headers, timeout: .seconds(10))
+                    if retried { self?.lock.withLock { self?.retriedClosedIdle += 1 } }
                     self?.record(reply.status == 200 ? nil : "HTTP \(reply.status): \(reply.body)", version: reply.header("X-Version"))
                 } catch {
                     // A request cut short by stop() is not a failure of the system under test.
@@ -106,6 +110,9 @@ final class TrafficProbe: @unchecked Sendable {
 
     /// Requests answered so far (successes and failures).
     var served: Int { lock.withLock { ok + failures.count } }
+
+    /// How many requests met a closed idle keep-alive connection and were sent again.
+    var retried: Int { lock.withLock { retriedClosedIdle } }
 
     func stop() async -> (ok: Int, failures: [String], versions: [String: Int]) {
         task?.cancel()
