@@ -173,7 +173,6 @@ public enum RouterFuzzing {
         return pairs
     }
 
-    static func isTokenByte(_ byte: UInt8) -> Bool { HTTPFieldSyntax.isTokenByte(byte) }
 
     static func isCookieOctet(_ byte: UInt8) -> Bool {
         byte == 0x21 || (0x23...0x2B).contains(byte) || (0x2D...0x3A).contains(byte) || (0x3C...0x5B).contains(byte) || (0x5D...0x7E).contains(byte)
@@ -194,7 +193,7 @@ public enum RouterFuzzing {
             let name = String(line[..<colon])
             let value = String(line[line.index(after: colon)...])
             // What NIO's request decoder can hand on: a token as name, no CR, LF or NUL in values.
-            guard !name.isEmpty, name.utf8.allSatisfy(isTokenByte), !value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) else { continue }
+            guard HTTPFieldSyntax.isName(name), !value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) else { continue }
             head.headers.add(name: name, value: value)
         }
         let nominated = Set(head.headers[canonicalForm: "connection"].map { $0.lowercased() })

@@ -8,10 +8,15 @@ import Tracing
 /// The shape of a rollout's trace, with swift-distributed-tracing's in-memory tracer (the
 /// export over OTLP is `TracingTests`' part).
 @Suite struct RolloutTracingTests {
+    /// A blue-green deploy of v2 replacing v1, begun at `time`.
+    static func deployOfV2(at time: Double) -> BlueGreenState {
+        BlueGreenState(kind: .deploy, targetVersion: "v2", fromVersion: "v1", replicas: 1, warm: false, spec: BlueGreenSpec(), now: time)
+    }
+
     @Test func aRolloutIsARootSpanWithAPhaseSpanEachAndItsHooksAndAnalysesUnderThePhaseTheyRanIn() throws {
         let tracer = InMemoryTracer()
         var traces = RolloutTraces(tracer: tracer)
-        var state = BlueGreenState(kind: .deploy, targetVersion: "v2", fromVersion: "v1", replicas: 1, warm: false, spec: BlueGreenSpec(), now: 100)
+        var state = Self.deployOfV2(at: 100)
         traces.observe(rollout: 7, service: "web@prod", state: state, now: 100)
         state.phase = .runningHook
         traces.observe(rollout: 7, service: "web@prod", state: state, now: 103)
@@ -52,7 +57,7 @@ import Tracing
     @Test func aPostDeployCheckIsATraceOfItsOwnLinkedToItsRollout() throws {
         let tracer = InMemoryTracer()
         var traces = RolloutTraces(tracer: tracer)
-        var state = BlueGreenState(kind: .deploy, targetVersion: "v2", fromVersion: "v1", replicas: 1, warm: false, spec: BlueGreenSpec(), now: 100)
+        var state = Self.deployOfV2(at: 100)
         traces.observe(rollout: 9, service: "web", state: state, now: 100)
         state.phase = .succeeded
         state.endedAt = 110
