@@ -187,10 +187,10 @@ import Testing
                 let failed = try await Self.deliveries(h, query: "?status=failed")
                 return failed.count == 2 ? failed : nil
             }
-            let gone = try #require(failed.first { $0.lastError?.contains("404") == true })
+            let gone = try #require(failed.first { $0.lastError?.contains("answered 404") == true })
             #expect(gone.attempts == 1, "a 404 is not retried")
             #expect(gone.lastError?.contains("(not retried)") == true, "\(gone.lastError ?? "")")
-            let down = try #require(failed.first { $0.lastError?.contains("503") == true })
+            let down = try #require(failed.first { $0.lastError?.contains("answered 503") == true })
             #expect(down.attempts == 3)
             #expect(receiver.paths.filter { $0 == "/gone" }.count == 1)
             #expect(receiver.paths.filter { $0 == "/down" }.count == 3)
