@@ -310,7 +310,26 @@ extension Controller {
     @discardableResult
     func pushRoutes(acknowledgedWithin: Duration? = nil) async throws -> [ListenFailure] {
         if let faultPushDelay { try? await Task.sleep(for: faultPushDelay) }
-        let generation = try store.nextRouteGeneration(atLeast: routerGenerationFloor)
+        let failures = try await pushRoutesOnce(acknowledgedWithin: acknowledgedWithin)
+        // A fleet router that runs a table this control plane never sent, newer than the
+        // one it was given, ignored it (routers apply only newer generations): it was driven
+        // by another control plane, or this one's state was restored from an older backup.
+        // Send the tables again above that generation, once.
+        var newer: UInt64 = 0
+        for server in fleet.servers {
+            if let foreign = await server.newerForeignGeneration { newer = max(newer, foreign) }
+        }
+        guard newer > 0 else { return failures }
+        routerGenerationFloor = max(routerGenerationFloor, newer)
+        return try await pushRoutesOnce(acknowledgedWithin: acknowledgedWithin)
+    }
+
+    private func pushRoutesOnce(acknowledgedWithin: Duration?) async throws -> [ListenFailure] {
+        // Above every router's generation: this machine's (read at start) and each fleet
+        // server's (read when it was connected and from its answers).
+        var floor = routerGenerationFloor
+        for server in fleet.servers { floor = max(floor, await server.routerGeneration) }
+        let generation = try store.nextRouteGeneration(atLeast: floor)
         var inputs: [RouteTableBuilder.ServiceInput] = []
         let active = try store.activeRollouts()
         for name in try store.serviceNames() {

@@ -29,7 +29,7 @@ public final class SlipwayHarness: @unchecked Sendable {
         let text = """
             service: \(name)
             run: ["hello-app", "--port", "{{port}}", "--version", "{{version}}"]
-            health: { path: /health, interval: 200ms, timeout: 200ms, healthy: 2, unhealthy: 3, grace: 5s }
+            health: { path: /health, interval: 200ms, timeout: 200ms, healthy: 2, unhealthy: 5, grace: 5s }
             listen: 127.0.0.1:\(listenPort)
             replicas: \(replicas)
             strategy:
@@ -40,8 +40,11 @@ public final class SlipwayHarness: @unchecked Sendable {
     }
 
     /// The hello service as containers of `image` (an image made with `TestEngine.helloImage`,
-    /// `{{version}}` in its tag), never pulled unless `extra` says otherwise; health and
-    /// strategy as in `helloConfig`.
+    /// `{{version}}` in its tag), never pulled unless `extra` says otherwise; strategy as in
+    /// `helloConfig`. Health takes 5 failed checks in a row (1 s) to count an instance
+    /// unhealthy: requests reach a container through the engine's proxy, and on a machine
+    /// busy with the whole suite a few 200 ms checks in a row can be slow without anything
+    /// being wrong with the instance.
     public func helloContainerConfig(image: String, name: String = "hello", listenPort: Int = freeLoopbackPort(), replicas: Int = 2, extra: String = "",
                                      keepPrevious: String = "10m", deployTimeout: String = "30s", drainTimeout: String = "10s",
                                      strategy: String? = nil, pull: String = "never") throws -> (path: String, port: Int) {
@@ -50,7 +53,7 @@ public final class SlipwayHarness: @unchecked Sendable {
             service: \(name)
             image: \(image)
             pull: \(pull)
-            health: { path: /health, interval: 200ms, timeout: 200ms, healthy: 2, unhealthy: 3, grace: 5s }
+            health: { path: /health, interval: 200ms, timeout: 200ms, healthy: 2, unhealthy: 5, grace: 5s }
             listen: 127.0.0.1:\(listenPort)
             replicas: \(replicas)
             strategy:
@@ -94,6 +97,9 @@ public final class SlipwayHarness: @unchecked Sendable {
         if let servers = try? await cli(["servers", "status"]) { parts.append("servers status:\n\(servers.stdout)\(servers.stderr)") }
         if let reply = try? await api("/v1/services/\(service)/events?limit=\(events)") { parts.append("events:\n\(reply.body)") }
         if let server { parts.append("control plane stderr (tail):\n\(server.stderr.suffix(4000))") }
+        if let log = try? String(contentsOfFile: stateDir + "/logs/router.log", encoding: .utf8) {
+            parts.append("router log (tail):\n\(log.suffix(3000))")
+        }
         return parts.joined(separator: "\n")
     }
 

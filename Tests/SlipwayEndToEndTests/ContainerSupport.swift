@@ -86,3 +86,13 @@ func buildAt(port: Int, host: String = "127.0.0.1", headers: [(String, String)] 
     let reply = try await TestHTTP.request("http://\(host):\(port)/", method: .GET, headers: headers)
     return reply.header("X-Build") ?? "no X-Build: HTTP \(reply.status) \(reply.body.prefix(300))"
 }
+
+/// Expects the router on `port` to answer with `build` (its X-Build header) now; otherwise
+/// records what it answered, the control plane's view and the router's log.
+func expectServes(_ build: String, port: Int, _ h: SlipwayHarness, _ why: String = "", sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    let served = try await buildAt(port: port)
+    if served != build {
+        Issue.record("expected build \(build)\(why.isEmpty ? "" : " (\(why))"), the router answered \(served ?? "nothing")\n\(await h.diagnostics(service: "hello"))",
+                     sourceLocation: sourceLocation)
+    }
+}

@@ -25,7 +25,7 @@ import Testing
             let probe = TrafficProbe(port: port)
             let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
-            for _ in 0..<10 { #expect(try await buildAt(port: port) == "two") }
+            for _ in 0..<10 { try await expectServes("two", port: port, h) }
 
             let s = try await status(h)
             #expect(s.target == .container)
@@ -41,7 +41,7 @@ import Testing
             let rollback = try await h.cli(["rollback", "hello"])
             #expect(rollback.status == 0, "\(rollback.stdout)\(rollback.stderr)")
             #expect(rollback.stdout.contains("still warm"))
-            for _ in 0..<10 { #expect(try await buildAt(port: port) == "one", "the very next requests are on v1") }
+            for _ in 0..<10 { try await expectServes("one", port: port, h, "the very next requests are on v1") }
 
             let result = await probe.stop()
             #expect(result.failures.isEmpty, "failed requests: \(result.failures.prefix(5))")
@@ -66,7 +66,7 @@ import Testing
 
     @Test func coldRollbackRunsThePinnedImageAfterTheTagMoved() async throws {
         try await withContainerHello(world, replicas: 1, keepPrevious: "0s") { h, port in
-            #expect(try await buildAt(port: port) == "one")
+            try await expectServes("one", port: port, h)
             let pinned = try await world.engine.imageID(world.reference("v1"))
             #expect(try await h.cli(["deploy", "hello", "--version", "v2", "--wait"]).status == 0)
             _ = try await eventually("v1's container to be stopped and removed") {
@@ -81,7 +81,7 @@ import Testing
             let rollback = try await h.cli(["rollback", "hello", "--to", "v1"])
             #expect(rollback.status == 0, "\(rollback.stdout)\(rollback.stderr)")
             #expect(rollback.stdout.contains("starting 1 instance"), "\(rollback.stdout)")
-            for _ in 0..<5 { #expect(try await buildAt(port: port) == "one", "the digest v1 pinned, not what the tag names now") }
+            for _ in 0..<5 { try await expectServes("one", port: port, h, "the digest v1 pinned, not what the tag names now") }
             let container = try #require(try await status(h).instances.first { $0.version == "v1" }?.containerID)
             #expect((try await world.engine.inspect(container: container)["Image"] as? String) == pinned)
 
@@ -96,7 +96,7 @@ import Testing
             #expect(refused.status == 1)
             #expect(refused.stderr.contains("cannot roll hello back to v2: release v2 runs image \(world.reference("v2")) as sha256:"), "\(refused.stderr)")
             #expect(refused.stderr.contains("no longer on the engine, and it has no registry digest to pull it by"))
-            #expect(try await buildAt(port: port) == "one")
+            try await expectServes("one", port: port, h)
         }
     }
 
@@ -107,7 +107,7 @@ import Testing
             #expect(deploy.stdout.contains("did not become healthy within 4s"), "\(deploy.stdout)")
             #expect(deploy.stdout.contains("HTTP 503"), "the last health-check error: \(deploy.stdout)")
             #expect(deploy.stdout.contains("hello-app v2 listening"), "the container's output, read through the engine: \(deploy.stdout)")
-            #expect(try await buildAt(port: port) == "one")
+            try await expectServes("one", port: port, h)
             _ = try await eventually("the failed release's containers to be removed") {
                 try await world.containers().contains { $0.Labels?["slipway.version"] == "v2" } ? nil : true
             }
@@ -131,7 +131,7 @@ import Testing
                 return i?.state == .running && i?.restarts == 1 && i?.healthy == true ? i : nil
             }
             #expect(after.containerID == container, "restarted in place: the same container")
-            #expect(try await buildAt(port: port) == "one")
+            try await expectServes("one", port: port, h)
         }
     }
 
@@ -230,7 +230,7 @@ import Testing
             #expect(missing.status == 1)
             #expect(missing.stdout.contains("release v9 cannot start: image \(world.reference("v9")) is not on the engine at unix://"), "\(missing.stdout)")
             #expect(missing.stdout.contains("`pull: never` forbids pulling it"))
-            #expect(try await buildAt(port: port) == "one", "traffic never moved")
+            try await expectServes("one", port: port, h, "traffic never moved")
             #expect(try await world.containers().allSatisfy { $0.Labels?["slipway.version"] == "v1" }, "no container of v9 was created")
 
             let image = try await h.cli(["deploy", "hello", "--version", "v3", "--image", "Bad Ref"])
@@ -239,7 +239,7 @@ import Testing
             // --image names the release's image directly.
             let direct = try await h.cli(["deploy", "hello", "--version", "v3", "--image", world.reference("v2"), "--wait"])
             #expect(direct.status == 0, "\(direct.stdout)\(direct.stderr)")
-            #expect(try await buildAt(port: port) == "two")
+            try await expectServes("two", port: port, h)
             let conflict = try await h.cli(["deploy", "hello", "--version", "v3", "--image", world.reference("v1")])
             #expect(conflict.status == 1)
             #expect(conflict.stderr.contains("is already the stable release") || conflict.stderr.contains("releases are immutable"), "\(conflict.stderr)")

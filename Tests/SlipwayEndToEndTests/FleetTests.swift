@@ -150,6 +150,31 @@ import Testing
         }
     }
 
+    /// A server's router that runs a table far ahead of this control plane's generations
+    /// (another control plane drove it, or this one's state was restored from an older
+    /// backup) ignores older tables: the control plane sees that its table was not taken,
+    /// names it, and sends it again above that generation, so the deploy serves everywhere.
+    @Test func aServerRouterAheadOfTheControlPlanesGenerationsIsGivenTablesAboveIt() async throws {
+        try await withFleet(count: 2) { h, port, addresses in
+            let setup = try await h.cli(["servers", "setup"], timeout: .seconds(600))
+            #expect(setup.status == 0, "\(setup.stdout)\(setup.stderr)")
+            // What another control plane would have left on host 1's router: a newer table.
+            let socket = "\(hosts.directory)/fleet/host1/state/router.sock"
+            let put = try await runCommand("/usr/bin/curl", ["-sS", "--fail-with-body", "--unix-socket", socket, "-X", "PUT", "-H", "content-type: application/json",
+                                                            "--data", #"{"generation":100000,"services":[]}"#, "http://router/routes"])
+            #expect(put.status == 0 && put.stdout.contains("100000"), "\(put.stdout)\(put.stderr)")
+
+            let first = try await h.cli(["deploy", "hello", "--version", "v1", "--wait"], timeout: .seconds(120))
+            #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+            try await expectServing("v1", h, port, addresses, after: "deploy --wait", output: first.stdout)
+            let log = h.server?.stderr ?? ""
+            #expect(log.contains("server \(addresses[0]): its router runs route table generation 100000, newer than any this control plane sent"), "\(log.suffix(3000))")
+            let routes = try await runCommand("/usr/bin/curl", ["-sS", "--unix-socket", socket, "http://router/routes"])
+            let table = try JSONDecoder().decode(RouteTable.self, from: Data(routes.stdout.utf8))
+            #expect(table.generation > 100000 && table.services.map(\.service) == ["hello"], "\(routes.stdout.prefix(500))")
+        }
+    }
+
     /// Every server answers with `version` now (no waiting), except one the command's output
     /// names in a `switch_unacknowledged` event (the documented limit, docs/fleet.md#limits:
     /// a server that did not confirm its table in time serves it once it answers): that
@@ -173,7 +198,8 @@ import Testing
             answers.append("\(address): \(answer)")
         }
         if wrong {
-            Issue.record("after \(step), not every server serves \(version): \(answers)\n\(output)\n\(await h.diagnostics(service: "hello"))")
+            let indices = addresses.compactMap { hosts.addresses.firstIndex(of: $0) }
+            Issue.record("after \(step), not every server serves \(version): \(answers)\n\(output)\n\(await fleetDiagnostics(h, indices))")
         }
     }
 

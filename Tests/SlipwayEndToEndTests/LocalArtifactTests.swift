@@ -30,7 +30,7 @@ import Testing
 
             try build("two")
             #expect(try await h.cli(["deploy", "web", "--version", "v2", "--wait"]).status == 0)
-            #expect(try await buildAt(port: port) == "two")
+            try await expectServes("two", port: port, h)
             let status = try decode(ServiceStatus.self, try await h.cli(["status", "web", "-o", "json"]).stdout)
             let pinned = try #require(status.artifacts?["v2"]?.first)
             #expect(pinned.kind == .executable && pinned.source == h.directory.file("web.sh"))
@@ -43,7 +43,7 @@ import Testing
             // web.sh now holds build two; v1 runs its own bytes.
             let rollback = try await h.cli(["rollback", "web", "--to", "v1"])
             #expect(rollback.status == 0, "\(rollback.stdout)\(rollback.stderr)")
-            #expect(try await buildAt(port: port) == "one", "the program v1 recorded, not what the path holds now")
+            try await expectServes("one", port: port, h, "the program v1 recorded, not what the path holds now")
             let events = try decode([RolloutEventRecord].self, try await h.api("/v1/services/web/events?limit=100").body)
             #expect(events.contains { $0.kind == "instance_started" && $0.message.contains("from the artifact store: \(h.directory.file("web.sh")) changed since the release was made") },
                     "\(events.map(\.message))")
@@ -58,7 +58,7 @@ import Testing
             let refused = try await h.cli(["rollback", "web", "--to", "v2"])
             #expect(refused.status == 1)
             #expect(refused.stderr.contains("cannot roll web back to v2: release v2 ran the executable \(h.directory.file("web.sh")) (\(v2.shortDigest)), and its copy is gone from the artifact store"), "\(refused.stderr)")
-            #expect(try await buildAt(port: port) == "one")
+            try await expectServes("one", port: port, h)
         }
     }
 }

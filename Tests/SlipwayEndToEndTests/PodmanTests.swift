@@ -14,7 +14,7 @@ import Testing
             let probe = TrafficProbe(port: port)
             let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
-            for _ in 0..<10 { #expect(try await buildAt(port: port) == "two") }
+            for _ in 0..<10 { try await expectServes("two", port: port, h) }
             let afterDeploy = await probe.stop()
             #expect(afterDeploy.failures.isEmpty, "failed requests: \(afterDeploy.failures.prefix(5))")
             #expect(afterDeploy.versions["v1", default: 0] > 0 && afterDeploy.versions["v2", default: 0] > 0)
@@ -40,7 +40,7 @@ import Testing
             let probe2 = TrafficProbe(port: port)
             let rollback = try await h.cli(["rollback", "hello"])
             #expect(rollback.status == 0, "\(rollback.stdout)\(rollback.stderr)")
-            for _ in 0..<10 { #expect(try await buildAt(port: port) == "one") }
+            for _ in 0..<10 { try await expectServes("one", port: port, h) }
             let afterRollback = await probe2.stop()
             #expect(afterRollback.failures.isEmpty, "failed requests: \(afterRollback.failures.prefix(5))")
 

@@ -56,7 +56,7 @@ import Testing
             let deploy = try await h.cli(["deploy", "hello", "--version", "v1", "--wait"])
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
             #expect(deploy.stdout.contains("pulling \(repository):v1"), "pull progress is shown: \(deploy.stdout)")
-            #expect(try await buildAt(port: port) == "reg-one")
+            try await expectServes("reg-one", port: port, h)
             let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
             let pinned = try #require(s.artifacts?["v1"]?.first)
             #expect(pinned.repoDigest?.hasPrefix(repository + "@sha256:") == true, "\(pinned)")
@@ -69,7 +69,7 @@ import Testing
             #expect(missing.stdout.contains("image \(repository):v404 was not found in its registry \(registry.address)"), "\(missing.stdout)")
 
             #expect(try await h.cli(["deploy", "hello", "--version", "v2", "--wait"]).status == 0)
-            #expect(try await buildAt(port: port) == "reg-two")
+            try await expectServes("reg-two", port: port, h)
             _ = try await eventually("v1's container to be removed") {
                 try await world.engine.slipwayContainers().contains { $0.Labels?["slipway.version"] == "v1" && ($0.Labels?["slipway.image"] ?? "").hasPrefix(repository) } ? nil : true
             }

@@ -179,4 +179,30 @@ import Testing
             #expect(await server.acknowledges(before + 11, within: .milliseconds(50)) == false)
         }
     }
+
+    /// A router that runs a newer table than this control plane ever sent (another control
+    /// plane drove it, or this one's state was restored from an older backup) ignores an
+    /// older one: the push says so instead of counting the router's answer as a
+    /// confirmation, and the newer generation is known, so that the next table goes above it.
+    @Test func aRouterRunningANewerTableOfAnotherControlPlaneIsNotCountedAsHavingTakenOurs() async throws {
+        let other = fleetServer(0)
+        let ours = fleetServer(0)
+        try await withCleanup([other, ours]) {
+            let before = try await setUpRouter(on: other)
+            #expect(await other.push(RouteTable(generation: before + 50)) == nil)
+
+            let problem = await ours.push(RouteTable(generation: before + 3))
+            #expect(problem?.contains("runs route table generation \(before + 50), newer than any this control plane sent (\(before + 3)), and ignored the new table") == true, "\(problem ?? "nil")")
+            #expect(await ours.newerForeignGeneration == before + 50)
+            #expect(await ours.routerGeneration == before + 50)
+            #expect(await ours.acknowledges(before + 3, within: .milliseconds(50)) == false, "an ignored table is not confirmed")
+            #expect(try await ours.router.routes().generation == before + 50)
+
+            // Above it, the table is taken and confirmed.
+            #expect(await ours.push(RouteTable(generation: before + 51)) == nil)
+            #expect(await ours.newerForeignGeneration == nil)
+            #expect(await ours.acknowledges(before + 51, within: .zero))
+            #expect(try await ours.router.routes().generation == before + 51)
+        }
+    }
 }

@@ -226,6 +226,7 @@ public actor FleetServer {
     public func connect() async throws(FleetError) -> RouterClient.Identity {
         do {
             let identity = try await identity(directory: try await resolvedDirectory())
+            routerGeneration = max(routerGeneration, identity.generation)
             touch()
             return identity
         } catch {
@@ -318,6 +319,31 @@ public actor FleetServer {
         acknowledgedGeneration = max(acknowledgedGeneration, generation)
     }
 
+    /// The newest table generation the server's router said it runs (its identity, its
+    /// answers to pushes): the control plane allocates generations above it, since a
+    /// router ignores tables older than the one it runs.
+    public private(set) var routerGeneration: UInt64 = 0
+    /// The newest generation this control plane sent to the server.
+    var sentGeneration: UInt64 = 0
+    /// Set when the router answered a push with a generation this control plane never
+    /// sent, newer than the table it was given: the router ignored that table (it ran one
+    /// of another control plane, or of this one before its state was restored from an
+    /// older backup). `pushRoutes` sends the table again above it.
+    public private(set) var newerForeignGeneration: UInt64?
+
+    /// Takes a router's answer to a push of `table`: nil when the router runs `table` or a
+    /// newer table of this control plane (acknowledged), else what went wrong.
+    func took(_ table: RouteTable, answer generation: UInt64) -> String? {
+        routerGeneration = max(routerGeneration, generation)
+        if generation > sentGeneration {
+            newerForeignGeneration = generation
+            return "server \(server.id): its router runs route table generation \(generation), newer than any this control plane sent (\(table.generation)), and ignored the new table: another control plane drove it, or this one's state is older than the router's; the table is sent again above it"
+        }
+        newerForeignGeneration = nil
+        acknowledge(generation)
+        return nil
+    }
+
     /// Sends `table` to the server's router. Returns nil when it applied it, else what went
     /// wrong; an unreachable server is not waited for (see `unreachable`).
     public func push(_ table: RouteTable) async -> String? {
@@ -332,6 +358,7 @@ public actor FleetServer {
     /// without applying it. Returns nil when staged, else what went wrong (then the table
     /// waits in `pendingTable` for the server to answer again).
     public func stage(_ table: RouteTable) async -> String? {
+        sentGeneration = max(sentGeneration, table.generation)
         if let unreachable, reconnecting != nil {
             pendingTable = table
             startReconnecting()
@@ -372,8 +399,8 @@ public actor FleetServer {
                 _ = try await connect()
                 reply = try await router.apply(table)
             }
-            acknowledge(reply.generation)
             touch()
+            if let ignored = took(table, answer: reply.generation) { return ignored }
             return reply.failures.first.map { "server \(server.id) cannot listen for \($0.service): \($0.message)" }
         } catch {
             return failed(table, error)
@@ -432,7 +459,8 @@ public actor FleetServer {
             do {
                 _ = try await connect()
                 while let table = pendingTable {
-                    acknowledge(try await router.apply(table).generation)
+                    let answer = try await router.apply(table).generation
+                    if let ignored = took(table, answer: answer) { lastError = ignored }
                     if pendingTable?.generation == table.generation { pendingTable = nil }
                 }
                 unreachable = nil
