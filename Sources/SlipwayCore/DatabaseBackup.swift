@@ -77,7 +77,7 @@ public struct DatabaseBackupSpec: Codable, Sendable, Equatable {
 }
 
 /// Why a database backup was taken.
-public enum DatabaseBackupReason: String, Codable, Sendable {
+public enum DatabaseBackupReason: String, Codable, Sendable, CaseIterable {
     /// Before a deploy's `pre_deploy` hook.
     case preDeploy = "pre_deploy"
     /// Of the database as it was just before a restore overwrote it (a restore is undoable).

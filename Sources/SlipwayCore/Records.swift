@@ -120,7 +120,7 @@ public struct RolloutEventRecord: Codable, Sendable, Equatable {
     }
 }
 
-public enum InstanceState: String, Codable, Sendable {
+public enum InstanceState: String, Codable, Sendable, CaseIterable {
     case running
     /// Exited unexpectedly; a restart is scheduled.
     case crashed

@@ -1,6 +1,6 @@
 /// Rollout vocabulary shared by the controller, the store, the API and the CLI.
 
-public enum RolloutKind: String, Codable, Sendable {
+public enum RolloutKind: String, Codable, Sendable, CaseIterable {
     /// A new (or re-deployed) release replaces the stable one.
     case deploy
     /// Traffic goes back to an earlier release, skipping gates and steps but never health checks.
@@ -110,7 +110,7 @@ public enum RolloutAction: Sendable, Equatable {
 }
 
 /// Which analysis of a canary a run belongs to.
-public enum AnalysisPurpose: String, Codable, Sendable, Equatable {
+public enum AnalysisPurpose: String, Codable, Sendable, CaseIterable, Equatable {
     /// The analysis that runs across every step (and gates the final promotion).
     case background
     /// The analysis of the current `analysis:` step.
@@ -118,7 +118,7 @@ public enum AnalysisPurpose: String, Codable, Sendable, Equatable {
 }
 
 /// A command from a person (CLI or API).
-public enum RolloutCommand: String, Codable, Sendable, Equatable {
+public enum RolloutCommand: String, Codable, Sendable, CaseIterable, Equatable {
     /// Complete the current step (ends a pause, skips a running analysis step).
     case promote
     /// Skip every remaining step and analysis and send all traffic to the canary.

@@ -18,7 +18,7 @@ public enum EvidenceFormat: String, Codable, Sendable, CaseIterable {
     public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
 }
 
-public enum EvidenceMeasure: String, Codable, Sendable {
+public enum EvidenceMeasure: String, Codable, Sendable, CaseIterable {
     case tests, coverage, vulnerabilities, secrets
 }
 

@@ -23,7 +23,7 @@ public struct SecretScanOptions: Sendable {
 
 /// A file the scan did not read, and why.
 public struct SkippedFile: Codable, Sendable, Equatable {
-    public enum Reason: String, Codable, Sendable {
+    public enum Reason: String, Codable, Sendable, CaseIterable {
         case binary, tooLarge = "too-large", symlink, unreadable, allowlisted
     }
 

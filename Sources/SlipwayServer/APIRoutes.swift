@@ -39,7 +39,7 @@ enum APIRoutes {
         v1.get("/whoami") { _, context in try context.caller }
         v1.get("/system") { _, _ in try await controller.system(apiCertificate: apiCertificate, stateBackups: stateBackups) }
         v1.get("/openapi.json") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPI.json())))
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPI.served)))
         }
         v1.get("/services") { _, _ in try await controller.statuses() }
         v1.put("/services") { request, context -> EditedResponse<[Controller.ApplyResult]> in

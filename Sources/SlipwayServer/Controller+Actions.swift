@@ -311,17 +311,29 @@ extension Controller {
     func pushRoutes(acknowledgedWithin: Duration? = nil) async throws -> [ListenFailure] {
         if let faultPushDelay { try? await Task.sleep(for: faultPushDelay) }
         let failures = try await pushRoutesOnce(acknowledgedWithin: acknowledgedWithin)
-        // A fleet router that runs a table this control plane never sent, newer than the
-        // one it was given, ignored it (routers apply only newer generations): it was driven
-        // by another control plane, or this one's state was restored from an older backup.
-        // Send the tables again above that generation, once.
-        var newer: UInt64 = 0
-        for server in fleet.servers {
-            if let foreign = await server.newerForeignGeneration { newer = max(newer, foreign) }
-        }
-        guard newer > 0 else { return failures }
-        routerGenerationFloor = max(routerGenerationFloor, newer)
+        let ahead = await fleetRoutersAhead()
+        guard !ahead.isEmpty else { return failures }
+        // The next push numbers its tables above those routers' (`pushRoutesOnce`).
+        warnRoutersAhead(ahead)
         return try await pushRoutesOnce(acknowledgedWithin: acknowledgedWithin)
+    }
+
+    /// Fleet servers whose router answered a push with a table this control plane never
+    /// sent, newer than the one it was given, so it ignored ours (routers apply only newer
+    /// generations): another control plane drove it, or this one's state was restored from
+    /// an older backup. Found by a push or by a server's background reconnect.
+    func fleetRoutersAhead() async -> [(server: String, generation: UInt64)] {
+        var ahead: [(server: String, generation: UInt64)] = []
+        for server in fleet.servers {
+            if let generation = await server.newerForeignGeneration { ahead.append((server.server.id, generation)) }
+        }
+        return ahead
+    }
+
+    func warnRoutersAhead(_ ahead: [(server: String, generation: UInt64)]) {
+        logger.warning("a fleet server's router runs a newer route table than this control plane sent; sending the tables again above it", metadata: [
+            "slipway.servers": "\(ahead.map { "\($0.server) at generation \($0.generation)" }.joined(separator: ", "))",
+        ])
     }
 
     private func pushRoutesOnce(acknowledgedWithin: Duration?) async throws -> [ListenFailure] {

@@ -234,6 +234,11 @@ extension Controller {
             try await pushRoutes()
             await refreshHealth()
         }
+        let ahead = await fleetRoutersAhead()
+        if !ahead.isEmpty {
+            warnRoutersAhead(ahead)
+            try await pushRoutes()
+        }
         let now = clock.now()
         try await superviseInstances(now: now)
         try await restartDue(now: now)

@@ -5,7 +5,7 @@ import SlipwayStore
 /// The checks of `slipway doctor` that need no API client: the state directory on this
 /// machine, and what a service's status says (with a TCP probe of its address).
 public enum Doctor {
-    public enum Status: String, Codable, Sendable { case ok, warning, problem, skipped }
+    public enum Status: String, Codable, Sendable, CaseIterable { case ok, warning, problem, skipped }
 
     public struct Finding: Codable, Sendable {
         public var check: String

@@ -211,6 +211,7 @@ enum APIReference {
         let methods = ["get", "put", "post", "delete", "patch"]
         var index: [String] = []
         var sections: [String] = []
+        var answered: Set<String> = []
         for path in paths.keys.sorted() {
             for method in methods {
                 guard let operation = paths[path]?[method] as? [String: Any] else { continue }
@@ -246,8 +247,13 @@ enum APIReference {
                 let success = responses.keys.filter { $0.hasPrefix("2") || $0.hasPrefix("3") }.sorted()
                 let errors = responses.keys.filter { !$0.hasPrefix("2") && !$0.hasPrefix("3") }.sorted()
                 section += "Answers: " + success.map { code in
-                    let content = (responses[code]?["content"] as? [String: Any])?.keys.sorted().joined(separator: ", ")
-                    return "\(code)" + (content.map { " (\($0))" } ?? "")
+                    let content = responses[code]?["content"] as? [String: [String: Any]]
+                    let types = content?.keys.sorted().map { type -> String in
+                        guard let schema = content?[type]?["schema"] as? [String: Any], !schema.isEmpty, type.hasSuffix("json") else { return type }
+                        for name in referencedSchemas(schema) { answered.insert(name) }
+                        return "\(type): \(answerType(schema))"
+                    }
+                    return "\(code)" + (types.map { " (\($0.joined(separator: ", ")))" } ?? "")
                 }.joined(separator: ", ")
                 if !errors.isEmpty { section += "; errors: " + errors.joined(separator: ", ") }
                 section += ".\n"
@@ -255,6 +261,53 @@ enum APIReference {
             }
         }
         out += "| route | |\n| --- | --- |\n" + index.joined(separator: "\n") + "\n" + sections.joined()
+        // The answers' schemas, with the ones they refer to.
+        var pending = Array(answered)
+        while let name = pending.popLast() {
+            for inner in referencedSchemas(schemas[name] ?? [:]) where answered.insert(inner).inserted { pending.append(inner) }
+        }
+        out += "\n## Answer schemas\n\nRecorded from the Swift types the CLI decodes the answers as; Schemathesis checks the\nserver's answers against them. Fields not marked required may be left out or null.\n"
+        for name in answered.sorted() {
+            guard let schema = schemas[name] else { continue }
+            out += "\n<a id=\"schema-\(ConfigReference.anchor(name))\"></a>\n### `\(name)`\n\n"
+            guard let properties = schema["properties"] as? [String: [String: Any]] else {
+                out += "Any JSON object" + ((schema["description"] as? String).map { ": \($0)" } ?? "") + ".\n"
+                continue
+            }
+            let required = Set(schema["required"] as? [String] ?? [])
+            out += "| field | type | required |\n| --- | --- | --- |\n"
+            for (field, node) in properties.sorted(by: { $0.key < $1.key }) {
+                out += "| `\(field)` | \(MarkdownText.cell(answerType(node))) | \(required.contains(field) ? "yes" : "no") |\n"
+            }
+        }
         return out
+    }
+
+    /// The names of the component schemas `node` refers to, at any depth.
+    static func referencedSchemas(_ node: Any) -> [String] {
+        if let reference = (node as? [String: Any])?["$ref"] as? String { return [String(reference.split(separator: "/").last ?? "")] }
+        if let object = node as? [String: Any] { return object.values.flatMap(referencedSchemas) }
+        if let array = node as? [Any] { return array.flatMap(referencedSchemas) }
+        return []
+    }
+
+    /// A schema in words: a link to a named schema, "array of …", "map of …", the enum's values.
+    static func answerType(_ node: [String: Any]) -> String {
+        if let reference = node["$ref"] as? String {
+            let name = String(reference.split(separator: "/").last ?? "")
+            return "[`\(name)`](#schema-\(ConfigReference.anchor(name)))"
+        }
+        if let options = node["anyOf"] as? [[String: Any]] {
+            return options.filter { $0["type"] as? String != "null" }.map(answerType).joined(separator: " or ")
+        }
+        if let values = node["enum"] as? [String] { return "one of " + values.map { "`\($0)`" }.joined(separator: ", ") }
+        switch node["type"] as? String {
+        case "array": return "array of " + answerType(node["items"] as? [String: Any] ?? [:])
+        case "object":
+            if let values = node["additionalProperties"] as? [String: Any] { return "map of " + answerType(values) }
+            return "object"
+        case let type?: return type
+        case nil: return "any"
+        }
     }
 }

@@ -6,7 +6,8 @@ import Testing
 /// Schemathesis (PyPI; scripts/test.sh installs it) generates requests from the served
 /// OpenAPI document — valid, boundary and invalid parameters and bodies, with and without
 /// the token — against a live `slipway server` with the hello service deployed. Every answer
-/// must be documented (status and content type) and none may be a server error. Bounded:
+/// must be documented (status, content type and, for JSON, the schema of its body) and none
+/// may be a server error. Bounded:
 /// a few examples per operation, deterministic generation. Routes that stop or replace the
 /// running server (shutdown, router upgrade, key rotation, fleet setup) and the endless
 /// event stream are left out.
@@ -21,7 +22,7 @@ import Testing
             let excluded = ["/v1/shutdown", "/v1/router/upgrade", "/v1/servers/setup", "/v1/secrets/rotate-key", "/v1/stream"]
             let arguments = ["run", "\(h.apiURL)/v1/openapi.json", "-H", "Authorization: Bearer \(h.adminToken)", "-n", "5",
                              "--generation-deterministic", "--request-timeout", "30",
-                             "--checks", "not_a_server_error,status_code_conformance,content_type_conformance"]
+                             "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"]
                 + excluded.flatMap { ["--exclude-path", $0] }
             let result = try await runCommand("/usr/bin/env", ["schemathesis"] + arguments, timeout: .seconds(600))
             let tail = String(result.stdout.suffix(4000))

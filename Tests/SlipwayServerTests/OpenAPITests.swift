@@ -52,6 +52,58 @@ import Testing
         #expect(result.status == 0 && result.stdout.contains("valid"), "\(result.stdout)\(result.stderr)")
     }
 
+    /// Every JSON answer has the schema of the type the CLI decodes it as, recorded from
+    /// the type (none is left empty, none failed to record); Schemathesis' response
+    /// conformance check (APIContractTests) compares them with what the server writes.
+    @Test func everyJSONAnswerHasTheSchemaOfItsType() throws {
+        #expect(OpenAPI.responseSchemaProblems.isEmpty, "\(OpenAPI.responseSchemaProblems.joined(separator: "\n"))")
+        let document = OpenAPI.document()
+        let paths = try #require(document["paths"] as? [String: [String: [String: Any]]])
+        let status = try #require(paths["/v1/services/{name}"]?["get"]?["responses"] as? [String: Any])
+        let ok = try #require((status["200"] as? [String: Any])?["content"] as? [String: [String: [String: Any]]])
+        #expect(ok["application/json"]?["schema"]?["$ref"] as? String == "#/components/schemas/ServiceStatus")
+        let schemas = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: [String: Any]])
+        let service = try #require(schemas["ServiceStatus"])
+        #expect((service["required"] as? [String])?.contains("service") == true && (service["required"] as? [String])?.contains("target") == false, "\(service)")
+        let list = try #require(((paths["/v1/services"]?["get"]?["responses"] as? [String: Any])?["200"] as? [String: Any])?["content"] as? [String: [String: [String: Any]]])
+        #expect(list["application/json"]?["schema"]?["type"] as? String == "array")
+    }
+
+    struct Sample: Codable {
+        enum Kind: String, Codable, CaseIterable, JSONSchemaLeaf { case one, two }
+        struct Inner: Codable { var n: Int }
+        var name: String
+        var count: UInt64
+        var note: String?
+        var kind: Kind
+        var inner: Inner?
+        var list: [Inner]
+        var tags: [String]
+        var env: [String: Double]
+        var time: Date
+    }
+
+    /// What the recorder makes of a type: required and optional keys, primitives, an
+    /// enumeration's cases, a nested struct as a named schema, arrays and maps.
+    @Test func theRecorderReadsATypesKeysAndTheirSchemas() throws {
+        let recorder = JSONSchemaRecorder()
+        let (schema, _) = try recorder.schema(for: Sample.self)
+        #expect(schema["$ref"] as? String == "#/components/schemas/OpenAPITests.Sample")
+        let sample = try #require(recorder.components["OpenAPITests.Sample"])
+        #expect(sample["required"] as? [String] == ["count", "env", "kind", "list", "name", "tags", "time"])
+        let properties = try #require(sample["properties"] as? [String: [String: Any]])
+        #expect(properties["name"]?["type"] as? String == "string")
+        #expect(properties["count"]?["type"] as? String == "integer" && properties["count"]?["minimum"] as? Int == 0)
+        #expect(properties["kind"]?["enum"] as? [String] == ["one", "two"])
+        #expect(properties["time"]?["type"] as? String == "number", "a Date as JSONEncoder writes it by default")
+        let note = try #require(properties["note"]?["anyOf"] as? [[String: String]])
+        #expect(note == [["type": "string"], ["type": "null"]])
+        #expect((properties["list"]?["items"] as? [String: String]) == ["$ref": "#/components/schemas/OpenAPITests.Sample.Inner"])
+        #expect((properties["tags"]?["items"] as? [String: String]) == ["type": "string"])
+        #expect((properties["env"]?["additionalProperties"] as? [String: String]) == ["type": "number"])
+        #expect(recorder.components["OpenAPITests.Sample.Inner"]?["required"] as? [String] == ["n"])
+    }
+
     /// Every request body's schema matches the Swift type its route decodes: a body with
     /// every field decodes and encodes back to exactly those fields; a required field left
     /// out, or any field of the wrong JSON type, is refused; an optional one left out is not.

@@ -77,7 +77,7 @@ public struct GateSpec: Codable, Sendable, Equatable {
 
 /// One gate's verdict: what was measured, against what, and why it failed.
 public struct GateResult: Codable, Sendable, Equatable {
-    public enum Gate: String, Codable, Sendable {
+    public enum Gate: String, Codable, Sendable, CaseIterable {
         case coverage, testPassRate = "test_pass_rate", criticalVulns = "critical_vulns", highVulns = "high_vulns", secrets
         case promoteFrom = "promote_from", command, freeze
     }

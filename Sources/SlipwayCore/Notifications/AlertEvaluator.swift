@@ -1,5 +1,5 @@
 /// Where one alert rule stands.
-public enum AlertPhase: String, Codable, Sendable {
+public enum AlertPhase: String, Codable, Sendable, CaseIterable {
     /// The condition does not hold.
     case inactive
     /// The condition holds, not yet for the rule's `for`.

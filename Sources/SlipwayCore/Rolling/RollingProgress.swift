@@ -1,7 +1,7 @@
 /// A rolling rollout's progress, persisted with the rollout (`BlueGreenState.rolling`).
 public struct RollingProgress: Codable, Sendable, Equatable, AnalysisGated {
     /// What the machine waits for inside the `progressing` phase.
-    public enum Wait: String, Codable, Sendable, Equatable {
+    public enum Wait: String, Codable, Sendable, CaseIterable, Equatable {
         /// The current batch of new instances to pass health checks.
         case healthy
         /// Retired previous-release instances to finish their in-flight requests.

@@ -2,7 +2,7 @@
 /// first started, and never changed: every instance of the release, a rollback to it
 /// included, runs these bytes whatever a tag or a path points at later.
 public struct ReleaseArtifact: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
         /// A container image; `digest` is the image id (the digest of its configuration).
         case image
         /// The program a local instance runs (`run[0]`).

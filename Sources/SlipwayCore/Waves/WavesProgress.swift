@@ -1,7 +1,7 @@
 /// A fleet rollout's progress through its waves, persisted with the rollout
 /// (`BlueGreenState.waves`). Servers are named by their id (`host[:port]`).
 public struct WavesProgress: Codable, Sendable, Equatable, AnalysisGated {
-    public enum Wait: String, Codable, Sendable, Equatable {
+    public enum Wait: String, Codable, Sendable, CaseIterable, Equatable {
         /// The current wave's instances to pass health checks.
         case healthy
         /// The analysis after a wave to pass.

@@ -66,7 +66,7 @@ struct DashboardLoginRequest: Codable, Sendable {
 }
 
 /// The answer of `POST /dashboard/login` and `GET /dashboard/session`.
-struct DashboardSessionReply: ResponseEncodable, Sendable {
+struct DashboardSessionReply: ResponseEncodable, Codable, Sendable {
     var principal: Principal
     var csrf: String
 }
