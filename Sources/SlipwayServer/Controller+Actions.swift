@@ -55,7 +55,14 @@ extension Controller {
                 } else if case .runHook(let stage) = action {
                     launchHook(stage, rolloutID: id, service: service, state: machine.state)
                 } else {
-                    try await perform(action, rolloutID: id, service: service)
+                    applyingActions[id, default: 0] += 1
+                    do {
+                        try await perform(action, rolloutID: id, service: service)
+                    } catch {
+                        appliedAction(of: id)
+                        throw error
+                    }
+                    appliedAction(of: id)
                     crashPoint("rollout \(id) performed \(String(describing: action).prefix { $0 != "(" })")
                 }
             }
@@ -66,6 +73,22 @@ extension Controller {
                 try scheduleVerifications(rolloutID: id, service: service, kind: machine.state.kind, phase: machine.state.phase,
                                           version: machine.state.targetVersion, fromVersion: machine.state.fromVersion, endedAt: machine.state.endedAt)
             }
+        }
+    }
+
+    func appliedAction(of id: Int64) {
+        applyingActions[id, default: 1] -= 1
+        if applyingActions[id] == 0 { applyingActions[id] = nil }
+    }
+
+    /// Waits until no step of rollout `id` is applying an action (a route push to a slow
+    /// router, instances starting), at most 30 s, so that a command steps the rollout from
+    /// the state those actions established. An analysis in progress is not waited for: its
+    /// verdict is dropped when a command moved the rollout meanwhile.
+    func waitForAppliedActions(of id: Int64) async {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while applyingActions[id] != nil, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
         }
     }
 
@@ -224,6 +247,7 @@ extension Controller {
     /// secrets in its environment. A secret that does not open fails the start with a
     /// message naming it.
     func start(release: ReleaseRecord, instanceID: String, port: Int, logPath: String, replacing: InstanceRecord?, server: String? = nil) async throws -> StartedInstance {
+        if let faultStartDelay { try? await Task.sleep(for: faultStartDelay) }
         let secrets = try secretEnvironment(service: release.service)
         let launch = InstanceLaunch.make(release: release, instanceID: instanceID, port: port, logPath: logPath, inherited: inherited, secrets: secrets)
         if let server {

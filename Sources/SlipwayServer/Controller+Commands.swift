@@ -5,9 +5,13 @@ import SlipwayStore
 /// People's commands on a running rollout: promote, pause, resume, abort, retry; and the
 /// decisions behind a rollout (`slipway why`).
 extension Controller {
-    /// The running rollout of a service, or a precise error naming what the last one did.
-    func requireActiveRollout(service name: String, for verb: String) throws -> (id: Int64, service: String, state: BlueGreenState) {
+    /// The running rollout of a service, or a precise error naming what the last one did;
+    /// read once no step of it is applying an action (`waitForAppliedActions`).
+    func requireActiveRollout(service name: String, for verb: String) async throws -> (id: Int64, service: String, state: BlueGreenState) {
         _ = try requireService(name)
+        if let running = try store.activeRollouts().first(where: { $0.service == name }) {
+            await waitForAppliedActions(of: running.id)
+        }
         guard let active = try store.activeRollouts().first(where: { $0.service == name }) else {
             let last = try store.rollouts(service: name, limit: 1).first
             let tail = last.map { "; the last rollout (\($0.id), \($0.kind.rawValue) to \($0.toVersion)) \($0.phase.rawValue)" } ?? ""
@@ -18,7 +22,7 @@ extension Controller {
 
     /// promote, promote --full, pause, resume.
     public func command(service name: String, _ command: RolloutCommand, by: String) async throws -> RolloutRecord {
-        let active = try requireActiveRollout(service: name, for: command == .promoteFull ? "promote" : command.rawValue)
+        let active = try await requireActiveRollout(service: name, for: command == .promoteFull ? "promote" : command.rawValue)
         if active.state.phase == .awaitingApproval, let approval = active.state.approval {
             throw ControllerError(.conflict, "rollout \(active.id) of \(name) is awaiting approval (\(approval.approvals) of \(approval.needed)); nothing runs yet: an approver runs `slipway approve`, or abort it", rolloutID: active.id)
         }
@@ -82,7 +86,7 @@ extension Controller {
     /// `slipway abort`: the running rollout of the service stops; traffic stays on (or goes
     /// back to) the stable release at once.
     public func abortRollout(service name: String, by: String) async throws -> RolloutRecord {
-        let active = try requireActiveRollout(service: name, for: "abort")
+        let active = try await requireActiveRollout(service: name, for: "abort")
         if active.state.phase == .draining || active.state.phase == .watching || (active.state.phase == .runningHook && active.state.switchedAt != nil) {
             throw ControllerError(.conflict, "rollout \(active.id) of \(name) already moved all traffic to \(active.state.targetVersion); use `slipway rollback \(name)` to go back", rolloutID: active.id)
         }

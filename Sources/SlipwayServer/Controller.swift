@@ -65,9 +65,17 @@ public actor Controller {
     /// must not step the same rollout from the persisted state — it would drain and run
     /// post_deploy before the switch reached the router.
     var performingActions: [Int64: Int] = [:]
+    /// Rollouts whose `step` is applying an action (a route push, instances starting or
+    /// stopping) right now; not while it waits for an analysis. A person's command waits
+    /// for them (`waitForAppliedActions`): it acts on the state those actions establish,
+    /// not on one they are still carrying out.
+    var applyingActions: [Int64: Int] = [:]
     /// Fault injection for tests (`SLIPWAY_FAULT_PUSH_DELAY_MS=N`): every route push waits N
     /// ms first, as a router slow to apply its table does on a loaded machine.
     let faultPushDelay: Duration? = ProcessInfo.processInfo.environment["SLIPWAY_FAULT_PUSH_DELAY_MS"].flatMap { Int64($0) }.map { .milliseconds($0) }
+    /// Fault injection for tests (`SLIPWAY_FAULT_START_DELAY_MS=N`): every instance start
+    /// waits N ms first, as a container engine slow to create containers does.
+    let faultStartDelay: Duration? = ProcessInfo.processInfo.environment["SLIPWAY_FAULT_START_DELAY_MS"].flatMap { Int64($0) }.map { .milliseconds($0) }
     /// Fault injection for the crash-walk tests (`SLIPWAY_FAULT_KILL_AT=N`): the control plane
     /// SIGKILLs itself at its Nth crash point. Nil (the default): never.
     let faultKillAt: Int? = ProcessInfo.processInfo.environment["SLIPWAY_FAULT_KILL_AT"].flatMap { Int($0) }
@@ -227,6 +235,9 @@ public actor Controller {
     public func rollback(service name: String, to: String?) async throws -> RolloutRecord {
         var service = try requireService(name)
         let now = clock.now()
+        if let running = try store.activeRollout(service: name) {
+            await waitForAppliedActions(of: running.id)
+        }
         if let active = try store.activeRollout(service: name) {
             let switched = try store.activeRollouts().first { $0.id == active.id }?.state.switchedAt != nil
             try await abort(rolloutID: active.id, reason: "aborted by a rollback request")

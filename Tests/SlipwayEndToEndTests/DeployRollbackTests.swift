@@ -43,6 +43,43 @@ import Testing
         }
     }
 
+    /// An abort that arrives while the deploy still starts its instances (each start held
+    /// 1 s by the test-only SLIPWAY_FAULT_START_DELAY_MS) waits for the starts, then stops
+    /// every instance they made: none is left running outside any rollout.
+    @Test func anAbortWhileInstancesStartStopsEveryOneOfThem() async throws {
+        try await withHello(replicas: 3, deployTimeout: "60s", environment: ["SLIPWAY_FAULT_START_DELAY_MS": "1000"]) { h, port in
+            func status() async throws -> ServiceStatus { try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout) }
+            // The deploy request answers once its instances started (3 s here); its rollout is
+            // stored before they start.
+            async let deploy = h.cli(["deploy", "hello", "--version", "v2"])
+            _ = try await eventually("the deploy of v2 to be starting") { try await status().activeRollout?.phase == .waitingHealthy ? true : nil }
+            let abort = try await h.cli(["abort", "hello"])
+            #expect(abort.status == 0, "\(abort.stdout)\(abort.stderr)")
+            let deployed = try await deploy
+            #expect(deployed.status == 0, "\(deployed.stdout)\(deployed.stderr)")
+            let events = (try JSONSerialization.jsonObject(with: Data(try await h.api("/v1/services/hello/events?limit=1000").body.utf8)) as? [[String: Any]] ?? [])
+                .sorted { ($0["id"] as? Int ?? 0) < ($1["id"] as? Int ?? 0) }.compactMap { $0["message"] as? String }
+            let started = events.filter { $0.hasPrefix("instance ") && $0.contains("of v2 started") }
+            #expect(started.count == 3, "the starts ran to their end: \(started)")
+            // The abort came after them: nothing of the rollout is recorded after its end.
+            let lastStart = events.lastIndex { $0.hasPrefix("instance ") && $0.contains("of v2 started") }
+            let aborted = events.firstIndex { $0.contains("aborted by") }
+            #expect(lastStart != nil && aborted != nil && lastStart! < aborted!, "events out of order: \(events)")
+            let pids = started.compactMap { message -> Int32? in
+                guard let range = message.range(of: #"pid [0-9]+"#, options: .regularExpression) else { return nil }
+                return Int32(message[range].dropFirst(4))
+            }
+            #expect(pids.count == 3, "\(started)")
+            _ = try await eventually("every instance of v2 to be stopped", timeout: .seconds(30)) { () -> Bool? in
+                let s = try await status()
+                return s.activeRollout == nil && !s.instances.contains { $0.version == "v2" } && pids.allSatisfy { kill($0, 0) != 0 } ? true : nil
+            }
+            let rollout = try decode([RolloutRecord].self, try await h.cli(["history", "hello", "-o", "json"]).stdout)[0]
+            #expect(rollout.phase == .failed && rollout.reason?.contains("aborted by") == true, "\(rollout.phase) \(rollout.reason ?? "")")
+            #expect(try await h.versionAt(port: port) == "v1")
+        }
+    }
+
     @Test func rollbackToAColdReleaseStartsItAndChecksHealth() async throws {
         try await withHello(replicas: 1, keepPrevious: "0s") { h, port in
             #expect(try await h.cli(["deploy", "hello", "--version", "v2", "--wait"]).status == 0)
