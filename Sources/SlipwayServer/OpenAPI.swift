@@ -30,6 +30,9 @@ public enum OpenAPI {
         /// The type a JSON answer decodes as (the CLI's): its schema is recorded from it
         /// (`JSONSchemaRecorder`).
         var returns: (any (Codable & Sendable).Type)? = nil
+        /// Another success status with the same answer (201 when something was created,
+        /// 200 when it already was as asked).
+        var alsoStatus: Int? = nil
     }
 
     /// One line per route (keyed like `AccessRules`).
@@ -47,7 +50,7 @@ public enum OpenAPI {
         "GET /v1/stream": Doc(summary: "Server-sent events: a status snapshot of every service, then one per change.", query: [("once", "1: answer one snapshot and end")], answer: .text("text/event-stream")),
         "GET /v1/whoami": Doc(summary: "The caller's token name, role and environments.", returns: Principal.self),
         "GET /v1/services": Doc(summary: "Status of every service.", returns: [ServiceStatus].self),
-        "PUT /v1/services": Doc(summary: "Applies a slipway.yml (the file's text and path); answers each service's config version.", body: "ApplyRequest", returns: [Controller.ApplyResult].self),
+        "PUT /v1/services": Doc(summary: "Applies a slipway.yml (the file's text and path); answers each service's config version (201 when a version changed, 200 when none did).", body: "ApplyRequest", returns: [Controller.ApplyResult].self, alsoStatus: 201),
         "POST /v1/plan": Doc(summary: "What applying a slipway.yml would change, without changing anything: each unit's changed settings (old → new, sensitive values hidden) and when each takes effect, refusals, warnings, and gates the newest release would fail.", body: "ApplyRequest", returns: [Controller.UnitPlan].self),
         "GET /v1/services/{name}": Doc(summary: "One service's status: releases, instances, the active rollout.", returns: ServiceStatus.self),
         "POST /v1/services/{name}/deploy": Doc(summary: "Starts a deploy of a version (blue-green, canary or rolling as configured).", body: "DeployRequest", status: 201, returns: RolloutRecord.self),
@@ -80,7 +83,7 @@ public enum OpenAPI {
         "POST /v1/services/{name}/approve": Doc(summary: "Approves the rollout waiting for approval.", body: "VoteRequest", returns: RolloutRecord.self),
         "POST /v1/services/{name}/reject": Doc(summary: "Rejects the rollout waiting for approval.", body: "VoteRequest", returns: RolloutRecord.self),
         "GET /v1/services/{name}/secrets": Doc(summary: "The service's secret names (never values).", query: [("env", "the environment")], returns: [SecretInfo].self),
-        "PUT /v1/services/{name}/secrets/{secret}": Doc(summary: "Sets a secret (encrypted at rest).", query: [("env", "the environment")], body: "SecretSetRequest", returns: SecretInfo.self),
+        "PUT /v1/services/{name}/secrets/{secret}": Doc(summary: "Sets a secret (encrypted at rest); 201 for a new secret, 200 for a new version of one.", query: [("env", "the environment")], body: "SecretSetRequest", returns: SecretInfo.self, alsoStatus: 201),
         "DELETE /v1/services/{name}/secrets/{secret}": Doc(summary: "Removes a secret.", query: [("env", "the environment"), ("by", "who")], answer: .empty, status: 204),
         "POST /v1/secrets/rotate-key": Doc(summary: "Re-encrypts every secret under a new master key.", body: "RotateKeyRequest", returns: Controller.RotateKeyResult.self),
         "GET /v1/tokens": Doc(summary: "API tokens (names, roles, expiry; never secrets).", query: [("all", "1: revoked ones too")], returns: [TokenRecord].self),
@@ -152,6 +155,7 @@ public enum OpenAPI {
                     problems.append("\(rule.route): answers JSON without a type to record its schema from (Doc.returns)")
                 }
                 responses["\(doc.status)"] = ["description": "Success.", "content": [type: ["schema": schema]]]
+                if let also = doc.alsoStatus { responses["\(also)"] = ["description": also == 201 ? "Created." : "Success.", "content": [type: ["schema": schema]]] }
             case .text(let type): responses["\(doc.status)"] = ["description": "Success.", "content": [type: ["schema": ["type": "string"]]]]
             case .bytes(let type): responses["\(doc.status)"] = ["description": "Success.", "content": [type: ["schema": ["type": "string", "contentMediaType": type]]]]
             case .empty: responses["\(doc.status)"] = ["description": "Done (no body)."]

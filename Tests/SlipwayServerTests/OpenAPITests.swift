@@ -67,6 +67,9 @@ import Testing
         #expect((service["required"] as? [String])?.contains("service") == true && (service["required"] as? [String])?.contains("target") == false, "\(service)")
         let list = try #require(((paths["/v1/services"]?["get"]?["responses"] as? [String: Any])?["200"] as? [String: Any])?["content"] as? [String: [String: [String: Any]]])
         #expect(list["application/json"]?["schema"]?["type"] as? String == "array")
+        // An apply answers 201 when a version changed and 200 when none did: both documented.
+        let apply = try #require(paths["/v1/services"]?["put"]?["responses"] as? [String: Any])
+        #expect(apply["200"] != nil && apply["201"] != nil, "\(apply.keys.sorted())")
     }
 
     struct Sample: Codable {
