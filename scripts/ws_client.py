@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import time
 import sys
 
 import websockets
@@ -85,7 +86,8 @@ async def hold(args):
                 code = closed.rcvd.code if closed.rcvd else 1006
                 print(f"closed {code}", flush=True)
                 return 0
-            print(f"reply {reply}", flush=True)
+            # The wall-clock time it arrived, so a test can tell replies after an event.
+            print(f"reply {time.time():.3f} {reply}", flush=True)
             await asyncio.sleep(args.interval)
         print(f"still open after {args.max_seconds}s", file=sys.stderr)
         return 1

@@ -53,7 +53,9 @@ public final class Router: Sendable {
                 return []
             }
             if table.generation < previous.table.generation {
-                self.logger.debug("ignoring an older route table", metadata: [
+                // Told at info: a control plane behind this router's generations (another
+                // one drove it, or its state was restored) sees it and pushes above it.
+                self.logger.info("ignoring an older route table", metadata: [
                     "slipway.generation": "\(table.generation)", "slipway.current": "\(previous.table.generation)",
                 ])
                 return []

@@ -21,11 +21,18 @@ import Testing
         return try JSONDecoder().decode(Echo.self, from: Data(line.utf8))
     }
 
-    /// A long-lived connection: a message every 100 ms, replies on stdout.
+    /// A long-lived connection: a message every 100 ms, replies on stdout ("reply TIME TEXT",
+    /// TIME the wall clock when it arrived).
     struct Held {
         let process: ChildProcess
         let stop: String
-        var replies: [String] { process.stdout.split(separator: "\n").filter { $0.hasPrefix("reply ") }.map { String($0.dropFirst(6)) } }
+        var timedReplies: [(time: Double, text: String)] {
+            process.stdout.split(separator: "\n").filter { $0.hasPrefix("reply ") }.map { line in
+                let parts = line.dropFirst(6).split(separator: " ", maxSplits: 1)
+                return (Double(parts.first ?? "") ?? 0, parts.count > 1 ? String(parts[1]) : "")
+            }
+        }
+        var replies: [String] { timedReplies.map(\.text) }
         var closed: String? { process.stdout.split(separator: "\n").first { $0.hasPrefix("closed ") }.map(String.init) }
     }
 
@@ -86,13 +93,19 @@ import Testing
             let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--wait"])
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
             #expect(deploy.stdout.contains("previous release drained"), "\(deploy.stdout)")
-            let atSwitch = held.replies.count
             #expect(try await echo(port: port).version == "v2", "new connections reach the new release")
             // ...which stays on v1 and keeps working until websocket_drain runs out; then the
             // router closes it (the client reconnects to v2).
             _ = try await eventually("the held connection to be closed", timeout: .seconds(30)) { held.closed }
+            // Replies that arrived after the switch (the event's time; one clock): counted from
+            // the switch itself, not from when the deploy command returned, which a loaded
+            // machine can delay well into the 3 s of websocket_drain.
+            let events = try JSONSerialization.jsonObject(with: Data(try await h.api("/v1/services/hello/events?limit=200").body.utf8)) as? [[String: Any]] ?? []
+            let switchedAt = try #require(events.first { ($0["message"] as? String)?.hasPrefix("traffic switched to v2") == true }?["time"] as? Double,
+                                          "\(events.compactMap { $0["message"] as? String })")
             let replies = held.replies
-            #expect(replies.count > atSwitch + 5, "the connection kept working after the switch: \(atSwitch) then \(replies.count) replies")
+            let after = held.timedReplies.filter { $0.time > switchedAt }.count
+            #expect(after > 5, "the connection kept working after the switch: \(after) of \(replies.count) replies came after it")
             #expect(replies.allSatisfy { $0.hasPrefix("v1: ") }, "one connection, one release: \(Set(replies.map { $0.prefix(3) }))")
             #expect(try await upgraded(h, version: "v1") == 0)
             #expect(try await held.process.wait() == 0, "\(held.process.stderr)")
