@@ -44,17 +44,24 @@ import Testing
     }
 
     /// An abort that arrives while the deploy still starts its instances (each start held
-    /// 1 s by the test-only SLIPWAY_FAULT_START_DELAY_MS) waits for the starts, then stops
-    /// every instance they made: none is left running outside any rollout.
+    /// 2 s by the test-only SLIPWAY_FAULT_START_DELAY_MS) waits for the starts, then stops
+    /// every instance they made: none is left running outside any rollout. v2 never passes
+    /// its health checks, so the rollout is still waiting for them however late the abort
+    /// comes on a loaded machine; sent through the API (no CLI process to start), it comes
+    /// well within the 6 s of starts.
     @Test func anAbortWhileInstancesStartStopsEveryOneOfThem() async throws {
-        try await withHello(replicas: 3, deployTimeout: "60s", environment: ["SLIPWAY_FAULT_START_DELAY_MS": "1000"]) { h, port in
+        try await withHello(replicas: 3, deployTimeout: "60s", environment: ["SLIPWAY_FAULT_START_DELAY_MS": "2000"]) { h, port in
             func status() async throws -> ServiceStatus { try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout) }
-            // The deploy request answers once its instances started (3 s here); its rollout is
-            // stored before they start.
-            async let deploy = h.cli(["deploy", "hello", "--version", "v2"])
-            _ = try await eventually("the deploy of v2 to be starting") { try await status().activeRollout?.phase == .waitingHealthy ? true : nil }
-            let abort = try await h.cli(["abort", "hello"])
-            #expect(abort.status == 0, "\(abort.stdout)\(abort.stderr)")
+            // The deploy request answers once its instances started (6 s here); the rollout
+            // records that it starts them first (after its release was prepared: an abort
+            // during that stops the preparation, and nothing starts).
+            async let deploy = h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_UNHEALTHY=1"])
+            _ = try await eventually("the deploy of v2 to be starting its instances") { () -> Bool? in
+                try await h.api("/v1/services/hello/events?limit=50").body.contains("starting 3 instance(s) of v2") ? true : nil
+            }
+            let abort = try await TestHTTP.request(h.apiURL + "/v1/services/hello/abort", method: .POST,
+                                                   headers: h.authorization + [("Content-Type", "application/json")], body: "{}")
+            #expect(abort.status == 200, "\(abort.status) \(abort.body)")
             let deployed = try await deploy
             #expect(deployed.status == 0, "\(deployed.stdout)\(deployed.stderr)")
             let events = (try JSONSerialization.jsonObject(with: Data(try await h.api("/v1/services/hello/events?limit=1000").body.utf8)) as? [[String: Any]] ?? [])
