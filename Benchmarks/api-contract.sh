@@ -38,31 +38,30 @@ excluded+=("DELETE /v1/tokens/{name}")
 # generated parameters.
 printf '%s\n' "headers = { Authorization = \"Bearer $TOKEN\" }" "" "[[operations]]" 'include-method = "GET"' \
     'parameters = { "path.name" = "hello", "path.id" = "1", "path.version" = "v1" }' > "$BENCH_TMP/schemathesis.toml"
-log "schemathesis: the reads of existing data, $EXAMPLES examples per operation"
-start=$(date +%s)
-set +e
-schemathesis --config-file "$BENCH_TMP/schemathesis.toml" "${args[@]}" --include-method GET \
-    --exclude-path "/v1/services/{name}/logs" > "$BENCH_TMP/schemathesis-reads.out" 2>&1
-reads_status=$?
-set -e
-reads_elapsed=$(( $(date +%s) - start ))
-tail -15 "$BENCH_TMP/schemathesis-reads.out" >&2
-reads_cases=$(grep -oE "[0-9]+ generated" "$BENCH_TMP/schemathesis-reads.out" | tail -1 | cut -d' ' -f1 || true)
-reads_operations=$(grep -oE "Tested: [0-9]+" "$BENCH_TMP/schemathesis-reads.out" | tail -1 | cut -d' ' -f2 || true)
-reads_failures=$(grep -oE "[0-9]+ failed" "$BENCH_TMP/schemathesis-reads.out" | tail -1 | cut -d' ' -f1 || true)
-
-log "schemathesis: every operation, $EXAMPLES examples per operation"
-start=$(date +%s)
-set +e
-schemathesis "${args[@]}" > "$BENCH_TMP/schemathesis.out" 2>&1
-status=$?
-set -e
-elapsed=$(( $(date +%s) - start ))
-tail -30 "$BENCH_TMP/schemathesis.out" >&2
-# Its summary: "Tested: N" (operations), "N generated, N passed[, N failed]" (test cases).
-cases=$(grep -oE "[0-9]+ generated" "$BENCH_TMP/schemathesis.out" | tail -1 | cut -d' ' -f1 || true)
-operations=$(grep -oE "Tested: [0-9]+" "$BENCH_TMP/schemathesis.out" | tail -1 | cut -d' ' -f2 || true)
-failures=$(grep -oE "[0-9]+ failed" "$BENCH_TMP/schemathesis.out" | tail -1 | cut -d' ' -f1 || true)
+# One Schemathesis pass: `run_pass NAME LABEL ARGS...` runs it into $BENCH_TMP/NAME.out and
+# prints its row of the table from the summary ("Tested: N" operations, "N generated,
+# N passed[, N failed]" test cases); returns its exit status.
+run_pass() {
+    local name=$1 label=$2; shift 2
+    local out="$BENCH_TMP/$name.out" start status
+    log "schemathesis: $label, $EXAMPLES examples per operation"
+    start=$(date +%s)
+    set +e
+    schemathesis "$@" > "$out" 2>&1
+    status=$?
+    set -e
+    tail -20 "$out" >&2
+    local operations cases failures
+    operations=$(grep -oE "Tested: [0-9]+" "$out" | tail -1 | cut -d' ' -f2 || true)
+    cases=$(grep -oE "[0-9]+ generated" "$out" | tail -1 | cut -d' ' -f1 || true)
+    failures=$(grep -oE "[0-9]+ failed" "$out" | tail -1 | cut -d' ' -f1 || true)
+    echo "| $label | ${operations:-?} | ${cases:-?} | ${failures:-0} | $status | $(( $(date +%s) - start )) s |" > "$BENCH_TMP/$name.row"
+    return "$status"
+}
+reads_status=0; status=0
+run_pass schemathesis-reads "reads of the deployed service, its rollout 1 and release v1" \
+    --config-file "$BENCH_TMP/schemathesis.toml" "${args[@]}" --include-method GET --exclude-path "/v1/services/{name}/logs" || reads_status=$?
+run_pass schemathesis "every operation, generated parameters" "${args[@]}" || status=$?
 warnings=$(sed -n 's/^ *⚠️ *//p' "$BENCH_TMP/schemathesis.out" | paste -sd ';' - || true)
 served=$(curl -fsS -D - -o /dev/null "http://127.0.0.1:$LISTEN/" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-version"{print $2}')
 
@@ -76,8 +75,7 @@ md="$BENCH_TMP/api-contract.md"
     echo
     echo "| pass | operations tested | test cases | failures | exit | time |"
     echo "| --- | --- | --- | --- | --- | --- |"
-    echo "| reads of the deployed service, its rollout 1 and release v1 | ${reads_operations:-?} | ${reads_cases:-?} | ${reads_failures:-0} | $reads_status | ${reads_elapsed} s |"
-    echo "| every operation, generated parameters | ${operations:-?} | ${cases:-?} | ${failures:-0} | $status | ${elapsed} s |"
+    cat "$BENCH_TMP/schemathesis-reads.row" "$BENCH_TMP/schemathesis.row"
     echo
     echo "hello still served by v1 afterwards: ${served:-no}."
     echo
