@@ -45,7 +45,7 @@ enum APIRoutes {
         v1.put("/services") { request, context -> EditedResponse<[Controller.ApplyResult]> in
             let body = try await request.decode(as: ApplyRequest.self, context: context)
             context.audit.set("file", body.path)
-            let directory = (body.path as NSString).deletingLastPathComponent
+            let directory = body.folder
             // One unit per environment (or the service itself); all are checked before any is applied.
             let units = try ConfigLoader.parseUnits(body.text, fileName: body.path, baseDirectory: directory.isEmpty ? nil : directory)
             context.audit.target("service/\(units.first?.serviceName ?? "")")
@@ -60,7 +60,7 @@ enum APIRoutes {
         v1.post("/plan") { request, context -> [Controller.UnitPlan] in
             let body = try await request.decode(as: ApplyRequest.self, context: context)
             context.audit.set("file", body.path)
-            let directory = (body.path as NSString).deletingLastPathComponent
+            let directory = body.folder
             let units = try ConfigLoader.parseUnits(body.text, fileName: body.path, baseDirectory: directory.isEmpty ? nil : directory)
             context.audit.target("service/\(units.first?.serviceName ?? "")")
             return try await controller.plan(units)
