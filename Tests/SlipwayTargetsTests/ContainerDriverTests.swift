@@ -184,9 +184,17 @@ import Glibc
             let launch = launch(prepared, port: port)
             let instance = record(launch, try await driver.start(launch, replacing: nil))
             _ = try await eventually("the container to answer") { (try? await TestHTTP.get("http://127.0.0.1:\(port)/health"))?.status == 200 ? true : nil }
+            // The engine copies a container's output into its log asynchronously: the app
+            // answering does not mean its first line is in the log yet (seen on a busy CI
+            // machine: an empty tail right after the first 200). Read the tail until it is.
             var tail: [String] = []
-            for try await line in driver.logs(instance, tail: 10, follow: false) { tail.append(line) }
-            #expect(tail.contains { $0.contains("hello-app logs listening") }, "\(tail)")
+            let found = try? await eventually("the container's first line in its log") { () -> Bool? in
+                var lines: [String] = []
+                for try await line in driver.logs(instance, tail: 10, follow: false) { lines.append(line) }
+                tail = lines
+                return lines.contains { $0.contains("hello-app logs listening") } ? true : nil
+            }
+            #expect(found == true, "the tail of 10 lines never held the start line: \(tail)")
 
             let followed = Mutex<[String]>([])
             let reader = Task {
