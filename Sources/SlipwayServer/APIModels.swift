@@ -16,16 +16,10 @@ public struct ApplyRequest: Codable, Sendable {
 }
 
 extension ApplyRequest {
-    /// The config file's folder (the default working directory): what comes before the
-    /// last `/` (trailing ones aside), `/` for a file at the root, "" for a bare name. Worked
-    /// out on the string: Foundation's `deletingLastPathComponent` traps on some text
-    /// (a path of "\u{85}" crashed the server, found by Schemathesis).
-    public var folder: String {
-        var path = Substring(self.path)
-        while path.count > 1, path.hasSuffix("/") { path = path.dropLast() }
-        guard let slash = path.lastIndex(of: "/") else { return "" }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
-    }
+    /// The config file's folder (the default working directory), `""` for a bare name
+    /// (`PathText`: Foundation's path functions trap on some text; a path of "\u{85}"
+    /// crashed the server, found by Schemathesis).
+    public var folder: String { PathText.folder(of: path) }
 }
 
 public struct DeployRequest: Codable, Sendable {

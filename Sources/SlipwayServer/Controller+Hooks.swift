@@ -136,7 +136,7 @@ extension Controller {
         do {
             let run = try await CheckCommand.run(executable: executable, arguments: spec.run, environment: environment,
                                                  workingDirectory: workingDirectory, timeout: spec.timeout) { pid, startTime in
-                try? FileManager.default.createDirectory(atPath: (pidFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try? FileManager.default.createDirectory(atPath: PathText.folder(of: pidFile), withIntermediateDirectories: true)
                 try? "\(pid) \(startTime ?? 0)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
             }
             let lines = redaction.redact((run.stdout + run.stderr).split(separator: "\n", omittingEmptySubsequences: true).map(String.init))

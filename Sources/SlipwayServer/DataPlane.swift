@@ -161,7 +161,7 @@ public enum SelfExecutable {
     }
 
     public static var directory: String {
-        (path as NSString).deletingLastPathComponent
+        PathText.folder(of: path)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,8 +46,8 @@ public enum MasterKeyFile {
     }
 
     static func syncDirectory(of path: String) throws(MasterKeyError) {
-        let directory = (path as NSString).deletingLastPathComponent
-        let fd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let directory = PathText.openableFolder(of: path)
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw cannotWrite(directory) }
         defer { close(fd) }
         guard fsync(fd) == 0 else { throw cannotWrite(directory) }

@@ -56,7 +56,7 @@ public final class Store: Sendable {
     /// transaction back, nothing is half-written) names the directory to free space in.
     static func writeFailure(_ error: any Error, path: String) -> StoreError {
         if let database = error as? DatabaseError, database.resultCode == .SQLITE_FULL {
-            let directory = (path as NSString).deletingLastPathComponent
+            let directory = PathText.folder(of: path)
             return StoreError(.noSpace, "the state directory \(directory) is out of space (\(database.message ?? "database or disk is full")): nothing was changed; free space there and try again (running rollouts carry on by themselves once the state can be written; traffic is not affected)")
         }
         return StoreError(.database, "state database write failed: \(error)")

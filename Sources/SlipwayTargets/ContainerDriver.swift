@@ -134,7 +134,7 @@ public final class ContainerDriver: InstanceDriver {
     /// to `path.part` and renamed once whole), for another engine to load.
     public func exportImage(_ id: String, to path: String) async throws(DriverError) {
         let part = path + ".part-\(UUID().uuidString.prefix(8))"
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = PathText.folder(of: path)
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let response = try await engine.send(.GET, "/images/\(EngineClient.path(id))/get", timeout: .seconds(1800))
         guard (200..<300).contains(Int(response.status.code)) else {
@@ -348,7 +348,7 @@ public final class ContainerDriver: InstanceDriver {
             return
         }
         guard !lines.isEmpty else { return }
-        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(atPath: PathText.folder(of: path), withIntermediateDirectories: true)
         if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o640]) }
         guard let handle = FileHandle(forWritingAtPath: path) else { return }
         defer { try? handle.close() }

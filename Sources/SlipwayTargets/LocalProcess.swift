@@ -1,5 +1,6 @@
 import CSlipwayProcess
 import Foundation
+import SlipwayCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,7 +45,7 @@ public enum LocalProcess {
 
     /// Starts `executable` with `arguments` (argv[0] included) in a new session.
     public static func spawn(executable: String, arguments: [String], environment: [String: String], workingDirectory: String?, logPath: String) throws(SpawnError) -> Started {
-        let logDir = (logPath as NSString).deletingLastPathComponent
+        let logDir = PathText.folder(of: logPath)
         try? FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
         return try spawn(executable: executable, arguments: arguments, environment: environment, workingDirectory: workingDirectory,
                          stdoutPath: logPath, stderrPath: nil, append: true)

@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayCore
 
 /// Where the package's executables (`slipway`, `hello-app`) were built: the folder of the
 /// running test binary (`swift build` puts them side by side).
@@ -6,10 +7,10 @@ public enum BuiltProducts {
     public static var directory: String {
         if let override = ProcessInfo.processInfo.environment["SLIPWAY_BIN_DIR"] { return override }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = (exe as NSString).deletingLastPathComponent
+        var dir = PathText.folder(of: exe)
         // The xctest bundle may be a directory on some layouts.
         while !dir.isEmpty, dir != "/", !FileManager.default.fileExists(atPath: dir + "/slipway") {
-            let parent = (dir as NSString).deletingLastPathComponent
+            let parent = PathText.folder(of: dir)
             if parent == dir { break }
             dir = parent
             if dir.hasSuffix("/.build") { break }

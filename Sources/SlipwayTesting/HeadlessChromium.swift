@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayCore
 
 /// Debian's Chromium, headless, driven over the DevTools protocol (a WebSocket to the
 /// port it writes to `DevToolsActivePort`): navigate, evaluate JavaScript, take PNG
@@ -127,7 +128,7 @@ public final class HeadlessChromium: @unchecked Sendable {
     public func screenshot(to path: String) async throws -> Int {
         let result = try await call("Page.captureScreenshot", ["format": "png"])
         guard let base64 = result["data"] as? String, let png = Data(base64Encoded: base64) else { throw Failure("Page.captureScreenshot gave no image") }
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: PathText.folder(of: path), withIntermediateDirectories: true)
         try png.write(to: URL(fileURLWithPath: path))
         return png.count
     }

@@ -168,9 +168,9 @@ enum HelloRootfs {
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             guard let path = words.first(where: { $0.hasPrefix("/") }) else { continue }
             let target = root + path
-            let folder = (path as NSString).deletingLastPathComponent
+            let folder = PathText.folder(of: path)
             directories.withLock { if !$0.contains(folder) { $0.append(folder) } }
-            try fm.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: PathText.folder(of: target), withIntermediateDirectories: true)
             if !fm.fileExists(atPath: target) {
                 // The file's bytes (a symbolic link's target), never the link.
                 try Data(contentsOf: URL(fileURLWithPath: path)).write(to: URL(fileURLWithPath: target))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SlipwayCore
 import SlipwayServer
 import SlipwayStore
 
@@ -24,7 +25,7 @@ struct BackupCommand: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
-        let directory = (absolute(to) as NSString).deletingLastPathComponent
+        let directory = PathText.folder(of: absolute(to))
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("--to \(to): the directory \(directory) does not exist")

@@ -82,7 +82,7 @@ struct ApplyCommand: AsyncParsableCommand {
             throw Exit.failed
         }
         do {
-            _ = try ConfigLoader.parseUnits(text, fileName: absolute, baseDirectory: (absolute as NSString).deletingLastPathComponent)
+            _ = try ConfigLoader.parseUnits(text, fileName: absolute, baseDirectory: PathText.folder(of: absolute))
         } catch {
             for e in error.errors { printError(e.description) }
             throw Exit.failed

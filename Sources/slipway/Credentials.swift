@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayCore
 import SlipwayServer
 
 /// Where the CLI finds its API token, in order: `SLIPWAY_TOKEN`; the credentials file
@@ -61,7 +62,7 @@ enum Credentials {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(file)
-        let dir = (p as NSString).deletingLastPathComponent
+        let dir = PathText.folder(of: p)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let temp = p + ".tmp\(getpid())"
         guard FileManager.default.createFile(atPath: temp, contents: data, attributes: [.posixPermissions: 0o600]) else {

@@ -54,7 +54,7 @@ struct PlanCommand: AsyncParsableCommand {
             throw Exit.failed
         }
         do {
-            _ = try ConfigLoader.parseUnits(text, fileName: absolute, baseDirectory: (absolute as NSString).deletingLastPathComponent)
+            _ = try ConfigLoader.parseUnits(text, fileName: absolute, baseDirectory: PathText.folder(of: absolute))
         } catch {
             for e in error.errors { printError(e.description) }
             throw Exit.failed
