@@ -58,7 +58,13 @@ sample() {
     done
     db=0
     for f in "$DB" "$DB-wal"; do [ -f "$f" ] && db=$((db + $(stat -c %s "$f"))); done
-    echo "$line $db"
+    # Then each process's RSS split: anonymous (heap, stacks: what a leak grows) and
+    # file-backed (pages of the binary and libraries mapped in as code paths first run).
+    local split=""
+    for pid in "$ROUTER_PID" "$SERVER_PID"; do
+        split="$split $(awk '/^RssAnon/{a=$2} /^RssFile/{f=$2} END{print (a ? a : 0), (f ? f : 0)}' "/proc/$pid/status" 2>/dev/null || echo "0 0")"
+    done
+    echo "$line $db$split"
 }
 
 SAMPLES="$BENCH_TMP/samples.txt"
@@ -161,10 +167,13 @@ if len(window) >= 2:
     print(f"| router RSS from 300 s (one statistics window: the router keeps 300 s of numbers per version) → end | {mb(window[0][0])} → {mb(window[-1][0])} ({100.0 * (window[-1][0] - window[0][0]) / window[0][0]:+.1f} %) | |")
 tail = [s for t, s in timed if t >= timed[-1][0] - 120]
 print(f"| router RSS over the last 2 minutes  | {mb(tail[0][0])} → {mb(tail[-1][0])} ({100.0 * (tail[-1][0] - tail[0][0]) / tail[0][0]:+.1f} %) | |")
+if len(first) >= 9 and first[5]:
+    print(f"| router anonymous RSS (heap, stacks) after warm-up → end | {mb(first[5])} → {mb(last[5])} ({growth(5):+.1f} %) | |")
+    print(f"| router file-backed RSS (binary and libraries) after warm-up → end | {mb(first[6])} → {mb(last[6])} ({growth(6):+.1f} %) | |")
 print(f"| control plane RSS after warm-up → end | {mb(first[2])} → {mb(last[2])} ({growth(2):+.1f} %), max {mb(max(s[2] for s in after))} | < +5 % |")
 print(f"| router / control plane file descriptors after warm-up (min–max) | {min(s[1] for s in after)}–{max(s[1] for s in after)} / {min(s[3] for s in after)}–{max(s[3] for s in after)} | flat |")
 print(f"| state database (+ WAL) after warm-up → end, max | {first[4] / 1e6:.2f} → {last[4] / 1e6:.2f} MB, max {max(s[4] for s in after) / 1e6:.2f} MB | bounded |")
-print("\nSamples (s: router RSS kB, fds; control plane RSS kB, fds; database bytes):\n")
+print("\nSamples (s: router RSS kB, fds; control plane RSS kB, fds; database bytes; router anonymous, file-backed RSS kB; control plane anonymous, file-backed RSS kB):\n")
 print("```")
 for t, s in timed:
     print(t, *s)
