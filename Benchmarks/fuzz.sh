@@ -1,40 +1,80 @@
 #!/usr/bin/env bash
-# The long fuzz run: every fuzz target (scripts/fuzz.sh) under libFuzzer + the address
+# The long fuzz run: fuzz targets (scripts/fuzz.sh) under libFuzzer + the address
 # sanitizer, release build, FUZZ_SECONDS each (default 600). Reports executions, speed,
 # coverage reached and findings per target; the goal is 0 findings over >= 10 million
 # executions per target. Peer: none (no other tool fuzzes Slipway's readers); the figure
 # that matters is executions without a finding.
+#
+#   FUZZ_TARGETS="headers cookie"   only these targets (default: every one); the table
+#                                   then goes into the section "fuzz-long" of RESULTS.md,
+#                                   so a long run of a few targets does not replace the
+#                                   run of them all
+#   FUZZ_JOBS=2                     fuzz this many targets at once, one process each
+#                                   (default 1; at most the number of cores)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/lib.sh"
 cd "$HERE/.."
 
 seconds=${FUZZ_SECONDS:-600}
-targets=$(scripts/fuzz.sh list)
+jobs=${FUZZ_JOBS:-1}
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || die "FUZZ_JOBS must be a whole number above 0 (got \"$jobs\")"
+[ "$jobs" -le "$(nproc)" ] || die "FUZZ_JOBS=$jobs is more than the $(nproc) cores: the targets would share them and the speeds would mean nothing"
+known=$(scripts/fuzz.sh list)
+section=fuzz
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+    for t in $FUZZ_TARGETS; do
+        grep -qx "$t" <<<"$known" || die "FUZZ_TARGETS: unknown target \"$t\" (targets: $(echo $known))"
+    done
+    targets=$FUZZ_TARGETS
+    section=fuzz-long
+else
+    targets=$known
+fi
 make_tmp
 out="$BENCH_TMP/fuzz.md"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+# Build once; the runs below then skip it (parallel builds in one scratch folder would wait
+# on each other's lock).
+FUZZ_BUILD=release FUZZ_SCRATCH=.build-fuzz scripts/fuzz.sh build >&2
+
+run_one() {
+    local t="$1" line
+    log "fuzzing $t for $seconds s"
+    line=$(FUZZ_SKIP_BUILD=1 FUZZ_BUILD=release FUZZ_SCRATCH=.build-fuzz scripts/fuzz.sh "$t" "$seconds" 2>/dev/null) || true
+    log "$line"
+}
+running=()
+for t in $targets; do
+    run_one "$t" &
+    running+=($!)
+    if [ "${#running[@]}" -ge "$jobs" ]; then
+        wait "${running[0]}"
+        running=("${running[@]:1}")
+    fi
+done
+for pid in "${running[@]}"; do wait "$pid"; done
+
 status=0
 {
-    echo "## fuzz"
+    if [ "$section" = fuzz ]; then echo "## fuzz"; else echo "## fuzz, long runs"; fi
     echo
-    echo "\`Benchmarks/run.sh fuzz\` (FUZZ_SECONDS=$seconds per target), $(date -u +%F), release build with"
-    echo "\`-sanitize=fuzzer,address\` on Slipway's modules, $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
-    echo "Each target keeps what it learned in \`.build-fuzz/fuzz-corpus/TARGET\` between runs."
+    echo "\`${FUZZ_TARGETS:+FUZZ_TARGETS=\"$FUZZ_TARGETS\" }FUZZ_JOBS=$jobs FUZZ_SECONDS=$seconds Benchmarks/run.sh fuzz\`, $(date -u +%F), release build with"
+    echo "\`-sanitize=fuzzer,address\` on Slipway's modules, $(nproc) cores, $jobs target(s) at a time, load average before: $load_before."
+    echo "Each target keeps what it learned in \`.build-fuzz/fuzz-corpus/TARGET\` between runs; the executions are this run's."
     echo
     echo "| target | executions | per second | coverage (edges) | findings |"
     echo "| --- | --- | --- | --- | --- |"
+    for t in $targets; do
+        flog=".build-fuzz/fuzz-$t.log"
+        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$flog" | tail -1)
+        speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$flog" | tail -1)
+        cov=$(grep -o 'cov: [0-9]*' "$flog" | tail -1 | cut -d' ' -f2)
+        line=$(grep " release $t: " .build-fuzz/fuzz-report.txt | tail -1)
+        case "$line" in *FINDING*) found="**1** (Fuzz/findings/)"; status=1 ;; *) found=0 ;; esac
+        echo "| $t | ${runs:-?} | ${speed:-?} | ${cov:-?} | $found |"
+    done
 } >"$out"
-for t in $targets; do
-    log "fuzzing $t for $seconds s"
-    line=$(FUZZ_BUILD=release FUZZ_SCRATCH=.build-fuzz scripts/fuzz.sh "$t" "$seconds" 2>/dev/null) || status=1
-    log "$line"
-    flog=".build-fuzz/fuzz-$t.log"
-    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$flog" | tail -1)
-    speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$flog" | tail -1)
-    cov=$(grep -o 'cov: [0-9]*' "$flog" | tail -1 | cut -d' ' -f2)
-    case "$line" in *FINDING*) found="**1** (Fuzz/findings/)" ;; *) found=0 ;; esac
-    echo "| $t | ${runs:-?} | ${speed:-?} | ${cov:-?} | $found |" >>"$out"
-done
 cat "$out"
-write_section fuzz "$out"
+write_section "$section" "$out"
 exit "$status"

@@ -4,6 +4,7 @@
 #   scripts/fuzz.sh TARGET [SECONDS]     one target (default 60 s)
 #   scripts/fuzz.sh all [SECONDS]        every target in turn, SECONDS each
 #   scripts/fuzz.sh list                 the targets
+#   scripts/fuzz.sh build                only build the fuzzer
 #
 # Targets (Sources/SlipwayFuzz/FuzzTarget.swift): config, http1, route-table, cookie,
 # headers, junit, cobertura, lcov, sarif, trivy, gitleaks.
@@ -15,7 +16,8 @@
 # trips the sanitizer or breaks an invariant is saved in Fuzz/findings/ and the script exits
 # 1: add it to Fuzz/regressions/TARGET once fixed, where SlipwayFuzzTests replays it.
 # FUZZ_SEED fixes libFuzzer's random seed (the test suite's smoke uses 1, so a run is
-# repeatable). A summary line per target (executions, speed, findings) is printed and appended to
+# repeatable). FUZZ_SKIP_BUILD=1 uses the fuzzer built before (runs in parallel: one build
+# first, `scripts/fuzz.sh build`). A summary line per target (executions, speed, findings) is printed and appended to
 # FUZZ_SCRATCH/fuzz-report.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +29,7 @@ build=${FUZZ_BUILD:-release}
 scratch=${FUZZ_SCRATCH:-.build-fuzz}
 
 usage() {
-    echo "usage: scripts/fuzz.sh TARGET|all|list [SECONDS]" >&2
+    echo "usage: scripts/fuzz.sh TARGET|all|list|build [SECONDS]" >&2
     echo "targets: ${targets[*]}" >&2
     exit 2
 }
@@ -38,6 +40,11 @@ if [ "$target" = list ]; then
 fi
 [[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -gt 0 ] || { echo "fuzz.sh: SECONDS must be a whole number above 0 (got \"$seconds\")" >&2; exit 2; }
 case "$build" in release|debug) ;; *) echo "fuzz.sh: FUZZ_BUILD must be release or debug (got \"$build\")" >&2; exit 2 ;; esac
+if [ "$target" = build ]; then
+    echo "fuzz.sh: building slipway-fuzz ($build, $scratch)" >&2
+    SLIPWAY_FUZZ=1 swift build -c "$build" --scratch-path "$scratch" --product slipway-fuzz >&2
+    exit 0
+fi
 if [ "$target" = all ]; then
     selected=("${targets[@]}")
 else
@@ -47,8 +54,10 @@ else
     selected=("$target")
 fi
 
-echo "fuzz.sh: building slipway-fuzz ($build, $scratch)" >&2
-SLIPWAY_FUZZ=1 swift build -c "$build" --scratch-path "$scratch" --product slipway-fuzz >&2
+if [ "${FUZZ_SKIP_BUILD:-0}" != 1 ]; then
+    echo "fuzz.sh: building slipway-fuzz ($build, $scratch)" >&2
+    SLIPWAY_FUZZ=1 swift build -c "$build" --scratch-path "$scratch" --product slipway-fuzz >&2
+fi
 binary="$scratch/$build/slipway-fuzz"
 [ -x "$binary" ] || { echo "fuzz.sh: $binary was not built" >&2; exit 1; }
 
