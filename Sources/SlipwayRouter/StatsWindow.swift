@@ -7,7 +7,9 @@ import SlipwayCore
 /// time passed in, so the window maths is testable.
 ///
 /// Memory: a slot's latency histogram is allocated on first use and grows only to the
-/// slowest latency it has seen (2 significant digits, 32-bit counts), so a full window
+/// slowest latency it has seen since (2 significant digits, 32-bit counts); a slot reused
+/// for a newer second starts a new one, so what a window holds follows the latencies of the
+/// last `seconds`, not the slowest ever seen. A full window
 /// at latencies up to 100 ms holds 90 histograms of about 5.6 KB — about 0.5 MB per
 /// version per event loop (300 one-second 64-bit histograms of the whole 1 µs – 1 h range
 /// took about 8 MB, measured in the soak benchmark).
@@ -31,10 +33,14 @@ struct StatsWindow: Sendable {
         var totals = StatsTotals()
         var latency: LatencyHistogram?
 
+        /// Empties the slot for `second`. Its histogram is dropped, not zeroed: a histogram
+        /// keeps the size its slowest latency gave it, so zeroing would keep every slot that
+        /// ever saw an outlier at that size for the version's whole life (the soak saw the
+        /// router's heap grow with it); the next request makes a small one again.
         mutating func reset(to second: Int64) {
             self.second = second
             totals = StatsTotals()
-            latency?.reset()
+            latency = nil
         }
 
         mutating func add(_ other: Slot) {

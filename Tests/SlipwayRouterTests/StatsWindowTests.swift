@@ -109,6 +109,28 @@ import Testing
         #expect(w.latencyFootprintBytes - before < 20_000)
     }
 
+    @Test func anOutlierIsForgottenWithItsWindow() {
+        // A version that lives long: one slow outlier in each of its first 60 seconds, then
+        // fast traffic until every slot and group that held them was reused. What the window
+        // holds goes back to what fast traffic alone takes: a slot's histogram does not keep
+        // the size its slowest latency once gave it.
+        let end = UInt64(60 + StatsWindow.seconds + StatsWindow.fineSeconds + 20)
+        var w = StatsWindow(), fresh = StatsWindow()
+        var slow = 0
+        for second in UInt64(0)..<end {
+            w.record(status: 200, routerError: false, latencyMicros: second < 60 ? 3_000_000_000 : 100, nowNanos: (9000 + second) * s)
+            fresh.record(status: 200, routerError: false, latencyMicros: 100, nowNanos: (9000 + second) * s)
+            slow = max(slow, w.latencyFootprintBytes)
+        }
+        #expect(w.latencyFootprintBytes == fresh.latencyFootprintBytes, "\(w.latencyFootprintBytes) bytes after the outliers left the window (\(slow) with them)")
+        #expect(w.latencyFootprintBytes * 4 < slow, "\(w.latencyFootprintBytes) vs \(slow)")
+        // The numbers are those of the last window.
+        var summary = StatsSummary()
+        w.collect(windowSeconds: StatsWindow.seconds, nowNanos: (9000 + end - 1) * s, into: &summary)
+        #expect(summary.totals.requests > 0)
+        #expect((summary.latency?.max ?? .max) < 1_000)
+    }
+
     @Test func recorderMergesShards() {
         let r = VersionStatsRecorder(service: "web", version: "v1", shardCount: 2)
         r.record(shard: 0, status: 200, routerError: false, latencyMicros: 5, nowNanos: 50 * s)
