@@ -91,7 +91,7 @@ extension ServiceFields {
             initial: RateLimitSpec(perSecond: 1, burst: 1),
             fields: [
                 Field("per_client", rate, \.perSecond, required: true,
-                      doc: "Sustained requests per client address: COUNT/s, COUNT/m or COUNT/h (100/s, 600/m)."),
+                      doc: "Sustained requests per client address: COUNT/s, COUNT/m or COUNT/h (100/s, 600/m), from 1/h to 1000000/s."),
                 Field("burst", .integer(in: 1...1_000_000), \.burst,
                       doc: "Requests a client may send at once after being idle (default: one second's worth, at least 1)."),
             ],
@@ -107,6 +107,10 @@ extension ServiceFields {
             guard case .scalar(let scalar) = node, ScalarKind(node) == .string,
                   let value = RateLimitSpec.parseRate(scalar.string) else {
                 diagnostics.typeMismatch(expected: "a rate such as 100/s, 600/m or 50/h", found: node, path)
+                return nil
+            }
+            guard RateLimitSpec.perSecondRange.contains(value) else {
+                diagnostics.error(at: node, path, "rate \(scalar.string) is outside what a limit can count: from 1/h to 1000000/s")
                 return nil
             }
             return value

@@ -64,9 +64,17 @@ public struct RateLimitSpec: Codable, Sendable, Equatable {
         self.burst = burst ?? RateLimitSpec.defaultBurst(perSecond: perSecond)
     }
 
+    /// The rates a limit may have: from one request an hour to a million a second. Outside
+    /// it the arithmetic stops meaning anything (a wait longer than a 64-bit count of
+    /// nanoseconds, a burst beyond any integer); the config refuses such a rate and the
+    /// router refuses a table with one.
+    public static let perSecondRange: ClosedRange<Double> = (1.0 / 3600)...1_000_000
+
     /// Without `burst`: one second's worth of requests (at least 1).
     public static func defaultBurst(perSecond: Double) -> Int {
-        max(1, Int(perSecond.rounded(.up)))
+        let second = perSecond.rounded(.up)
+        guard second.isFinite, second >= 1 else { return 1 }
+        return Int(exactly: second) ?? Int(perSecondRange.upperBound)
     }
 
     /// Parses `100/s`, `6000/m`, `50/h` (a count per second, minute or hour); nil otherwise.

@@ -83,12 +83,12 @@ final class EndpointRegistry: Sendable {
         let pathGuard = PathGuard(route.restrict ?? [], service: route.service, problems: &problems)
         var limiter: RateLimiter?
         if let spec = route.rateLimit {
-            if spec.perSecond.isFinite, spec.perSecond > 0, spec.burst >= 1 {
+            if RateLimitSpec.perSecondRange.contains(spec.perSecond), spec.burst >= 1 {
                 let existing = keptLimiters[route.service] ?? state.limiters[route.service]
                 limiter = existing?.spec == spec ? existing : RateLimiter(spec: spec)
                 keptLimiters[route.service] = limiter
             } else {
-                problems.append(route.service, "rate_limit of service \(route.service) needs a positive rate and a burst of at least 1 (got \(spec.perSecond)/s, burst \(spec.burst)); not limiting")
+                problems.append(route.service, "rate_limit of service \(route.service) needs a rate from 1/h to 1000000/s and a burst of at least 1 (got \(spec.perSecond)/s, burst \(spec.burst)); not limiting")
             }
         }
         guard !headers.isEmpty || limiter != nil || pathGuard != nil else { return nil }

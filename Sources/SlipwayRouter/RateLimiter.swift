@@ -67,7 +67,8 @@ final class RateLimiter: Sendable {
             return wait
         }
         guard let wait else { return .allow }
-        return .limit(retryAfterSeconds: max(1, Int((wait + 999_999_999) / 1_000_000_000)))
+        let seconds = wait / 1_000_000_000 + (wait % 1_000_000_000 == 0 ? 0 : 1)
+        return .limit(retryAfterSeconds: max(1, Int(clamping: seconds)))
     }
 
     /// Drops full buckets; if the shard is still at capacity, the quietest bucket.
@@ -83,7 +84,7 @@ final class RateLimiter: Sendable {
     static func rateText(_ perSecond: Double) -> String {
         for (factor, unit) in [(1.0, "s"), (60.0, "m"), (3600.0, "h")] {
             let count = perSecond * factor
-            if count >= 1, abs(count - count.rounded()) < 1e-9 { return "\(Int(count.rounded()))/\(unit)" }
+            if count >= 1, abs(count - count.rounded()) < 1e-9, let whole = Int(exactly: count.rounded()) { return "\(whole)/\(unit)" }
         }
         return "\(perSecond)/s"
     }

@@ -19,7 +19,9 @@ struct TokenBucket: Sendable, Equatable {
             tokens -= 1
             return nil
         }
-        return UInt64(((1 - tokens) / perNano).rounded(.up))
+        // A rate so low that the wait overflows 64 bits of nanoseconds waits "forever".
+        let wait = ((1 - tokens) / perNano).rounded(.up)
+        return wait.isFinite && wait < 18_446_744_073_709_551_616.0 ? UInt64(wait) : .max
     }
 
     @inline(__always)

@@ -31,6 +31,9 @@ import Testing
         #expect(try limit("{ per_client: 600/m }") == RateLimitSpec(perSecond: 10, burst: 10))
         #expect(try limit("{ per_client: 60/h }") == RateLimitSpec(perSecond: 1.0 / 60, burst: 1))
         #expect(try limit("{ per_client: 2.5/s, burst: 1 }") == RateLimitSpec(perSecond: 2.5, burst: 1))
+        // The ends of the range.
+        #expect(try limit("{ per_client: 1/h }") == RateLimitSpec(perSecond: 1.0 / 3600, burst: 1))
+        #expect(try limit("{ per_client: 1000000/s }") == RateLimitSpec(perSecond: 1_000_000, burst: 1_000_000))
     }
 
     @Test func badEdgeValuesNameTheField() {
@@ -38,6 +41,14 @@ import Testing
                 == "3:27: rate_limit.per_client: expected a rate such as 100/s, 600/m or 50/h, got the integer 100")
         #expect(singleError(minimal + "rate_limit: { per_client: 100/d }\n")
                 == "3:27: rate_limit.per_client: expected a rate such as 100/s, 600/m or 50/h, got the string \"100/d\"")
+        // Rates beyond what the limiter can count were accepted and crashed the control
+        // plane working out the default burst (Int of 1e23) or the router on its first 429.
+        #expect(singleError(minimal + "rate_limit: { per_client: 99999999999999999999999/s }\n")
+                == "3:27: rate_limit.per_client: rate 99999999999999999999999/s is outside what a limit can count: from 1/h to 1000000/s")
+        #expect(singleError(minimal + "rate_limit: { per_client: 0.00000000001/s }\n")
+                == "3:27: rate_limit.per_client: rate 0.00000000001/s is outside what a limit can count: from 1/h to 1000000/s")
+        #expect(singleError(minimal + "rate_limit: { per_client: 0.5/h }\n")
+                == "3:27: rate_limit.per_client: rate 0.5/h is outside what a limit can count: from 1/h to 1000000/s")
         #expect(singleError(minimal + "rate_limit: { per_client: 5/s, burst: 0 }\n")
                 == "3:39: rate_limit.burst: must be between 1 and 1000000 (got 0)")
         #expect(singleError(minimal + "rate_limit: { burst: 5 }\n")

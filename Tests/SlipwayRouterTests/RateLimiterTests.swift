@@ -23,6 +23,23 @@ import Testing
         #expect(bucket.take(now: 60 * Self.second, perNano: perNano, burst: 3) != nil)
     }
 
+    @Test func ratesTheArithmeticCannotHoldDoNotTrap() {
+        // A wait beyond 64 bits of nanoseconds (a rate of 1e-11/s in a table from elsewhere:
+        // the config refuses it) trapped converting to UInt64 on the second request.
+        var bucket = TokenBucket(tokens: 1, now: 0)
+        let perNano = 1e-11 / 1e9
+        #expect(bucket.take(now: 0, perNano: perNano, burst: 1) == nil)
+        #expect(bucket.take(now: 0, perNano: perNano, burst: 1) == .max)
+        let slow = RateLimiter(spec: RateLimitSpec(perSecond: 1e-11, burst: 1))
+        #expect(slow.take(Self.client, now: 0) == .allow)
+        #expect(slow.take(Self.client, now: 0) == .limit(retryAfterSeconds: Int(UInt64.max / 1_000_000_000 + 1)))
+        // A rate beyond Int (found by fuzzing the route table) trapped describing the limit.
+        #expect(RateLimiter.rateText(5.5e125) == "5.5e+125/s")
+        #expect(RateLimiter.rateText(100) == "100/s")
+        #expect(RateLimitSpec.defaultBurst(perSecond: 1e23) == 1_000_000)
+        #expect(RateLimitSpec.defaultBurst(perSecond: .infinity) == 1)
+    }
+
     @Test func limiterAnswersRetryAfterInWholeSecondsRoundedUp() {
         let limiter = RateLimiter(spec: RateLimitSpec(perSecond: 0.25, burst: 2)) // one per 4 s
         #expect(limiter.take(Self.client, now: 0) == .allow)
