@@ -50,8 +50,16 @@ import Testing
         #expect(ListenAddress(host: "::1", port: 9000).description == "[::1]:9000")
     }
 
-    @Test(arguments: ["", "host:", "host:99999", "[::1]9000", "a:b:c", "host:-1"])
+    @Test(arguments: ["", "host:", "host:99999", "[::1]9000", "a:b:c", "host:-1",
+                      "[Set]:8080", "[[Set]:8080", "[[::1]:8080", "a[b:80", "a]b:80", "[]:80"])
     func rejects(text: String) {
         #expect(ListenAddress(parsing: text) == nil)
+    }
+
+    /// What an address writes parses back to it (the route table's JSON round trip).
+    @Test(arguments: ["127.0.0.1:8080", ":80", "[::1]:9000", "[fe80::1%eth0]:443", "localhost:1", "0.0.0.0:65535"])
+    func writesWhatItReads(text: String) throws {
+        let address = try #require(ListenAddress(parsing: text))
+        #expect(ListenAddress(parsing: address.description) == address)
     }
 }
