@@ -20,8 +20,7 @@ struct TokenBucket: Sendable, Equatable {
             return nil
         }
         // A rate so low that the wait overflows 64 bits of nanoseconds waits "forever".
-        let wait = ((1 - tokens) / perNano).rounded(.up)
-        return wait.isFinite && wait < 18_446_744_073_709_551_616.0 ? UInt64(wait) : .max
+        return UInt64(exactly: ((1 - tokens) / perNano).rounded(.up)) ?? .max
     }
 
     @inline(__always)

@@ -87,6 +87,18 @@ func buildAt(port: Int, host: String = "127.0.0.1", headers: [(String, String)] 
     return reply.header("X-Build") ?? "no X-Build: HTTP \(reply.status) \(reply.body.prefix(300))"
 }
 
+/// Expects `slipway logs SERVICE --version VERSION` to show `line`, reading again until it
+/// does: the engine copies a container's output into its log asynchronously, so the app
+/// answering does not mean its lines are in the log yet.
+func expectLogs(_ h: SlipwayHarness, _ service: String, version: String, contain line: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    var logs = (status: Int32(-1), stdout: "", stderr: "")
+    let shown = try? await eventually("\(line) in the logs of \(service) \(version)") { () -> Bool? in
+        logs = try await h.cli(["logs", service, "--version", version])
+        return logs.status == 0 && logs.stdout.contains(line) ? true : nil
+    }
+    #expect(shown == true, "status \(logs.status): \(logs.stdout)\(logs.stderr)", sourceLocation: sourceLocation)
+}
+
 /// Expects the router on `port` to answer with `build` (its X-Build header) now; otherwise
 /// records what it answered, the control plane's view and the router's log.
 func expectServes(_ build: String, port: Int, _ h: SlipwayHarness, _ why: String = "", sourceLocation: SourceLocation = #_sourceLocation) async throws {

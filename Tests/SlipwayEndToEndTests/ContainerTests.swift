@@ -206,14 +206,7 @@ import Testing
 
     @Test func logsComeThroughTheEngineAndFollow() async throws {
         try await withContainerHello(world, replicas: 1) { h, port in
-            // The engine copies a container's output into its log asynchronously: read the
-            // logs until the start line is there (not at once after the deploy).
-            var logs = (status: Int32(-1), stdout: "", stderr: "")
-            let started = try? await eventually("the start line in the logs") { () -> Bool? in
-                logs = try await h.cli(["logs", "hello", "--version", "v1"])
-                return logs.status == 0 && logs.stdout.contains("hello-app v1 listening on 0.0.0.0:") ? true : nil
-            }
-            #expect(started == true, "status \(logs.status): \(logs.stdout)\(logs.stderr)")
+            try await expectLogs(h, "hello", version: "v1", contain: "hello-app v1 listening on 0.0.0.0:")
             #expect(try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "ACCESS_LOG=1", "--wait"]).status == 0)
             let follow = try ChildProcess(executable: h.slipway, arguments: ["logs", "hello", "--version", "v2", "--follow", "--tail", "0"],
                                           environment: ["SLIPWAY_SERVER": h.apiURL, "SLIPWAY_TOKEN": h.adminToken])

@@ -83,12 +83,7 @@ extension FleetTests {
                 }
 
                 // Logs are read through each server's agent from its engine.
-                var logs = (status: Int32(-1), stdout: "", stderr: "")
-                let read = try? await eventually("the start line in the logs") { () -> Bool? in
-                    logs = try await h.cli(["logs", "hello", "--version", "v1"])
-                    return logs.status == 0 && logs.stdout.contains("hello-app v1 listening") ? true : nil
-                }
-                #expect(read == true, "status \(logs.status): \(logs.stdout)\(logs.stderr)")
+                try await expectLogs(h, "hello", version: "v1", contain: "hello-app v1 listening")
 
                 // A container the control plane created but never recorded (it died in between)
                 // is removed from the server's engine when the control plane starts again.
