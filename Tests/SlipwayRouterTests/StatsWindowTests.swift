@@ -122,7 +122,11 @@ import Testing
             fresh.record(status: 200, routerError: false, latencyMicros: 100, nowNanos: (9000 + second) * s)
             slow = max(slow, w.latencyFootprintBytes)
         }
-        #expect(w.latencyFootprintBytes == fresh.latencyFootprintBytes, "\(w.latencyFootprintBytes) bytes after the outliers left the window (\(slow) with them)")
+        // Within 1 %: an array's capacity follows what the allocator hands out, so two windows
+        // of the same histograms can differ by a few bytes (CI saw 138,960 vs 138,976); the
+        // outliers' histograms kept 950 KB before.
+        #expect(w.latencyFootprintBytes <= fresh.latencyFootprintBytes + fresh.latencyFootprintBytes / 100,
+                "\(w.latencyFootprintBytes) bytes after the outliers left the window, \(fresh.latencyFootprintBytes) without them (\(slow) with them)")
         #expect(w.latencyFootprintBytes * 4 < slow, "\(w.latencyFootprintBytes) vs \(slow)")
         // The numbers are those of the last window.
         var summary = StatsSummary()
