@@ -7,10 +7,12 @@
 #
 #   FUZZ_TARGETS="headers cookie"   only these targets (default: every one); the table
 #                                   then goes into the section "fuzz-long" of RESULTS.md,
-#                                   so a long run of a few targets does not replace the
-#                                   run of them all
+#                                   a ledger of each target's latest long run: a run of
+#                                   some targets replaces their rows and keeps the others
 #   FUZZ_JOBS=2                     fuzz this many targets at once, one process each
 #                                   (default 1; at most the number of cores)
+#   FUZZ_RUNS=10000000              stop each target after this many executions
+#                                   (FUZZ_SECONDS then bounds how long it may take)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/lib.sh"
@@ -56,24 +58,50 @@ done
 for pid in "${running[@]}"; do wait "$pid"; done
 
 status=0
+rows="$BENCH_TMP/fuzz-rows.md"
+: >"$rows"
+for t in $targets; do
+    flog=".build-fuzz/fuzz-$t.log"
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$flog" | tail -1)
+    speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$flog" | tail -1)
+    cov=$(grep -o 'cov: [0-9]*' "$flog" | tail -1 | cut -d' ' -f2)
+    took=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$flog" | tail -1)
+    line=$(grep " release $t: " .build-fuzz/fuzz-report.txt | tail -1)
+    case "$line" in *FINDING*) found="**1** (Fuzz/findings/)"; status=1 ;; *) found=0 ;; esac
+    if [ "$section" = fuzz ]; then
+        echo "| $t | ${runs:-?} | ${speed:-?} | ${cov:-?} | $found |" >>"$rows"
+    else
+        echo "| $t | ${runs:-?} | ${speed:-?} | ${cov:-?} | $found | $(date -u +%F), ${took:-$seconds} s, $jobs at a time, tree $(git rev-parse --short HEAD) |" >>"$rows"
+    fi
+done
 {
-    if [ "$section" = fuzz ]; then echo "## fuzz"; else echo "## fuzz, long runs"; fi
-    echo
-    echo "\`${FUZZ_TARGETS:+FUZZ_TARGETS=\"$FUZZ_TARGETS\" }FUZZ_JOBS=$jobs FUZZ_SECONDS=$seconds Benchmarks/run.sh fuzz\`, $(date -u +%F), release build with"
-    echo "\`-sanitize=fuzzer,address\` on Slipway's modules, $(nproc) cores, $jobs target(s) at a time, load average before: $load_before."
-    echo "Each target keeps what it learned in \`.build-fuzz/fuzz-corpus/TARGET\` between runs; the executions are this run's."
-    echo
-    echo "| target | executions | per second | coverage (edges) | findings |"
-    echo "| --- | --- | --- | --- | --- |"
-    for t in $targets; do
-        flog=".build-fuzz/fuzz-$t.log"
-        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$flog" | tail -1)
-        speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$flog" | tail -1)
-        cov=$(grep -o 'cov: [0-9]*' "$flog" | tail -1 | cut -d' ' -f2)
-        line=$(grep " release $t: " .build-fuzz/fuzz-report.txt | tail -1)
-        case "$line" in *FINDING*) found="**1** (Fuzz/findings/)"; status=1 ;; *) found=0 ;; esac
-        echo "| $t | ${runs:-?} | ${speed:-?} | ${cov:-?} | $found |"
-    done
+    if [ "$section" = fuzz ]; then
+        echo "## fuzz"
+        echo
+        echo "\`FUZZ_JOBS=$jobs FUZZ_SECONDS=$seconds Benchmarks/run.sh fuzz\`, $(date -u +%F), release build with"
+        echo "\`-sanitize=fuzzer,address\` on Slipway's modules, $(nproc) cores, $jobs target(s) at a time, load average before: $load_before."
+        echo "Each target keeps what it learned in \`.build-fuzz/fuzz-corpus/TARGET\` between runs; the executions are this run's."
+        echo
+        echo "| target | executions | per second | coverage (edges) | findings |"
+        echo "| --- | --- | --- | --- | --- |"
+        cat "$rows"
+    else
+        # A ledger: each target's latest long run, so a run of some targets keeps the
+        # rows of the others.
+        echo "## fuzz, long runs"
+        echo
+        echo "\`FUZZ_TARGETS=\"...\" FUZZ_JOBS=N FUZZ_SECONDS=S [FUZZ_RUNS=R] Benchmarks/run.sh fuzz\`: each row is that target's latest long run"
+        echo "(release build with \`-sanitize=fuzzer,address\` on Slipway's modules, $(nproc) cores; the last column says when, how"
+        echo "long, how many targets shared the cores and which tree). The latest run: \`FUZZ_TARGETS=\"$FUZZ_TARGETS\" FUZZ_JOBS=$jobs FUZZ_SECONDS=$seconds${FUZZ_RUNS:+ FUZZ_RUNS=$FUZZ_RUNS}\`,"
+        echo "load average before: $load_before. Executions are the run's; a target keeps what it learned in \`.build-fuzz/fuzz-corpus/TARGET\`."
+        echo "A finding's executions count up to the finding."
+        echo
+        echo "| target | executions | per second | coverage (edges) | findings | run |"
+        echo "| --- | --- | --- | --- | --- | --- |"
+        merged="$BENCH_TMP/fuzz-merged.md"
+        FUZZ_KNOWN="$known" python3 "$HERE/fuzz_ledger.py" "$RESULTS_MD" "$rows" "$merged"
+        cat "$merged"
+    fi
 } >"$out"
 cat "$out"
 write_section "$section" "$out"

@@ -16,7 +16,8 @@
 # trips the sanitizer or breaks an invariant is saved in Fuzz/findings/ and the script exits
 # 1: add it to Fuzz/regressions/TARGET once fixed, where SlipwayFuzzTests replays it.
 # FUZZ_SEED fixes libFuzzer's random seed (the test suite's smoke uses 1, so a run is
-# repeatable). FUZZ_SKIP_BUILD=1 uses the fuzzer built before (runs in parallel: one build
+# repeatable). FUZZ_RUNS=N stops a target after N executions (SECONDS then bounds the time;
+# the long runs use it to reach 10 million). FUZZ_SKIP_BUILD=1 uses the fuzzer built before (runs in parallel: one build
 # first, `scripts/fuzz.sh build`). A summary line per target (executions, speed, findings) is printed and appended to
 # FUZZ_SCRATCH/fuzz-report.txt.
 set -euo pipefail
@@ -39,6 +40,7 @@ if [ "$target" = list ]; then
     exit 0
 fi
 [[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -gt 0 ] || { echo "fuzz.sh: SECONDS must be a whole number above 0 (got \"$seconds\")" >&2; exit 2; }
+[ -z "${FUZZ_RUNS:-}" ] || { [[ "$FUZZ_RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: FUZZ_RUNS must be a whole number above 0 (got \"$FUZZ_RUNS\")" >&2; exit 2; }; }
 case "$build" in release|debug) ;; *) echo "fuzz.sh: FUZZ_BUILD must be release or debug (got \"$build\")" >&2; exit 2 ;; esac
 if [ "$target" = build ]; then
     echo "fuzz.sh: building slipway-fuzz ($build, $scratch)" >&2
@@ -71,12 +73,22 @@ for t in "${selected[@]}"; do
     [ -d "Fuzz/regressions/$t" ] && seeds+=("Fuzz/regressions/$t")
     log="$scratch/fuzz-$t.log"
     # -timeout: an input taking 10 s is a finding (a hang); -rss_limit_mb bounds memory.
+    # malloc_context_size=0: the sanitizer records no stack per allocation while fuzzing
+    # (collecting them took about a third of the config target's time); it still catches
+    # every bad access, and a finding is replayed below with full stacks for its report.
     set +e
-    SLIPWAY_FUZZ_TARGET="$t" ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}" "$binary" \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 ${FUZZ_SEED:+-seed="$FUZZ_SEED"} \
+    SLIPWAY_FUZZ_TARGET="$t" ASAN_OPTIONS="detect_leaks=0:malloc_context_size=0:${ASAN_OPTIONS:-}" "$binary" \
+        -max_total_time="$seconds" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 ${FUZZ_SEED:+-seed="$FUZZ_SEED"} \
         -artifact_prefix="Fuzz/findings/$t-" "$work" "${seeds[@]}" >"$log" 2>&1
     status=$?
     set -e
+    artifact=$(sed -n 's/.*Test unit written to \(Fuzz\/findings\/[^ ]*\).*/\1/p' "$log" | tail -1)
+    if [ -n "$artifact" ] && [ -f "$artifact" ]; then
+        # The finding again, alone, with the sanitizer's allocation and free stacks.
+        { echo; echo "== replay of $artifact with full allocation stacks"; } >>"$log"
+        SLIPWAY_FUZZ_TARGET="$t" ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}" "$binary" \
+            -artifact_prefix="$scratch/replay-" "$artifact" >>"$log" 2>&1 || true
+    fi
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
     findings=$(grep -c "^artifact_prefix=\|Test unit written to" "$log" || true)
@@ -85,7 +97,9 @@ for t in "${selected[@]}"; do
         line="$t: FINDING after ${runs:-?} executions (exit $status); see $log and Fuzz/findings/"
         grep -E "invariant broken|ERROR: AddressSanitizer|Fatal error|SUMMARY|Test unit written" "$log" | head -5 >&2 || true
     else
-        line="$t: ${runs:-0} executions in ${seconds} s (${speed:-0}/s), 0 findings"
+        # With FUZZ_RUNS the run may end before SECONDS: libFuzzer says how long it took.
+        took=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
+        line="$t: ${runs:-0} executions in ${took:-$seconds} s (${speed:-0}/s), 0 findings"
     fi
     echo "$line"
     echo "$(date -u +%FT%TZ) $build $line" >>"$report"
