@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SlipwayCore
 
 /// The report formats `--evidence FORMAT=PATH` reads, and what each one measures.
 public enum EvidenceFormat: String, Codable, Sendable, CaseIterable {
@@ -149,7 +150,7 @@ public struct EvidenceItem: Codable, Sendable, Equatable {
         } catch {
             throw EvidenceError(file: file, "cannot be read: \(error.localizedDescription)")
         }
-        return (hasher.finalize().map { String(format: "%02x", $0) }.joined(), bytes)
+        return (Hex.string(hasher.finalize()), bytes)
     }
 }
 

@@ -146,7 +146,7 @@ public enum RouterFuzzing {
         }
         guard found else { return "the sticky cookie for \(text.debugDescription) is not recognised in a Cookie header" }
         if let key = AffinitySigner.decodeHex(text) {
-            let hex = key.map { String(format: "%02x", $0) }.joined()
+            let hex = Hex.string(key)
             guard hex == text.lowercased() else { return "hex \(text.debugDescription) decoded to bytes that encode as \(hex)" }
         }
         return nil

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SlipwayCore
 
 /// The 256-bit key that protects everything Slipway keeps encrypted or authenticated at
 /// rest. Nothing uses it directly: each use derives its own key with `derive(_:)`

@@ -113,7 +113,7 @@ public struct ArtifactStore: Sendable {
             let executable = (mode(of: source) & 0o111) != 0
             chmod(destination, executable ? 0o555 : 0o444)
         }
-        return ("sha256:" + hasher.finalize().map { String(format: "%02x", $0) }.joined(), bytes)
+        return ("sha256:" + Hex.string(hasher.finalize()), bytes)
     }
 
     /// Hashes a directory tree — every entry's relative path, kind, executable bit, and
@@ -150,7 +150,7 @@ public struct ArtifactStore: Sendable {
             }
             manifest.update(data: Data((line + "\n").utf8))
         }
-        return ("sha256:" + manifest.finalize().map { String(format: "%02x", $0) }.joined(), total)
+        return ("sha256:" + Hex.string(manifest.finalize()), total)
     }
 
     /// Directories of a stored tree read-only, deepest first, so nothing can be added later.

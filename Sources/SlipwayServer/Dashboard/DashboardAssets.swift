@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import SlipwayCore
 
 /// One of the dashboard's three files, compiled into the binary (no CDN, nothing on disk).
 struct DashboardAsset: Sendable {
@@ -15,7 +16,7 @@ struct DashboardAsset: Sendable {
         self.path = path
         self.contentType = contentType
         body = ByteBuffer(bytes: bytes)
-        etag = "\"" + SHA256.hash(data: bytes).prefix(12).map { String(format: "%02x", $0) }.joined() + "\""
+        etag = "\"" + Hex.string(SHA256.hash(data: bytes).prefix(12)) + "\""
     }
 
     /// Scripts only from this server, no inline script or style, no framing, no plugins.

@@ -63,7 +63,7 @@ public struct HostBundle: Sendable, Equatable {
         libraries.sort { $0.name < $1.name }
         var hasher = SHA256()
         for part in [binary] + libraries { hasher.update(data: Data("\(part.name) \(part.digest)\n".utf8)) }
-        let id = "sha256:" + hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let id = "sha256:" + Hex.string(hasher.finalize())
         return HostBundle(id: id, binary: binary, libraries: libraries, machine: Self.machine(), glibc: await Self.glibcVersion())
     }
 

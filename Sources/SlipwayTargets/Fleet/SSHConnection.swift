@@ -39,7 +39,7 @@ public actor SSHConnection {
         public static func socketDirectory(stateDirectory: String) -> String {
             let preferred = (stateDirectory as NSString).appendingPathComponent("ssh")
             if preferred.utf8.count <= 60 { return preferred }
-            let tag = SHA256.hash(data: Data(stateDirectory.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
+            let tag = Hex.string(SHA256.hash(data: Data(stateDirectory.utf8)).prefix(6))
             return "/tmp/slipway-ssh-\(getuid())-\(tag)"
         }
     }
@@ -68,7 +68,7 @@ public actor SSHConnection {
     /// A short, stable name for the server's sockets.
     static func tag(_ server: ServerSpec) -> String {
         let digest = SHA256.hash(data: Data("\(server.user ?? "")@\(server.host):\(server.port ?? 0)".utf8))
-        return digest.prefix(8).map { String(format: "%02x", $0) }.joined()
+        return Hex.string(digest.prefix(8))
     }
 
     /// The local end of a forwarded socket named `name` (`router`, `agent`).
