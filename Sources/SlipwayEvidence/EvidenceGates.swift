@@ -52,6 +52,6 @@ public enum EvidenceGates {
     }
 
     static func percent(_ value: Double) -> String {
-        value == value.rounded() ? "\(Int(value)) %" : String(format: "%.2f %%", value)
+        Int(exactly: value).map { "\($0) %" } ?? String(format: "%.2f %%", value)
     }
 }

@@ -94,7 +94,7 @@ public enum SARIFReport {
             guard case .key(let key) = t, let value = try r.token() else { throw r.fail("expected an object key") }
             switch key {
             case "ruleId": ruleID = try r.readValue(startingWith: value).string
-            case "ruleIndex": ruleIndex = try r.readValue(startingWith: value).number.map { Int($0) }
+            case "ruleIndex": ruleIndex = try r.readValue(startingWith: value).number.flatMap(index)
             case "rule": rule = try r.readValue(startingWith: value)
             case "level": level = try r.readValue(startingWith: value).string
             case "kind": kind = try r.readValue(startingWith: value).string
@@ -103,7 +103,13 @@ public enum SARIFReport {
             }
         }
         if let kind, kind != "fail" { return nil }
-        return Finding(ruleID: ruleID ?? rule?["id"]?.string, ruleIndex: ruleIndex ?? rule?["index"]?.number.map { Int($0) }, level: level, score: score)
+        return Finding(ruleID: ruleID ?? rule?["id"]?.string, ruleIndex: ruleIndex ?? rule?["index"]?.number.flatMap(index), level: level, score: score)
+    }
+
+    /// A rule index as a whole number, or nil for one that is not (`1.5`, `3e59`): like an
+    /// index outside the rules, the result's rule is then looked up by its id.
+    private static func index(_ number: Double) -> Int? {
+        Int(exactly: number)
     }
 
     private static func readRun(_ r: JSONEventReader, into evidence: inout VulnerabilityEvidence, revisions: inout [String]) throws(EvidenceError) {

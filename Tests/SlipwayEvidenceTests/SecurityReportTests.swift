@@ -53,6 +53,31 @@ import Testing
         #expect(try SARIFReport.parse(file: file) == VulnerabilityEvidence(critical: 1, high: 1, medium: 2, low: 2))
     }
 
+    /// Fuzzing found `"ruleIndex": 3.3e59` trapping the reader (a `Double` beyond `Int`
+    /// converted with `Int(_:)`): `release create --evidence sarif=…` crashed on such a file.
+    /// An index that is not a whole number is treated like one outside the rules: the
+    /// result's rule is found by its id, and a result with neither counts by its level.
+    @Test func aRuleIndexThatIsNoWholeNumberFallsBackToTheRuleID() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let file = try dir.write("odd.sarif", #"""
+            {"version": "2.1.0", "runs": [{
+              "tool": {"driver": {"name": "x", "rules": [
+                {"id": "r1", "properties": {"security-severity": "9.5"}},
+                {"id": "r2", "properties": {"security-severity": "5.0"}}
+              ]}},
+              "results": [
+                {"ruleId": "r2", "ruleIndex": 333333333333333333333333333333333333333333333333333333333333, "level": "error"},
+                {"ruleId": "r2", "ruleIndex": 1e300},
+                {"ruleId": "r1", "ruleIndex": 0.5},
+                {"rule": {"id": "r1", "index": -1e40}},
+                {"ruleIndex": 1.5, "level": "note"}
+              ]
+            }]}
+            """#)
+        #expect(try SARIFReport.parse(file: file) == VulnerabilityEvidence(critical: 2, medium: 2, low: 1))
+    }
+
     @Test func trivyAndGitleaksReportsAreCounted() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
