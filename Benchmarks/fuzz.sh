@@ -13,6 +13,9 @@
 #                                   (default 1; at most the number of cores)
 #   FUZZ_RUNS=10000000              stop each target after this many executions
 #                                   (FUZZ_SECONDS then bounds how long it may take)
+#   FUZZ_WORKERS=2                  fuzz each target with this many processes on its
+#                                   shared corpus (with FUZZ_JOBS=1: one slow target on
+#                                   every core); executions are their sum
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/lib.sh"
@@ -21,6 +24,7 @@ cd "$HERE/.."
 seconds=${FUZZ_SECONDS:-600}
 jobs=${FUZZ_JOBS:-1}
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || die "FUZZ_JOBS must be a whole number above 0 (got \"$jobs\")"
+[ "$((jobs * ${FUZZ_WORKERS:-1}))" -le "$(nproc)" ] || die "FUZZ_JOBS × FUZZ_WORKERS ($jobs × ${FUZZ_WORKERS:-1}) is more than the $(nproc) cores: the processes would share them and the speeds would mean nothing"
 [ "$jobs" -le "$(nproc)" ] || die "FUZZ_JOBS=$jobs is more than the $(nproc) cores: the targets would share them and the speeds would mean nothing"
 known=$(scripts/fuzz.sh list)
 section=fuzz
@@ -36,6 +40,9 @@ fi
 make_tmp
 out="$BENCH_TMP/fuzz.md"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+# The tree the fuzzer is built from, taken now: a commit made while the targets run must not
+# be credited with their executions.
+tree=$(git rev-parse --short HEAD)$([ -z "$(git status --porcelain -- Sources Fuzz 2>/dev/null)" ] || echo " + uncommitted changes")
 # Build once; the runs below then skip it (parallel builds in one scratch folder would wait
 # on each other's lock).
 FUZZ_BUILD=release FUZZ_SCRATCH=.build-fuzz scripts/fuzz.sh build >&2
@@ -46,32 +53,33 @@ run_one() {
     line=$(FUZZ_SKIP_BUILD=1 FUZZ_BUILD=release FUZZ_SCRATCH=.build-fuzz scripts/fuzz.sh "$t" "$seconds" 2>/dev/null) || true
     log "$line"
 }
-running=()
+# At most $jobs targets at once: the next one starts as soon as any running one ends.
+running=0
 for t in $targets; do
-    run_one "$t" &
-    running+=($!)
-    if [ "${#running[@]}" -ge "$jobs" ]; then
-        wait "${running[0]}"
-        running=("${running[@]:1}")
+    if [ "$running" -ge "$jobs" ]; then
+        wait -n || true
+        running=$((running - 1))
     fi
+    run_one "$t" &
+    running=$((running + 1))
 done
-for pid in "${running[@]}"; do wait "$pid"; done
+wait
 
 status=0
 rows="$BENCH_TMP/fuzz-rows.md"
 : >"$rows"
 for t in $targets; do
     flog=".build-fuzz/fuzz-$t.log"
-    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$flog" | tail -1)
-    speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$flog" | tail -1)
-    cov=$(grep -o 'cov: [0-9]*' "$flog" | tail -1 | cut -d' ' -f2)
-    took=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$flog" | tail -1)
+    # scripts/fuzz.sh's totals over the target's workers.
+    totals=$(grep '^fuzz.sh totals: ' "$flog" | tail -1)
+    total() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$totals"; }
+    runs=$(total executions); speed=$(total per_second); cov=$(total coverage); took=$(total seconds); nworkers=$(total workers)
     line=$(grep " release $t: " .build-fuzz/fuzz-report.txt | tail -1)
     case "$line" in *FINDING*) found="**1** (Fuzz/findings/)"; status=1 ;; *) found=0 ;; esac
     if [ "$section" = fuzz ]; then
         echo "| $t | ${runs:-?} | ${speed:-?} | ${cov:-?} | $found |" >>"$rows"
     else
-        echo "| $t | ${runs:-?} | ${speed:-?} | ${cov:-?} | $found | $(date -u +%F), ${took:-$seconds} s, $jobs at a time, tree $(git rev-parse --short HEAD) |" >>"$rows"
+        echo "| $t | ${runs:-?} | ${speed:-?} | ${cov:-?} | $found | $(date -u +%F), ${took:-$seconds} s, $jobs at a time$([ "${nworkers:-1}" = 1 ] || echo ", $nworkers workers"), tree $tree |" >>"$rows"
     fi
 done
 {

@@ -17,7 +17,10 @@
 # 1: add it to Fuzz/regressions/TARGET once fixed, where SlipwayFuzzTests replays it.
 # FUZZ_SEED fixes libFuzzer's random seed (the test suite's smoke uses 1, so a run is
 # repeatable). FUZZ_RUNS=N stops a target after N executions (SECONDS then bounds the time;
-# the long runs use it to reach 10 million). FUZZ_SKIP_BUILD=1 uses the fuzzer built before (runs in parallel: one build
+# the long runs use it to reach 10 million). FUZZ_WORKERS=N fuzzes one target with N
+# processes at once (at most one per core) on its shared corpus, each picking up what the
+# others found, and reports their sum; FUZZ_RUNS is then split between them, and with
+# FUZZ_SEED worker i uses the seed + i. FUZZ_SKIP_BUILD=1 uses the fuzzer built before (runs in parallel: one build
 # first, `scripts/fuzz.sh build`). A summary line per target (executions, speed, findings) is printed and appended to
 # FUZZ_SCRATCH/fuzz-report.txt.
 set -euo pipefail
@@ -40,6 +43,9 @@ if [ "$target" = list ]; then
     exit 0
 fi
 [[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -gt 0 ] || { echo "fuzz.sh: SECONDS must be a whole number above 0 (got \"$seconds\")" >&2; exit 2; }
+workers=${FUZZ_WORKERS:-1}
+[[ "$workers" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: FUZZ_WORKERS must be a whole number above 0 (got \"$workers\")" >&2; exit 2; }
+[ "$workers" -le "$(nproc)" ] || { echo "fuzz.sh: FUZZ_WORKERS=$workers is more than the $(nproc) cores" >&2; exit 2; }
 [ -z "${FUZZ_RUNS:-}" ] || { [[ "$FUZZ_RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: FUZZ_RUNS must be a whole number above 0 (got \"$FUZZ_RUNS\")" >&2; exit 2; }; }
 case "$build" in release|debug) ;; *) echo "fuzz.sh: FUZZ_BUILD must be release or debug (got \"$build\")" >&2; exit 2 ;; esac
 if [ "$target" = build ]; then
@@ -72,34 +78,63 @@ for t in "${selected[@]}"; do
     seeds=("Fuzz/corpus/$t")
     [ -d "Fuzz/regressions/$t" ] && seeds+=("Fuzz/regressions/$t")
     log="$scratch/fuzz-$t.log"
+    rm -f "$scratch/fuzz-$t".w*.log
     # -timeout: an input taking 10 s is a finding (a hang); -rss_limit_mb bounds memory.
     # malloc_context_size=0: the sanitizer records no stack per allocation while fuzzing
     # (collecting them took about a third of the config target's time); it still catches
     # every bad access, and a finding is replayed below with full stacks for its report.
-    set +e
-    SLIPWAY_FUZZ_TARGET="$t" ASAN_OPTIONS="detect_leaks=0:malloc_context_size=0:${ASAN_OPTIONS:-}" "$binary" \
-        -max_total_time="$seconds" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 ${FUZZ_SEED:+-seed="$FUZZ_SEED"} \
-        -artifact_prefix="Fuzz/findings/$t-" "$work" "${seeds[@]}" >"$log" 2>&1
-    status=$?
-    set -e
-    artifact=$(sed -n 's/.*Test unit written to \(Fuzz\/findings\/[^ ]*\).*/\1/p' "$log" | tail -1)
+    # Worker 1 logs to fuzz-TARGET.log, worker i > 1 to fuzz-TARGET.wI.log; every worker
+    # uses the same corpus folder and reads what the others added (libFuzzer's -reload).
+    logs=()
+    pids=()
+    for i in $(seq 1 "$workers"); do
+        if [ "$i" = 1 ]; then wlog="$log"; else wlog="$scratch/fuzz-$t.w$i.log"; fi
+        logs+=("$wlog")
+        runs_each=""
+        [ -z "${FUZZ_RUNS:-}" ] || runs_each=$(( (FUZZ_RUNS + workers - 1) / workers ))
+        SLIPWAY_FUZZ_TARGET="$t" ASAN_OPTIONS="detect_leaks=0:malloc_context_size=0:${ASAN_OPTIONS:-}" "$binary" \
+            -max_total_time="$seconds" ${runs_each:+-runs="$runs_each"} -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+            ${FUZZ_SEED:+-seed="$((FUZZ_SEED + i - 1))"} -reload=1 \
+            -artifact_prefix="Fuzz/findings/$t-" "$work" "${seeds[@]}" >"$wlog" 2>&1 &
+        pids+=($!)
+    done
+    # The first worker to stop on a finding stops the others.
+    status=0
+    for _ in "${pids[@]}"; do
+        rc=0
+        wait -n "${pids[@]}" 2>/dev/null || rc=$?
+        [ "$rc" = 127 ] && break
+        if [ "$rc" -ne 0 ] && [ "$status" = 0 ]; then
+            status=$rc
+            kill "${pids[@]}" 2>/dev/null || true
+        fi
+    done
+    runs=0; speed=0; took=0; findings=0; artifact=""
+    for wlog in "${logs[@]}"; do
+        n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$wlog" | tail -1)
+        r=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$wlog" | tail -1)
+        # With FUZZ_RUNS a run may end before SECONDS: libFuzzer says how long it took.
+        d=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$wlog" | tail -1)
+        f=$(grep -c "^artifact_prefix=\|Test unit written to" "$wlog" || true)
+        runs=$((runs + ${n:-0})); speed=$((speed + ${r:-0})); findings=$((findings + ${f:-0}))
+        [ "${d:-$seconds}" -gt "$took" ] && took=${d:-$seconds}
+        [ -n "$artifact" ] || artifact=$(sed -n 's/.*Test unit written to \(Fuzz\/findings\/[^ ]*\).*/\1/p' "$wlog" | tail -1)
+    done
+    cov=$(cat "${logs[@]}" | grep -o 'cov: [0-9]*' | cut -d' ' -f2 | sort -n | tail -1 || true)
     if [ -n "$artifact" ] && [ -f "$artifact" ]; then
         # The finding again, alone, with the sanitizer's allocation and free stacks.
         { echo; echo "== replay of $artifact with full allocation stacks"; } >>"$log"
         SLIPWAY_FUZZ_TARGET="$t" ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}" "$binary" \
             -artifact_prefix="$scratch/replay-" "$artifact" >>"$log" 2>&1 || true
     fi
-    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-    findings=$(grep -c "^artifact_prefix=\|Test unit written to" "$log" || true)
-    if [ "$status" -ne 0 ] || [ "${findings:-0}" -gt 0 ]; then
+    # The totals of every worker, for Benchmarks/fuzz.sh.
+    echo "fuzz.sh totals: executions=$runs per_second=$speed seconds=$took coverage=${cov:-0} workers=$workers findings=$findings" >>"$log"
+    if [ "$status" -ne 0 ] || [ "$findings" -gt 0 ]; then
         failed=1
-        line="$t: FINDING after ${runs:-?} executions (exit $status); see $log and Fuzz/findings/"
-        grep -E "invariant broken|ERROR: AddressSanitizer|Fatal error|SUMMARY|Test unit written" "$log" | head -5 >&2 || true
+        line="$t: FINDING after $runs executions (exit $status); see ${logs[*]} and Fuzz/findings/"
+        cat "${logs[@]}" | grep -E "invariant broken|ERROR: AddressSanitizer|Fatal error|SUMMARY|Test unit written" | head -5 >&2 || true
     else
-        # With FUZZ_RUNS the run may end before SECONDS: libFuzzer says how long it took.
-        took=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
-        line="$t: ${runs:-0} executions in ${took:-$seconds} s (${speed:-0}/s), 0 findings"
+        line="$t: $runs executions in $took s ($speed/s$([ "$workers" = 1 ] || echo ", $workers workers")), 0 findings"
     fi
     echo "$line"
     echo "$(date -u +%FT%TZ) $build $line" >>"$report"
