@@ -17,86 +17,88 @@ enum ServiceFields {
     /// The placeholders a container's `command` and `args` may contain.
     static let containerPlaceholders = ["port", "version"]
 
-    static var service: ObjectType<ServiceSpec> {
-        ObjectType(
-            doc: "One service deployed by Slipway (slipway.yml).",
-            initial: ServiceSpec(name: "", run: []),
-            fields: settings + [
-                Field("environments", EnvironmentFields.environments, \.environment,
-                      doc: "Environments in promotion order (dev, staging, production, …); each is deployed on its own (SERVICE@ENV) with the service's settings merged with its overrides, and has its own gates, approvals and freezes."),
-            ],
-            check: { spec, scope in
-                checkTarget(&spec, scope)
-                checkReferences(&spec, scope)
-                checkFleet(&spec, scope)
-                checkHooks(&spec, scope)
-                checkVerify(&spec, scope)
-                if spec.health.kind == .grpc, spec.upstream != .h2c {
-                    scope.error(at: "health", "health.kind: grpc needs `upstream: h2c` (gRPC runs over HTTP/2; the service's instances are reached over HTTP/1.1)")
-                }
-            },
-            extraSchema: [("oneOf", .array([
-                .object([("required", .array([.string("run")]))]),
-                .object([("required", .array([.string("image")]))]),
-            ]))]
-        )
-    }
+    /// Built once, on first use: a load used to build this table (and, through
+    /// `environments`, every environment's) again for the root and for each environment,
+    /// about a fifth of a load's time. The table cannot be `Sendable` (its closures and
+    /// the environments' YAML nodes are not), but it is never changed after it is built and
+    /// its closures keep no state of their own: every load only reads it.
+    nonisolated(unsafe) static let service: ObjectType<ServiceSpec> = ObjectType(
+        doc: "One service deployed by Slipway (slipway.yml).",
+        initial: ServiceSpec(name: "", run: []),
+        fields: settings + [
+            Field("environments", EnvironmentFields.environments, \.environment,
+                  doc: "Environments in promotion order (dev, staging, production, …); each is deployed on its own (SERVICE@ENV) with the service's settings merged with its overrides, and has its own gates, approvals and freezes."),
+        ],
+        check: { spec, scope in
+            checkTarget(&spec, scope)
+            checkReferences(&spec, scope)
+            checkFleet(&spec, scope)
+            checkHooks(&spec, scope)
+            checkVerify(&spec, scope)
+            if spec.health.kind == .grpc, spec.upstream != .h2c {
+                scope.error(at: "health", "health.kind: grpc needs `upstream: h2c` (gRPC runs over HTTP/2; the service's instances are reached over HTTP/1.1)")
+            }
+        },
+        extraSchema: [("oneOf", .array([
+            .object([("required", .array([.string("run")]))]),
+            .object([("required", .array([.string("image")]))]),
+        ]))]
+    )
 
     /// Every key but `environments` (which environments override from).
-    static var settings: [Field<ServiceSpec>] {
-            [
-                Field("service", serviceName, \.name, required: true,
-                      doc: "The service name: lowercase letters, digits and '-', starting with a letter, at most 63 characters."),
-                Field("run", .list(of: runArgument, nonEmpty: true), \.runCommand,
-                      doc: "The command line of one local-process instance; {{port}} and {{version}} are replaced at start ({{artifact}}: the stored copy of `artifact`). Give `run` or `image`."),
-                Field("env", .map(keyPattern: envNamePattern, keyExplain: { "`\($0)` is not a valid environment variable name (letters, digits and '_', not starting with a digit)" }, values: .scalarText), \.env,
-                      doc: "Extra environment variables for every instance."),
-                Field("working_dir", .string.checked { $0.isEmpty ? "must not be empty" : nil }, \.workingDirectory,
-                      doc: "Working directory of instances, relative to the config file's directory (default: that directory)."),
-                Field("health", health.valueType, \.health,
-                      doc: "Active HTTP health checks of each instance."),
-                Field("listen", .listenAddress, \.listen,
-                      doc: "The router's public address for this service: HOST:PORT, :PORT or PORT."),
-                Field("hosts", .list(of: hostname).checked(duplicateHost), \.hosts,
-                      doc: "Host names routed to this service when several services share one listen port; empty answers every Host."),
-                Field("replicas", .integer(in: replicaRange), \.replicas,
-                      doc: "Instances per release."),
-                Field("upstream_timeout", .duration(positive: true), \.upstreamTimeout,
-                      doc: "How long the router waits for an instance's response head."),
-                Field("websocket_drain", .duration(positive: false), \.websocketDrain,
-                      doc: "How long upgraded connections (WebSocket and other `Upgrade`s) stay on an instance once its release stops taking new traffic (a switch, a canary's end, a rollback); then the router closes them and clients reconnect to the serving release. Default 30s; 0 closes them at the switch."),
-                Field("max_request_body", byteSize(minimum: 0), \.maxRequestBody,
-                      doc: "The largest request body the router forwards to an instance, a size such as 10m or 1g; a larger one is answered 413 Payload Too Large (at once when its Content-Length says so, else as soon as the chunked body grows past it) and never reaches the instance in full. Default: no limit (bodies stream through with backpressure, so the router's memory stays bounded either way)."),
-                Field("trace_requests", .share, \.traceRequests,
-                      doc: "Trace requests through the router (OpenTelemetry, exported where the control plane's --otlp-endpoint says): the share of requests without a sampled W3C `traceparent` that start a trace, 0.1 or 10%; one whose client sent a sampled `traceparent` is always traced, as a child of the client's span. The instance gets the router's span as its parent in `traceparent`. Default: no request spans, and `traceparent` passes through untouched."),
-                Field("upstream", ValueType<UpstreamProtocol>.enumeration, \.upstream,
-                      doc: "The protocol the instances speak: http1 (HTTP/1.1, the default) or h2c (HTTP/2 cleartext with prior knowledge, as gRPC servers speak it); with h2c each request goes to an instance as an HTTP/2 stream with its trailers, and a grpc-status other than 0 counts as an error."),
-                Field("strategy", strategy, \.strategy,
-                      doc: "How a rollout moves traffic from the stable release to the new one; exactly one kind."),
-                Field("analysis", analyses, \.analysis,
-                      doc: "Named analyses that canary steps and `strategy.canary.analysis` refer to; `default` is the one canaries run in the background."),
-                Field("pin", pin.valueType, \.pin,
-                      doc: "A request header (X-Slipway-Version by default) that allowed clients (loopback by default) use to reach a named version whatever its weight."),
-                Field("tls", tls.valueType, \.tls,
-                      doc: "The router terminates TLS on `listen` with a certificate and key (PEM files, relative to the config file's directory)."),
-                Field("headers", headers.valueType, \.headers,
-                      doc: "Security headers (HSTS, CSP, X-Content-Type-Options, X-Frame-Options, Referrer-Policy) added to every response."),
-                Field("rate_limit", rateLimit.valueType, \.rateLimit,
-                      doc: "Per-client-address request rate limit (token bucket); over it the router answers 429 with Retry-After."),
-                Field("restrict", .list(of: restriction.valueType), \.restrict,
-                      doc: "Path prefixes (such as /metrics, /admin) only allowed client networks may reach; others get 403."),
-                Field("notifications", notifications, \.notifications,
-                      doc: "Where events are sent: webhooks (signed JSON), Slack-compatible webhooks, Alertmanager, email (SMTP); each filtered by events and environments. Deliveries are queued in the state database and retried until delivered."),
-                Field("hooks", hooks.valueType, \.hooks,
-                      doc: "Commands run at fixed points of a rollout (any strategy): pre_deploy (before any traffic: migrations), smoke (through the pin header, before the switch), post_deploy, on_rollback; output goes into the rollout's events, secrets redacted."),
-                Field("backup", backup.valueType, \.backup,
-                      doc: "The service's database (PostgreSQL or SQLite), backed up before every deploy's pre_deploy hook and recorded with the rollout; restore_on_rollback restores it when the deploy is undone."),
-                Field("verify", verify.valueType, \.verify,
-                      doc: "Checks at fixed offsets after a deploy succeeded (after: [30m, 2h, 24h]): an analysis, a command or both; results are stored with the rollout, shown by status and why, and notified; on_failure: rollback rolls back while the verified release still serves."),
-                Field("alerts", alerts, \.alerts,
-                      doc: "Rules on the service's live numbers (error rate, latency percentiles, instances down) that fire after `for` and resolve; firing and resolved are events and notifications."),
-            ] + containerSettings + serverSettings
-    }
+    /// Built once, like `service`.
+    nonisolated(unsafe) static let settings: [Field<ServiceSpec>] = [
+        Field("service", serviceName, \.name, required: true,
+              doc: "The service name: lowercase letters, digits and '-', starting with a letter, at most 63 characters."),
+        Field("run", .list(of: runArgument, nonEmpty: true), \.runCommand,
+              doc: "The command line of one local-process instance; {{port}} and {{version}} are replaced at start ({{artifact}}: the stored copy of `artifact`). Give `run` or `image`."),
+        Field("env", .map(keyPattern: envNamePattern, keyExplain: { "`\($0)` is not a valid environment variable name (letters, digits and '_', not starting with a digit)" }, values: .scalarText), \.env,
+              doc: "Extra environment variables for every instance."),
+        Field("working_dir", .string.checked { $0.isEmpty ? "must not be empty" : nil }, \.workingDirectory,
+              doc: "Working directory of instances, relative to the config file's directory (default: that directory)."),
+        Field("health", health.valueType, \.health,
+              doc: "Active HTTP health checks of each instance."),
+        Field("listen", .listenAddress, \.listen,
+              doc: "The router's public address for this service: HOST:PORT, :PORT or PORT."),
+        Field("hosts", .list(of: hostname).checked(duplicateHost), \.hosts,
+              doc: "Host names routed to this service when several services share one listen port; empty answers every Host."),
+        Field("replicas", .integer(in: replicaRange), \.replicas,
+              doc: "Instances per release."),
+        Field("upstream_timeout", .duration(positive: true), \.upstreamTimeout,
+              doc: "How long the router waits for an instance's response head."),
+        Field("websocket_drain", .duration(positive: false), \.websocketDrain,
+              doc: "How long upgraded connections (WebSocket and other `Upgrade`s) stay on an instance once its release stops taking new traffic (a switch, a canary's end, a rollback); then the router closes them and clients reconnect to the serving release. Default 30s; 0 closes them at the switch."),
+        Field("max_request_body", byteSize(minimum: 0), \.maxRequestBody,
+              doc: "The largest request body the router forwards to an instance, a size such as 10m or 1g; a larger one is answered 413 Payload Too Large (at once when its Content-Length says so, else as soon as the chunked body grows past it) and never reaches the instance in full. Default: no limit (bodies stream through with backpressure, so the router's memory stays bounded either way)."),
+        Field("trace_requests", .share, \.traceRequests,
+              doc: "Trace requests through the router (OpenTelemetry, exported where the control plane's --otlp-endpoint says): the share of requests without a sampled W3C `traceparent` that start a trace, 0.1 or 10%; one whose client sent a sampled `traceparent` is always traced, as a child of the client's span. The instance gets the router's span as its parent in `traceparent`. Default: no request spans, and `traceparent` passes through untouched."),
+        Field("upstream", ValueType<UpstreamProtocol>.enumeration, \.upstream,
+              doc: "The protocol the instances speak: http1 (HTTP/1.1, the default) or h2c (HTTP/2 cleartext with prior knowledge, as gRPC servers speak it); with h2c each request goes to an instance as an HTTP/2 stream with its trailers, and a grpc-status other than 0 counts as an error."),
+        Field("strategy", strategy, \.strategy,
+              doc: "How a rollout moves traffic from the stable release to the new one; exactly one kind."),
+        Field("analysis", analyses, \.analysis,
+              doc: "Named analyses that canary steps and `strategy.canary.analysis` refer to; `default` is the one canaries run in the background."),
+        Field("pin", pin.valueType, \.pin,
+              doc: "A request header (X-Slipway-Version by default) that allowed clients (loopback by default) use to reach a named version whatever its weight."),
+        Field("tls", tls.valueType, \.tls,
+              doc: "The router terminates TLS on `listen` with a certificate and key (PEM files, relative to the config file's directory)."),
+        Field("headers", headers.valueType, \.headers,
+              doc: "Security headers (HSTS, CSP, X-Content-Type-Options, X-Frame-Options, Referrer-Policy) added to every response."),
+        Field("rate_limit", rateLimit.valueType, \.rateLimit,
+              doc: "Per-client-address request rate limit (token bucket); over it the router answers 429 with Retry-After."),
+        Field("restrict", .list(of: restriction.valueType), \.restrict,
+              doc: "Path prefixes (such as /metrics, /admin) only allowed client networks may reach; others get 403."),
+        Field("notifications", notifications, \.notifications,
+              doc: "Where events are sent: webhooks (signed JSON), Slack-compatible webhooks, Alertmanager, email (SMTP); each filtered by events and environments. Deliveries are queued in the state database and retried until delivered."),
+        Field("hooks", hooks.valueType, \.hooks,
+              doc: "Commands run at fixed points of a rollout (any strategy): pre_deploy (before any traffic: migrations), smoke (through the pin header, before the switch), post_deploy, on_rollback; output goes into the rollout's events, secrets redacted."),
+        Field("backup", backup.valueType, \.backup,
+              doc: "The service's database (PostgreSQL or SQLite), backed up before every deploy's pre_deploy hook and recorded with the rollout; restore_on_rollback restores it when the deploy is undone."),
+        Field("verify", verify.valueType, \.verify,
+              doc: "Checks at fixed offsets after a deploy succeeded (after: [30m, 2h, 24h]): an analysis, a command or both; results are stored with the rollout, shown by status and why, and notified; on_failure: rollback rolls back while the verified release still serves."),
+        Field("alerts", alerts, \.alerts,
+              doc: "Rules on the service's live numbers (error rate, latency percentiles, instances down) that fire after `for` and resolve; firing and resolved are events and notifications."),
+    ] + containerSettings + serverSettings
 
     static var serviceName: ValueType<String> {
         .string(pattern: serviceNamePattern) { name in
