@@ -5,14 +5,16 @@ import Foundation
 /// so nested suites and `<testsuites>` totals are never counted twice.
 public enum JUnitReport {
     public static func parse(file: String) throws(EvidenceError) -> TestEvidence {
+        let reader = try XMLEventReader(path: file)
         var evidence = TestEvidence()
         var outcomeOfCurrentCase = false
-        var root: String?
-        let report = XMLReport(path: file) { name, _ in
-            if root == nil {
-                root = name
+        var sawRoot = false
+        while let event = try reader.next() {
+            guard case .start(let name, _) = event else { continue }
+            if !sawRoot {
+                sawRoot = true
                 guard name == "testsuites" || name == "testsuite" else {
-                    throw EvidenceError(file: file, "not a JUnit report: the root element is <\(name)>, expected <testsuites> or <testsuite>")
+                    throw reader.fail("not a JUnit report: the root element is <\(name)>, expected <testsuites> or <testsuite>")
                 }
             }
             switch name {
@@ -31,40 +33,35 @@ public enum JUnitReport {
             default:
                 break
             }
-            return true
         }
-        try report.run()
         return evidence
     }
 }
 
 /// Cobertura XML (coverage.py `coverage xml`, JaCoCo converters, gcovr `--xml`): the root
 /// `<coverage>` element's `lines-valid` / `lines-covered` (or `line-rate` when the counts
-/// are missing). Parsing stops after the root element, whatever the file's size.
+/// are missing). Reading stops after the root element's start tag, whatever the file's size.
 public enum CoberturaReport {
     public static func parse(file: String) throws(EvidenceError) -> CoverageEvidence {
-        var result: CoverageEvidence?
-        let report = XMLReport(path: file) { name, attributes in
-            guard name == "coverage" else {
-                throw EvidenceError(file: file, "not a Cobertura report: the root element is <\(name)>, expected <coverage>")
-            }
-            if let valid = attributes["lines-valid"].flatMap(Int.init), let covered = attributes["lines-covered"].flatMap(Int.init) {
-                guard valid >= 0, covered >= 0, covered <= valid else {
-                    throw EvidenceError(file: file, "<coverage> says lines-covered=\(covered) of lines-valid=\(valid)")
-                }
-                result = CoverageEvidence(linesValid: valid, linesCovered: covered)
-            } else if let rateText = attributes["line-rate"] {
-                guard let rate = Double(rateText), rate >= 0, rate <= 1 else {
-                    throw EvidenceError(file: file, "<coverage line-rate=\"\(rateText)\"> is not a number between 0 and 1")
-                }
-                result = CoverageEvidence(linesValid: 1_000_000, linesCovered: Int((rate * 1_000_000).rounded()))
-            } else {
-                throw EvidenceError(file: file, "<coverage> has neither lines-valid/lines-covered nor line-rate")
-            }
-            return false
+        let reader = try XMLEventReader(path: file)
+        guard case .start(let name, let attributes) = try reader.next() else {
+            throw EvidenceError(file: file, "no <coverage> element")
         }
-        try report.run()
-        guard let result else { throw EvidenceError(file: file, "no <coverage> element") }
-        return result
+        guard name == "coverage" else {
+            throw reader.fail("not a Cobertura report: the root element is <\(name)>, expected <coverage>")
+        }
+        if let valid = attributes["lines-valid"].flatMap(Int.init), let covered = attributes["lines-covered"].flatMap(Int.init) {
+            guard valid >= 0, covered >= 0, covered <= valid else {
+                throw reader.fail("<coverage> says lines-covered=\(covered) of lines-valid=\(valid)")
+            }
+            return CoverageEvidence(linesValid: valid, linesCovered: covered)
+        }
+        if let rateText = attributes["line-rate"] {
+            guard let rate = Double(rateText), rate >= 0, rate <= 1 else {
+                throw reader.fail("<coverage line-rate=\"\(rateText)\"> is not a number between 0 and 1")
+            }
+            return CoverageEvidence(linesValid: 1_000_000, linesCovered: Int((rate * 1_000_000).rounded()))
+        }
+        throw reader.fail("<coverage> has neither lines-valid/lines-covered nor line-rate")
     }
 }
