@@ -251,8 +251,19 @@ final class EmbeddedRouter {
     let context: LoopContext
     let client: EmbeddedChannel
     private(set) var problem: String?
+    /// Endpoint id → the normalised prefixes its service restricts.
+    let restricted: [String: [[UInt8]]]
 
     init(table: RouteTable) throws {
+        var restricted: [String: [[UInt8]]] = [:]
+        for route in table.services {
+            let prefixes = (route.restrict ?? []).flatMap { $0.paths.map { PathGuard.normalise(Array($0.utf8)) } }
+            guard !prefixes.isEmpty else { continue }
+            for group in route.groups {
+                for endpoint in group.endpoints { restricted[endpoint.id, default: []] += prefixes }
+            }
+        }
+        self.restricted = restricted
         connector = EmbeddedUpstreams(loop: loop)
         var logger = Logger(label: "fuzz")
         logger.logLevel = .critical
@@ -284,7 +295,7 @@ final class EmbeddedRouter {
             while let part = try? upstream.reparser.readInbound(as: HTTPServerRequestPart.self) {
                 switch part {
                 case .head(let head):
-                    if let problem = Self.check(head) { return problem + ": " + String(buffer: bytes).debugDescription }
+                    if let problem = Self.check(head, restricted: restricted[upstream.endpointID] ?? []) { return problem + ": " + String(buffer: bytes).debugDescription }
                     upstream.heads.append(head)
                 case .body:
                     break
@@ -300,7 +311,9 @@ final class EmbeddedRouter {
         return nil
     }
 
-    static func check(_ head: HTTPRequestHead) -> String? {
+    /// `restricted`: the normalised path prefixes the instance's service allows only to
+    /// 10.0.0.0/8 (the client is 192.0.2.1); another service may serve those paths.
+    static func check(_ head: HTTPRequestHead, restricted: [[UInt8]]) -> String? {
         let lengths = head.headers[canonicalForm: "content-length"]
         let codings = head.headers[canonicalForm: "transfer-encoding"]
         if !lengths.isEmpty, !codings.isEmpty { return "an instance received Content-Length and Transfer-Encoding together" }
@@ -312,8 +325,9 @@ final class EmbeddedRouter {
         guard head.headers["X-Forwarded-For"].last?.hasSuffix("192.0.2.1") == true else {
             return "an instance received a request whose X-Forwarded-For does not end with the client: \(head.headers["X-Forwarded-For"])"
         }
-        if PathGuard.matches(PathGuard.normalise(PathGuard.pathBytes(of: head.uri)), prefix: Array("/admin".utf8)) {
-            return "a request for \(head.uri) (under the restricted /admin) reached an instance from a client outside 10.0.0.0/8"
+        let path = PathGuard.normalise(PathGuard.pathBytes(of: head.uri))
+        if let prefix = restricted.first(where: { PathGuard.matches(path, prefix: $0) }) {
+            return "a request for \(head.uri) (under the restricted \(String(decoding: prefix, as: UTF8.self))) reached an instance from a client outside 10.0.0.0/8"
         }
         return nil
     }
@@ -341,10 +355,12 @@ final class EmbeddedUpstreams: UpstreamConnector, @unchecked Sendable {
     final class Upstream {
         let channel: EmbeddedChannel
         let reparser: EmbeddedChannel
+        let endpointID: String
         var heads: [HTTPRequestHead] = []
 
-        init(channel: EmbeddedChannel, loop: EmbeddedEventLoop) throws {
+        init(channel: EmbeddedChannel, endpointID: String, loop: EmbeddedEventLoop) throws {
             self.channel = channel
+            self.endpointID = endpointID
             reparser = EmbeddedChannel(loop: loop)
             try reparser.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)))
         }
@@ -376,7 +392,7 @@ final class EmbeddedUpstreams: UpstreamConnector, @unchecked Sendable {
         do {
             let handler = try UpstreamHandler.configure(channel)
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: endpoint.endpoint.port)).wait()
-            upstreams.append(try Upstream(channel: channel, loop: self.loop))
+            upstreams.append(try Upstream(channel: channel, endpointID: endpoint.endpoint.id, loop: self.loop))
             return loop.assumeIsolated().makeSucceededFuture(handler)
         } catch {
             return loop.makeFailedFuture(error)
