@@ -4,9 +4,13 @@ enum Suggestions {
     /// 4 characters (or the whole shorter word) with `word`; nil when nothing is close.
     static func closest(to word: String, in candidates: [String]) -> String? {
         let lowered = word.lowercased()
+        let characters = Array(lowered)
         var best: (candidate: String, distance: Int)?
         for candidate in candidates {
-            let distance = editDistance(lowered, candidate.lowercased())
+            // The distance is at least the difference in length: most candidates need no table.
+            let other = Array(candidate.lowercased())
+            guard abs(other.count - characters.count) <= 2 else { continue }
+            let distance = editDistance(characters, other)
             if distance <= 2, distance < (best?.distance ?? Int.max) {
                 best = (candidate, distance)
             }
@@ -23,7 +27,10 @@ enum Suggestions {
 
     /// Levenshtein distance counted in characters.
     static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
+        editDistance(Array(a), Array(b))
+    }
+
+    static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
         var previous = Array(0...b.count)

@@ -12,7 +12,8 @@ enum YAMLDocument {
         var duplicates: [(key: String, first: Position, second: Position)] = []
         for _ in 0..<100 {
             do {
-                let root = try Yams.compose(yaml: text) ?? Node("", Tag(.null))
+                // UTF-8 named: Yams' default encoding reads the environment on every parse.
+                let root = try Yams.compose(yaml: text, .default, .default, .utf8) ?? Node("", Tag(.null))
                 for duplicate in duplicates {
                     let path = root.pathOfKey(at: duplicate.first) ?? ConfigPath.root.key(duplicate.key)
                     diagnostics.error(at: duplicate.second, path, "duplicate key `\(duplicate.key)` (first given at line \(duplicate.first.line), column \(duplicate.first.column))")
