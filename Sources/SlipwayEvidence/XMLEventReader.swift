@@ -8,9 +8,9 @@ import Foundation
 /// external identifier is skipped and an internal subset (where entities are declared) is
 /// refused, so a report cannot make the reader load a URL or grow without bound.
 ///
-/// Not checked, as a validating parser would: the characters allowed in names beyond
-/// ASCII, `--` inside comments, and control characters in text (some test tools write a
-/// test's terminal output with its colour codes).
+/// Not checked, where expat would refuse the file: the characters allowed in names beyond
+/// ASCII, `--` inside comments, `]]>` in text, and control characters in text (some test
+/// tools write a test's terminal output with its colour codes).
 ///
 /// (Foundation's `XMLParser` was used before: it traps on some malformed names and leaks
 /// memory for each error libxml2 reports; the fuzz targets found both.)

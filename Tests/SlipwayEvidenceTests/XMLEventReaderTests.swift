@@ -164,6 +164,16 @@ import Testing
         try expectError("<a>\u{1}<b\u{2}/></a>", line: 1, column: 8, "not well-formed XML: expected a space, \">\" or \"/>\" in the start tag <b>, found the byte 0x02")
     }
 
+    /// Where the reader is more lenient than expat, on purpose: a test's terminal output with
+    /// its colour codes (raw ESC bytes, which XML does not allow) is still read.
+    @Test func terminalColourCodesInTestOutputAreRead() async throws {
+        let dir = try TemporaryDirectory(prefix: "slipway-xml")
+        defer { dir.remove() }
+        let report = try dir.write("colour.xml", "<testsuite><testcase name=\"a\"><failure/><system-out>\u{1B}[31mred\u{1B}[0m</system-out></testcase><testcase name=\"b\"/></testsuite>")
+        #expect(try JUnitReport.parse(file: report) == TestEvidence(tests: 2, failures: 1, errors: 0, skipped: 0))
+        #expect(try await Self.expat([report]) == [nil], "expat refuses the control character")
+    }
+
     /// Attribute values and names are bounded; text, comments and CDATA are streamed past,
     /// whatever their size.
     @Test func largeTextIsStreamedAndLongTagsAreBounded() throws {
