@@ -145,6 +145,7 @@ let package = Package(
             "SlipwayRouter", "SlipwayTesting",
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOTestUtils", package: "swift-nio"),
+            .product(name: "NIOHTTP2", package: "swift-nio-http2"),
         ]),
         .testTarget(name: "SlipwayEndToEndTests", dependencies: [
             "SlipwayTesting", "SlipwayCore", "SlipwayStore", "SlipwayTargets", .product(name: "Crypto", package: "swift-crypto"),

@@ -358,6 +358,11 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
                 return (.badRequest, "bad request: Transfer-Encoding in an HTTP/1.0 request\n")
             }
         }
+        // NIO's request encoder drops the framing headers of a TRACE and would write its body
+        // raw, where the instance would read it as the next request.
+        if head.method == .TRACE, !codings.isEmpty || head.headers[canonicalForm: "content-length"].contains(where: { $0 != "0" }) {
+            return (.badRequest, "bad request: a TRACE request with content (RFC 9110 §9.3.8: it has none)\n")
+        }
         return nil
     }
 
@@ -389,6 +394,14 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     }
 
     private func requestBody(_ buffer: ByteBuffer) {
+        // A body under a head with neither length nor chunking (an HTTP/2 GET, HEAD, DELETE
+        // or CONNECT with DATA and no content-length: NIO's HTTP/2 codec adds no framing for
+        // those) would reach an HTTP/1.1 instance raw, to be read as the next request.
+        if !bodyForwarded, buffer.readableBytes > 0, service?.upstreamHTTP2 == false,
+           !upstreamHead.headers.contains(name: "content-length"), !upstreamHead.headers.contains(name: "transfer-encoding") {
+            refuseBody(.badRequest, "bad request: a \(upstreamHead.method) request with content but neither content-length nor chunked framing\n")
+            return
+        }
         if let limit = service?.maxRequestBody {
             bodyBytes &+= Int64(buffer.readableBytes)
             if bodyBytes > limit {
@@ -871,9 +884,16 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
     /// the instance's connection is closed so that it never takes the truncated body for a
     /// whole request, and the client gets 413 (or a close, once a response began).
     private func refuseOversizedBody(limit: Int64) {
+        guard let service else { return }
+        refuseBody(.payloadTooLarge, Self.tooLargeText(service: service.name, limit: limit))
+    }
+
+    /// Ends an exchange whose body cannot be forwarded: the instance's connection is
+    /// closed so that it never takes what it got for a whole request, and the client gets
+    /// `status` (or a close, once a response began).
+    private func refuseBody(_ status: HTTPResponseStatus, _ text: String) {
         switch phase {
         case .connecting, .proxying:
-            guard let service else { return }
             if responseHeadSent {
                 abandonExchange()
                 context?.close(promise: nil)
@@ -882,7 +902,7 @@ final class ProxyServerHandler: ChannelDuplexHandler, RemovableChannelHandler, U
             abandonExchange(record: false)
             clientKeepAlive = false
             lingerOnClose = true
-            writeLocal(.payloadTooLarge, Self.tooLargeText(service: service.name, limit: limit), close: true, record: true)
+            writeLocal(status, text, close: true, record: true)
         case .idle, .localPending, .discarding:
             break
         }

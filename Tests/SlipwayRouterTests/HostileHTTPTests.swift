@@ -1,6 +1,8 @@
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+import NIOHPACK
+import NIOHTTP2
 import SlipwayCore
 import Testing
 @testable import SlipwayRouter
@@ -50,6 +52,85 @@ import Testing
         try refused("POST / HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", "an unknown coding")
         try refused("POST / HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", "chunked not last")
         try refused("POST / HTTP/1.1\r\nHost: web\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n", "a space before the colon")
+    }
+
+    /// The requests an instance reads from these bytes, with their bodies, under a strict parser.
+    static func requests(in bytes: String) throws -> [(head: HTTPRequestHead, body: String)] {
+        let parser = EmbeddedChannel(handler: ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)))
+        try parser.writeInbound(ByteBuffer(string: bytes))
+        var requests: [(head: HTTPRequestHead, body: String)] = []
+        while let part = try parser.readInbound(as: HTTPServerRequestPart.self) {
+            switch part {
+            case .head(let head): requests.append((head, ""))
+            case .body(let buffer): requests[requests.count - 1].body += String(buffer: buffer)
+            case .end: break
+            }
+        }
+        return requests
+    }
+
+    /// `Transfer-Encoding: Chunked` in any case is `chunked`, and the instance gets exactly
+    /// `chunked` with the body chunked again. Found by fuzzing: NIO's encoder chunks a body
+    /// only for the exact value, so a GET with `Chunked` had its decoded body written raw and
+    /// a request hidden in it reached the instance.
+    @Test func aTransferEncodingInAnyCaseIsForwardedAsChunked() throws {
+        let hidden = "0\r\n\r\nGET /admin HTTP/1.1\r\nHost: web\r\n\r\n"
+        let body = String(hidden.utf8.count, radix: 16) + "\r\n" + hidden + "\r\n0\r\n\r\n"
+        for method in ["GET", "DELETE", "OPTIONS", "POST", "PUT"] {
+            for spelling in ["Chunked", "CHUNKED", "chUnked", "chunked"] {
+                let result = try exchange("\(method) /x HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: \(spelling)\r\n\r\n" + body)
+                let requests = try Self.requests(in: result.upstream)
+                #expect(requests.map(\.head.uri) == ["/x"], "\(method) \(spelling): \(result.upstream.debugDescription)")
+                #expect(requests.first?.body == hidden, "\(method) \(spelling): the body arrives whole, as the client sent it")
+                #expect(requests.first?.head.headers["transfer-encoding"] == ["chunked"])
+                #expect(result.client.hasPrefix("HTTP/1.1 200 OK"), "\(result.client)")
+            }
+        }
+    }
+
+    /// NIO's encoder drops a TRACE's framing headers, so its content would reach the instance
+    /// as the next request: a TRACE with content is refused (it may have none).
+    @Test func aTraceWithContentIsRefused() throws {
+        try refused("TRACE / HTTP/1.1\r\nHost: web\r\nContent-Length: 35\r\n\r\nGET /admin HTTP/1.1\r\nHost: web\r\n\r\n", "TRACE with a length")
+        try refused("TRACE / HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "TRACE with chunks")
+        let plain = try exchange("TRACE / HTTP/1.1\r\nHost: web\r\nContent-Length: 0\r\n\r\n")
+        #expect(try Self.requests(in: plain.upstream).map(\.head.method) == [.TRACE])
+    }
+
+    /// HTTP/2 to an HTTP/1.1 instance: NIO's HTTP/2 codec adds no framing to a GET (or
+    /// HEAD, DELETE, CONNECT) whose DATA comes without content-length, so the body would
+    /// reach the instance raw, as a second request: such a request is refused.
+    @Test func anHTTP2GetWithUnframedContentIsRefused() throws {
+        let proxy = try EmbeddedProxy(table: Self.table)
+        let stream = EmbeddedChannel(loop: proxy.loop)
+        try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+        try stream.pipeline.syncOperations.addHandler(ProxyServerHandler(loop: proxy.context, listenAddress: EmbeddedProxy.listen, tls: false))
+        try stream.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
+        stream.remoteAddress = try SocketAddress(ipAddress: "10.1.2.3", port: 40000)
+        let headers = HPACKHeaders([(":method", "GET"), (":scheme", "http"), (":authority", "web"), (":path", "/x")])
+        try stream.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers)))
+        try stream.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer(string: "GET /admin HTTP/1.1\r\nHost: web\r\n\r\n")), endStream: true)))
+        let upstream = try proxy.connector.channel(for: "v1-a").map { try EmbeddedProxy.drain($0) } ?? ""
+        #expect(try Self.requests(in: upstream).map(\.head.uri).allSatisfy { $0 == "/x" }, "\(upstream.debugDescription)")
+        #expect(!upstream.contains("/admin"))
+        var status: String?
+        while let payload = try stream.readOutbound(as: HTTP2Frame.FramePayload.self) {
+            if case .headers(let h) = payload, status == nil { status = h.headers.first(name: ":status") }
+        }
+        #expect(status == "400")
+
+        // With a content-length the same body is forwarded, framed.
+        let framed = try EmbeddedProxy(table: Self.table)
+        let stream2 = EmbeddedChannel(loop: framed.loop)
+        try stream2.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+        try stream2.pipeline.syncOperations.addHandler(ProxyServerHandler(loop: framed.context, listenAddress: EmbeddedProxy.listen, tls: false))
+        try stream2.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
+        stream2.remoteAddress = try SocketAddress(ipAddress: "10.1.2.3", port: 40000)
+        try stream2.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: HPACKHeaders([(":method", "GET"), (":scheme", "http"), (":authority", "web"), (":path", "/x"), ("content-length", "5")]))))
+        try stream2.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer(string: "hello")), endStream: true)))
+        let forwarded = try framed.connector.channel(for: "v1-a").map { try EmbeddedProxy.drain($0) } ?? ""
+        let requests = try Self.requests(in: forwarded)
+        #expect(requests.count == 1 && requests.first?.body == "hello", "\(forwarded.debugDescription)")
     }
 
     @Test func badChunksAreRefused() throws {
