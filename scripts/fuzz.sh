@@ -87,6 +87,7 @@ for t in "${selected[@]}"; do
     # uses the same corpus folder and reads what the others added (libFuzzer's -reload).
     logs=()
     pids=()
+    started=$(date +%s)
     for i in $(seq 1 "$workers"); do
         if [ "$i" = 1 ]; then wlog="$log"; else wlog="$scratch/fuzz-$t.w$i.log"; fi
         logs+=("$wlog")
@@ -109,16 +110,21 @@ for t in "${selected[@]}"; do
             kill "${pids[@]}" 2>/dev/null || true
         fi
     done
-    runs=0; speed=0; took=0; findings=0; artifact=""
+    # libFuzzer prints how long it took only when it ends normally; after a finding or an
+    # interrupt the wall-clock time is the figure (it was the time bound before).
+    elapsed=$(( $(date +%s) - started ))
+    runs=0; speed=0; took=0; findings=0; artifact=""; interrupted=0
     for wlog in "${logs[@]}"; do
         n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$wlog" | tail -1)
         r=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$wlog" | tail -1)
         # With FUZZ_RUNS a run may end before SECONDS: libFuzzer says how long it took.
         d=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$wlog" | tail -1)
-        f=$(grep -c "^artifact_prefix=\|Test unit written to" "$wlog" || true)
+        # A "slow unit" (an input over 10 s, reported with the same line) is not a finding.
+        f=$(grep "Test unit written to" "$wlog" | grep -vc "slow-unit-" || true)
         runs=$((runs + ${n:-0})); speed=$((speed + ${r:-0})); findings=$((findings + ${f:-0}))
-        [ "${d:-$seconds}" -gt "$took" ] && took=${d:-$seconds}
-        [ -n "$artifact" ] || artifact=$(sed -n 's/.*Test unit written to \(Fuzz\/findings\/[^ ]*\).*/\1/p' "$wlog" | tail -1)
+        [ "${d:-$elapsed}" -gt "$took" ] && took=${d:-$elapsed}
+        ! grep -q "libFuzzer: run interrupted" "$wlog" || interrupted=1
+        [ -n "$artifact" ] || artifact=$(sed -n 's/.*Test unit written to \(Fuzz\/findings\/[^ ]*\).*/\1/p' "$wlog" | grep -v "slow-unit-" | tail -1 || true)
     done
     cov=$(cat "${logs[@]}" | grep -o 'cov: [0-9]*' | cut -d' ' -f2 | sort -n | tail -1 || true)
     if [ -n "$artifact" ] && [ -f "$artifact" ]; then
@@ -129,7 +135,11 @@ for t in "${selected[@]}"; do
     fi
     # The totals of every worker, for Benchmarks/fuzz.sh.
     echo "fuzz.sh totals: executions=$runs per_second=$speed seconds=$took coverage=${cov:-0} workers=$workers findings=$findings" >>"$log"
-    if [ "$status" -ne 0 ] || [ "$findings" -gt 0 ]; then
+    if [ "$findings" = 0 ] && [ "$interrupted" = 1 ]; then
+        # Stopped by a signal (SIGINT/SIGTERM), not by anything it found.
+        failed=1
+        line="$t: interrupted after $runs executions in $took s, 0 findings"
+    elif [ "$status" -ne 0 ] || [ "$findings" -gt 0 ]; then
         failed=1
         line="$t: FINDING after $runs executions (exit $status); see ${logs[*]} and Fuzz/findings/"
         cat "${logs[@]}" | grep -E "invariant broken|ERROR: AddressSanitizer|Fatal error|SUMMARY|Test unit written" | head -5 >&2 || true
