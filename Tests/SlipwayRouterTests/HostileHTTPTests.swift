@@ -97,16 +97,22 @@ import Testing
         #expect(try Self.requests(in: plain.upstream).map(\.head.method) == [.TRACE])
     }
 
-    /// HTTP/2 to an HTTP/1.1 instance: NIO's HTTP/2 codec adds no framing to a GET (or
-    /// HEAD, DELETE, CONNECT) whose DATA comes without content-length, so the body would
-    /// reach the instance raw, as a second request: such a request is refused.
-    @Test func anHTTP2GetWithUnframedContentIsRefused() throws {
-        let proxy = try EmbeddedProxy(table: Self.table)
+    /// An HTTP/2 stream into the proxy's router, as `HTTP2Listener` sets one up.
+    static func http2Stream(_ proxy: EmbeddedProxy) throws -> EmbeddedChannel {
         let stream = EmbeddedChannel(loop: proxy.loop)
         try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
         try stream.pipeline.syncOperations.addHandler(ProxyServerHandler(loop: proxy.context, listenAddress: EmbeddedProxy.listen, tls: false))
         try stream.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
         stream.remoteAddress = try SocketAddress(ipAddress: "10.1.2.3", port: 40000)
+        return stream
+    }
+
+    /// HTTP/2 to an HTTP/1.1 instance: NIO's HTTP/2 codec adds no framing to a GET (or
+    /// HEAD, DELETE, CONNECT) whose DATA comes without content-length, so the body would
+    /// reach the instance raw, as a second request: such a request is refused.
+    @Test func anHTTP2GetWithUnframedContentIsRefused() throws {
+        let proxy = try EmbeddedProxy(table: Self.table)
+        let stream = try Self.http2Stream(proxy)
         let headers = HPACKHeaders([(":method", "GET"), (":scheme", "http"), (":authority", "web"), (":path", "/x")])
         try stream.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: headers)))
         try stream.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer(string: "GET /admin HTTP/1.1\r\nHost: web\r\n\r\n")), endStream: true)))
@@ -121,11 +127,7 @@ import Testing
 
         // With a content-length the same body is forwarded, framed.
         let framed = try EmbeddedProxy(table: Self.table)
-        let stream2 = EmbeddedChannel(loop: framed.loop)
-        try stream2.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-        try stream2.pipeline.syncOperations.addHandler(ProxyServerHandler(loop: framed.context, listenAddress: EmbeddedProxy.listen, tls: false))
-        try stream2.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
-        stream2.remoteAddress = try SocketAddress(ipAddress: "10.1.2.3", port: 40000)
+        let stream2 = try Self.http2Stream(framed)
         try stream2.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: HPACKHeaders([(":method", "GET"), (":scheme", "http"), (":authority", "web"), (":path", "/x"), ("content-length", "5")]))))
         try stream2.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer(string: "hello")), endStream: true)))
         let forwarded = try framed.connector.channel(for: "v1-a").map { try EmbeddedProxy.drain($0) } ?? ""
