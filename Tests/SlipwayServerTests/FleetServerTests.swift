@@ -148,16 +148,72 @@ import Testing
             #expect(await server.commit(before + 10) == nil)
             #expect(try await server.router.routes().generation == before + 10)
 
-            // A newer prepare overtakes an older commit, whose table is never applied.
+            // A newer prepare overtakes an older commit: that commit applies the newer table
+            // (it holds the older one's changes) and returns only once the router runs it;
+            // the newer table's own commit then finds it done.
             #expect(await server.stage(RouteTable(generation: before + 20)) == nil)
-            #expect(await server.commit(before + 15) == nil, "superseded by the newer table's own commit")
-            #expect(try await server.router.routes().generation == before + 10)
+            #expect(await server.commit(before + 15) == nil)
+            #expect(try await server.router.routes().generation == before + 20, "a commit that returned is served")
             #expect(await server.commit(before + 20) == nil)
             #expect(try await server.router.routes().generation == before + 20)
 
             // The router refuses a commit of a table it does not hold.
             let error = await #expect(throws: RouterClient.Failure.self) { _ = try await server.router.commit(generation: before + 30) }
             #expect(error?.description.contains("409") == true, "\(error?.description ?? "")")
+        }
+    }
+
+    /// Pushes overlap: the controller's calls interleave at every await, so a prepare or a
+    /// commit of another push can come between a push's prepare and its commit. Whatever
+    /// the order, a commit returns only once the router serves its table or a newer one,
+    /// and an older table never replaces a newer one.
+    @Test func overlappingPushesNeverLeaveTheRouterOnAnOlderTable() async throws {
+        let server = fleetServer(0)
+        try await withCleanup([server]) {
+            let before = try await setUpRouter(on: server)
+
+            // The older prepare finishes last: the newer table stays staged (the router's
+            // staged slot holds the older one, so the commit sends the newer table whole).
+            #expect(await server.stage(RouteTable(generation: before + 20)) == nil)
+            #expect(await server.stage(RouteTable(generation: before + 10)) == nil)
+            #expect(await server.commit(before + 20) == nil)
+            #expect(try await server.router.routes().generation == before + 20)
+            #expect(await server.commit(before + 10) == nil, "a newer table is served already")
+            #expect(try await server.router.routes().generation == before + 20)
+
+            // Commits of two pushes at once, the newer one prepared before the older one
+            // commits: both return once the router runs the newer table, whichever applies it.
+            #expect(await server.stage(RouteTable(generation: before + 30)) == nil)
+            #expect(await server.stage(RouteTable(generation: before + 40)) == nil)
+            async let older = server.commit(before + 30)
+            async let newer = server.commit(before + 40)
+            let problems = await [older, newer]
+            #expect(problems == [nil, nil])
+            #expect(await server.acknowledgedGeneration == before + 40)
+            #expect(try await server.router.routes().generation == before + 40)
+
+            // Many pushes interleaved (prepare and commit each, in parallel): every commit
+            // that returned nil is confirmed by the router, and the last table wins.
+            let generations = (1...12).map { before + 100 + UInt64($0) }
+            let results = await withTaskGroup(of: (UInt64, String?, UInt64).self) { group in
+                for generation in generations {
+                    group.addTask {
+                        if let problem = await server.stage(RouteTable(generation: generation)) { return (generation, problem, 0) }
+                        let problem = await server.commit(generation)
+                        // What the router serves the moment the commit returned.
+                        let serving = (try? await server.router.routes().generation) ?? 0
+                        return (generation, problem, serving)
+                    }
+                }
+                var all: [(UInt64, String?, UInt64)] = []
+                for await result in group { all.append(result) }
+                return all
+            }
+            for (generation, problem, serving) in results {
+                #expect(problem == nil, "generation \(generation): \(problem ?? "")")
+                #expect(serving >= generation, "the commit of \(generation) returned while the router served \(serving)")
+            }
+            #expect(try await server.router.routes().generation == generations.last!)
         }
     }
 

@@ -360,7 +360,7 @@ public actor FleetServer {
     public func stage(_ table: RouteTable) async -> String? {
         sentGeneration = max(sentGeneration, table.generation)
         if let unreachable, reconnecting != nil {
-            pendingTable = table
+            keepPending(table)
             startReconnecting()
             return "server \(server.id) is unreachable (\(unreachable)); it gets the current route table when it answers again"
         }
@@ -370,26 +370,51 @@ public actor FleetServer {
                 _ = try await connect()
                 try await router.stage(table)
             }
-            stagedTable = table
+            // Pushes overlap (the controller's calls interleave at every await): an older
+            // table whose prepare finished last must not replace a newer one.
+            if table.generation > stagedTable?.generation ?? 0 { stagedTable = table }
             return nil
         } catch {
             return failed(table, error)
         }
     }
 
-    /// The commit step: the server's router applies the staged table of `generation`.
-    /// Should the commit not arrive (the router restarted since the prepare), the table is
-    /// sent whole.
+    /// The commit step: returns nil once the server's router confirmed a table of
+    /// `generation` or newer, else what went wrong. It applies the newest staged table —
+    /// this push's, or a newer push's that was prepared meanwhile (it holds every change of
+    /// the older one) — or waits for a commit already under way that covers `generation`.
+    /// Should the commit not arrive (the router restarted since the prepare, or a newer
+    /// prepare replaced the router's staged table), the table is sent whole.
     public func commit(_ generation: UInt64) async -> String? {
-        guard let table = stagedTable, table.generation >= generation else {
-            return "server \(server.id): no route table of generation \(generation) was staged"
+        while acknowledgedGeneration < generation {
+            if let inFlight = committing {
+                let problem = await inFlight.task.value
+                if inFlight.generation >= generation { return problem }
+                continue
+            }
+            guard let table = stagedTable, table.generation >= generation else {
+                return "server \(server.id): no route table of generation \(generation) was staged"
+            }
+            stagedTable = nil
+            let task = Task {
+                let problem = await self.apply(staged: table)
+                self.committing = nil
+                return problem
+            }
+            committing = (table.generation, task)
+            return await task.value
         }
-        // A newer push staged its table meanwhile: its own commit applies it.
-        if table.generation > generation { return nil }
-        stagedTable = nil
+        return nil
+    }
+
+    /// The commit under way (at most one at a time: a commit starts only when none is),
+    /// with the generation it applies; cleared by the commit itself when it ends.
+    var committing: (generation: UInt64, task: Task<String?, Never>)?
+
+    func apply(staged table: RouteTable) async -> String? {
         do {
             let reply: (generation: UInt64, failures: [ListenFailure])
-            if let committed = try? await router.commit(generation: generation) {
+            if let committed = try? await router.commit(generation: table.generation) {
                 reply = committed
             } else if let applied = try? await router.apply(table) {
                 reply = applied
@@ -441,9 +466,14 @@ public actor FleetServer {
     func failed(_ table: RouteTable, _ error: any Error) -> String {
         unreachable = "\(error)"
         lastError = "\(error)"
-        pendingTable = table
+        keepPending(table)
         startReconnecting()
         return "server \(server.id): \(error)"
+    }
+
+    /// Keeps `table` for the background reconnect unless a newer one waits already.
+    func keepPending(_ table: RouteTable) {
+        if table.generation > pendingTable?.generation ?? 0 { pendingTable = table }
     }
 
     func startReconnecting() {
