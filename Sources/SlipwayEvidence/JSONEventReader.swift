@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayCore
 
 /// A pull parser for JSON files of any size: reads 64 KiB at a time and hands out one
 /// token at a time, so a 50 MB SARIF file is summarised without holding it in memory.
@@ -275,6 +276,6 @@ final class JSONEventReader {
     }
 
     static func describe(_ b: UInt8) -> String {
-        b >= 0x21 && b < 0x7f ? "'\(Character(UnicodeScalar(b)))'" : String(format: "byte 0x%02x", b)
+        b >= 0x21 && b < 0x7f ? "'\(Character(UnicodeScalar(b)))'" : "byte 0x" + Hex.string([b])
     }
 }

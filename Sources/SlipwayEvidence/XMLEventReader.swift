@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayCore
 
 /// A pull reader for the XML reports Slipway reads (JUnit, Cobertura): hands out start and
 /// end tags one at a time while reading the file 64 KiB at a time, so memory does not grow
@@ -175,7 +176,7 @@ final class XMLEventReader {
         if byte >= 0x21, byte < 0x7F { return "\"\(Character(Unicode.Scalar(byte)))\"" }
         if byte == 0x20 { return "a space" }
         if byte == 0x0A || byte == 0x0D { return "a line break" }
-        return "the byte 0x\(byte < 0x10 ? "0" : "")\(String(byte, radix: 16, uppercase: true))"
+        return "the byte 0x" + Hex.string([byte])
     }
 
     private func expect(_ literal: StaticString, inside what: @autoclosure () -> String) throws(EvidenceError) {

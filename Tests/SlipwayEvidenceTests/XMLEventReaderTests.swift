@@ -162,6 +162,7 @@ import Testing
         let deep = String(repeating: "<a>", count: XMLEventReader.maxDepth + 1)
         try expectError(deep, line: 1, column: 3 * XMLEventReader.maxDepth + 2, "not well-formed XML: elements nested deeper than \(XMLEventReader.maxDepth)")
         try expectError("<a>\u{1}<b\u{2}/></a>", line: 1, column: 8, "not well-formed XML: expected a space, \">\" or \"/>\" in the start tag <b>, found the byte 0x02")
+        try expectError("<a><b\u{7F}/></a>", line: 1, column: 7, "not well-formed XML: expected a space, \">\" or \"/>\" in the start tag <b>, found the byte 0x7f")
     }
 
     /// Where the reader is more lenient than expat, on purpose: a test's terminal output with
