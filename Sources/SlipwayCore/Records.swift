@@ -63,6 +63,11 @@ public struct RolloutRecord: Codable, Sendable, Equatable {
     public var approval: ApprovalState?
     /// The exact bytes of the release rolled out to (empty until it first started).
     public var artifacts: [ReleaseArtifact]?
+    /// True while the control plane still carries out what the rollout's latest step
+    /// implies (pushing route tables to the routers, stopping instances): the phase is
+    /// stored first, so a rollout whose phase is final has taken full effect only once
+    /// this is gone. Absent otherwise. `deploy --wait` and `rollback` wait for both.
+    public var settling: Bool?
 
     public init(id: Int64, service: String, kind: RolloutKind, fromVersion: String?, toVersion: String, phase: RolloutPhase, startedAt: Double, endedAt: Double? = nil, reason: String? = nil, details: String? = nil, events: [RolloutEventRecord]? = nil) {
         self.id = id

@@ -67,6 +67,7 @@ extension Controller {
     func withArtifacts(_ rollout: RolloutRecord) throws -> RolloutRecord {
         var record = rollout
         record.artifacts = try store.release(service: rollout.service, version: rollout.toVersion, creatingWith: nil, now: clock.now())?.artifacts
+        if performingActions[rollout.id] != nil { record.settling = true }
         return record
     }
 

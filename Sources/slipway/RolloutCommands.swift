@@ -111,7 +111,9 @@ struct RolloutWatcher {
         }
         if wait {
             var polls = 0
-            while !record.phase.isTerminal {
+            // A final phase is stored before the actions it implies (the route push of a
+            // switch or of a rollback, stopping instances): done once those are too.
+            while !record.phase.isTerminal || record.settling == true {
                 // Quick polls first (a warm rollback ends within one controller tick), then gentler.
                 polls += 1
                 try await Task.sleep(for: .milliseconds(polls <= 20 ? 25 : 200))

@@ -87,6 +87,36 @@ import Testing
         }
     }
 
+    /// A rollout's step is stored before the actions it implies are carried out, and a
+    /// first release switches and succeeds in one step: with every route push held 1.5 s
+    /// (the test hook SLIPWAY_FAULT_PUSH_DELAY_MS, as a slow router or a far server) the
+    /// rollout reads `succeeded` while its table is still on its way. The API says it is
+    /// `settling` until then, and `deploy --wait` returns only after: the release serves when
+    /// it returns (seen in CI on fleet servers: 502 "no healthy instance" right after it).
+    @Test func deployWaitReturnsOnceTheFinalStepTookEffect() async throws {
+        try await withHarness { h in
+            let port = freeLoopbackPort()
+            let (alpha, _) = try h.helloConfig(name: "alpha", listenPort: port, replicas: 1, extra: "hosts: [alpha.test]")
+            try await h.startServer(configs: [alpha], environment: ["SLIPWAY_FAULT_PUSH_DELAY_MS": "1500"])
+            func version(_ host: String) async throws -> String {
+                let reply = try await TestHTTP.request("http://127.0.0.1:\(port)/", method: .GET, headers: [("Host", host)])
+                return reply.status == 200 ? reply.header("X-Version") ?? "?" : "HTTP \(reply.status): \(reply.body)"
+            }
+            _ = try await eventually("alpha to serve v1") { try await version("alpha.test") == "v1" ? true : nil }
+
+            // A second service on the same port (its listener is up): its first release.
+            let (beta, _) = try h.helloConfig(name: "beta", listenPort: port, replicas: 1, extra: "hosts: [beta.test]")
+            let apply = try await h.cli(["apply", "-f", beta])
+            #expect(apply.status == 0, "\(apply.stdout)\(apply.stderr)")
+            let deploy = try await h.cli(["deploy", "beta", "--version", "v1", "--wait"], timeout: .seconds(120))
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            #expect(try await version("beta.test") == "v1", "\(deploy.stdout)")
+            let id = try #require(try decode([RolloutRecord].self, try await h.cli(["history", "beta", "-o", "json"]).stdout).first?.id)
+            let record = try decode(RolloutRecord.self, try await h.api("/v1/rollouts/\(id)").body)
+            #expect(record.phase == .succeeded && record.settling == nil, "settled: \(record)")
+        }
+    }
+
     @Test func rollbackToAColdReleaseStartsItAndChecksHealth() async throws {
         try await withHello(replicas: 1, keepPrevious: "0s") { h, port in
             #expect(try await h.cli(["deploy", "hello", "--version", "v2", "--wait"]).status == 0)
