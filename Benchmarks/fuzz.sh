@@ -75,7 +75,11 @@ for t in $targets; do
     total() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$totals"; }
     runs=$(total executions); speed=$(total per_second); cov=$(total coverage); took=$(total seconds); nworkers=$(total workers)
     line=$(grep " release $t: " .build-fuzz/fuzz-report.txt | tail -1)
-    case "$line" in *FINDING*) found="**1** (Fuzz/findings/)"; status=1 ;; *) found=0 ;; esac
+    case "$line" in
+        *FINDING*) found="**1** (Fuzz/findings/)"; status=1 ;;
+        *"does not reproduce"*) found="0 (stopped by a timeout that does not reproduce: a stall, see .build-fuzz/fuzz-$t.log)"; status=1 ;;
+        *) found=0 ;;
+    esac
     if [ "$section" = fuzz ]; then
         echo "| $t | ${runs:-?} | ${speed:-?} | ${cov:-?} | $found |" >>"$rows"
     else

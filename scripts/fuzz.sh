@@ -127,15 +127,28 @@ for t in "${selected[@]}"; do
         [ -n "$artifact" ] || artifact=$(sed -n 's/.*Test unit written to \(Fuzz\/findings\/[^ ]*\).*/\1/p' "$wlog" | grep -v "slow-unit-" | tail -1 || true)
     done
     cov=$(cat "${logs[@]}" | grep -o 'cov: [0-9]*' | cut -d' ' -f2 | sort -n | tail -1 || true)
+    stalled=""
     if [ -n "$artifact" ] && [ -f "$artifact" ]; then
         # The finding again, alone, with the sanitizer's allocation and free stacks.
         { echo; echo "== replay of $artifact with full allocation stacks"; } >>"$log"
-        SLIPWAY_FUZZ_TARGET="$t" ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}" "$binary" \
-            -artifact_prefix="$scratch/replay-" "$artifact" >>"$log" 2>&1 || true
+        replay=$(SLIPWAY_FUZZ_TARGET="$t" ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}" "$binary" \
+            -artifact_prefix="$scratch/replay-" "$artifact" 2>&1) && replayed=0 || replayed=$?
+        echo "$replay" >>"$log"
+        # A timeout (an input over the 10 s limit) that runs in a fraction of it alone was
+        # the process stalled (no CPU for seconds on a loaded machine, a slow syscall), not
+        # the input: not a finding, though it ended the run.
+        ms=$(sed -n 's/^Executed .* in \([0-9]*\) ms$/\1/p' <<<"$replay" | tail -1)
+        if [[ "$artifact" == *-timeout-* ]] && [ "$replayed" = 0 ] && [ -n "$ms" ] && [ "$ms" -lt 1000 ]; then
+            stalled=$ms
+            findings=$((findings - 1))
+        fi
     fi
     # The totals of every worker, for Benchmarks/fuzz.sh.
-    echo "fuzz.sh totals: executions=$runs per_second=$speed seconds=$took coverage=${cov:-0} workers=$workers findings=$findings" >>"$log"
-    if [ "$findings" = 0 ] && [ "$interrupted" = 1 ]; then
+    echo "fuzz.sh totals: executions=$runs per_second=$speed seconds=$took coverage=${cov:-0} workers=$workers findings=$findings stalls=$([ -n "$stalled" ] && echo 1 || echo 0)" >>"$log"
+    if [ -n "$stalled" ] && [ "$findings" = 0 ]; then
+        failed=1
+        line="$t: stopped after $runs executions in $took s by a timeout that does not reproduce ($artifact runs in $stalled ms alone: the process stalled, not the input), 0 findings"
+    elif [ "$findings" = 0 ] && [ "$interrupted" = 1 ]; then
         # Stopped by a signal (SIGINT/SIGTERM), not by anything it found.
         failed=1
         line="$t: interrupted after $runs executions in $took s, 0 findings"
