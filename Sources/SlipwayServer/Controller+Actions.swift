@@ -125,6 +125,7 @@ extension Controller {
 
         case .updateRoutes:
             try await pushRoutes(acknowledgedWithin: Defaults.fleetSwitchAcknowledgement)
+            try recordUnacknowledgedSwitch(service: service, rolloutID: rolloutID, change: try routeChange(rolloutID: rolloutID), now: now)
 
         case .analyze, .runHook:
             break // handled by step()
@@ -141,7 +142,7 @@ extension Controller {
             }
             try store.setReleases(service: service, stable: to, previous: from, previousRetireAt: nil, now: now)
             try await pushRoutes(acknowledgedWithin: Defaults.fleetSwitchAcknowledgement)
-            try recordUnacknowledgedSwitch(service: service, rolloutID: rolloutID, to: to, now: now)
+            try recordUnacknowledgedSwitch(service: service, rolloutID: rolloutID, change: "switched to \(to)", now: now)
 
         case .stopInstances(let version):
             try await stopInstances(service: service, version: version)
@@ -155,14 +156,27 @@ extension Controller {
         }
     }
 
-    /// After a switch: fleet servers that still have not confirmed the new table are named
-    /// in the rollout's events (they serve what they served before until their background
+    /// After a switch or a step's other route change (a canary weight, a wave switched
+    /// back): fleet servers that still have not confirmed the new table are named in the
+    /// rollout's events (they serve what they served before until their background
     /// reconnect delivers it).
-    func recordUnacknowledgedSwitch(service: String, rolloutID: Int64, to version: String, now: Double) throws {
+    func recordUnacknowledgedSwitch(service: String, rolloutID: Int64, change: String, now: Double) throws {
         guard !lastFleetPushProblems.isEmpty else { return }
         try recordEvent(service: service, rolloutID: rolloutID, kind: "switch_unacknowledged",
-                        message: "switched to \(version), but not every server confirmed its route table yet (they get it as soon as they answer): " + lastFleetPushProblems.joined(separator: "; "),
+                        message: "\(change), but not every server confirmed its route table yet (they get it as soon as they answer): " + lastFleetPushProblems.joined(separator: "; "),
                         time: now)
+    }
+
+    /// What a step's route update changed, in words (its phase is stored before it runs).
+    func routeChange(rolloutID: Int64) throws -> String {
+        guard let rollout = try store.rollout(id: rolloutID, withEvents: false) else { return "routes changed" }
+        if let canary = rollout.canary {
+            return "canary \(rollout.toVersion) set to \(canary.weight) % of requests"
+        }
+        if rollout.phase == .failed || rollout.phase == .runningHook, let from = rollout.fromVersion {
+            return "traffic sent back to \(from)"
+        }
+        return "routes of the rollout to \(rollout.toVersion) changed"
     }
 
     /// Makes sure `count` live instances of `service`@`version` exist, starting the missing ones.

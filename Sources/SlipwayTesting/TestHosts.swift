@@ -38,7 +38,7 @@ public struct TestHosts: Sendable {
         let env = ProcessInfo.processInfo.environment
         guard let hosts = env["SLIPWAY_TEST_SSH_HOSTS"], !hosts.isEmpty, let namespaces = env["SLIPWAY_TEST_SSH_NAMESPACES"],
               let config = env["SLIPWAY_TEST_SSH_CONFIG"], let known = env["SLIPWAY_TEST_SSH_KNOWN_HOSTS"], let dir = env["SLIPWAY_TEST_SSH_DIR"] else {
-            throw PollStop("SLIPWAY_TEST_SSH_HOSTS is not set: the fleet tests need the hosts of scripts/test-hosts.sh; run scripts/test.sh, or `eval \"$(scripts/test-hosts.sh start 3)\"` before `swift test`")
+            throw PollStop("SLIPWAY_TEST_SSH_HOSTS is not set: the fleet tests need the hosts of scripts/test-hosts.sh; run scripts/test.sh, or `eval \"$(scripts/test-hosts.sh start 4)\"` before `swift test`")
         }
         return TestHosts(addresses: hosts.split(separator: " ").map(String.init), namespaces: namespaces.split(separator: " ").map(String.init),
                          sshConfig: config, knownHosts: known, directory: dir)

@@ -351,6 +351,49 @@ import Testing
         }
     }
 
+    /// A canary aborted while one of its servers is cut off: the servers that answer take
+    /// weight 0 at once, the cut one is named in a `switch_unacknowledged` event of the
+    /// rollout (every canary weight step is reported like a switch, docs/fleet.md#limits),
+    /// and once its link is back its router gets the table and serves the stable release only.
+    @Test func aCanaryAbortedWhileAServerIsCutOffNamesItAndItServesTheStableReleaseWhenBack() async throws {
+        let last = hosts.addresses.count - 1
+        try await withFleetOf([0, last], extra: CanaryTests.quickAnalysis, strategy: CanaryTests.canary("[ {weight: 50}, {pause: 10m} ]")) { h, port, addresses in
+            try await setUpAndDeployV1(h, port, addresses)
+            let deploy = try await h.cli(["deploy", "hello", "--version", "v2"])
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            let rollout = try await eventually("the canary to take traffic", timeout: .seconds(60)) {
+                try await activeRollout(h).flatMap { $0.canary?.weight == 50 ? $0 : nil }
+            }
+            /// `count` requests to the server at `address`: the versions that answered.
+            func versions(at address: String, _ count: Int) async throws -> Set<String> {
+                var seen: Set<String> = []
+                for _ in 0..<count { seen.insert(try await h.versionAt(port: port, host: address)) }
+                return seen
+            }
+            try await hosts.whileCut(last) {
+                _ = try await eventually("the canary to pause for the cut server", timeout: .seconds(120)) {
+                    try await activeRollout(h)?.canary?.pauseReason?.hasPrefix("paused by fleet") == true ? true : nil
+                }
+                let abort = try await h.cli(["abort", "hello"])
+                #expect(abort.status == 0, "\(abort.stdout)\(abort.stderr)")
+                let ended = try await eventually("the aborted rollout to end", timeout: .seconds(60)) { () -> RolloutRecord? in
+                    let record = try decode(RolloutRecord.self, try await h.api("/v1/rollouts/\(rollout.id)").body)
+                    return record.phase.isTerminal && record.settling != true ? record : nil
+                }
+                #expect(ended.phase == .failed, "\(ended.phase)")
+                let unacknowledged = (ended.events ?? []).filter { $0.kind == "switch_unacknowledged" }
+                if !unacknowledged.contains(where: { $0.message.hasPrefix("canary v2 set to 0 % of requests") && $0.message.contains("server \(addresses[1])") }) {
+                    Issue.record("the cut server is not named: \(unacknowledged.map(\.message))\n\(await fleetDiagnostics(h, [0, last]))")
+                }
+                #expect(!unacknowledged.contains { $0.message.contains("server \(addresses[0])") }, "the server that answers confirmed: \(unacknowledged.map(\.message))")
+                #expect(try await versions(at: addresses[0], 20) == ["v1"], "the server that answers serves the stable release only")
+            }
+            _ = try await eventually("\(addresses[1]), back, to serve the stable release only", timeout: .seconds(60)) {
+                try await versions(at: addresses[1], 20) == ["v1"] ? true : nil
+            }
+        }
+    }
+
     @Test func underMaxFailedHostsACutServerIsLeftOutThenReconciledWhenBack() async throws {
         let last = hosts.addresses.count - 1
         try await withFleetOf([0, last], extra: "max_failed_hosts: 1") { h, port, addresses in
@@ -444,6 +487,8 @@ import Testing
     /// the service and is stopped once no service lists it; the others serve on (zero failed
     /// requests, through a `servers setup` too). A server added runs the fleet's release.
     @Test func aServerTakenOutOfServersIsCleanedUpWhileTheOthersServeOn() async throws {
+        // Three servers, then a fourth added: the 4 hosts scripts/test.sh starts.
+        try #require(hosts.addresses.count >= 4, "this test adds a fourth server: start 4 test hosts (`scripts/test-hosts.sh start 4`, as scripts/test.sh does), not \(hosts.addresses.count)")
         try await withFleet { h, port, addresses in
             try await setUpAndDeployV1(h, port, addresses)
             let removed = addresses[2]
