@@ -83,6 +83,9 @@ for t in "${selected[@]}"; do
     # malloc_context_size=0: the sanitizer records no stack per allocation while fuzzing
     # (collecting them took about a third of the config target's time); it still catches
     # every bad access, and a finding is replayed below with full stacks for its report.
+    # SWIFT_BACKTRACE=enable=no: a trap is reported by libFuzzer and the sanitizer; Swift's
+    # own backtracer, run under the sanitizer, faulted reading the crashed process and its
+    # helper process kept the replay's output open, so the report never ended.
     # Worker 1 logs to fuzz-TARGET.log, worker i > 1 to fuzz-TARGET.wI.log; every worker
     # uses the same corpus folder and reads what the others added (libFuzzer's -reload).
     logs=()
@@ -93,7 +96,7 @@ for t in "${selected[@]}"; do
         logs+=("$wlog")
         runs_each=""
         [ -z "${FUZZ_RUNS:-}" ] || runs_each=$(( (FUZZ_RUNS + workers - 1) / workers ))
-        SLIPWAY_FUZZ_TARGET="$t" ASAN_OPTIONS="detect_leaks=0:malloc_context_size=0:${ASAN_OPTIONS:-}" "$binary" \
+        SWIFT_BACKTRACE=enable=no SLIPWAY_FUZZ_TARGET="$t" ASAN_OPTIONS="detect_leaks=0:malloc_context_size=0:${ASAN_OPTIONS:-}" "$binary" \
             -max_total_time="$seconds" ${runs_each:+-runs="$runs_each"} -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
             ${FUZZ_SEED:+-seed="$((FUZZ_SEED + i - 1))"} -reload=1 \
             -artifact_prefix="Fuzz/findings/$t-" "$work" "${seeds[@]}" >"$wlog" 2>&1 &
@@ -131,8 +134,9 @@ for t in "${selected[@]}"; do
     if [ -n "$artifact" ] && [ -f "$artifact" ]; then
         # The finding again, alone, with the sanitizer's allocation and free stacks.
         { echo; echo "== replay of $artifact with full allocation stacks"; } >>"$log"
-        replay=$(SLIPWAY_FUZZ_TARGET="$t" ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}" "$binary" \
-            -artifact_prefix="$scratch/replay-" "$artifact" 2>&1) && replayed=0 || replayed=$?
+        # -timeout as while fuzzing: an input that hangs for real ends the replay too.
+        replay=$(SWIFT_BACKTRACE=enable=no SLIPWAY_FUZZ_TARGET="$t" ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}" "$binary" \
+            -timeout=10 -artifact_prefix="$scratch/replay-" "$artifact" 2>&1) && replayed=0 || replayed=$?
         echo "$replay" >>"$log"
         # A timeout (an input over the 10 s limit) that runs in a fraction of it alone was
         # the process stalled (no CPU for seconds on a loaded machine, a slow syscall), not

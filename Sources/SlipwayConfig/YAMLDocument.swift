@@ -6,11 +6,13 @@ enum YAMLDocument {
     /// The root node (a null scalar for an empty document), or nil after a syntax error.
     ///
     /// Yams stops at the first duplicate key. To still report every problem, the
-    /// duplicate entry is blanked out (keeping line numbers) and the text is composed again.
+    /// duplicate entry is blanked out (keeping line numbers) and the text is composed again,
+    /// up to `duplicateLimit` duplicates (each costs a parse of the whole text); past that
+    /// the ones found are reported with a note that more follow.
     static func compose(_ text: String, _ diagnostics: Diagnostics) -> Node? {
         var text = text
         var duplicates: [(key: String, first: Position, second: Position)] = []
-        for _ in 0..<100 {
+        while true {
             do {
                 // UTF-8 named: Yams' default encoding reads the environment on every parse.
                 let root = try Yams.compose(yaml: text, .default, .default, .utf8) ?? Node("", Tag(.null))
@@ -29,6 +31,11 @@ enum YAMLDocument {
                     reportUnlocated(duplicates, diagnostics)
                     return nil
                 }
+                guard duplicates.count < duplicateLimit else {
+                    reportUnlocated(duplicates, diagnostics)
+                    diagnostics.error(at: second, ConfigPath.root.key(key), "duplicate key `\(key)` (first given at line \(first.line), column \(first.column)); that makes \(duplicateLimit + 1) duplicate keys, so the check stopped here: remove them and check again for any others")
+                    return nil
+                }
                 duplicates.append((key, first, second))
                 text = blanked
             } catch {
@@ -37,8 +44,10 @@ enum YAMLDocument {
                 return nil
             }
         }
-        return nil
     }
+
+    /// How many duplicate keys `compose` reports before it stops looking for more.
+    static let duplicateLimit = 20
 
     private static func reportUnlocated(_ duplicates: [(key: String, first: Position, second: Position)], _ diagnostics: Diagnostics) {
         for duplicate in duplicates {

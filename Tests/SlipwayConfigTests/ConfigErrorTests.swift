@@ -247,6 +247,22 @@ import Testing
         #expect(singleError(minimal + "health: {path: /a, path: /b}\n") == "3:20: duplicate key `path` (first given at line 3, column 10)")
     }
 
+    /// Found by fuzzing: past 100 duplicate keys the file was refused with no error at all
+    /// (`slipway validate` exited 1 and printed nothing). Each duplicate costs a parse of
+    /// the whole file, so the check stops after a bound, but it always says why.
+    @Test func manyDuplicateKeysAreReportedUpToABoundThenTheCheckSaysItStopped() {
+        let limit = YAMLDocument.duplicateLimit
+        let exactly = configErrors("service: web\n" + String(repeating: "run: [x]\n", count: limit + 1)).map(short)
+        #expect(exactly.count == limit, "\(exactly)")
+        #expect(exactly.allSatisfy { $0.contains("run: duplicate key `run` (first given at line 2, column 1)") }, "\(exactly)")
+        #expect(!exactly.contains { $0.contains("check stopped") }, "\(limit) duplicates are all reported: \(exactly)")
+
+        let many = configErrors("service: web\n" + String(repeating: "run: [x]\n", count: 150)).map(short)
+        #expect(many.count == limit + 1, "\(many.count) errors")
+        #expect(many.first == "3:1: run: duplicate key `run` (first given at line 2, column 1)")
+        #expect(many.last == "\(limit + 3):1: run: duplicate key `run` (first given at line 2, column 1); that makes \(limit + 1) duplicate keys, so the check stopped here: remove them and check again for any others")
+    }
+
     @Test func duplicateKeysAreReportedWithOtherErrors() {
         let yaml = """
             service: web
