@@ -160,10 +160,14 @@ extension Controller {
     /// back): fleet servers that still have not confirmed the new table are named in the
     /// rollout's events (they serve what they served before until their background
     /// reconnect delivers it).
+    /// Only the service's own servers count: a push carries every service's table, and a
+    /// server of another service that did not answer changed nothing for this one.
     func recordUnacknowledgedSwitch(service: String, rolloutID: Int64, change: String, now: Double) throws {
-        guard !lastFleetPushProblems.isEmpty else { return }
+        guard !lastFleetPushProblems.isEmpty, let servers = try store.service(service)?.spec.servers.map(\.id) else { return }
+        let problems = lastFleetPushProblems.filter { servers.contains($0.key) }.sorted { $0.key < $1.key }.map(\.value)
+        guard !problems.isEmpty else { return }
         try recordEvent(service: service, rolloutID: rolloutID, kind: "switch_unacknowledged",
-                        message: "\(change), but not every server confirmed its route table yet (they get it as soon as they answer): " + lastFleetPushProblems.joined(separator: "; "),
+                        message: "\(change), but not every server confirmed its route table yet (they get it as soon as they answer): " + problems.joined(separator: "; "),
                         time: now)
     }
 
@@ -458,9 +462,9 @@ extension Controller {
             for failure in reply.failures {
                 logger.error("router cannot listen", metadata: ["slipway.service": "\(failure.service)", "slipway.error": "\(failure.message)"])
             }
-            var problems: [String] = []
-            for case (_, let problem?) in remote {
-                problems.append(problem)
+            var problems: [String: String] = [:]
+            for case (let server, let problem?) in remote {
+                problems[server] = problem
                 logger.error("fleet server did not take the route table", metadata: ["slipway.error": "\(problem)"])
             }
             lastFleetPushProblems = problems

@@ -37,8 +37,8 @@ public actor Controller {
     var routerHealth: [String: EndpointHealth] = [:]
     /// This build as installed on fleet servers (`hostBundle()`).
     var cachedHostBundle: HostBundle?
-    /// What the last route-table push could not do on fleet servers (one line per server).
-    var lastFleetPushProblems: [String] = []
+    /// What the last route-table push could not do on fleet servers, by server id.
+    var lastFleetPushProblems: [String: String] = [:]
     /// The release each fleet server's router serves for each service ("SERVICE SERVER"),
     /// as last pushed (see `servingVersion`).
     var fleetServing: [String: String] = [:]

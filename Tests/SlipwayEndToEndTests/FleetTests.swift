@@ -353,8 +353,9 @@ import Testing
 
     /// A canary aborted while one of its servers is cut off: the servers that answer take
     /// weight 0 at once, the cut one is named in a `switch_unacknowledged` event of the
-    /// rollout (every canary weight step is reported like a switch, docs/fleet.md#limits),
-    /// and once its link is back its router gets the table and serves the stable release only.
+    /// rollout (every canary weight step is reported like a switch, docs/fleet.md#limits) but
+    /// not in the rollouts of a service it is no server of, and once its link is back its
+    /// router gets the table and serves the stable release only.
     @Test func aCanaryAbortedWhileAServerIsCutOffNamesItAndItServesTheStableReleaseWhenBack() async throws {
         let last = hosts.addresses.count - 1
         try await withFleetOf([0, last], extra: CanaryTests.quickAnalysis, strategy: CanaryTests.canary("[ {weight: 50}, {pause: 10m} ]")) { h, port, addresses in
@@ -387,6 +388,18 @@ import Testing
                 }
                 #expect(!unacknowledged.contains { $0.message.contains("server \(addresses[0])") }, "the server that answers confirmed: \(unacknowledged.map(\.message))")
                 #expect(try await versions(at: addresses[0], 20) == ["v1"], "the server that answers serves the stable release only")
+
+                // A service of this machine deployed meanwhile: the cut server is none of its
+                // servers, so its switch is not reported as unacknowledged.
+                let solo = try h.helloConfig(name: "solo", replicas: 1)
+                let apply = try await h.cli(["apply", "-f", solo.path])
+                #expect(apply.status == 0, "\(apply.stdout)\(apply.stderr)")
+                let local = try await h.cli(["deploy", "solo", "--version", "v1", "--wait"])
+                #expect(local.status == 0, "\(local.stdout)\(local.stderr)")
+                let soloRollout = try #require(try decode([RolloutRecord].self, try await h.cli(["history", "solo", "-o", "json"]).stdout).first)
+                let soloEvents = try decode(RolloutRecord.self, try await h.api("/v1/rollouts/\(soloRollout.id)").body).events ?? []
+                #expect(soloEvents.contains { $0.kind == "switched" }, "the rollout's events are read: \(soloEvents.map(\.kind))")
+                #expect(!soloEvents.contains { $0.kind == "switch_unacknowledged" }, "\(soloEvents.map(\.message))")
             }
             _ = try await eventually("\(addresses[1]), back, to serve the stable release only", timeout: .seconds(60)) {
                 try await versions(at: addresses[1], 20) == ["v1"] ? true : nil
