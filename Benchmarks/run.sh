@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Entry point of the Slipway benchmarks: Benchmarks/run.sh [all|zero-downtime|rollback|throughput|sigkill|canary|edge|gates|observability|state-backup|migration-backup|containers|fleet|fuzz|api-contract|soak|idle-memory]
+# Entry point of the Slipway benchmarks: Benchmarks/run.sh [all|zero-downtime|rollback|throughput|sigkill|canary|edge|gates|observability|state-backup|migration-backup|containers|fleet|fuzz|api-contract|soak|idle-memory|throughput-matrix]
 # Builds the release binaries once, then runs the chosen benchmark(s); each prints a
 # table and rewrites its section of Benchmarks/RESULTS.md.
 set -euo pipefail
@@ -8,10 +8,10 @@ source "$HERE/lib.sh"
 
 what="${1:-all}"
 case "$what" in
-    all) list=(zero-downtime rollback throughput sigkill canary edge gates observability state-backup migration-backup containers fleet fuzz api-contract soak idle-memory) ;;
-    zero-downtime|rollback|throughput|sigkill|canary|edge|gates|observability|state-backup|migration-backup|containers|fleet|fuzz|api-contract|soak|idle-memory) list=("$what") ;;
+    all) list=(zero-downtime rollback throughput sigkill canary edge gates observability state-backup migration-backup containers fleet fuzz api-contract soak idle-memory throughput-matrix) ;;
+    zero-downtime|rollback|throughput|sigkill|canary|edge|gates|observability|state-backup|migration-backup|containers|fleet|fuzz|api-contract|soak|idle-memory|throughput-matrix) list=("$what") ;;
     -h|--help) sed -n 2,4p "$0"; exit 0 ;;
-    *) echo "usage: $0 [all|zero-downtime|rollback|throughput|sigkill|canary|edge|gates|observability|state-backup|migration-backup|containers|fleet|fuzz|api-contract|soak|idle-memory]" >&2; exit 64 ;;
+    *) echo "usage: $0 [all|zero-downtime|rollback|throughput|sigkill|canary|edge|gates|observability|state-backup|migration-backup|containers|fleet|fuzz|api-contract|soak|idle-memory|throughput-matrix]" >&2; exit 64 ;;
 esac
 
 need_pkg curl curl; need_pkg wrk wrk; need_pkg nginx nginx-light; need_pkg haproxy haproxy

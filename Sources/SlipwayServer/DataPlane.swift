@@ -55,7 +55,7 @@ public actor DataPlane {
         let exe = SelfExecutable.path
         let started: LocalProcess.Started
         do {
-            var env = ProcessInfo.processInfo.environment.filter { ["PATH", "HOME", "LANG", "LOG_LEVEL", "TZ", LogFormat.environmentName].contains($0.key) }
+            var env = ProcessInfo.processInfo.environment.filter { ["PATH", "HOME", "LANG", "LOG_LEVEL", "TZ", LogFormat.environmentName, RouterEventLoops.environmentName].contains($0.key) }
             env["SLIPWAY_ROLE"] = "router"
             started = try LocalProcess.spawn(executable: exe, arguments: [exe, "router", "--state-dir", stateDirectory.path],
                                              environment: env, workingDirectory: stateDirectory.path, logPath: stateDirectory.routerLog)

@@ -33,6 +33,7 @@ public enum DataPlaneServer {
     /// - Parameter agent: on a fleet server, also answer `/agent/…` (instances of this server).
     public static func run(stateDirectory: StateDirectory, logger: Logger, build: String? = nil, agent: Bool = false) async throws {
         let group = MultiThreadedEventLoopGroup.singleton
+        logger.info("router starting", metadata: ["slipway.event_loops": "\(group.makeIterator().reduce(0) { count, _ in count + 1 })"])
         let router = SlipwayRouter.Router(eventLoopGroup: group, logger: logger)
         let executable = ExecutableIdentity.ofRunningProcess()
 

@@ -12,7 +12,7 @@ final class HelloHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private enum Route {
-        case hello, health, slow(milliseconds: Int64), upload, notFound, badRequest(String)
+        case hello, health, slow(milliseconds: Int64), bytes(Int), upload, notFound, badRequest(String)
     }
 
     private let app: App
@@ -91,6 +91,15 @@ final class HelloHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return .slow(milliseconds: ms)
             }
             return .slow(milliseconds: 0)
+        case "/bytes":
+            let query = uri.firstIndex(of: "?").map { uri[uri.index(after: $0)...] } ?? ""
+            for item in query.split(separator: "&") where item.hasPrefix("n=") {
+                guard let n = Int(item.dropFirst(2)), (0...App.maxBytes).contains(n) else {
+                    return .badRequest("n must be a whole number of bytes from 0 to \(App.maxBytes)\n")
+                }
+                return .bytes(n)
+            }
+            return .badRequest("GET /bytes?n=N answers N bytes (0 to \(App.maxBytes))\n")
         default: return .notFound
         }
     }
@@ -112,6 +121,8 @@ final class HelloHandler: ChannelInboundHandler, RemovableChannelHandler {
             send(context: context, sick ? app.unhealthy : app.healthy)
         case .slow(let ms):
             later(context: context, milliseconds: ms, Response(.ok, "slept \(ms) ms", version: app.settings.version))
+        case .bytes(let n):
+            send(context: context, app.bytes(n))
         case .upload:
             send(context: context, Response(.ok, "received \(bodyBytes) bytes", version: app.settings.version))
         case .notFound:

@@ -11,6 +11,9 @@ final class App: Sendable {
     let unhealthy: Response
     let injectedError: Response
     let notFound: Response
+    /// `GET /bytes?n=N` answers a slice of this (a 64 KiB answer for benchmarks costs no copy).
+    private let bulk: ByteBuffer
+    static let maxBytes = 1 << 20
 
     init(settings: Settings) {
         self.settings = settings
@@ -22,6 +25,12 @@ final class App: Sendable {
         unhealthy = Response(.serviceUnavailable, "unhealthy", version: version, build: build)
         injectedError = Response(.internalServerError, "injected error (FAULT_ERROR_RATE)\n", version: version, build: build, port: settings.port)
         notFound = Response(.notFound, "not found", version: version, build: build)
+        bulk = ByteBuffer(repeating: UInt8(ascii: "x"), count: Self.maxBytes)
+    }
+
+    /// `n` bytes of `x` (0 ≤ n ≤ `maxBytes`), with the usual headers.
+    func bytes(_ n: Int) -> Response {
+        Response(.ok, body: bulk.getSlice(at: bulk.readerIndex, length: n)!, version: settings.version, build: settings.build, port: settings.port)
     }
 }
 
@@ -33,8 +42,12 @@ struct Response: Sendable {
 
     /// `port`: sent as `x-port` (which instance answered, for tests behind the router).
     init(_ status: HTTPResponseStatus, _ text: String, version: String, build: String? = nil, port: Int? = nil) {
+        self.init(status, body: ByteBuffer(string: text), version: version, build: build, port: port)
+    }
+
+    init(_ status: HTTPResponseStatus, body: ByteBuffer, version: String, build: String? = nil, port: Int? = nil) {
         self.status = status
-        self.body = ByteBuffer(string: text)
+        self.body = body
         var headers: HTTPHeaders = [
             "content-type": "text/plain; charset=utf-8",
             "content-length": String(body.readableBytes),

@@ -23,6 +23,7 @@ struct Settings: Sendable {
           --port N      port to listen on (0 picks a free one); default: $PORT
           --host H      address to bind (default: $HOST, else 127.0.0.1; 0.0.0.0 in a container)
           --version V   version label served by GET / (default: $SLIPWAY_VERSION, else "dev")
+        GET /bytes?n=N answers N bytes of "x" (0 to 1048576; for benchmarks of large answers)
         GET /ws with a WebSocket upgrade: every message comes back as "VERSION: message"
         fault injection (environment):
           FAULT_ERROR_RATE=0..1     share of GET / answered 500

@@ -92,6 +92,12 @@ struct ServerCommand: AsyncParsableCommand {
         for file in config where !FileManager.default.isReadableFile(atPath: file) {
             throw ValidationError("--config \(file): no such readable file")
         }
+        // The router this server starts reads it: a bad value is refused here, not in the background.
+        do {
+            _ = try RouterEventLoops.resolve(flag: nil, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError(error.description)
+        }
         if let sshConfig, !FileManager.default.isReadableFile(atPath: sshConfig) {
             throw ValidationError("--ssh-config \(sshConfig): no such readable file")
         }
@@ -195,7 +201,20 @@ struct RouterRunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "On a fleet server: also start, observe and stop this server's instances for the control plane.")
     var agent = false
 
+    @Option(name: .long, help: ArgumentHelp("Event loops (threads) serving traffic; default: $\(RouterEventLoops.environmentName), else one per CPU core the process may use.", valueName: "N"))
+    var eventLoops: Int?
+
+    func validate() throws {
+        do {
+            _ = try RouterEventLoops.resolve(flag: eventLoops, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
     func run() async throws {
+        // Before anything uses NIO's shared event loop group (the router and its admin socket).
+        try RouterEventLoops.configure(flag: eventLoops, environment: ProcessInfo.processInfo.environment)
         let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         try LogFormat.fromEnvironment().bootstrap(level: level)
         var logger = Logger(label: "slipway-router")
