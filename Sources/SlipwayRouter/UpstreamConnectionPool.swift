@@ -20,11 +20,12 @@ final class UpstreamConnectionPool {
         self.connectTimeout = connectTimeout
     }
 
-    /// An idle open connection to `endpoint`, if there is one.
+    /// An idle open connection to `endpoint`, if there is one. The lists are changed in
+    /// place (`idle[key]?.popLast()`): taking a copy out of the dictionary and storing it
+    /// back copied the whole list, a retain and a release per idle connection, per request.
     func takeIdle(for endpoint: EndpointState) -> UpstreamHandler? {
-        while var list = idle[endpoint.poolKey], let handler = list.popLast() {
-            idle[endpoint.poolKey] = list
-            handler.onIdleClose = nil
+        while let handler = idle[endpoint.poolKey]?.popLast() {
+            handler.idlePool = nil
             if handler.isActive { return handler }
             handler.close()
         }
@@ -44,16 +45,15 @@ final class UpstreamConnectionPool {
             handler.close()
             return
         }
-        var list = idle[endpoint.poolKey] ?? []
-        guard list.count < maxIdlePerEndpoint else {
+        let key = endpoint.poolKey
+        guard idle[key]?.count ?? 0 < maxIdlePerEndpoint else {
             handler.close()
             return
         }
         handler.idleSince = now
-        let key = endpoint.poolKey
-        handler.onIdleClose = { [unowned self] closed in self.remove(closed, key: key) }
-        list.append(handler)
-        idle[key] = list
+        handler.idlePool = self
+        handler.idleKey = key
+        idle[key, default: []].append(handler)
         startSweeperIfNeeded()
     }
 
@@ -86,10 +86,11 @@ final class UpstreamConnectionPool {
         }
     }
 
-    private func remove(_ handler: UpstreamHandler, key: Int) {
-        guard var list = idle[key], let index = list.firstIndex(where: { $0 === handler }) else { return }
-        list.remove(at: index)
-        idle[key] = list.isEmpty ? nil : list
+    /// An idle connection closed (by the instance, or idle too long).
+    func remove(_ handler: UpstreamHandler, key: Int) {
+        guard let index = idle[key]?.firstIndex(where: { $0 === handler }) else { return }
+        idle[key]?.remove(at: index)
+        if idle[key]?.isEmpty == true { idle[key] = nil }
     }
 
     private func startSweeperIfNeeded() {

@@ -25,8 +25,11 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     init(isStream: Bool = false) {
         self.isStream = isStream
     }
-    /// Set while the connection sits idle in a pool, so an upstream close removes it.
-    var onIdleClose: ((UpstreamHandler) -> Void)?
+    /// Set while the connection sits idle in a pool (under `idleKey` there), so an upstream
+    /// close removes it. (A reference and a key, not a closure: pooling a connection after
+    /// each request allocates nothing.)
+    weak var idlePool: UpstreamConnectionPool?
+    var idleKey = 0
     /// When the connection went idle (uptime nanoseconds).
     var idleSince: UInt64 = 0
 
@@ -63,9 +66,9 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.delegate = nil
             delegate.upstreamFailed(ChannelError.eof)
         }
-        if let onIdleClose {
-            self.onIdleClose = nil
-            onIdleClose(self)
+        if let idlePool {
+            self.idlePool = nil
+            idlePool.remove(self, key: idleKey)
         }
     }
 
@@ -102,7 +105,7 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func close() {
         delegate = nil
-        onIdleClose = nil
+        idlePool = nil
         context?.close(promise: nil)
     }
 

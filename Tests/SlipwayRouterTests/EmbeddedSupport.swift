@@ -71,6 +71,19 @@ struct EmbeddedProxy {
 
     func clientOutput() throws -> String { try Self.drain(client) }
 
+    /// A second client connection on the same loop (same pool and table).
+    func openClient() throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel(loop: loop)
+        try ProxyServerHandler.install(on: channel, loop: context, listenAddress: Self.listen, tls: false)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
+        channel.remoteAddress = try SocketAddress(ipAddress: "10.1.2.4", port: 40001)
+        return channel
+    }
+
+    func send(_ text: String, on channel: EmbeddedChannel) throws {
+        try channel.writeInbound(ByteBuffer(string: text))
+    }
+
     static func drain(_ channel: EmbeddedChannel) throws -> String {
         var text = ""
         while let data = try channel.readOutbound(as: IOData.self) {

@@ -57,6 +57,32 @@ import Testing
         #expect(proxy.connector.channels.count == 1)
     }
 
+    /// An idle pooled connection the instance closes leaves the pool at once (the next request
+    /// opens a new one instead of failing on it); of several idle ones the last returned is
+    /// taken first.
+    @Test func anIdleConnectionClosedByTheInstanceLeavesThePool() throws {
+        let proxy = try EmbeddedProxy(table: Self.table(1, "v1", port: 9001))
+        // Two requests in flight on two client connections: two upstream connections.
+        let second = try proxy.openClient()
+        try proxy.send("GET /1 HTTP/1.1\r\nHost: web\r\n\r\n")
+        try proxy.send("GET /2 HTTP/1.1\r\nHost: web\r\n\r\n", on: second)
+        let first = try #require(proxy.connector.channel(for: "v1-a", index: 0))
+        let other = try #require(proxy.connector.channel(for: "v1-a", index: 1))
+        for up in [first, other] {
+            _ = try EmbeddedProxy.drain(up)
+            try up.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+        }
+        #expect(proxy.context.pool.idleCount == 2)
+
+        // The instance closes the connection returned last: it leaves the pool.
+        other.pipeline.fireChannelInactive()
+        #expect(proxy.context.pool.idleCount == 1)
+        try proxy.send("GET /3 HTTP/1.1\r\nHost: web\r\n\r\n")
+        #expect(try EmbeddedProxy.drain(first).hasPrefix("GET /3 "), "the remaining idle connection serves the next request")
+        #expect(proxy.context.pool.idleCount == 0)
+        #expect(proxy.connector.channels.count == 2)
+    }
+
     @Test func upstreamConnectionCloseIsNotReused() throws {
         let proxy = try EmbeddedProxy(table: Self.table(1, "v1", port: 9001))
         try proxy.send("GET / HTTP/1.1\r\nHost: web\r\n\r\n")
@@ -184,6 +210,64 @@ import Testing
         #expect(!up.isActive)
         #expect(proxy.client.isActive)
         #expect(endpoint.inflight.load(ordering: .relaxed) == 0)
+    }
+
+    /// One timer per connection checks the response-head timeout: each request on a
+    /// keep-alive connection still gets the whole timeout from its own start, not from the
+    /// first request's (the timer armed for the first fires, finds the second's deadline
+    /// ahead and waits for it).
+    @Test func eachRequestOnAKeepAliveConnectionGetsTheWholeTimeout() throws {
+        let proxy = try EmbeddedProxy(table: Self.table(1, "v1", port: 9001, timeout: .seconds(2)))
+        try proxy.send("GET /1 HTTP/1.1\r\nHost: web\r\n\r\n")
+        let up = try #require(proxy.connector.channel(for: "v1-a"))
+        _ = try EmbeddedProxy.drain(up)
+        proxy.loop.advanceTime(by: .milliseconds(1500))
+        try up.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+        #expect(try proxy.clientOutput().hasPrefix("HTTP/1.1 200 OK"))
+
+        // The second request starts at 1.5 s: its answer is due by 3.5 s.
+        try proxy.send("GET /2 HTTP/1.1\r\nHost: web\r\n\r\n")
+        #expect(try EmbeddedProxy.drain(up).hasPrefix("GET /2 "))
+        proxy.loop.advanceTime(by: .milliseconds(600))   // 2.1 s: past the first request's deadline
+        #expect(try proxy.clientOutput().isEmpty)
+        proxy.loop.advanceTime(by: .milliseconds(1399))  // 3.499 s
+        #expect(try proxy.clientOutput().isEmpty)
+        proxy.loop.advanceTime(by: .milliseconds(1))     // 3.5 s
+        let out = try proxy.clientOutput()
+        #expect(out.hasPrefix("HTTP/1.1 504 Gateway Timeout"), "\(out)")
+        #expect(!up.isActive)
+
+        // A request answered in time leaves nothing to fire later.
+        try proxy.send("GET /3 HTTP/1.1\r\nHost: web\r\n\r\n")
+        let next = try #require(proxy.connector.channels.last?.channel)
+        _ = try EmbeddedProxy.drain(next)
+        try next.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+        #expect(try proxy.clientOutput().hasPrefix("HTTP/1.1 200 OK"))
+        proxy.loop.advanceTime(by: .seconds(10))
+        #expect(try proxy.clientOutput().isEmpty)
+        #expect(next.isActive && proxy.client.isActive)
+    }
+
+    /// A request body that keeps arriving is not a slow instance: the timeout restarts while
+    /// body parts move, and runs its whole length from the end of the request.
+    @Test func anUploadThatKeepsMovingIsNotTimedOut() throws {
+        let proxy = try EmbeddedProxy(table: Self.table(1, "v1", port: 9001, timeout: .seconds(2)))
+        try proxy.send("POST /upload HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+        let up = try #require(proxy.connector.channel(for: "v1-a"))
+        _ = try EmbeddedProxy.drain(up)
+        for _ in 0..<4 {   // a part every 1.5 s for 6 s
+            proxy.loop.advanceTime(by: .milliseconds(1500))
+            try proxy.send("5\r\nworld\r\n")
+            #expect(try EmbeddedProxy.drain(up) == "5\r\nworld\r\n")
+        }
+        #expect(try proxy.clientOutput().isEmpty)
+        try proxy.send("0\r\n\r\n")
+        _ = try EmbeddedProxy.drain(up)
+        proxy.loop.advanceTime(by: .milliseconds(1999))
+        #expect(try proxy.clientOutput().isEmpty)
+        proxy.loop.advanceTime(by: .milliseconds(1))
+        let out = try proxy.clientOutput()
+        #expect(out.hasPrefix("HTTP/1.1 504 Gateway Timeout"), "\(out)")
     }
 
     @Test func getIsRetriedOnAnotherInstanceWhenConnectFails() throws {
