@@ -18,7 +18,7 @@ enum YAMLDocument {
                 let root = try Yams.compose(yaml: text, .default, .default, .utf8) ?? Node("", Tag(.null))
                 for duplicate in duplicates {
                     let path = root.pathOfKey(at: duplicate.first) ?? ConfigPath.root.key(duplicate.key)
-                    diagnostics.error(at: duplicate.second, path, "duplicate key `\(duplicate.key)` (first given at line \(duplicate.first.line), column \(duplicate.first.column))")
+                    diagnostics.error(at: duplicate.second, path, duplicateMessage(duplicate.key, first: duplicate.first))
                 }
                 return root
             } catch let YamlError.duplicatedKeysInMapping(keys, context) {
@@ -27,13 +27,14 @@ enum YAMLDocument {
                 guard let (second, blanked) = blankDuplicate(of: first, in: text) else {
                     // Flow style (`{a: 1, a: 2}`): point at the second key, stop composing.
                     let second = flowDuplicate(of: first, in: text) ?? first
-                    diagnostics.error(at: second, .root, "duplicate key `\(key)` (first given at line \(first.line), column \(first.column))")
+                    diagnostics.error(at: second, .root, duplicateMessage(key, first: first))
                     reportUnlocated(duplicates, diagnostics)
                     return nil
                 }
                 guard duplicates.count < duplicateLimit else {
                     reportUnlocated(duplicates, diagnostics)
-                    diagnostics.error(at: second, ConfigPath.root.key(key), "duplicate key `\(key)` (first given at line \(first.line), column \(first.column)); that makes \(duplicateLimit + 1) duplicate keys, so the check stopped here: remove them and check again for any others")
+                    diagnostics.error(at: second, ConfigPath.root.key(key), duplicateMessage(key, first: first)
+                        + "; that makes \(duplicateLimit + 1) duplicate keys, so the check stopped here: remove them and check again for any others")
                     return nil
                 }
                 duplicates.append((key, first, second))
@@ -46,12 +47,16 @@ enum YAMLDocument {
         }
     }
 
+    private static func duplicateMessage(_ key: String, first: Position) -> String {
+        "duplicate key `\(key)` (first given at line \(first.line), column \(first.column))"
+    }
+
     /// How many duplicate keys `compose` reports before it stops looking for more.
     static let duplicateLimit = 20
 
     private static func reportUnlocated(_ duplicates: [(key: String, first: Position, second: Position)], _ diagnostics: Diagnostics) {
         for duplicate in duplicates {
-            diagnostics.error(at: duplicate.second, ConfigPath.root.key(duplicate.key), "duplicate key `\(duplicate.key)` (first given at line \(duplicate.first.line), column \(duplicate.first.column))")
+            diagnostics.error(at: duplicate.second, ConfigPath.root.key(duplicate.key), duplicateMessage(duplicate.key, first: duplicate.first))
         }
     }
 
