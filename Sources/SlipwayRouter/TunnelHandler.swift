@@ -128,6 +128,7 @@ extension TunnelHandler {
     /// raw bytes as messages leaves (the response decoder also watches outbound writes);
     /// the decoders go last, handing on the bytes they read past the upgrade (a client
     /// may send its first frames right behind the request, an instance right behind the 101).
+    /// (Neither pipeline has NIO's outbound header validators: see `ProxyServerHandler.install`.)
     static func splice(_ ends: (client: TunnelHandler, upstream: TunnelHandler), client: Channel, upstream: Channel) throws {
         let (clientEnd, upstreamEnd) = ends
         let c = client.pipeline.syncOperations
@@ -136,10 +137,8 @@ extension TunnelHandler {
             try c.addHandler(clientEnd)
             try u.addHandler(upstreamEnd)
             c.removeHandler(try c.handler(type: ProxyServerHandler.self), promise: nil)
-            c.removeHandler(try c.handler(type: NIOHTTPResponseHeadersValidator.self), promise: nil)
             c.removeHandler(try c.handler(type: HTTPResponseEncoder.self), promise: nil)
             u.removeHandler(try u.handler(type: UpstreamHandler.self), promise: nil)
-            u.removeHandler(try u.handler(type: NIOHTTPRequestHeadersValidator.self), promise: nil)
             u.removeHandler(try u.handler(type: HTTPRequestEncoder.self), promise: nil)
             u.removeHandler(try u.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: nil)
             c.removeHandler(try c.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)

@@ -114,7 +114,10 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// removed (see `TunnelHandler.splice`).
     static func configure(_ channel: Channel) throws -> UpstreamHandler {
         let handler = UpstreamHandler()
-        try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
+        // No outbound header validation: a request's headers were checked when the client's
+        // request was parsed (HTTP/1.1 or HTTP/2), and the forwarding headers are the
+        // router's own (see `ProxyServerHandler.install`).
+        try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false)
         try channel.pipeline.syncOperations.addHandler(handler)
         return handler
     }

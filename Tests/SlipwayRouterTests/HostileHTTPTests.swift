@@ -158,6 +158,29 @@ import Testing
         }
     }
 
+    /// The router writes headers without re-validating them (no outbound validator): what an
+    /// instance answers must be checked on the way in. A bare CR or LF, a folded line or a NUL
+    /// in a response header never reaches the client as sent: the answer is refused (502) or
+    /// re-encoded with one header per CRLF line and no injected header.
+    @Test func bareLineEndingsAndFoldedHeadersInAnAnswerNeverReachTheClientAsSent() throws {
+        for answer in [
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: a\rX-Injected: 1\r\n\r\nok",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: a\nX-Injected: 1\r\n\r\nok",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: a\r\n X-Injected: 1\r\n\r\nok",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: a\u{0}X-Injected: 1\r\n\r\nok",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A\r\nX-Injected: 1\r\n\r\nok",
+        ] {
+            let result = try exchange("GET / HTTP/1.1\r\nHost: web\r\n\r\n", answer: answer)
+            #expect(!result.upstream.isEmpty)
+            if result.client.hasPrefix("HTTP/1.1 502") { continue }
+            let head = result.client.components(separatedBy: "\r\n\r\n")[0]
+            let lines = head.components(separatedBy: "\r\n")
+            #expect(!lines.contains { $0.lowercased().hasPrefix("x-injected") }, "an injected header line: \(result.client.debugDescription)")
+            #expect(!head.contains("\u{0}") && !lines.contains { $0.contains("\r") || $0.contains("\n") || $0.hasPrefix(" ") },
+                    "a bare line ending or folded line: \(result.client.debugDescription)")
+        }
+    }
+
     @Test func oversizedRequestLinesAndHeaderSectionsGet431() throws {
         let long = String(repeating: "a", count: 128 * 1024)
         try refused("GET /\(long) HTTP/1.1\r\nHost: web\r\n\r\n", status: "431 Request Header Fields Too Large", "a 128 KiB request line")
