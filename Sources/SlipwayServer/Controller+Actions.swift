@@ -124,8 +124,8 @@ extension Controller {
             logger.info("decision", metadata: ["slipway.service": "\(service)", "slipway.rollout": "\(rolloutID)", "slipway.decision": "\(draft.kind.rawValue)", "slipway.actor": "\(draft.actor)", "slipway.summary": "\(draft.summary)"])
 
         case .updateRoutes:
-            try await pushRoutes(acknowledgedWithin: Defaults.fleetSwitchAcknowledgement)
-            try recordUnacknowledgedSwitch(service: service, rolloutID: rolloutID, change: try routeChange(rolloutID: rolloutID), now: now)
+            let push = try await pushRoutes(acknowledgedWithin: Defaults.fleetSwitchAcknowledgement)
+            try recordUnacknowledgedSwitch(push.unconfirmed, service: service, rolloutID: rolloutID, change: try routeChange(rolloutID: rolloutID), now: now)
 
         case .analyze, .runHook:
             break // handled by step()
@@ -141,8 +141,8 @@ extension Controller {
                 try await stopInstances(service: service, version: older)
             }
             try store.setReleases(service: service, stable: to, previous: from, previousRetireAt: nil, now: now)
-            try await pushRoutes(acknowledgedWithin: Defaults.fleetSwitchAcknowledgement)
-            try recordUnacknowledgedSwitch(service: service, rolloutID: rolloutID, change: "switched to \(to)", now: now)
+            let push = try await pushRoutes(acknowledgedWithin: Defaults.fleetSwitchAcknowledgement)
+            try recordUnacknowledgedSwitch(push.unconfirmed, service: service, rolloutID: rolloutID, change: "switched to \(to)", now: now)
 
         case .stopInstances(let version):
             try await stopInstances(service: service, version: version)
@@ -162,12 +162,14 @@ extension Controller {
     /// reconnect delivers it).
     /// Only the service's own servers count: a push carries every service's table, and a
     /// server of another service that did not answer changed nothing for this one.
-    func recordUnacknowledgedSwitch(service: String, rolloutID: Int64, change: String, now: Double) throws {
-        guard !lastFleetPushProblems.isEmpty, let servers = try store.service(service)?.spec.servers.map(\.id) else { return }
-        let problems = lastFleetPushProblems.filter { servers.contains($0.key) }.sorted { $0.key < $1.key }.map(\.value)
+    /// - Parameter unconfirmed: the push's servers that did not confirm, by id (`RoutePush`).
+    /// - Parameter change: what changed, in words (read only when a server is named).
+    func recordUnacknowledgedSwitch(_ unconfirmed: [String: String], service: String, rolloutID: Int64, change: @autoclosure () throws -> String, now: Double) throws {
+        guard !unconfirmed.isEmpty, let servers = try store.service(service)?.spec.servers.map(\.id) else { return }
+        let problems = unconfirmed.filter { servers.contains($0.key) }.sorted { $0.key < $1.key }.map(\.value)
         guard !problems.isEmpty else { return }
         try recordEvent(service: service, rolloutID: rolloutID, kind: "switch_unacknowledged",
-                        message: "\(change), but not every server confirmed its route table yet (they get it as soon as they answer): " + problems.joined(separator: "; "),
+                        message: "\(try change()), but not every server confirmed its route table yet (they get it as soon as they answer): " + problems.joined(separator: "; "),
                         time: now)
     }
 
@@ -347,14 +349,14 @@ extension Controller {
     /// the router has seen, so the newest state always wins.
     /// - Parameter acknowledgedWithin: for a switch: how long to wait for fleet servers
     ///   whose prepare or commit failed although they answered before to confirm the table
-    ///   (their background reconnect delivers it); `lastFleetPushProblems` names the ones
+    ///   (their background reconnect delivers it); `RoutePush.unconfirmed` names the ones
     ///   that did not.
     @discardableResult
-    func pushRoutes(acknowledgedWithin: Duration? = nil) async throws -> [ListenFailure] {
+    func pushRoutes(acknowledgedWithin: Duration? = nil) async throws -> RoutePush {
         if let faultPushDelay { try? await Task.sleep(for: faultPushDelay) }
-        let failures = try await pushRoutesOnce(acknowledgedWithin: acknowledgedWithin)
+        let push = try await pushRoutesOnce(acknowledgedWithin: acknowledgedWithin)
         let ahead = await fleetRoutersAhead()
-        guard !ahead.isEmpty else { return failures }
+        guard !ahead.isEmpty else { return push }
         // The next push numbers its tables above those routers' (`pushRoutesOnce`).
         warnRoutersAhead(ahead)
         return try await pushRoutesOnce(acknowledgedWithin: acknowledgedWithin)
@@ -378,7 +380,7 @@ extension Controller {
         ])
     }
 
-    private func pushRoutesOnce(acknowledgedWithin: Duration?) async throws -> [ListenFailure] {
+    private func pushRoutesOnce(acknowledgedWithin: Duration?) async throws -> RoutePush {
         // Above every router's generation: this machine's (read at start) and each fleet
         // server's (read when it was connected and from its answers).
         var floor = routerGenerationFloor
@@ -467,8 +469,7 @@ extension Controller {
                 problems[server] = problem
                 logger.error("fleet server did not take the route table", metadata: ["slipway.error": "\(problem)"])
             }
-            lastFleetPushProblems = problems
-            return reply.failures
+            return RoutePush(listenFailures: reply.failures, unconfirmed: problems)
         } catch {
             throw ControllerError(.unavailable, "\(error)")
         }
@@ -625,4 +626,12 @@ extension Controller {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
         return String((0..<6).map { _ in alphabet[Int.random(in: 0..<alphabet.count)] })
     }
+}
+
+/// What one route-table push did: this machine's router's listen failures, and the fleet
+/// servers that did not confirm their table (by server id, with the problem), which a
+/// switch or a step's route change names in a `switch_unacknowledged` event.
+struct RoutePush {
+    var listenFailures: [ListenFailure]
+    var unconfirmed: [String: String]
 }

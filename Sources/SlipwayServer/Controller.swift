@@ -37,8 +37,6 @@ public actor Controller {
     var routerHealth: [String: EndpointHealth] = [:]
     /// This build as installed on fleet servers (`hostBundle()`).
     var cachedHostBundle: HostBundle?
-    /// What the last route-table push could not do on fleet servers, by server id.
-    var lastFleetPushProblems: [String: String] = [:]
     /// The release each fleet server's router serves for each service ("SERVICE SERVER"),
     /// as last pushed (see `servingVersion`).
     var fleetServing: [String: String] = [:]
@@ -169,7 +167,7 @@ public actor Controller {
         if changed {
             try recordEvent(service: spec.name, rolloutID: nil, kind: "config_applied", message: "config version \(version) applied from \(source)", time: now)
         }
-        let failures = try await pushRoutes()
+        let failures = try await pushRoutes().listenFailures
         if let failure = failures.first(where: { $0.service == spec.name }) {
             throw ControllerError(.conflict, failure.message)
         }

@@ -93,7 +93,7 @@ import Testing
 
         // A database that is not one, a key that is readable and not a key, an open directory.
         try Data("not a database".utf8).write(to: URL(fileURLWithPath: directory + "/slipway.sqlite"))
-        FileManager.default.createFile(atPath: directory + "/master.key", contents: Data("short".utf8), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(atPath: directory + "/master.key", contents: Data("short".utf8), attributes: [.posixPermissions: 0o644])
         #expect(chmod(directory, 0o755) == 0)
         findings = Doctor.localChecks(stateDir: directory, environment: [:])
         #expect(status("state directory") == .problem && status("master key") == .problem && status("state database") == .problem)
