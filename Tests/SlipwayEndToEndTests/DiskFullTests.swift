@@ -39,7 +39,7 @@ import Testing
             // Full in the middle of a rollout: v2's instances run but are not healthy yet
             // when the disk fills; once they are, the switch cannot be recorded, so it does
             // not happen, and the loop tries again until it can.
-            FileManager.default.createFile(atPath: gate, contents: Data())
+            _ = FileManager.default.createFile(atPath: gate, contents: Data())
             let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_UNHEALTHY_FILE=\(gate)"])
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
             _ = try await eventually("v2's instances to run") {

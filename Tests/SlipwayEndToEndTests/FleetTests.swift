@@ -471,7 +471,7 @@ import Testing
             // Wave 2 waits while the second server's v2 instance is held unhealthy; the
             // control plane is killed then, mid-rollout with servers on both versions.
             let hold = h.directory.file("hold-unhealthy")
-            FileManager.default.createFile(atPath: hold, contents: nil)
+            _ = FileManager.default.createFile(atPath: hold, contents: nil)
             let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_UNHEALTHY_FILE=\(hold)", "--set-env", "FAULT_SERVER=\(addresses[1])"])
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
             _ = try await eventually("wave 2's instances to start") {

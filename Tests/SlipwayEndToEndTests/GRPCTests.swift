@@ -65,7 +65,7 @@ import Testing
         }
 
         func stop() async throws -> Calls {
-            FileManager.default.createFile(atPath: stopFile, contents: Data())
+            _ = FileManager.default.createFile(atPath: stopFile, contents: Data())
             let status = try await process.wait(timeout: .seconds(60))
             guard status == 0, let line = process.stdout.split(separator: "\n").last else {
                 throw PollStop("grpc_client.py load failed (\(status)): \(process.stderr)")
@@ -205,7 +205,7 @@ import Testing
             // v1 became healthy by answering SERVING (withEcho waited for it). A release
             // whose health service answers NOT_SERVING never takes traffic.
             let flag = h.directory.file("not-serving")
-            FileManager.default.createFile(atPath: flag, contents: Data())
+            _ = FileManager.default.createFile(atPath: flag, contents: Data())
             let deploy = try await h.cli(["deploy", "echo", "--version", "v2", "--set-env", "FAULT_UNHEALTHY_FILE=\(flag)", "--wait"])
             #expect(deploy.status == 1, "\(deploy.stdout)\(deploy.stderr)")
             #expect(deploy.stdout.contains("health status NOT_SERVING"), "the health service's answer is named: \(deploy.stdout)")

@@ -194,7 +194,7 @@ import Testing
             #expect(status.stdout.contains("running_hook"), "\(status.stdout)")
             #expect(try await h.versionAt(port: port) == "v1")
 
-            FileManager.default.createFile(atPath: dir + "/hook-go", contents: nil)
+            _ = FileManager.default.createFile(atPath: dir + "/hook-go", contents: nil)
             _ = try await eventually("v2 to serve after the hook") {
                 (try? await h.versionAt(port: port)) == "v2" ? true : nil
             }
@@ -241,7 +241,7 @@ import Testing
             }
             #expect(lines(dir + "/migrations") == ["run"])
             #expect(try await h.versionAt(port: port) == "v1")
-            FileManager.default.createFile(atPath: dir + "/hook-go", contents: nil)
+            _ = FileManager.default.createFile(atPath: dir + "/hook-go", contents: nil)
         }
     }
 

@@ -162,7 +162,7 @@ import Testing
             _ = try await eventually("the slow check to start") { FileManager.default.fileExists(atPath: started) ? true : nil }
             let abort = try await h.cli(["abort", "hello"])
             #expect(abort.status == 0, "\(abort.stdout)\(abort.stderr)")
-            FileManager.default.createFile(atPath: release, contents: nil)
+            _ = FileManager.default.createFile(atPath: release, contents: nil)
             _ = try await eventually("the late verdict to be dropped") {
                 let server = h.server
                 return (server?.stdout ?? "").contains("analysis result dropped") || (server?.stderr ?? "").contains("analysis result dropped") ? true : nil

@@ -81,7 +81,7 @@ import Testing
             _ = try await eventually("the old router to close the WebSocket", timeout: .seconds(60)) { ws.stdout.contains("closed ") ? true : nil }
             let replies = ws.stdout.split(separator: "\n").filter { $0.hasPrefix("reply ") }.count
             #expect(replies >= 20, "replies before the old router closed it: \(replies)")
-            FileManager.default.createFile(atPath: stop, contents: Data())
+            _ = FileManager.default.createFile(atPath: stop, contents: Data())
             _ = try? await ws.wait(timeout: .seconds(30))
 
             // The new router serves the same table, health included: no 502 in between.

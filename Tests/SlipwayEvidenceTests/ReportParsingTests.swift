@@ -142,18 +142,18 @@ import Testing
         defer { dir.remove() }
         let prefix = Array("<testsuite><testcase name=\"x\"/><sk".utf8)
         let bad = dir.file("bad.xml")
-        FileManager.default.createFile(atPath: bad, contents: Data(prefix + [0xED] + Array("ipped/></testsuite>".utf8)))
+        _ = FileManager.default.createFile(atPath: bad, contents: Data(prefix + [0xED] + Array("ipped/></testsuite>".utf8)))
         #expect(throws: EvidenceError(file: bad, "not UTF-8 text (the bytes at offset \(prefix.count) are not UTF-8); Slipway reads reports written in UTF-8")) {
             try JUnitReport.parse(file: bad)
         }
         let coverage = dir.file("bad-coverage.xml")
-        FileManager.default.createFile(atPath: coverage, contents: Data(Array("<coverage ".utf8) + [0xEC] + Array("line-rate=\"0.5\"/>".utf8)))
+        _ = FileManager.default.createFile(atPath: coverage, contents: Data(Array("<coverage ".utf8) + [0xEC] + Array("line-rate=\"0.5\"/>".utf8)))
         #expect(throws: EvidenceError(file: coverage, "not UTF-8 text (the bytes at offset 10 are not UTF-8); Slipway reads reports written in UTF-8")) {
             try CoberturaReport.parse(file: coverage)
         }
         // Cut in the middle of a two-byte sequence at the end of the file.
         let cut = dir.file("cut.xml")
-        FileManager.default.createFile(atPath: cut, contents: Data(Array("<testsuite/>".utf8) + [0xC3]))
+        _ = FileManager.default.createFile(atPath: cut, contents: Data(Array("<testsuite/>".utf8) + [0xC3]))
         #expect(throws: EvidenceError(file: cut, "not UTF-8 text (the bytes at offset 12 are not UTF-8); Slipway reads reports written in UTF-8")) {
             try JUnitReport.parse(file: cut)
         }

@@ -243,7 +243,7 @@ import Testing
         let other = try await TestClient.connect(port: rig.port, group: group)
         #expect(try await other.send(.GET, "/").status == .ok)
         await other.close()
-        FileManager.default.createFile(atPath: stop, contents: Data())
+        _ = FileManager.default.createFile(atPath: stop, contents: Data())
         #expect(try await reader.wait(timeout: .seconds(30)) == 0, "\(reader.stderr)")
         directory.remove()
         await rig.stop()

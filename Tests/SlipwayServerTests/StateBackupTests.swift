@@ -16,7 +16,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let names = (0..<5).map { StateBackup.scheduledName(Date(timeIntervalSince1970: 1_795_400_000 + Double($0) * 300)) }
         for name in names + ["notes.txt", "slipway-x.sqlite.partial-12"] {
-            FileManager.default.createFile(atPath: directory + "/" + name, contents: Data("x".utf8))
+            _ = FileManager.default.createFile(atPath: directory + "/" + name, contents: Data("x".utf8))
         }
         let pruned = StateBackup.prune(directory, keep: 2)
         #expect(pruned == Array(names.prefix(3)))
