@@ -15,12 +15,8 @@ build_release
 make_tmp
 BENCH_LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-LISTEN="$(free_port)"
-write_config "$BENCH_TMP/hello.yml" "$LISTEN" 2 500ms 2
-start_server "$BENCH_TMP/hello.yml"
-wait_version "$LISTEN" v1 60
+start_example_service
 RPID="$(router_pid)"
-read -r -a PORTS <<< "$(instance_ports v1)"
 UP="$BENCH_TMP/upstream.conf"
 printf 'server 127.0.0.1:%s;\n' "${PORTS[@]}" > "$UP"
 NP="$(free_port)"

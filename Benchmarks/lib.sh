@@ -188,6 +188,21 @@ wait_version() {
 
 router_pid() { head -1 "$STATE_DIR/router.pid"; }
 
+# start_example_service: the example hello service (2 instances) on a free port (LISTEN),
+# served as v1 through the router; its instances' ports in PORTS.
+start_example_service() {
+    LISTEN="$(free_port)"
+    write_config "$BENCH_TMP/hello.yml" "$LISTEN" 2 500ms 2
+    start_server "$BENCH_TMP/hello.yml"
+    wait_version "$LISTEN" v1 60
+    read -r -a PORTS <<< "$(instance_ports v1)"
+    [ "${#PORTS[@]}" = 2 ] || die "expected 2 running v1 instances, got: ${PORTS[*]:-none}"
+}
+
+# CPU time (utime + stime, clock ticks) and context switches (all threads) of processes.
+cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
+ctx_switches() { local t=0 p f; for p in "$@"; do for f in /proc/$p/task/*/status; do t=$((t + $(awk '/ctxt_switches/{s+=$2} END{print s+0}' "$f" 2>/dev/null || echo 0))); done; done; echo "$t"; }
+
 # instance_ports VERSION: the ports of the running instances of VERSION.
 instance_ports() {
     "$SLIPWAY" status hello -o json | python3 -c '

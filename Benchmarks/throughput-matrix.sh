@@ -30,12 +30,7 @@ make_tmp
 BENCH_LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The instances: the example service's two v1 instances, started by a control plane.
-LISTEN="$(free_port)"
-write_config "$BENCH_TMP/hello.yml" "$LISTEN" 2 500ms 2
-start_server "$BENCH_TMP/hello.yml"
-wait_version "$LISTEN" v1 60
-read -r -a PORTS <<< "$(instance_ports v1)"
-[ "${#PORTS[@]}" = 2 ] || die "expected 2 running v1 instances, got: ${PORTS[*]:-none}"
+start_example_service
 A="${PORTS[0]}"; B="${PORTS[1]}"
 BACKEND_PIDS="$("$SLIPWAY" status hello -o json | python3 -c 'import json,sys; print(" ".join(str(i["pid"]) for i in json.load(sys.stdin)["instances"] if i["state"] == "running"))')"
 # Only the instances keep running: the control plane's router would otherwise share the
@@ -161,8 +156,6 @@ for pid in $BACKEND_PIDS; do kill -0 "$pid" 2>/dev/null || die "instance $pid st
 pids_of() {  # PROXY LOOPS
     if [ "$1" = slipway ]; then echo "${ROUTER_PID[$2]}"; else echo "${NGINX_MASTER[$2]} $(ps --ppid "${NGINX_MASTER[$2]}" -o pid= | tr '\n' ' ')"; fi
 }
-cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
-ctx_switches() { local t=0 p f; for p in "$@"; do for f in /proc/$p/task/*/status; do t=$((t + $(awk '/ctxt_switches/{s+=$2} END{print s+0}' "$f" 2>/dev/null || echo 0))); done; done; echo "$t"; }
 
 # The cells: LOOPS SIZE SETUP CONTENTION
 CELLS=()

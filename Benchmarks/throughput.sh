@@ -24,12 +24,7 @@ need_pkg perf linux-perf
 build_release
 make_tmp
 
-LISTEN="$(free_port)"
-write_config "$BENCH_TMP/hello.yml" "$LISTEN" 2 500ms 2
-start_server "$BENCH_TMP/hello.yml"
-wait_version "$LISTEN" v1 60
-read -r -a PORTS <<< "$(instance_ports v1)"
-[ "${#PORTS[@]}" = 2 ] || die "expected 2 running v1 instances, got: ${PORTS[*]:-none}"
+start_example_service
 RPID="$(router_pid)"
 log "slipway router (pid $RPID) on 127.0.0.1:$LISTEN → instances ${PORTS[*]}"
 
@@ -121,7 +116,6 @@ proxy_pids() {
         haproxy) echo "$HAPROXY_MAIN $(ps --ppid "$HAPROXY_MAIN" -o pid= | tr '\n' ' ')" ;;
     esac
 }
-cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
 for round in $(seq 1 "$ROUNDS"); do
     # The order rotates every round (and reverses every other one), so that no target is
     # always measured first or always right after the same other one: a fixed order
@@ -178,7 +172,6 @@ fi
 # strace counts while a 3 s wrk run goes through it (strace slows everything down: only
 # the per-request COUNTS are meaningful, not the rates).
 need_pkg strace strace
-ctx_switches() { local t=0 p f; for p in "$@"; do for f in /proc/$p/task/*/status; do t=$((t + $(awk '/ctxt_switches/{s+=$2} END{print s+0}' "$f" 2>/dev/null || echo 0))); done; done; echo "$t"; }
 : > "$BENCH_TMP/syscalls.txt"
 for t in slipway nginx haproxy; do
     # shellcheck disable=SC2046
