@@ -101,7 +101,11 @@ public enum ServerRuntime {
         } catch {
             throw StartupError(description: "\(error)")
         }
-        state.makeDatabasePrivate()
+        do {
+            try state.makeDatabasePrivate()
+        } catch {
+            throw StartupError(description: error.description)
+        }
         let store = try Store(path: state.database)
         let masterKey: MasterKey
         do {

@@ -103,13 +103,21 @@ public enum StateBackup {
             try? FileManager.default.copyItem(atPath: masterKeyFile, toPath: state.masterKey)
             chmod(state.masterKey, 0o600)
         }
-        state.makeDatabasePrivate()
+        do {
+            try state.makeDatabasePrivate()
+        } catch {
+            throw Failure(description: error.description)
+        }
         return RestoreResult(summary: summary, keptPrevious: kept, auditEntries: verification.entries, auditSignatureChecked: verification.signatureChecked)
     }
 
     /// A consistent copy through SQLite's backup API (the source is opened read-only).
     static func copyDatabase(from source: String, to destination: String) throws {
-        FileManager.default.createFile(atPath: destination, contents: nil, attributes: [.posixPermissions: 0o600])
+        do {
+            try PrivateFile.createEmpty(atPath: destination)
+        } catch {
+            throw Failure(description: error.description)
+        }
         try Store.copyDatabase(from: source, to: destination)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayCore
 
 /// The files under a state directory. One place names them all.
 public struct StateDirectory: Sendable {
@@ -43,11 +44,12 @@ public struct StateDirectory: Sendable {
     }
 
     /// Creates the database file (or tightens an existing one) with mode 0600; SQLite
-    /// gives its -wal and -shm files the database file's mode.
-    public func makeDatabasePrivate() {
+    /// gives its -wal and -shm files the database file's mode. Throws, naming the file,
+    /// when it cannot be created: SQLite would otherwise create it with the umask's mode.
+    public func makeDatabasePrivate() throws(PrivateFile.Failure) {
         let fm = FileManager.default
         if !fm.fileExists(atPath: database) {
-            fm.createFile(atPath: database, contents: nil, attributes: [.posixPermissions: 0o600])
+            try PrivateFile.createEmpty(atPath: database)
         }
         for file in [database, database + "-wal", database + "-shm"] where fm.fileExists(atPath: file) {
             chmod(file, 0o600)

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SlipwayCore
 
 /// Backups of a service's SQLite database (`backup: { sqlite: FILE }`) with SQLite's online
 /// backup API: the service keeps writing while the copy is made, and a restore writes the
@@ -18,7 +19,11 @@ public enum SQLiteFileBackup {
             try checkHeader(database)
             let source = try DatabaseQueue(path: database, configuration: configuration(busyTimeout: busyTimeout, readonly: true))
             defer { try? source.close() }
-            _ = FileManager.default.createFile(atPath: destination, contents: nil, attributes: [.posixPermissions: 0o600])
+            do {
+                try PrivateFile.createEmpty(atPath: destination)
+            } catch {
+                throw Failure(description: error.description)
+            }
             let copy = try DatabaseQueue(path: destination)
             try source.backup(to: copy)
             try copy.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = DELETE") }

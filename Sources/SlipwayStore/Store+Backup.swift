@@ -27,7 +27,11 @@ extension Store {
         let temporary = path + ".partial-\(getpid())"
         do {
             try? FileManager.default.removeItem(atPath: temporary)
-            FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600])
+            do {
+                try PrivateFile.createEmpty(atPath: temporary)
+            } catch {
+                throw StoreError(.cannotOpen, error.description)
+            }
             do {
                 let destination = try DatabaseQueue(path: temporary)
                 try db.backup(to: destination)

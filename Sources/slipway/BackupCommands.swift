@@ -51,7 +51,7 @@ struct BackupCommand: AsyncParsableCommand {
             let bytes = try await withAPI { try await client.client().raw(.GET, "/v1/backup", limit: 1 << 32) }
             let partial = target + ".partial-\(getpid())"
             do {
-                FileManager.default.createFile(atPath: partial, contents: nil, attributes: [.posixPermissions: 0o600])
+                try PrivateFile.createEmpty(atPath: partial)
                 let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
                 try handle.write(contentsOf: Data(buffer: bytes))
                 try handle.synchronize()

@@ -133,6 +133,13 @@ import Glibc
             let noDir = try await h.cli(["backup", "--to", "/nonexistent-dir/x.sqlite"])
             #expect(noDir.status == 64)
             #expect(noDir.stderr.contains("does not exist"), "\(noDir.stderr)")
+            // A folder that exists but takes no new file (even for root): the error names the
+            // file that could not be created, through the API and from a state directory.
+            for extra in [[], ["--state-dir", h.stateDir]] {
+                let unwritable = try await h.cli(["backup", "--to", "/proc/slipway-backup.sqlite"] + extra)
+                #expect(unwritable.status == 1, "\(extra): \(unwritable.stderr)")
+                #expect(unwritable.stderr.contains("cannot create /proc/slipway-backup.sqlite.partial-"), "\(extra): \(unwritable.stderr)")
+            }
         }
     }
 
