@@ -52,6 +52,8 @@ struct ClientOptions: ParsableArguments {
 /// Exit codes documented in `slipway --help`.
 enum Exit {
     static let failed = ExitCode(1)
+    /// `deploy --wait --timeout`: the rollout was still running when the time ran out.
+    static let stillRunning = ExitCode(2)
     static let unreachable = ExitCode(3)
 }
 

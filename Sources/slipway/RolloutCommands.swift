@@ -7,7 +7,12 @@ struct DeployCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deploy",
         abstract: "Roll out a release of a service (blue-green, canary or rolling, as its config says).",
-        discussion: "With --wait, exits 0 when the rollout succeeded and 1 when it failed, with the reason."
+        discussion: """
+            With --wait, exits 0 when the rollout succeeded and 1 when it failed, with the reason. \
+            A canary paused for a person (a `pause: {}` step, `slipway pause`) or a rollout awaiting \
+            approval is waited through, with a line saying which command moves it on; --timeout \
+            bounds the wait: exit 2 when the rollout is still running then.
+            """
     )
 
     @Argument(help: "The service.")
@@ -27,6 +32,9 @@ struct DeployCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Block until the rollout ends.")
     var wait = false
 
+    @Option(name: .long, help: ArgumentHelp("With --wait: stop waiting after this long (e.g. 90s, 10m) and exit 2 when the rollout is still running; it goes on.", valueName: "DURATION"))
+    var timeout: String?
+
     @Option(name: .customLong("override-freeze"), help: ArgumentHelp("Admins only: deploy inside a freeze window; the reason goes to the audit log.", valueName: "REASON"))
     var overrideFreeze: String?
 
@@ -45,6 +53,17 @@ struct DeployCommand: AsyncParsableCommand {
         if let image, let problem = ImageReference.problem(image) {
             throw ValidationError("--image: \(problem)")
         }
+        _ = try waitLimit()
+    }
+
+    /// `--timeout` as a duration; only with `--wait`, and more than zero.
+    func waitLimit() throws -> Duration? {
+        guard let timeout else { return nil }
+        guard wait else { throw ValidationError("--timeout bounds --wait: add --wait, or leave --timeout out") }
+        guard let limit = DurationText.parse(timeout), limit > .zero else {
+            throw ValidationError("--timeout \(timeout): expected a duration above zero such as 90s, 10m or 1h30m")
+        }
+        return limit
     }
 
     func run() async throws {
@@ -57,7 +76,7 @@ struct DeployCommand: AsyncParsableCommand {
         let record = try await withAPI {
             try await api.send(.POST, "/v1/services/\(unitName(service, env).urlPathEscaped)/deploy", body: DeployRequest(version: version, env: variables, overrideFreeze: overrideFreeze, image: image), as: RolloutRecord.self)
         }
-        try await RolloutWatcher(api: api, output: client.output).finish(record, wait: wait)
+        try await RolloutWatcher(api: api, output: client.output).finish(record, wait: wait, limit: try waitLimit())
     }
 }
 
@@ -102,23 +121,38 @@ struct RolloutWatcher {
     let api: APIClient
     let output: OutputFormat
 
-    func finish(_ started: RolloutRecord, wait: Bool) async throws {
+    /// Follows the rollout when `wait` is set, for at most `limit` (exit 2 when it is still
+    /// running then).
+    func finish(_ started: RolloutRecord, wait: Bool, limit: Duration? = nil) async throws {
         var record = started
         var seen = Set<Int64>()
+        var hold = HoldNotice()
         if output == .text {
             print("rollout \(record.id): \(record.kind.rawValue) of \(record.service) to \(record.toVersion)" + (record.fromVersion.map { " from \($0)" } ?? ""))
             printEvents(record, seen: &seen)
         }
         if wait {
+            let deadline = limit.map { ContinuousClock.now + $0 }
             var polls = 0
             // A final phase is stored before the actions it implies (the route push of a
             // switch or of a rollback, stopping instances): done once those are too.
             while !record.phase.isTerminal || record.settling == true {
+                if let deadline, ContinuousClock.now >= deadline {
+                    if output == .json {
+                        try printJSON(record)
+                    } else {
+                        print("rollout \(record.id) is still \(record.phase.rawValue) after --timeout \(Format.duration(Self.seconds(limit ?? .zero))); it goes on: follow it with `slipway status \(record.service)`")
+                    }
+                    throw Exit.stillRunning
+                }
                 // Quick polls first (a warm rollback ends within one controller tick), then gentler.
                 polls += 1
                 try await Task.sleep(for: .milliseconds(polls <= 20 ? 25 : 200))
                 record = try await withAPI { try await api.send(.GET, "/v1/rollouts/\(record.id)", as: RolloutRecord.self) }
-                if output == .text { printEvents(record, seen: &seen) }
+                if output == .text {
+                    printEvents(record, seen: &seen)
+                    if let line = hold.line(for: record) { print(line) }
+                }
             }
         }
         if output == .json {
@@ -130,6 +164,10 @@ struct RolloutWatcher {
             print("rollout \(record.id) is \(record.phase.rawValue); follow it with `slipway status \(record.service)`")
         }
         if record.phase == .failed { throw Exit.failed }
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
     func printEvents(_ record: RolloutRecord, seen: inout Set<Int64>) {
@@ -153,5 +191,31 @@ extension String {
 
     var urlQueryEscaped: String {
         addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "+&=#"))) ?? self
+    }
+}
+
+/// What `deploy --wait` says once each time a rollout comes to a halt only a person can
+/// move it on from (a paused canary, approvals): what it waits for and the commands that
+/// move it. Said on the second poll that sees the halt, so it usually comes after the
+/// events that explain it (a phase is stored just before the decision events of the halt).
+struct HoldNotice {
+    private var seen: RolloutPhase?
+    private var said: RolloutPhase?
+
+    mutating func line(for record: RolloutRecord) -> String? {
+        let held: RolloutPhase? = record.phase == .paused || record.phase == .awaitingApproval ? record.phase : nil
+        defer { seen = held }
+        guard let held else {
+            said = nil
+            return nil
+        }
+        guard seen == held, said != held else { return nil }
+        said = held
+        if held == .paused {
+            let why = record.canary?.pauseReason.map { " (\($0))" } ?? ""
+            return "  waiting for a person: the canary is paused\(why); `slipway promote \(record.service)` (or `resume`, `abort`) moves it on"
+        }
+        let count = record.approval.map { " (\($0.approvals) of \($0.needed))" } ?? ""
+        return "  waiting for a person: the rollout needs approvals\(count); `slipway approve \(record.service)` (approver role) or `reject`"
     }
 }

@@ -8,7 +8,8 @@ struct Slipway: AsyncParsableCommand {
         abstract: "Zero-downtime deploys, instant rollbacks.",
         discussion: """
             Exit codes: 0 success; 1 the operation failed (a rollout failed or was rolled back, \
-            the config is invalid, the server refused the request); 3 the server cannot be reached; \
+            the config is invalid, the server refused the request); 2 `plan`: there are changes, \
+            `deploy --wait --timeout`: the rollout is still running; 3 the server cannot be reached; \
             64 the command line is wrong.
             """,
         version: SlipwayVersion.current,

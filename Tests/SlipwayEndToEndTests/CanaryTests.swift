@@ -147,6 +147,47 @@ import Testing
         }
     }
 
+    /// `deploy --wait` waits through a pause only a person can end, and says which command
+    /// ends it; `--timeout` bounds the wait for scripts (exit 2, the rollout goes on).
+    @Test func deployWaitSaysWhoMovesAPausedCanaryOnAndTimeoutBoundsTheWait() async throws {
+        try await withHello(replicas: 1, extra: Self.quickAnalysis, strategy: Self.canary("[ {weight: 30}, {pause: {}} ]")) { h, port in
+            for (arguments, message) in [
+                (["--timeout", "5s"], "--timeout bounds --wait"),
+                (["--wait", "--timeout", "0s"], "--timeout 0s: expected a duration above zero"),
+                (["--wait", "--timeout", "soon"], "--timeout soon: expected a duration above zero"),
+            ] {
+                let refused = try await h.cli(["deploy", "hello", "--version", "v2"] + arguments)
+                #expect(refused.status == 64, "\(arguments): \(refused.stderr)")
+                #expect(refused.stderr.contains(message), "\(arguments): \(refused.stderr)")
+            }
+            #expect(try await rollout(h).toVersion == "v1", "a refused command line starts nothing")
+
+            // No --timeout: the CLI waits through the pause until a person promotes.
+            async let waiting = h.cli(["deploy", "hello", "--version", "v2", "--wait"])
+            _ = try await eventually("the canary to wait at its pause") {
+                let r = try await rollout(h)
+                return r.toVersion == "v2" && r.phase == .paused ? r : nil
+            }
+            let promote = try await h.cli(["promote", "hello", "--full"])
+            #expect(promote.status == 0, "\(promote.stdout)\(promote.stderr)")
+            let waited = try await waiting
+            #expect(waited.status == 0, "\(waited.stdout)\(waited.stderr)")
+            #expect(waited.stdout.contains("waiting for a person: the canary is paused (step 2/2 (pause until promoted): waiting for `slipway promote`); `slipway promote hello` (or `resume`, `abort`) moves it on"), "\(waited.stdout)")
+            #expect(waited.stdout.components(separatedBy: "waiting for a person").count == 2, "said once: \(waited.stdout)")
+            #expect(waited.stdout.contains("succeeded"), "\(waited.stdout)")
+
+            // --timeout: the wait ends with exit 2 while the rollout goes on.
+            let bounded = try await h.cli(["deploy", "hello", "--version", "v3", "--wait", "--timeout", "1s"])
+            #expect(bounded.status == 2, "\(bounded.stdout)\(bounded.stderr)")
+            #expect(bounded.stdout.contains("is still ") && bounded.stdout.contains("after --timeout 1.0s; it goes on: follow it with `slipway status hello`"), "\(bounded.stdout)")
+            let goesOn = try await eventually("the v3 canary to reach its pause after the CLI stopped waiting") {
+                let r = try await rollout(h)
+                return r.toVersion == "v3" && r.phase == .paused ? r : nil
+            }
+            #expect(goesOn.phase == .paused)
+        }
+    }
+
     @Test func peopleStepThroughPausesAndCommandsOutOfPlaceGetClearErrors() async throws {
         try await withHello(replicas: 1, extra: Self.quickAnalysis, strategy: Self.canary("[ {weight: 30}, {pause: {}}, {weight: 70}, {pause: {}} ]")) { h, port in
             let none = try await h.cli(["promote", "hello"])
