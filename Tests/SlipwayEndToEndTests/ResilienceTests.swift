@@ -15,9 +15,12 @@ import Glibc
             let deploy = try await h.cli(["deploy", "hello", "--version", "v2", "--set-env", "FAULT_CRASH_AFTER_S=2", "--wait"])
             #expect(deploy.status == 0, "\(deploy.stdout)")
             let before = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout).instances.first { $0.version == "v2" }
-            let restarted = try await eventually("the crashed v2 instance to be restarted", timeout: .seconds(30)) {
+            // Restarted at least once, whatever it is doing when looked at: it runs 2 s per
+            // start, and the backoff doubles up to 30 s, so on a loaded machine (a long
+            // deploy, slow status calls) a poll for "running" can miss every window.
+            let restarted = try await eventually("the crashed v2 instance to be restarted", timeout: .seconds(60)) {
                 let s = try decode(ServiceStatus.self, try await h.cli(["status", "hello", "-o", "json"]).stdout)
-                return s.instances.first { $0.version == "v2" && $0.restarts >= 1 && $0.state == .running }
+                return s.instances.first { $0.version == "v2" && $0.restarts >= 1 }
             }
             #expect(restarted.id == before?.id, "restarted in place, same instance id")
             let events = try await h.api("/v1/services/hello/events")
@@ -29,7 +32,8 @@ import Glibc
             #expect(events.body.contains("instance_crashed"))
             #expect(events.body.contains("exit status 3"))
             #expect(events.body.contains("instance_restarted"))
-            _ = try await eventually("v2 to serve again") { (try? await h.versionAt(port: port)) == "v2" ? true : nil }
+            // Within one backoff cycle (at most 30 s of backoff and 2 s of running).
+            _ = try await eventually("v2 to serve again", timeout: .seconds(90)) { (try? await h.versionAt(port: port)) == "v2" ? true : nil }
         }
     }
 
