@@ -103,21 +103,13 @@ public enum StateBackup {
             try? FileManager.default.copyItem(atPath: masterKeyFile, toPath: state.masterKey)
             chmod(state.masterKey, 0o600)
         }
-        do {
-            try state.makeDatabasePrivate()
-        } catch {
-            throw Failure(description: error.description)
-        }
+        try state.makeDatabasePrivate()
         return RestoreResult(summary: summary, keptPrevious: kept, auditEntries: verification.entries, auditSignatureChecked: verification.signatureChecked)
     }
 
     /// A consistent copy through SQLite's backup API (the source is opened read-only).
     static func copyDatabase(from source: String, to destination: String) throws {
-        do {
-            try PrivateFile.createEmpty(atPath: destination)
-        } catch {
-            throw Failure(description: error.description)
-        }
+        try PrivateFile.createEmpty(atPath: destination)
         try Store.copyDatabase(from: source, to: destination)
     }
 

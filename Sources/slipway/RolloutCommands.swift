@@ -132,16 +132,16 @@ struct RolloutWatcher {
             printEvents(record, seen: &seen)
         }
         if wait {
-            let deadline = limit.map { ContinuousClock.now + $0 }
+            let deadline = limit.map { (limit: $0, at: ContinuousClock.now + $0) }
             var polls = 0
             // A final phase is stored before the actions it implies (the route push of a
             // switch or of a rollback, stopping instances): done once those are too.
             while !record.phase.isTerminal || record.settling == true {
-                if let deadline, ContinuousClock.now >= deadline {
+                if let deadline, ContinuousClock.now >= deadline.at {
                     if output == .json {
                         try printJSON(record)
                     } else {
-                        print("rollout \(record.id) is still \(record.phase.rawValue) after --timeout \(Format.duration(Self.seconds(limit ?? .zero))); it goes on: follow it with `slipway status \(record.service)`")
+                        print("rollout \(record.id) is still \(record.phase.rawValue) after --timeout \(DurationText.format(deadline.limit)); it goes on: follow it with `slipway status \(record.service)`")
                     }
                     throw Exit.stillRunning
                 }
@@ -164,10 +164,6 @@ struct RolloutWatcher {
             print("rollout \(record.id) is \(record.phase.rawValue); follow it with `slipway status \(record.service)`")
         }
         if record.phase == .failed { throw Exit.failed }
-    }
-
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
     func printEvents(_ record: RolloutRecord, seen: inout Set<Int64>) {

@@ -179,7 +179,7 @@ import Testing
             // --timeout: the wait ends with exit 2 while the rollout goes on.
             let bounded = try await h.cli(["deploy", "hello", "--version", "v3", "--wait", "--timeout", "1s"])
             #expect(bounded.status == 2, "\(bounded.stdout)\(bounded.stderr)")
-            #expect(bounded.stdout.contains("is still ") && bounded.stdout.contains("after --timeout 1.0s; it goes on: follow it with `slipway status hello`"), "\(bounded.stdout)")
+            #expect(bounded.stdout.contains("is still ") && bounded.stdout.contains("after --timeout 1s; it goes on: follow it with `slipway status hello`"), "\(bounded.stdout)")
             let goesOn = try await eventually("the v3 canary to reach its pause after the CLI stopped waiting") {
                 let r = try await rollout(h)
                 return r.toVersion == "v3" && r.phase == .paused ? r : nil

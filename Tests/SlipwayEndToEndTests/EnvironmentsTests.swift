@@ -198,7 +198,7 @@ import Testing
             let held = try await h.cli(["deploy", "web", "--version", "1.1", "--env", "production", "--wait", "--timeout", "1s"])
             #expect(held.status == 2, "\(held.stdout)\(held.stderr)")
             #expect(held.stdout.contains("waiting for a person: the rollout needs approvals (0 of 1); `slipway approve web@production` (approver role) or `reject`"), "\(held.stdout)")
-            #expect(held.stdout.contains("is still awaiting_approval after --timeout 1.0s; it goes on: follow it with `slipway status web@production`"), "\(held.stdout)")
+            #expect(held.stdout.contains("is still awaiting_approval after --timeout 1s; it goes on: follow it with `slipway status web@production`"), "\(held.stdout)")
             let rejected = try await h.cli(["reject", "web", "--env", "production", "--comment", "not during the launch"], environment: ["SLIPWAY_TOKEN": approver])
             #expect(rejected.status == 0 && rejected.stdout.contains("rejected by pat: not during the launch"), "\(rejected.stdout)\(rejected.stderr)")
             #expect(try await h.versionAt(port: production) == "1.0")
